@@ -1,0 +1,65 @@
+# The two commands: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask
+PYBABEL := $(VENV)/bin/pybabel
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test setup venv assets translations browser db demo test-sqlite test-postgresql \
+        messages serve clean
+
+run: setup db demo serve
+
+serve:
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+setup: venv assets translations
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+assets: static/vendor/htmx.min.js
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/vendor/htmx.min.js: node_modules/.installed
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+translations: venv
+	$(PYBABEL) compile --use-fuzzy -q -d portal/translations 2>/dev/null || $(PYBABEL) compile -d portal/translations
+
+# Re-extract strings after changing them; then translate portal/translations/fr_CA.
+messages: venv
+	$(PYBABEL) extract -q -F babel.cfg -k _l -o portal/translations/messages.pot .
+	$(PYBABEL) update -q -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+
+db: venv
+	mkdir -p instance
+	$(FLASK) db upgrade
+
+demo: venv
+	$(FLASK) seed-demo
+
+# Debian's Chromium for the browser tests (Playwright cannot download browsers here).
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
+	$(PY) -m pytest
+
+test-sqlite: setup browser
+	PORTAL_TEST_DB=sqlite $(PY) -m pytest
+
+test-postgresql: setup browser
+	PORTAL_TEST_DB=postgresql $(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache test-artifacts

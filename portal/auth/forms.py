@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from portal.forms import email_field, new_password_field
+
+
+class LoginForm(FlaskForm):
+    email = email_field()
+    password = PasswordField(_l("Password"),
+                             validators=[DataRequired(_l("Enter your password.")),
+                                         Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class CodeForm(FlaskForm):
+    code = StringField(_l("Code"),
+                       validators=[DataRequired(_l("Enter the code.")), Length(max=32)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                  "spellcheck": "false", "autocapitalize": "none",
+                                  "class": "input--code"})
+
+
+class ResetRequestForm(FlaskForm):
+    email = email_field()
+
+
+class SetPasswordForm(FlaskForm):
+    password = new_password_field()
+    confirm = PasswordField(_l("Type the password again"),
+                            validators=[DataRequired(_l("Type the password again.")),
+                                        EqualTo("password", _l("The two passwords are not the same."))],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class RegisterForm(SetPasswordForm):
+    name = StringField(_l("Full name"),
+                       validators=[DataRequired(_l("Enter your full name.")), Length(max=200)],
+                       render_kw={"autocomplete": "name"})
+    email = email_field()
+
+
+class ChangePasswordForm(SetPasswordForm):
+    current = PasswordField(_l("Current password"),
+                            validators=[DataRequired(_l("Enter your current password.")),
+                                        Length(max=256)],
+                            render_kw={"autocomplete": "current-password"})
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """Asks for the password again before a sensitive change."""
+    current = PasswordField(_l("Current password"),
+                            validators=[DataRequired(_l("Enter your current password.")),
+                                        Length(max=256)],
+                            render_kw={"autocomplete": "current-password"})
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=[("en", "English"), ("fr_CA", "Français")])

@@ -1,0 +1,154 @@
+"""Commands: ``flask seed-demo``, ``flask create-admin``, ``flask send-mail``."""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import click
+import pyotp
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from portal import audit, clock, crypto, mail, passwords
+from portal.extensions import db
+from portal.models import AccountToken, Patient, User
+
+DEMO_PASSWORD = "demo-password-123"
+
+DEMO_STAFF = [
+    ("admin@example.com", "Alex Admin", "admin"),
+    ("dr.lee@example.com", "Dr. Jordan Lee", "practitioner"),
+    ("dr.tremblay@example.com", "Dr. Camille Tremblay", "practitioner"),
+]
+
+# Invented names, English and French Canadian, for believable lists.
+FIRST = ["Margaret", "Robert", "Linda", "Daniel", "Susan", "Michel", "Isabelle", "Gurpreet",
+         "Mei", "Thomas", "Nathalie", "Patrick", "Sophie", "Raj", "Helen", "Luc", "Amira",
+         "George", "Chantal", "Wei", "Brenda", "François", "Olivia", "Kenji"]
+LAST = ["Anderson", "Bouchard", "Chen", "Dubois", "Evans", "Fortin", "Gill", "Harris",
+        "Ito", "Johnson", "Kaur", "Lavoie", "MacDonald", "Nguyen", "Ouellet", "Patel",
+        "Roy", "Singh", "Thompson", "Wong", "Gagnon", "Côté", "Morin", "Wilson"]
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(send_mail)
+
+
+@click.command("seed-demo")
+@click.option("--password", default=DEMO_PASSWORD, show_default=True,
+              help="The one password every demo account shares.")
+@click.option("--patients", default=40, show_default=True, help="How many demo patients.")
+def seed_demo(password: str, patients: int) -> None:
+    """Create a believable demo clinic; safe to run again (it keeps what exists)."""
+    if passwords.problem(password):
+        raise click.BadParameter("choose at least 12 characters, not a common password",
+                                 param_hint="--password")
+    rng = random.Random(20261124)
+    password_hash = passwords.hash_password(password)
+    lines: list[str] = []
+    staff: dict[str, User] = {}
+
+    for email, name, role in DEMO_STAFF:
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email, name=name, role=role, password_hash=password_hash,
+                        email_confirmed_at=clock.now(), created_at=clock.now(),
+                        locale="fr_CA" if "tremblay" in email else "en")
+            secret = pyotp.random_base32()
+            user.totp_secret = crypto.encrypt(secret.encode())
+            user.totp_enabled_at = clock.now()
+            db.session.add(user)
+        else:
+            user.password_hash = password_hash
+        staff[email] = user
+    db.session.flush()
+    for email, _name, role in DEMO_STAFF:
+        secret = crypto.decrypt(staff[email].totp_secret).decode()
+        lines.append(f"{email} {password} {role} {secret}")
+
+    practitioners = [staff["dr.lee@example.com"], staff["dr.tremblay@example.com"]]
+    main_patient = _demo_patient("patient@example.com", "Pat Morgan", practitioners[0],
+                                 "intake_in_progress", password_hash)
+    lines.append(f"{main_patient.user.email} {password} patient -")
+
+    for i in range(max(patients - 1, 0)):
+        first, last = FIRST[i % len(FIRST)], LAST[(i * 7 + 3) % len(LAST)]
+        email = f"patient{i + 1:02d}@example.com"
+        # About one in five has not accepted the invitation yet.
+        state = "invited" if i % 5 == 4 else "intake_in_progress"
+        patient = _demo_patient(email, f"{first} {last}", practitioners[i % 2], state,
+                                password_hash if state != "invited" else None, rng)
+        if state != "invited":
+            lines.append(f"{patient.user.email} {password} patient -")
+    db.session.commit()
+
+    out = Path(current_app.instance_path) / "demo-accounts.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    click.echo(f"Demo clinic ready. Every account's password: {password}")
+    for email, _name, role in DEMO_STAFF:
+        secret = crypto.decrypt(staff[email].totp_secret).decode()
+        click.echo(f"  {role:<12} {email:<28} TOTP secret {secret}")
+    click.echo(f"  patient      patient@example.com          (and {patients - 1} more)")
+    click.echo(f"Accounts written to {out}")
+
+
+def _demo_patient(email: str, name: str, practitioner: User, state: str,
+                  password_hash: str | None, rng: random.Random | None = None) -> Patient:
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is not None:
+        if password_hash and user.password_hash:
+            user.password_hash = password_hash
+        return user.patient
+    joined = clock.now() - timedelta(days=(rng.randint(1, 60) if rng else 3))
+    user = User(email=email, name=name, role="patient", password_hash=password_hash,
+                email_confirmed_at=joined if password_hash else None, created_at=joined,
+                invited_by=practitioner, locale="fr_CA" if name.split()[-1] in
+                {"Bouchard", "Dubois", "Fortin", "Lavoie", "Ouellet", "Roy", "Gagnon",
+                 "Côté", "Morin"} else "en")
+    patient = Patient(user=user, practitioner=practitioner, status=state, created_at=joined,
+                      last_activity_at=joined)
+    db.session.add_all([user, patient])
+    if state == "invited":
+        db.session.flush()
+        # The link itself is not recoverable (only its hash is kept); staff can resend.
+        db.session.add(AccountToken(user=user, purpose="invite",
+                                    token_hash=crypto.token_hash(crypto.new_token()),
+                                    created_at=joined, created_by=practitioner,
+                                    expires_at=joined + current_app.config["INVITATION_TTL"]))
+    return patient
+
+
+@click.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--name", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_admin(email: str, name: str, password: str) -> None:
+    """Create the first admin of a new deployment (two-step sign-in is set up at first
+    sign-in)."""
+    email = email.strip().lower()
+    reason = passwords.problem(password)
+    if reason:
+        raise click.BadParameter(f"password refused ({reason.replace('_', ' ')})",
+                                 param_hint="--password")
+    if db.session.scalar(select(User).where(User.email == email)) is not None:
+        raise click.ClickException(f"{email} already has an account")
+    user = User(email=email, name=name.strip(), role="admin",
+                password_hash=passwords.hash_password(password),
+                email_confirmed_at=clock.now(), created_at=clock.now())
+    db.session.add(user)
+    db.session.flush()
+    audit.write("user.created_by_command", actor=None, subject=email, detail={"role": "admin"})
+    db.session.commit()
+    click.echo(f"Admin {email} created.")
+
+
+@click.command("send-mail")
+@click.option("--limit", default=500, show_default=True)
+def send_mail(limit: int) -> None:
+    """Deliver the outbox: due messages now, failures again later (safe from cron)."""
+    sent, failed = mail.deliver_due(limit=limit)
+    click.echo(f"sent {sent}, failed {failed}")

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("clinic", __name__)
+
+from portal.clinic import views  # noqa: E402,F401

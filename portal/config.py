@@ -1,0 +1,139 @@
+"""Configuration read from the environment.
+
+Development runs with no environment at all (SQLite in ``instance/``, mail to the console).
+Production (``PORTAL_ENV=production``) refuses to start without its secrets.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+# Development-only fallbacks. They are public (they are in this file), so production
+# refuses them: see Config.check().
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{INSTANCE / 'portal.db'}"
+    # Heroku-style URLs and plain postgresql:// both mean psycopg 3 here.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    ENV_NAME = os.environ.get("PORTAL_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
+    # Comma-separated Fernet keys, newest first; older keys keep old data readable.
+    ENCRYPTION_KEYS = os.environ.get("ENCRYPTION_KEYS") or DEV_ENCRYPTION_KEY
+
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    CLINIC_NAME = os.environ.get("CLINIC_NAME", "IMS Clinic")
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+
+    # Sessions (SPEC 1.4)
+    SESSION_COOKIE_NAME = "portal_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    IDLE_TIMEOUT_STAFF = timedelta(minutes=_int("IDLE_TIMEOUT_STAFF_MINUTES", 30))
+    IDLE_TIMEOUT_PATIENT = timedelta(minutes=_int("IDLE_TIMEOUT_PATIENT_MINUTES", 60))
+    SESSION_LIFETIME = timedelta(hours=_int("SESSION_LIFETIME_HOURS", 12))
+    PERMANENT_SESSION_LIFETIME = SESSION_LIFETIME
+
+    # Tokens (SPEC 1.2, 1.3)
+    INVITATION_TTL = timedelta(days=7)
+    RESET_TTL = timedelta(hours=1)
+    CONFIRM_TTL = timedelta(days=2)
+
+    # Brute force (SPEC 1.6)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = False
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per minute;300 per hour")
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute;50 per hour")
+    LOCKOUT_THRESHOLD = _int("LOCKOUT_THRESHOLD", 5)
+
+    # Mail (SPEC 6)
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")  # console | smtp
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+    MAIL_FROM = os.environ.get("MAIL_FROM", "IMS Clinic <no-reply@clinic.example>")
+    MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR", str(INSTANCE / "outbox"))
+    MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8)
+    MAIL_SEND_ON_COMMIT = _bool("MAIL_SEND_ON_COMMIT", True)
+
+    # Languages (SPEC 8.1)
+    LANGUAGES = {"en": "English", "fr_CA": "Français"}
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "portal" / "translations")
+
+    # Reverse proxy: number of proxies to trust for X-Forwarded-* (0 = none).
+    PROXY_FIX_X_FOR = _int("PROXY_FIX_X_FOR", 0)
+    PROXY_FIX_X_PROTO = _int("PROXY_FIX_X_PROTO", 0)
+    PROXY_FIX_X_HOST = _int("PROXY_FIX_X_HOST", 0)
+
+    WTF_CSRF_TIME_LIMIT = 3600 * 12
+    WTF_CSRF_SSL_STRICT = True
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
+
+    TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "IMS Patient Portal")
+
+    @classmethod
+    def check(cls, config) -> None:
+        """Refuse to run in production with development secrets."""
+        if config.get("ENV_NAME") != "production":
+            return
+        problems = []
+        if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
+            problems.append("SECRET_KEY")
+        if config.get("ENCRYPTION_KEYS") in (None, "", DEV_ENCRYPTION_KEY):
+            problems.append("ENCRYPTION_KEYS")
+        if problems:
+            raise RuntimeError(
+                "Production needs these set in the environment: " + ", ".join(problems)
+            )
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    ENCRYPTION_KEYS = DEV_ENCRYPTION_KEY
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URI", "sqlite://")
+    MAIL_BACKEND = "smtp"
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_PORT = 1  # the tests point this at their own SMTP server
+    MAIL_TIMEOUT = 3
+    MAIL_SEND_ON_COMMIT = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    BASE_URL = "http://localhost"
+    SERVER_NAME = None

@@ -1,0 +1,47 @@
+"""The front door, the language switcher and the health check."""
+from __future__ import annotations
+
+from flask import abort, jsonify, redirect, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from portal import htmx, i18n, security
+from portal.auth import services as auth_services
+from portal.core import bp
+from portal.extensions import csrf, db, limiter
+from portal.forms import EmptyForm
+
+
+@bp.route("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(security.home_for(current_user))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang", methods=["POST"])
+def set_language():
+    """Language switcher: remembered in the session, and on the account when signed in."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    chosen = i18n.normalise(request.form.get("lang"))
+    if chosen is None:
+        abort(400)
+    session["lang"] = chosen
+    if current_user.is_authenticated:
+        auth_services.set_locale(current_user._get_current_object(), chosen)
+    return htmx.hx_redirect(security.safe_next(request.form.get("next")) or url_for("core.index"))
+
+
+@bp.route("/healthz")
+@limiter.exempt
+@csrf.exempt
+def healthz():
+    """Liveness and database check; no authentication and no data."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        db.session.rollback()
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

@@ -1,0 +1,65 @@
+"""Error pages: a full page, or for htmx a message swapped into the flash region."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal import htmx
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def _messages() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("Something was wrong with that request"),
+              _("Please go back and try again.")),
+        403: (_("Not allowed"), _("You do not have access to this.")),
+        404: (_("Page not found"),
+              _("We could not find that page. Check the address, or go back to your home page.")),
+        405: (_("Not allowed"), _("That action is not available here.")),
+        413: (_("File too large"), _("That upload is larger than the portal accepts.")),
+        429: (_("Too many attempts"),
+              _("Please wait a few minutes before trying again.")),
+        500: (_("Something went wrong"),
+              _("Sorry, the portal had a problem. Your work was not lost; please try again in a moment.")),
+    }
+
+
+def render_error(status: int, title: str | None = None, message: str | None = None) -> Response:
+    default_title, default_message = _messages().get(status, _messages()[500])
+    ctx = {"status": status, "title": title or default_title,
+           "message": message or default_message}
+    response = htmx.render("errors/error.html", "errors/_error.html", status=status, **ctx)
+    if htmx.wants_fragment():
+        # The flash region shows it; the target the request aimed at stays untouched.
+        htmx.retarget(response, "#flash")
+        htmx.reswap(response, "innerHTML")
+    return response
+
+
+def _csrf_error(error: CSRFError) -> Response:
+    return render_error(400, _("This form has expired"),
+                        _("For your security, forms expire. Please reload the page and submit again."))
+
+
+def _http_error(error: HTTPException) -> Response:
+    if error.code is None or error.code < 400:
+        return error.get_response()
+    return render_error(error.code)
+
+
+def _server_error(error: Exception) -> Response:
+    log.exception("unhandled error", exc_info=error)
+    db.session.rollback()
+    return render_error(500)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _server_error)

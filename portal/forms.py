@@ -1,0 +1,47 @@
+"""Form pieces shared by every feature."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+from portal import passwords
+
+
+class EmptyForm(FlaskForm):
+    """For button-only POSTs: nothing but the CSRF token."""
+
+
+def email_field(label=None, **kwargs) -> StringField:
+    return StringField(label or _l("E-mail address"),
+                       validators=[DataRequired(_l("Enter your e-mail address.")),
+                                   Length(max=254),
+                                   Email(_l("Enter an e-mail address like name@example.com."),
+                                         check_deliverability=False)],
+                       filters=[lambda v: v.strip().lower() if v else v],
+                       render_kw={"autocomplete": "email", "type": "email",
+                                  "spellcheck": "false", "autocapitalize": "none"},
+                       **kwargs)
+
+
+class NewPasswordCheck:
+    """12+ characters, not a common password (SPEC 1.3)."""
+
+    MESSAGES = {
+        "too_short": _l("Use at least %(n)d characters. A short sentence you will remember works well.",
+                        n=passwords.MIN_LENGTH),
+        "too_long": _l("Use at most %(n)d characters.", n=passwords.MAX_LENGTH),
+        "common": _l("This password is too common and easy to guess. Please choose another."),
+    }
+
+    def __call__(self, form, field):
+        reason = passwords.problem(field.data or "")
+        if reason:
+            raise ValidationError(self.MESSAGES[reason])
+
+
+def new_password_field(label=None) -> PasswordField:
+    return PasswordField(label or _l("New password"),
+                         validators=[DataRequired(_l("Enter a password.")), NewPasswordCheck()],
+                         render_kw={"autocomplete": "new-password"})

@@ -1,0 +1,10 @@
+"""All models, so that Flask-Migrate and the app see every table."""
+from portal.models.audit import AuditEvent
+from portal.models.clinic import ClinicSettings
+from portal.models.outbox import OutboxMessage
+from portal.models.patient import PATIENT_STATUSES, Patient
+from portal.models.user import (ROLES, STAFF_ROLES, AccountToken, RecoveryCode, User,
+                                UserSession)
+
+__all__ = ["AuditEvent", "ClinicSettings", "OutboxMessage", "Patient", "PATIENT_STATUSES",
+           "User", "AccountToken", "UserSession", "RecoveryCode", "ROLES", "STAFF_ROLES"]

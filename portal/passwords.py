@@ -1,0 +1,85 @@
+"""Password rules (SPEC 1.3): at least 12 characters, no composition rules, not common.
+
+The common-password list is the 30,000 most frequent passwords of the zxcvbn project's
+frequency lists (Dropbox, MIT licence; installed as the pinned ``zxcvbn`` package), which
+follows NIST SP 800-63B section 5.1.1.2: check new passwords against values known to be
+commonly used or compromised.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MIN_LENGTH = 12
+MAX_LENGTH = 256
+
+# argon2id with argon2-cffi's RFC 9106 "low memory" profile defaults; changing these
+# makes check() report that the stored hash needs a rehash.
+_hasher = PasswordHasher()
+
+_PORTAL_WORDS = {"imsportal", "patientportal", "intramuscular", "dryneedling", "ims"}
+
+
+@lru_cache(maxsize=1)
+def _common() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    return frozenset(FREQUENCY_LISTS["passwords"]) | _PORTAL_WORDS
+
+
+def is_common(password: str) -> bool:
+    lowered = password.lower().strip()
+    common = _common()
+    if lowered in common:
+        return True
+    # "password12345", "monkey!!!!!!": a common word padded with digits or symbols.
+    base = re.sub(r"[\d\W_]+$", "", lowered)
+    if base and base != lowered and (base in common or len(set(base)) <= 2):
+        return True
+    # "qwertyqwerty", "aaaaaaaaaaaa": one short piece repeated.
+    for size in range(1, len(lowered) // 2 + 1):
+        if len(lowered) % size == 0 and lowered[:size] * (len(lowered) // size) == lowered:
+            return True
+    return False
+
+
+def problem(password: str) -> str | None:
+    """The reason a new password is refused, or None. Messages are translated by callers."""
+    if len(password) < MIN_LENGTH:
+        return "too_short"
+    if len(password) > MAX_LENGTH:
+        return "too_long"
+    if is_common(password):
+        return "common"
+    return None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify(stored_hash: str | None, password: str) -> bool:
+    if not stored_hash:
+        # Same work as a real check, so a missing account takes as long as a wrong password.
+        _burn(password)
+        return False
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
+
+
+def _burn(password: str) -> None:
+    try:
+        _hasher.verify(_DUMMY_HASH, password)
+    except VerificationError:
+        pass

@@ -1,0 +1,21 @@
+"""What a patient should do next (the /me/ home). Each feature adds its to-dos here, in
+the order a patient should do them; the foundation has account items only."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal.models import Patient
+
+
+@dataclass
+class Todo:
+    key: str            # picks the wording in templates/patient/_todo.html
+    endpoint: str       # where the patient does it
+    optional: bool = False
+
+
+def todos(patient: Patient) -> list[Todo]:
+    items: list[Todo] = []
+    if not patient.user.mfa_enabled:
+        items.append(Todo("mfa", "auth.mfa_setup", optional=True))
+    return items

@@ -1,0 +1,26 @@
+"""What every template may use."""
+from __future__ import annotations
+
+from flask import Flask, has_request_context, request
+from flask_babel import get_locale
+from flask_login import current_user
+
+from portal import clock, i18n, security
+from portal.clinic_settings import current_settings
+
+
+def register(app: Flask) -> None:
+    @app.context_processor
+    def portal_context():
+        locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+        in_request = has_request_context()
+        signed_in = in_request and current_user.is_authenticated
+        return {
+            "current_locale": locale,
+            "html_lang": i18n.html_lang(locale),
+            "languages": app.config["LANGUAGES"],
+            "clinic": current_settings(),
+            "now": clock.now(),
+            "home_url": security.home_for(current_user) if signed_in else None,
+            "current_path": request.full_path.rstrip("?") if in_request else "/",
+        }
