@@ -34,12 +34,12 @@ static/vendor/htmx.min.js: node_modules/.installed
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 
 translations: venv
-	$(PYBABEL) compile --use-fuzzy -q -d portal/translations 2>/dev/null || $(PYBABEL) compile -d portal/translations
+	$(PYBABEL) compile --statistics -d portal/translations
 
 # Re-extract strings after changing them; then translate portal/translations/fr_CA.
 messages: venv
-	$(PYBABEL) extract -q -F babel.cfg -k _l -o portal/translations/messages.pot .
-	$(PYBABEL) update -q -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+	$(PYBABEL) extract -F babel.cfg -k _l -o portal/translations/messages.pot .
+	$(PYBABEL) update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
 
 db: venv
 	mkdir -p instance
