@@ -1,0 +1,63 @@
+"""Plain helpers that put people in the database, committed, ready to sign in."""
+from __future__ import annotations
+
+import itertools
+
+import pyotp
+
+from portal import clock, crypto, passwords
+from portal.extensions import db
+from portal.models import Patient, User
+
+PASSWORD = "correct horse battery staple"
+_seq = itertools.count(1)
+_HASH: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    # argon2 is slow on purpose; one hash per distinct password keeps the suite fast.
+    if password not in _HASH:
+        _HASH[password] = passwords.hash_password(password)
+    return _HASH[password]
+
+
+def make_user(role: str = "patient", *, email: str | None = None, name: str | None = None,
+              password: str | None = PASSWORD, mfa: bool | None = None,
+              locale: str | None = "en", active: bool = True,
+              confirmed: bool = True) -> User:
+    n = next(_seq)
+    user = User(email=email or f"{role}{n}@example.org", name=name or f"{role.title()} {n}",
+                role=role, password_hash=_hash(password) if password else None,
+                locale=locale, active=active, created_at=clock.now(),
+                email_confirmed_at=clock.now() if confirmed else None)
+    if mfa is None:
+        mfa = role != "patient"
+    secret = None
+    if mfa:
+        secret = pyotp.random_base32()
+        user.totp_secret = crypto.encrypt(secret.encode())
+        user.totp_enabled_at = clock.now()
+    db.session.add(user)
+    if role == "patient":
+        db.session.add(Patient(user=user, status="intake_in_progress" if password else "invited",
+                               created_at=clock.now()))
+    db.session.commit()
+    user.totp_secret_plain = secret
+    return user
+
+
+def make_patient(**kwargs) -> User:
+    return make_user("patient", **kwargs)
+
+
+def make_practitioner(**kwargs) -> User:
+    return make_user("practitioner", **kwargs)
+
+
+def make_admin(**kwargs) -> User:
+    return make_user("admin", **kwargs)
+
+
+def totp_code(user: User, steps_ahead: int = 0) -> str:
+    totp = pyotp.TOTP(user.totp_secret_plain)
+    return totp.at(clock.now().timestamp() + 30 * steps_ahead)
