@@ -52,8 +52,11 @@ demo: venv
 browser:
 	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# The whole suite on SQLite, then on PostgreSQL (a dedicated database is created and
+# dropped; on CI PostgreSQL is mandatory). pytest fails when no test was collected.
 test: setup browser
-	$(PY) -m pytest
+	PORTAL_TEST_DB=sqlite $(PY) -m pytest
+	PORTAL_TEST_DB=postgresql $(PY) -m pytest
 
 test-sqlite: setup browser
 	PORTAL_TEST_DB=sqlite $(PY) -m pytest

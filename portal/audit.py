@@ -54,10 +54,13 @@ def write(action: str, *, patient: Patient | None = None, actor: User | None = N
         actor = current_user._get_current_object()
     ip = request.remote_addr if has_request_context() else None
     session = db.session
+    session.flush()  # ids for actor and patient
+    # Serialise writers so that two events never claim the same predecessor.
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
     else:
-        session.flush()
+        # A write (that changes nothing) takes SQLite's write lock until the commit.
+        session.execute(text("UPDATE audit_events SET id = id WHERE 1 = 0"))
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     event = AuditEvent(
         created_at=clock.now(),
@@ -70,10 +73,6 @@ def write(action: str, *, patient: Patient | None = None, actor: User | None = N
         detail=json.dumps(detail, sort_keys=True, default=str) if detail else None,
         prev_hash=prev or GENESIS,
     )
-    if actor is not None and actor.id is None or patient is not None and patient.id is None:
-        session.flush()
-        event.actor_id = actor.id if actor is not None else None
-        event.patient_id = patient.id if patient is not None else None
     event.hash = _digest(event)
     session.add(event)
     session.flush()

@@ -43,6 +43,7 @@ def _database_url() -> str:
 
 class Config:
     ENV_NAME = os.environ.get("PORTAL_ENV", "development")
+    _PRODUCTION = ENV_NAME == "production"
     SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
     # Comma-separated Fernet keys, newest first; older keys keep old data readable.
     ENCRYPTION_KEYS = os.environ.get("ENCRYPTION_KEYS") or DEV_ENCRYPTION_KEY
@@ -57,7 +58,7 @@ class Config:
     SESSION_COOKIE_NAME = "portal_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", _PRODUCTION)
     IDLE_TIMEOUT_STAFF = timedelta(minutes=_int("IDLE_TIMEOUT_STAFF_MINUTES", 30))
     IDLE_TIMEOUT_PATIENT = timedelta(minutes=_int("IDLE_TIMEOUT_PATIENT_MINUTES", 60))
     SESSION_LIFETIME = timedelta(hours=_int("SESSION_LIFETIME_HOURS", 12))
@@ -77,7 +78,7 @@ class Config:
     LOCKOUT_THRESHOLD = _int("LOCKOUT_THRESHOLD", 5)
 
     # Mail (SPEC 6)
-    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")  # console | smtp
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp" if _PRODUCTION else "console")
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = _int("MAIL_PORT", 25)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
@@ -128,7 +129,8 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"
     ENCRYPTION_KEYS = DEV_ENCRYPTION_KEY
-    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URI", "sqlite://")
+    SQLALCHEMY_DATABASE_URI = "sqlite://"  # the tests give each test its own database
+    SESSION_COOKIE_SECURE = False
     MAIL_BACKEND = "smtp"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 1  # the tests point this at their own SMTP server

@@ -89,10 +89,11 @@ def _load_from_session(_request) -> User | None:
     )
     if expired:
         if row is not None and row.revoked_at is None:
+            if user is not None and user.active:
+                session["expired"] = True  # timed out: the sign-in page says why
             row.revoked_at = now
             db.session.commit()
         session.pop("sid", None)
-        g.session_expired = True
         return None
     if now - row.last_seen_at > _TOUCH_EVERY:
         row.last_seen_at = now

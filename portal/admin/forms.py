@@ -5,6 +5,7 @@ import zoneinfo
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from portal.clinic.forms import InviteForm
@@ -15,15 +16,15 @@ CANADIAN_ZONES = ["America/Vancouver", "America/Edmonton", "America/Regina",
                   "America/St_Johns", "America/Whitehorse"]
 
 
-def timezone_choices() -> list[tuple[str, str]]:
+def timezone_choices() -> list[SelectChoice]:
     others = sorted(z for z in zoneinfo.available_timezones()
                     if "/" in z and not z.startswith(("Etc/", "SystemV/")) and z not in CANADIAN_ZONES)
-    return [(z, z.replace("_", " ")) for z in CANADIAN_ZONES + others]
+    return [SelectChoice(z, z.replace("_", " ")) for z in CANADIAN_ZONES + others]
 
 
 class StaffInviteForm(InviteForm):
-    role = SelectField(_l("Role"), choices=[("practitioner", _l("Practitioner")),
-                                            ("admin", _l("Administrator (also a practitioner)"))],
+    role = SelectField(_l("Role"), choices=[SelectChoice("practitioner", _l("Practitioner")),
+                                            SelectChoice("admin", _l("Administrator (also a practitioner)"))],
                        default="practitioner")
 
 

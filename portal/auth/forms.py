@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.forms import email_field, new_password_field
@@ -57,6 +57,3 @@ class ConfirmPasswordForm(FlaskForm):
                                         Length(max=256)],
                             render_kw={"autocomplete": "current-password"})
 
-
-class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[("en", "English"), ("fr_CA", "Français")])

@@ -107,7 +107,7 @@ def login():
                 target = "auth.mfa_setup" if result.must_enrol_mfa else "auth.mfa"
                 return htmx.hx_redirect(url_for(target))
             return _finish_sign_in(result.user, "password", next_url)
-    if g.get("session_expired") and request.method == "GET":
+    if session.pop("expired", False) and request.method == "GET":
         flash(_("You were signed out after a period of inactivity. Please sign in again."), "warning")
     status = 422 if (form.errors or error) else 200
     return htmx.render("auth/login.html", "auth/_login_form.html", status=status,
