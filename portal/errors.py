@@ -26,15 +26,14 @@ def _messages() -> dict[int, tuple[str, str]]:
         429: (_("Too many attempts"),
               _("Please wait a few minutes before trying again.")),
         500: (_("Something went wrong"),
-              _("Sorry, the portal had a problem. Your work was not lost; please try again in a moment.")),
+              _("Sorry, the portal had a problem. Please try again in a moment.")),
     }
 
 
 def render_error(status: int, title: str | None = None, message: str | None = None) -> Response:
     default_title, default_message = _messages().get(status, _messages()[500])
-    ctx = {"status": status, "title": title or default_title,
-           "message": message or default_message}
-    response = htmx.render("errors/error.html", "errors/_error.html", status=status, **ctx)
+    response = htmx.render("errors/error.html", "errors/_error.html", status=status,
+                           title=title or default_title, message=message or default_message)
     if htmx.wants_fragment():
         # The flash region shows it; the target the request aimed at stays untouched.
         htmx.retarget(response, "#flash")

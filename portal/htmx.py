@@ -34,6 +34,12 @@ def is_htmx() -> bool:
     return bool(getattr(request, "htmx", False))
 
 
+def current_url() -> str | None:
+    """The browser's address when an htmx request was sent (HX-Current-URL)."""
+    hx = getattr(request, "htmx", None)
+    return hx.current_url if hx else None
+
+
 def wants_fragment() -> bool:
     """A fragment for htmx requests that are neither boosted nor a history restore."""
     hx = getattr(request, "htmx", None)

@@ -42,6 +42,18 @@ def is_common(password: str) -> bool:
     for size in range(1, len(lowered) // 2 + 1):
         if len(lowered) % size == 0 and lowered[:size] * (len(lowered) // size) == lowered:
             return True
+    # "123456789012", "abcdefghijkl", "987654321098": a run up or down the digits or letters.
+    return _is_run(lowered)
+
+
+def _is_run(text: str) -> bool:
+    for alphabet in ("0123456789", "abcdefghijklmnopqrstuvwxyz"):
+        if len(text) < 2 or any(c not in alphabet for c in text):
+            continue
+        steps = {(alphabet.index(b) - alphabet.index(a)) % len(alphabet)
+                 for a, b in zip(text, text[1:])}
+        if steps in ({1}, {len(alphabet) - 1}):
+            return True
     return False
 
 

@@ -82,15 +82,16 @@ def _load_from_session(_request) -> User | None:
     row = db.session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(sid)))
     now = clock.now()
     user = row.user if row is not None else None
-    expired = (
-        row is None or row.revoked_at is not None or user is None or not user.active
-        or now - row.last_seen_at > idle_timeout(user)
-        or now - row.created_at > current_app.config["SESSION_LIFETIME"]
-    )
-    if expired:
-        if row is not None and row.revoked_at is None:
-            if user is not None and user.active:
-                session["expired"] = True  # timed out: the sign-in page says why
+    ended = row is None or row.revoked_at is not None or user is None or not user.active
+    timed_out = None
+    if not ended:
+        if now - row.created_at > current_app.config["SESSION_LIFETIME"]:
+            timed_out = "lifetime"
+        elif now - row.last_seen_at > idle_timeout(user):
+            timed_out = "idle"
+    if ended or timed_out:
+        if timed_out:
+            session["expired"] = timed_out  # the sign-in page says why
             row.revoked_at = now
             db.session.commit()
         session.pop("sid", None)
@@ -112,7 +113,7 @@ def _current_path() -> str:
     path = request.full_path if request.query_string else request.path
     if request.method != "GET":
         # After sign-in, go back to the page that held the form, not to the POST target.
-        referrer = request.headers.get("HX-Current-URL") or request.referrer or ""
+        referrer = htmx.current_url() or request.referrer or ""
         parts = urlsplit(referrer)
         if parts.netloc == request.host:
             return safe_next(parts.path + (f"?{parts.query}" if parts.query else "")) or "/"

@@ -149,7 +149,8 @@ class CSRFClient(FlaskClient):
 
     def fresh_token(self) -> str:
         self.token = None
-        self.get("/auth/login", follow_redirects=True)
+        # The whole page (the token is on <body>), even from a client that sends HX-Request.
+        self.get("/auth/login", follow_redirects=True, headers={"HX-Request": "false"})
         assert self.token, "no CSRF token found on the sign-in page"
         return self.token
 
@@ -256,9 +257,16 @@ def smtp_server():
             server.messages.append(envelope.original_content or envelope.content)
             return "250 Message accepted for delivery"
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+    class AnyPortController(Controller):
+        # aiosmtpd checks the server by connecting to ``self.port``; with port 0 (any free
+        # port) that is refused, so look up the port actually bound first.
+        def _trigger_server(self):
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    controller = AnyPortController(Handler(), hostname="127.0.0.1", port=0)
     controller.start()
-    server.port = controller.server.sockets[0].getsockname()[1]
+    server.port = controller.port
     try:
         yield server
     finally:
@@ -275,13 +283,30 @@ def mail_app(app, smtp_server):
 
 # --- live server for the browser --------------------------------------------------------
 
+def _close_when_sent(wsgi_app):
+    """Calls the response's close() (where the portal sends queued mail) as soon as the body
+    has been written. Werkzeug's server skips close() when the browser resets the connection
+    while it drains the socket (PEP 3333 says it must call it), which lost mail at random."""
+    def app(environ, start_response):
+        iterable = wsgi_app(environ, start_response)
+
+        def body():
+            try:
+                yield from iterable
+            finally:
+                if hasattr(iterable, "close"):
+                    iterable.close()
+        return body()
+    return app
+
+
 @pytest.fixture
 def live_server(app, smtp_server):
     """The app served over HTTP on 127.0.0.1, mail going to the test SMTP server and sent
     right after each response, as in production."""
     app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER=smtp_server.host,
                       MAIL_PORT=smtp_server.port, MAIL_SEND_ON_COMMIT=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _close_when_sent(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_port}"

@@ -291,7 +291,7 @@ def provisioning_uri(user: User, secret: str) -> str:
 def qr_svg(uri: str, title: str) -> str:
     """The QR code as inline SVG, drawn on the server (no script, no external service)."""
     return segno.make(uri, error="m").svg_inline(scale=5, border=2, title=title,
-                                                  dark="#000", light="#fff", nl=False)
+                                                  dark="#000", light="#fff")
 
 
 def _check_code(user: User, code: str) -> bool:

@@ -107,8 +107,11 @@ def login():
                 target = "auth.mfa_setup" if result.must_enrol_mfa else "auth.mfa"
                 return htmx.hx_redirect(url_for(target))
             return _finish_sign_in(result.user, "password", next_url)
-    if session.pop("expired", False) and request.method == "GET":
+    expired = session.pop("expired", None) if request.method == "GET" else None
+    if expired == "idle":
         flash(_("You were signed out after a period of inactivity. Please sign in again."), "warning")
+    elif expired:
+        flash(_("For your security, sessions last at most 12 hours. Please sign in again."), "warning")
     status = 422 if (form.errors or error) else 200
     return htmx.render("auth/login.html", "auth/_login_form.html", status=status,
                        form=form, error=error, next_url=next_url,
@@ -124,10 +127,10 @@ def logout():
         user = current_user._get_current_object()
         security.end_session()
         svc.signed_out(user)
+        flash(_("You have signed out."), "success")
     else:
         security.end_session()
         db.session.commit()
-    flash(_("You have signed out."), "success")
     return htmx.hx_redirect(url_for("auth.login"))
 
 

@@ -1,0 +1,145 @@
+"""What every browser test does on every page: axe-core, a screenshot, the console check;
+plus the few steps people repeat (signing in, reading a mailed link)."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pyotp
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import BrowserContext, Page, expect
+
+from portal import clock
+from tests.conftest import ARTIFACTS
+
+_axe = Axe()
+
+
+# --- console ----------------------------------------------------------------------------
+
+def watch_console(context: BrowserContext) -> None:
+    """Records, for every page of the context, console errors and uncaught exceptions."""
+    context.portal_console = []
+
+    def on_console(msg):
+        if msg.type == "error":
+            where = msg.location.get("url", "") if msg.location else ""
+            context.portal_console.append(
+                f"console error on {msg.page.url if msg.page else '?'} ({where}): {msg.text}")
+
+    context.on("console", on_console)
+    context.on("weberror", lambda err: context.portal_console.append(f"uncaught: {err.error}"))
+
+
+def console_problems(context: BrowserContext) -> list[str]:
+    """CSP violations and script exceptions. Other console errors are expected: Chromium
+    logs every 4xx answer, and a failed form post answers 422 on purpose."""
+    return [m for m in getattr(context, "portal_console", [])
+            if "Content Security Policy" in m or m.startswith("uncaught:")]
+
+
+def assert_console_clean(page: Page) -> None:
+    problems = console_problems(page.context)
+    assert not problems, "\n".join(problems)
+
+
+# --- every page -------------------------------------------------------------------------
+
+def check_a11y(page: Page, name: str, artifacts: Path = ARTIFACTS) -> None:
+    """Zero axe-core violations (SPEC 8.2), a full-page screenshot in test-artifacts/ to look
+    at, and no CSP violation or script error so far."""
+    page.wait_for_load_state("load")
+    artifacts.mkdir(exist_ok=True)
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+    results = _axe.run(page)
+    assert results.violations_count == 0, f"axe on {name} ({page.url}):\n{results.generate_report()}"
+    assert_console_clean(page)
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How many pixels the page is wider than the viewport (0 when it fits)."""
+    return page.evaluate(
+        "() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
+
+
+# Controls people tap. Text links inside a sentence are exempt (WCAG 2.5.8 "inline").
+_SMALL_TARGETS_JS = """
+() => {
+  const sel = 'button, a.button, .site-nav a, .brand, .skip-link:focus, '
+            + 'input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea';
+  return Array.from(document.querySelectorAll(sel))
+    .filter(el => el.offsetParent !== null)
+    .filter(el => !el.closest('.visually-hidden'))
+    .map(el => ({el, r: el.getBoundingClientRect()}))
+    .filter(({r}) => r.width > 0 && (r.height < 44 || r.width < 44))
+    .map(({el, r}) => `${el.tagName.toLowerCase()} "${(el.innerText || el.name || el.id).trim()}" `
+                      + `${Math.round(r.width)}x${Math.round(r.height)}`);
+}
+"""
+
+
+def small_touch_targets(page: Page) -> list[str]:
+    return page.evaluate(_SMALL_TARGETS_JS)
+
+
+def body_font_px(page: Page) -> float:
+    return page.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)")
+
+
+# --- mail -------------------------------------------------------------------------------
+
+def mailed_link(smtp, contains: str, after: int, timeout: float = 10.0) -> str:
+    """The link from the first message that arrived after the first ``after`` messages.
+    The portal sends right after the response, so the browser may be a moment ahead."""
+    deadline = time.monotonic() + timeout
+    while len(smtp.messages) <= after:
+        assert time.monotonic() < deadline, f"no new mail (expected a link with {contains!r})"
+        time.sleep(0.05)
+    return smtp.last_link(contains)
+
+
+# --- people -----------------------------------------------------------------------------
+
+def identity(msgid: str, **params) -> str:
+    return msgid % params if params else msgid
+
+
+def totp_now(secret: str) -> str:
+    """The code an authenticator app would show at the portal's time."""
+    return pyotp.TOTP(secret).at(clock.now())
+
+
+def next_totp(secret: str) -> str:
+    """A code from a step not used yet: codes are single-use per 30-second step, so move the
+    portal's clock on instead of waiting."""
+    clock.advance(seconds=31)
+    return totp_now(secret)
+
+
+def sign_in(page: Page, base: str, email: str, password: str, t=identity,
+            name: str | None = None) -> None:
+    """Fills the sign-in form; for staff it stops on the second-step page."""
+    page.goto(f"{base}/auth/login")
+    expect(page.get_by_role("heading", level=1, name=t("Sign in"))).to_be_visible()
+    if name:
+        check_a11y(page, name)
+    page.get_by_label(t("E-mail address")).fill(email)
+    page.get_by_label(t("Password")).fill(password)
+    page.get_by_role("button", name=t("Sign in"), exact=True).click()
+
+
+def enter_code(page: Page, code: str, t=identity, name: str | None = None) -> None:
+    expect(page).to_have_url(re.compile(r"/auth/mfa$"))
+    if name:
+        check_a11y(page, name)
+    page.get_by_label(t("Code")).fill(code)
+    page.get_by_role("button", name=t("Continue"), exact=True).click()
+
+
+def sign_out(page: Page, base: str, t=identity, name: str | None = None) -> None:
+    page.get_by_role("button", name=t("Sign out"), exact=True).click()
+    expect(page).to_have_url(f"{base}/auth/login")
+    expect(page.locator("#flash")).to_contain_text(t("You have signed out."))
+    if name:
+        check_a11y(page, name)

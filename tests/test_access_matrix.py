@@ -1,0 +1,287 @@
+"""Every route, every kind of visitor (SPEC 1.5, 10).
+
+ROUTES below has one entry per endpoint of ``app.url_map``: a route that is not in the table
+fails ``test_every_route_is_in_the_table``, so a new page cannot ship without someone
+deciding who may see it. Wrong roles get 404, never 403; visitors are sent to sign in with
+``next=``; state-changing requests without a CSRF token are refused with 400.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import url_for
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import User
+from tests.conftest import Auth, CSRFClient
+from tests.factories import make_admin, make_patient, make_practitioner
+
+ACTORS = ("visitor", "patient_a", "patient_b", "practitioner", "admin")
+# Shorthands usable as keys of Case.expect; a specific actor's key wins over a group.
+GROUPS = {
+    "all": ACTORS,
+    "signed_in": ("patient_a", "patient_b", "practitioner", "admin"),
+    "patient": ("patient_a", "patient_b"),
+    "staff": ("practitioner", "admin"),
+}
+GROUP_ORDER = ("all", "signed_in", "patient", "staff")
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A 302/303 to ``path``; ``login=True`` also wants a ``next=`` back to where we were."""
+    path: str
+    login: bool = False
+
+
+LOGIN = Redirect("/auth/login", login=True)
+
+
+def to(path: str) -> Redirect:
+    return Redirect(path)
+
+
+@dataclass
+class Case:
+    expect: dict
+    method: str = "GET"
+    values: dict = field(default_factory=dict)  # "@name" refers to a person made below
+    data: dict = field(default_factory=dict)
+    ends_session: bool = False  # run after everything else for this actor
+
+    def outcome(self, actor: str):
+        if actor in self.expect:
+            return self.expect[actor]
+        for group in reversed(GROUP_ORDER):
+            if group in self.expect and actor in GROUPS[group]:
+                return self.expect[group]
+        raise AssertionError(f"no expected outcome for {actor}")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A status with a page that says ``text``."""
+    status: int
+    text: str
+
+
+NOT_FOUND = Page(404, "Page not found")
+# E-mailed links that do not work say so, with a 404 (it is the same page for every token).
+DEAD_LINK = Page(404, "This link no longer works")
+
+# endpoint -> cases. GET for every route that answers GET; POST for POST-only routes.
+ROUTES: dict[str, list[Case]] = {
+    # --- public -------------------------------------------------------------------------
+    "core.index": [Case({"visitor": to("/auth/login"), "patient": to("/me/"),
+                         "staff": to("/clinic/")})],
+    "core.healthz": [Case({"all": 200})],
+    "core.set_language": [Case({"all": to("/auth/reset")}, method="POST",
+                               data={"lang": "en", "next": "/auth/reset"})],
+    "auth.login": [Case({"visitor": 200, "patient": to("/me/"), "staff": to("/clinic/")})],
+    "auth.reset_request": [Case({"all": 200})],
+    "auth.reset_password": [Case({"all": DEAD_LINK}, values={"token": "not-a-real-token"})],
+    "auth.accept_invite": [Case({"all": DEAD_LINK}, values={"token": "not-a-real-token"})],
+    "auth.confirm_email": [Case({"all": DEAD_LINK}, values={"token": "not-a-real-token"})],
+    # Self-registration is off by default (SPEC 1.2): the page does not exist.
+    "auth.register": [Case({"all": NOT_FOUND})],
+    # Only reachable half-way through a sign-in; anyone else starts again.
+    "auth.mfa": [Case({"all": to("/auth/login")})],
+    "auth.mfa_setup": [Case({"visitor": to("/auth/login"), "patient": 200,
+                             "staff": to("/auth/account")})],
+    # --- any signed-in account ----------------------------------------------------------
+    "auth.account": [Case({"visitor": LOGIN, "signed_in": 200})],
+    "auth.account_password": [Case({"visitor": LOGIN, "signed_in": 422}, method="POST")],
+    "auth.account_mfa_disable": [Case({"visitor": LOGIN, "signed_in": 422}, method="POST")],
+    # Patients here have no second factor, so there are no codes to renew.
+    "auth.account_recovery_codes": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                          "staff": 422}, method="POST")],
+    "auth.account_revoke_sessions": [Case({"visitor": LOGIN, "signed_in": to("/auth/account")},
+                                          method="POST")],
+    "auth.logout": [Case({"all": to("/auth/login")}, method="POST", ends_session=True)],
+    # --- patients -----------------------------------------------------------------------
+    "patient.home": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
+    # --- practitioners (admins are practitioners too) -----------------------------------
+    "clinic.worklist": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
+    "clinic.invite_patient": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422},
+                                   method="POST")],
+    "clinic.resend_invitation": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": to("/clinic/")},
+             method="POST", values={"public_id": "@invited_patient"}),
+        # Patient B's own address, tried by patient A (and by B, and by staff: B has joined,
+        # so there is no invitation to resend).
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND},
+             method="POST", values={"public_id": "@patient_b"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND},
+             method="POST", values={"public_id": "no-such-id"}),
+    ],
+    # --- admins -------------------------------------------------------------------------
+    "admin.home": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+                         "admin": 200})],
+    "admin.settings": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+                             "admin": 422}, method="POST")],
+    "admin.invite_staff": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                 "practitioner": NOT_FOUND, "admin": 422}, method="POST")],
+    "admin.resend_staff_invitation": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+              "admin": to("/admin/")}, method="POST", values={"public_id": "@invited_staff"}),
+        # A patient is not staff: the staff pages do not know them.
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND},
+             method="POST", values={"public_id": "@patient_a"}),
+    ],
+    "admin.deactivate_staff": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+              "admin": to("/admin/")}, method="POST", values={"public_id": "@invited_staff"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND},
+             method="POST", values={"public_id": "@patient_b"}),
+    ],
+    "admin.reactivate_staff": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+              "admin": to("/admin/")}, method="POST", values={"public_id": "@invited_staff"}),
+    ],
+}
+
+
+def _routes(app):
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+
+
+@pytest.fixture
+def app_config(app_config):
+    # Dozens of sign-in-page POSTs per test; the limiter has its own tests.
+    app_config["RATELIMIT_ENABLED"] = False
+    return app_config
+
+
+@pytest.fixture
+def people(app):
+    return {
+        "patient_a": make_patient(name="Patient A"),
+        "patient_b": make_patient(name="Patient B"),
+        "practitioner": make_practitioner(),
+        "admin": make_admin(),
+        "invited_patient": make_patient(password=None),
+        "invited_staff": make_practitioner(password=None, mfa=False),
+    }
+
+
+def _client_for(app, actor: str, people: dict):
+    app.test_client_class = CSRFClient
+    client = app.test_client()
+    if actor != "visitor":
+        response = Auth(client).login(people[actor])
+        assert response.status_code == 303, f"{actor} could not sign in"
+    return client
+
+
+def _url(app, endpoint: str, case: Case, people: dict) -> str:
+    values = {k: people[v[1:]].public_id if isinstance(v, str) and v.startswith("@") else v
+              for k, v in case.values.items()}
+    with app.test_request_context():
+        return url_for(endpoint, **values)
+
+
+def _check(response, expected, where: str) -> None:
+    if isinstance(expected, Redirect):
+        assert response.status_code in (302, 303), \
+            f"{where}: wanted a redirect to {expected.path}, got {response.status_code}"
+        target = urlsplit(response.location)
+        assert target.path == expected.path, f"{where}: redirected to {response.location}"
+        if expected.login:
+            assert parse_qs(target.query).get("next"), f"{where}: no next= in {response.location}"
+        return
+    if isinstance(expected, Page):
+        assert response.status_code == expected.status, \
+            f"{where}: wanted {expected.status}, got {response.status_code}"
+        # The portal's own page (SPEC 1.5: the same answer whether or not the record exists).
+        assert expected.text in response.get_data(as_text=True), where
+        return
+    assert response.status_code == expected, \
+        f"{where}: wanted {expected}, got {response.status_code}"
+
+
+def _table_problems(app) -> list[str]:
+    endpoints = {rule.endpoint for rule in _routes(app)}
+    problems = [f"{e}: not in ROUTES, add it" for e in sorted(endpoints - ROUTES.keys())]
+    problems += [f"{e}: in ROUTES but no longer a route" for e in sorted(ROUTES.keys() - endpoints)]
+    for rule in _routes(app):
+        if rule.endpoint not in ROUTES:
+            continue
+        wanted = "GET" if "GET" in rule.methods else "POST"
+        if wanted not in {case.method for case in ROUTES[rule.endpoint]}:
+            problems.append(f"{rule.endpoint} ({rule.rule}): needs a {wanted} case")
+    return problems
+
+
+def test_every_route_is_in_the_table(app):
+    assert _table_problems(app) == []
+
+
+def test_a_route_missing_from_the_table_is_caught(app):
+    app.add_url_rule("/clinic/new-page", "clinic.new_page", lambda: "")
+    assert _table_problems(app) == ["clinic.new_page: not in ROUTES, add it"]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_access_matrix(app, people, actor):
+    client = _client_for(app, actor, people)
+    cases = [(endpoint, case) for endpoint, endpoint_cases in ROUTES.items()
+             for case in endpoint_cases]
+    cases.sort(key=lambda item: item[1].ends_session)
+    for endpoint, case in cases:
+        url = _url(app, endpoint, case, people)
+        if case.method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, data=case.data)
+        _check(response, case.outcome(actor), f"{actor} {case.method} {url}")
+
+
+@pytest.mark.parametrize("actor", ["visitor", "patient_a", "admin"])
+def test_post_without_csrf_token_is_refused(app, people, actor):
+    client = _client_for(app, actor, people)
+    checked = 0
+    for rule in _routes(app):
+        if "POST" not in rule.methods:
+            continue
+        url = _url(app, rule.endpoint, ROUTES[rule.endpoint][0], people)
+        response = client.post(url, data={"lang": "fr_CA", "name": "X", "email": "x@example.org"},
+                               csrf=False)
+        assert response.status_code == 400, f"{actor} POST {url}: {response.status_code}"
+        assert "This form has expired" in response.get_data(as_text=True)
+        checked += 1
+    assert checked >= 10
+    if actor != "visitor":
+        # Logout without a token did not sign anyone out.
+        home = "/admin/" if actor == "admin" else "/me/"
+        assert client.get(home).status_code == 200
+
+
+def test_invitation_without_csrf_token_creates_nothing(app, people):
+    client = _client_for(app, "practitioner", people)
+    client.get("/clinic/")
+    response = client.post("/clinic/invitations",
+                           data={"name": "Mallory", "email": "mallory@example.org"}, csrf=False)
+    assert response.status_code == 400
+    assert db.session.scalar(select(User).where(User.email == "mallory@example.org")) is None
+    # The same request with the token does create the invitation: the check above can fail.
+    response = client.post("/clinic/invitations",
+                           data={"name": "Mallory", "email": "mallory@example.org"})
+    assert response.status_code == 303
+    assert db.session.scalar(select(User).where(User.email == "mallory@example.org")) is not None
+
+
+def test_deactivation_without_csrf_token_changes_nothing(app, people):
+    client = _client_for(app, "admin", people)
+    target = people["practitioner"]
+    client.get("/admin/")
+    response = client.post(f"/admin/staff/{target.public_id}/deactivate", csrf=False)
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(User, target.id).active is True
+    response = client.post(f"/admin/staff/{target.public_id}/deactivate")
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(User, target.id).active is False
