@@ -46,6 +46,10 @@ def seed_demo(password: str, patients: int) -> None:
     if passwords.problem(password):
         raise click.BadParameter("choose at least 12 characters, not a common password",
                                  param_hint="--password")
+    if any(c.isspace() for c in password):
+        # demo-accounts.txt separates its fields with spaces (SPEC 9).
+        raise click.BadParameter("no spaces, so that demo-accounts.txt stays one account "
+                                 "per line of four fields", param_hint="--password")
     rng = random.Random(20261124)
     password_hash = passwords.hash_password(password)
     lines: list[str] = []

@@ -29,7 +29,10 @@ class StaffInviteForm(InviteForm):
 
 
 class SettingsForm(FlaskForm):
+    # Its own id: the staff invitation form on the same page has a "name" field too, and two
+    # id="name" would give the clinic's name field no label.
     name = StringField(_l("Clinic name"),
-                       validators=[DataRequired(_l("Enter the clinic's name.")), Length(max=200)])
+                       validators=[DataRequired(_l("Enter the clinic's name.")), Length(max=200)],
+                       id="clinic-name")
     timezone = SelectField(_l("Time zone"), choices=timezone_choices)
     self_registration = BooleanField(_l("Patients may create their own account (with e-mail confirmation)"))

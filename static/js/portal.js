@@ -16,9 +16,11 @@
   });
 
   // After an htmx swap, put focus somewhere sensible: an error summary if the swap brought
-  // one, else the first element that asks for it.
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var root = event.detail && event.detail.target ? event.detail.target : document;
+  // one, else the first element that asks for it. On settle, so that it wins over htmx's own
+  // [autofocus] handling; and on the new content (event.target): after an outerHTML swap
+  // detail.target is the old element, already out of the page.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var root = event.target && event.target.isConnected ? event.target : document;
     focusFirst(root);
   });
 

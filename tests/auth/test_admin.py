@@ -60,7 +60,7 @@ def test_settings_are_saved_and_audited(client, admin, db):
 @pytest.mark.parametrize("data, field", [
     ({"name": "Clinic", "timezone": "Mars/Olympus_Mons"}, "timezone"),
     ({"name": "Clinic", "timezone": ""}, "timezone"),
-    ({"name": "", "timezone": "America/Vancouver"}, "name"),
+    ({"name": "", "timezone": "America/Vancouver"}, "clinic-name"),
 ])
 def test_invalid_settings_are_refused_by_the_field(client, admin, db, data, field):
     before = settings_row(db)

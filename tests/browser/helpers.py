@@ -63,16 +63,21 @@ def horizontal_overflow(page: Page) -> int:
         "() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
 
 
-# Controls people tap. Text links inside a sentence are exempt (WCAG 2.5.8 "inline").
+# Controls people tap: buttons, fields, and links that stand alone (a link inside a sentence
+# is exempt, WCAG 2.5.8 "inline").
 _SMALL_TARGETS_JS = """
 () => {
-  const sel = 'button, a.button, .site-nav a, .brand, .skip-link:focus, '
-            + 'input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea';
-  return Array.from(document.querySelectorAll(sel))
-    .filter(el => el.offsetParent !== null)
-    .filter(el => !el.closest('.visually-hidden'))
+  const standalone = a => a.classList.contains('button') || a.closest('nav')
+    || (a.parentElement && a.parentElement.innerText.trim() === a.innerText.trim());
+  const controls = Array.from(document.querySelectorAll(
+      'button, a[href], select, textarea, '
+      + 'input:not([type=hidden]):not([type=checkbox]):not([type=radio])'))
+    .filter(el => el.tagName !== 'A' || standalone(el))
+    .filter(el => !el.classList.contains('skip-link'))
+    .filter(el => el.offsetParent !== null && !el.closest('.visually-hidden'));
+  return controls
     .map(el => ({el, r: el.getBoundingClientRect()}))
-    .filter(({r}) => r.width > 0 && (r.height < 44 || r.width < 44))
+    .filter(({r}) => r.height < 44 || r.width < 44)
     .map(({el, r}) => `${el.tagName.toLowerCase()} "${(el.innerText || el.name || el.id).trim()}" `
                       + `${Math.round(r.width)}x${Math.round(r.height)}`);
 }

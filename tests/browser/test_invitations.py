@@ -27,6 +27,8 @@ def admin_invites_practitioner(page: Page, base: str, smtp, admin, name: str, em
     page.get_by_role("navigation").get_by_role("link", name=t("Administration")).click()
     expect(page).to_have_url(f"{base}/admin/")
     check_a11y(page, f"{shot}-admin")
+    # Two forms on this page have a name field; each label must reach its own field.
+    expect(page.get_by_label(t("Clinic name"))).to_have_id("clinic-name")
 
     invite = page.get_by_role("region", name=t("Invite a practitioner"))
     invite.get_by_label(t("Full name")).fill(name)
@@ -151,10 +153,13 @@ def test_invitation_to_sign_out_in_french(open_page, live_server, translate):
 
     for page in (admin_page, practitioner, patient):
         expect(page.locator("html")).to_have_attribute("lang", "fr-CA")
+    # Two strings whose French is in portal/translations/fr_CA/LC_MESSAGES/messages.po.
+    expect(patient.get_by_role("heading", level=1)).to_have_text("Se connecter")
     # The patient's choice was saved on the new account: a fresh browser that asks for
     # English still gets French after signing in.
     again = open_page(locale="en-CA")
     sign_in(again, live_server.url, "lea@example.org", PATIENT_PASSWORD)  # anonymous: English
     expect(again).to_have_url(f"{live_server.url}/me/")
     expect(again.locator("html")).to_have_attribute("lang", "fr-CA")
+    expect(again.get_by_role("heading", level=1)).to_have_text("Bonjour, Léa Tremblay")
     check_a11y(again, "fr-patient-home-again")
