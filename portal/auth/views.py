@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -28,7 +29,7 @@ def _messages() -> dict[str, str]:
         "bad_code": _("That code did not work. Check your authenticator app and enter the newest code."),
         "exists": _("An account with this e-mail address already exists."),
         "not_allowed": _("You cannot invite this kind of account."),
-        "wrong_current": _("Your current password is not right."),
+        "wrong_current": _("Your current password is not correct."),
         "mfa_required": _("Staff accounts must keep two-step sign-in on."),
         "closed": _("Registration is not open. Please ask your clinic for an invitation."),
         "self": _("You cannot deactivate your own account."),
@@ -154,8 +155,9 @@ def mfa():
         else:
             session.pop("mfa", None)
             if method == "recovery_code":
-                flash(_("You used a recovery code. You have %(n)d left; you can make new ones on your account page.",
-                        n=svc.remaining_recovery_codes(user)), "warning")
+                flash(ngettext("You used a recovery code. You have %(num)d left; you can make new ones on your account page.",
+                               "You used a recovery code. You have %(num)d left; you can make new ones on your account page.",
+                               svc.remaining_recovery_codes(user)), "warning")
             return _finish_sign_in(user, method, pending.get("next"))
     status = 422 if (form.errors or error) else 200
     return htmx.render("auth/mfa.html", "auth/_mfa_form.html", status=status, form=form,
