@@ -155,6 +155,7 @@ def register_patient(name: str, email: str, password: str, locale: str | None) -
         raise AccountError("closed")
     existing = user_by_email(email)
     if existing is not None:
+        passwords.hash_password(password)  # the same work as a new account: no timing tell
         mail.queue("register_existing", existing.email, existing.locale or locale,
                    name=existing.name, link=_link("auth.login"),
                    reset_link=_link("auth.reset_request"))
@@ -237,6 +238,8 @@ def check_password(email: str, password: str) -> SignIn:
         # Only a wrong password counts towards the account's lockout.
         record_failure(user if (user is not None and not valid) else None, email,
                        "bad_password" if user else "unknown_account")
+        if user is not None and (delay := locked_for(user)):
+            raise AccountError("locked", minutes=max(1, int(delay.total_seconds() // 60) + 1))
         raise AccountError("invalid")
     if user.role == "patient" and user.email_confirmed_at is None:
         resend_confirmation(user)
