@@ -57,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth import bp as auth_bp
     from portal.clinic import bp as clinic_bp
     from portal.core import bp as core_bp
+    from portal.documents import bp as documents_bp
     from portal.patient import bp as patient_bp
 
     app.register_blueprint(core_bp)
@@ -64,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(patient_bp, url_prefix="/me")
     app.register_blueprint(clinic_bp, url_prefix="/clinic")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(documents_bp)  # /me/documents/, /clinic/..., /documents/<id>/
 
 
 def register_errorhandlers(app: Flask) -> None:

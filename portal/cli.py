@@ -1,6 +1,7 @@
 """Commands: ``flask seed-demo``, ``flask create-admin``, ``flask send-mail``."""
 from __future__ import annotations
 
+import io
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(send_mail)
+    app.cli.add_command(documents_group)
 
 
 @click.command("seed-demo")
@@ -88,6 +90,7 @@ def seed_demo(password: str, patients: int) -> None:
         if state != "invited":
             lines.append(f"{patient.user.email} {password} patient -")
     db.session.commit()
+    _demo_documents(practitioners)
 
     out = Path(current_app.instance_path) / "demo-accounts.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +129,64 @@ def _demo_patient(email: str, name: str, practitioner: User, state: str,
     return patient
 
 
+# Clearances in every state (SPEC 9): patient number -> (what, days since upload).
+DEMO_CLEARANCES = {2: ("pending", 2), 3: ("accepted", 20), 4: ("rejected", 9),
+                   6: ("expired", 400), 7: ("replaced", 12), 8: ("pending_photo", 1)}
+
+
+def _demo_documents(practitioners: list[User]) -> None:
+    """Clearance letters (small real PDFs and photos made in code) for a few demo patients;
+    a patient who already has documents is left alone, so running seed-demo again adds
+    nothing."""
+    from portal.documents import samples
+    from portal.documents import services as documents
+    from portal.models import Document
+
+    today = documents.today()
+    for number, (state, age) in DEMO_CLEARANCES.items():
+        user = db.session.scalar(select(User).where(User.email == f"patient{number:02d}@example.com"))
+        if user is None or user.patient is None or not user.has_password or \
+                db.session.scalar(select(Document.id).where(Document.patient_id == user.patient.id)
+                                  .limit(1)) is not None:
+            continue
+        patient, reviewer = user.patient, practitioners[number % 2]
+        lines = samples.clearance_lines(user.name)
+        if state == "pending_photo":
+            files = [("IMG_2041.png", samples.png(lines))]
+        else:
+            files = [(f"clearance-{user.name.split()[-1].lower()}.pdf", samples.pdf(lines))]
+        if state == "replaced":
+            old, = documents.upload(patient, user, "clearance",
+                                    [documents.Upload("clearance-old.pdf", io.BytesIO(samples.pdf(
+                                        ["Referral to physiotherapy", user.name])))])
+            _review(old, reviewer, "rejected", age + 3, reason=_demo_reason())
+        doc, = documents.upload(patient, user, "clearance",
+                                [documents.Upload(name, io.BytesIO(data)) for name, data in files])
+        doc.created_at = clock.now() - timedelta(days=age)
+        if state == "accepted":
+            _review(doc, reviewer, "accepted", age - 1, valid_until=today + timedelta(days=180))
+        elif state == "rejected":
+            _review(doc, reviewer, "rejected", age - 1, reason=_demo_reason())
+        elif state == "expired":
+            _review(doc, reviewer, "accepted", age - 1, valid_until=today - timedelta(days=30))
+        documents.sync_status(patient)
+        db.session.commit()
+
+
+def _demo_reason() -> str:
+    return ("This letter is a referral, not a clearance. Please ask your physician to write "
+            "that they examined you and that IMS may proceed.")
+
+
+def _review(doc, reviewer: User, status: str, days_ago: int, valid_until=None,
+            reason: str | None = None) -> None:
+    doc.status = status
+    doc.reviewed_by = reviewer
+    doc.reviewed_at = clock.now() - timedelta(days=max(days_ago, 0))
+    doc.valid_until = valid_until
+    doc.rejection_reason = reason
+
+
 @click.command("create-admin")
 @click.option("--email", prompt=True)
 @click.option("--name", prompt=True)
@@ -156,3 +217,44 @@ def send_mail(limit: int) -> None:
     """Deliver the outbox: due messages now, failures again later (safe from cron)."""
     sent, failed = mail.deliver_due(limit=limit)
     click.echo(f"sent {sent}, failed {failed}")
+
+
+@click.group("documents")
+def documents_group() -> None:
+    """Stored documents: repair after a crash, encrypt again after a key rotation."""
+
+
+@documents_group.command("sweep")
+@click.option("--grace-minutes", default=60, show_default=True,
+              help="Leave files younger than this alone (uploads in progress).")
+def documents_sweep(grace_minutes: int) -> None:
+    """Finish what a stopped process left: move committed files into place, remove files
+    that no record refers to (directory storage; safe from cron)."""
+    from portal import storage
+    from portal.models import Document
+
+    known = set()
+    for blob_key, preview_key in db.session.execute(select(Document.blob_key,
+                                                           Document.preview_key)):
+        known.update(k for k in (blob_key, preview_key) if k)
+    counts = storage.sweep(known, timedelta(minutes=grace_minutes))
+    click.echo(", ".join(f"{name} {n}" for name, n in counts.items()))
+
+
+@documents_group.command("rotate-keys")
+def documents_rotate_keys() -> None:
+    """Encrypt every stored file again with the first key of ENCRYPTION_KEYS, so that older
+    keys can then be retired."""
+    from portal import storage
+    from portal.models import Document
+
+    store = storage.get_storage()
+    done = 0
+    for blob_key, preview_key in db.session.execute(select(Document.blob_key,
+                                                           Document.preview_key)).all():
+        for key in (blob_key, preview_key):
+            if key:
+                store.rotate(key)
+                done += 1
+        db.session.commit()
+    click.echo(f"{done} stored files encrypted with the newest key")

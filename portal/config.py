@@ -104,7 +104,17 @@ class Config:
 
     WTF_CSRF_TIME_LIMIT = 3600 * 12
     WTF_CSRF_SSL_STRICT = True
-    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
+
+    # Documents (SPEC 3): where the encrypted files live, and how big an upload may be.
+    DOCUMENT_STORAGE = os.environ.get("DOCUMENT_STORAGE", "database")  # or "directory"
+    DOCUMENT_DIR = os.environ.get("DOCUMENT_DIR", str(INSTANCE / "documents"))
+    DOCUMENT_MAX_BYTES = _int("DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
+    DOCUMENT_MAX_FILES = _int("DOCUMENT_MAX_FILES", 5)
+    # Larger images are refused as decompression bombs before they are decoded.
+    DOCUMENT_MAX_PIXELS = _int("DOCUMENT_MAX_PIXELS", 50_000_000)
+    # The whole request: a full upload of DOCUMENT_MAX_FILES files must always fit.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", max(
+        64 * 1024 * 1024, DOCUMENT_MAX_FILES * DOCUMENT_MAX_BYTES + 1024 * 1024))
 
     TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "IMS Patient Portal")
 

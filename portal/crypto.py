@@ -30,6 +30,11 @@ def decrypt(token: bytes) -> bytes:
     return _fernet().decrypt(token)
 
 
+def rotate(token: bytes) -> bytes:
+    """The same data, encrypted again with the newest key."""
+    return _fernet().rotate(token)
+
+
 def new_token() -> str:
     """A URL-safe secret for e-mailed links and session ids (256 bits)."""
     return secrets.token_urlsafe(32)

@@ -92,6 +92,10 @@ def _load_from_session(_request) -> User | None:
     if ended or timed_out:
         if timed_out:
             session["expired"] = timed_out  # the sign-in page says why
+            # Whose session timed out in this browser (an opaque id, in the signed cookie):
+            # a form posted after the timeout is kept for that person (SPEC 2.4). Sign-in
+            # clears it with the rest of the anonymous session.
+            session["expired_user"] = user.public_id
             row.revoked_at = now
             db.session.commit()
         session.pop("sid", None)

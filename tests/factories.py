@@ -61,3 +61,28 @@ def make_admin(**kwargs) -> User:
 def totp_code(user: User, steps_ahead: int = 0) -> str:
     totp = pyotp.TOTP(user.totp_secret_plain)
     return totp.at(clock.now().timestamp() + 30 * steps_ahead)
+
+
+def make_document(patient_user: User, *, kind: str = "clearance", status: str = "pending",
+                  content: bytes | None = None, name: str = "clearance.pdf",
+                  valid_until=None, reason: str = "Not signed by a physician.",
+                  reviewer: User | None = None):
+    """A document uploaded by ``patient_user`` through the real service (checked, encrypted,
+    stored), then reviewed if ``status`` says so. Each call makes a different file."""
+    import io
+
+    from flask import current_app
+
+    from portal.documents import samples, services as documents
+
+    content = content or samples.pdf([f"Clearance letter {next(_seq)}"])
+    doc, = documents.upload(patient_user.patient, patient_user, kind,
+                            [documents.Upload(name, io.BytesIO(content))])
+    if status != "pending":
+        reviewer = reviewer or make_practitioner()
+        with current_app.test_request_context():
+            if status == "accepted":
+                documents.accept(doc, reviewer, valid_until)
+            else:
+                documents.reject(doc, reviewer, reason)
+    return doc

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import User
 from tests.conftest import Auth, CSRFClient
-from tests.factories import make_admin, make_patient, make_practitioner
+from tests.factories import make_admin, make_document, make_patient, make_practitioner
 
 ACTORS = ("visitor", "patient_a", "patient_b", "practitioner", "admin")
 # Shorthands usable as keys of Case.expect; a specific actor's key wins over a group.
@@ -141,6 +141,53 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
               "admin": to("/admin/")}, method="POST", values={"public_id": "@invited_staff"}),
     ],
+    # --- documents (SPEC 3): patient A's documents; "@record_a" is A's patient record -----
+    "documents.mine": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
+    # An empty upload: the form answers 422 with its errors.
+    "documents.upload": [Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND},
+                              method="POST")],
+    "documents.withdraw": [
+        Case({"visitor": LOGIN, "patient_a": to("/me/documents/"), "patient_b": NOT_FOUND,
+              "staff": NOT_FOUND}, method="POST", values={"public_id": "@doc_a_spare"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"public_id": "no-such-id"}),
+    ],
+    "documents.download": [
+        Case({"visitor": LOGIN, "patient_a": 200, "patient_b": NOT_FOUND, "staff": 200},
+             values={"public_id": "@doc_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "no-such-id"}),
+    ],
+    "documents.preview": [
+        Case({"visitor": LOGIN, "patient_a": 200, "patient_b": NOT_FOUND, "staff": 200},
+             values={"public_id": "@doc_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "no-such-id"}),
+    ],
+    "documents.patient_documents": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"patient_id": "no-such-id"}),
+    ],
+    # No reason given: 422 for staff, whatever else.
+    "documents.reject": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"public_id": "@doc_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"public_id": "no-such-id"}),
+    ],
+    "documents.accept": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND,
+              "staff": to("/clinic/patients/@record_a/documents")},
+             method="POST", values={"public_id": "@doc_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"public_id": "no-such-id"}),
+    ],
+    "documents.remove": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+              "admin": to("/clinic/patients/@record_a/documents")},
+             method="POST", values={"public_id": "@doc_a_removable"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"public_id": "no-such-id"}),
+    ],
 }
 
 
@@ -157,7 +204,7 @@ def app_config(app_config):
 
 @pytest.fixture
 def people(app):
-    return {
+    found = {
         "patient_a": make_patient(name="Patient A"),
         "patient_b": make_patient(name="Patient B"),
         "practitioner": make_practitioner(),
@@ -165,6 +212,10 @@ def people(app):
         "invited_patient": make_patient(password=None),
         "invited_staff": make_practitioner(password=None, mfa=False),
     }
+    found["record_a"] = found["patient_a"].patient
+    for name in ("doc_a", "doc_a_spare", "doc_a_removable"):
+        found[name] = make_document(found["patient_a"])
+    return found
 
 
 def _client_for(app, actor: str, people: dict):
@@ -202,6 +253,15 @@ def _check(response, expected, where: str) -> None:
         f"{where}: wanted {expected}, got {response.status_code}"
 
 
+def _resolve(expected, people: dict):
+    """A redirect to a page of someone made here: "@name" in its path is their public id."""
+    if isinstance(expected, Redirect) and "@" in expected.path:
+        parts = [people[p[1:]].public_id if p.startswith("@") else p
+                 for p in expected.path.split("/")]
+        return Redirect("/".join(parts), expected.login)
+    return expected
+
+
 def _table_problems(app) -> list[str]:
     endpoints = {rule.endpoint for rule in _routes(app)}
     problems = [f"{e}: not in ROUTES, add it" for e in sorted(endpoints - ROUTES.keys())]
@@ -236,7 +296,7 @@ def test_access_matrix(app, people, actor):
             response = client.get(url)
         else:
             response = client.post(url, data=case.data)
-        _check(response, case.outcome(actor), f"{actor} {case.method} {url}")
+        _check(response, _resolve(case.outcome(actor), people), f"{actor} {case.method} {url}")
 
 
 @pytest.mark.parametrize("actor", ["visitor", "patient_a", "admin"])

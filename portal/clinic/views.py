@@ -11,6 +11,7 @@ from portal.auth import services as auth_services
 from portal.auth.views import error_text
 from portal.clinic import bp
 from portal.clinic.forms import InviteForm
+from portal.documents import services as documents
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import User
@@ -21,7 +22,9 @@ def _worklist(form: InviteForm | None = None, status: int = 200):
     return htmx.render("clinic/worklist.html", "clinic/_invite_panel.html", status=status,
                        form=form or InviteForm(formdata=None),
                        pending=auth_services.pending_invitations("patient"),
-                       resend_form=EmptyForm())
+                       resend_form=EmptyForm(),
+                       clearance_queue=documents.clearances_to_review(),
+                       clearance_count=documents.count_clearances_to_review())
 
 
 @bp.route("/")

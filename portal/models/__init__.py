@@ -1,6 +1,9 @@
 """All models, so that Flask-Migrate and the app see every table."""
 from portal.models.audit import AuditEvent
 from portal.models.clinic import ClinicSettings
+from portal.models.document import DOCUMENT_KINDS, Document, StoredChunk
+from portal.models.intake import (INTAKE_STATUSES, ConsentSignature, IntakeAmendment,
+                                  IntakeResponse, IntakeStash)
 from portal.models.outbox import OutboxMessage
 from portal.models.patient import PATIENT_STATUSES, Patient
 from portal.models.user import (ROLES, STAFF_ROLES, AccountToken, RecoveryCode, User,
@@ -8,3 +11,6 @@ from portal.models.user import (ROLES, STAFF_ROLES, AccountToken, RecoveryCode, 
 
 __all__ = ["AuditEvent", "ClinicSettings", "OutboxMessage", "Patient", "PATIENT_STATUSES",
            "User", "AccountToken", "UserSession", "RecoveryCode", "ROLES", "STAFF_ROLES"]
+__all__ += ["Document", "DOCUMENT_KINDS", "StoredChunk"]
+__all__ += ["IntakeResponse", "IntakeAmendment", "IntakeStash", "ConsentSignature",
+            "INTAKE_STATUSES"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portal.documents import services as documents
 from portal.models import Patient
 
 
@@ -16,6 +17,10 @@ class Todo:
 
 def todos(patient: Patient) -> list[Todo]:
     items: list[Todo] = []
+    # The physician's clearance (SPEC 3), until one is accepted and valid.
+    clearance = documents.clearance_state(patient)
+    if not clearance.cleared:
+        items.append(Todo(f"clearance_{clearance.state}", "documents.mine"))
     if not patient.user.mfa_enabled:
         items.append(Todo("mfa", "auth.mfa_setup", optional=True))
     return items

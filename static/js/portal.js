@@ -44,4 +44,132 @@
       event.detail.isError = false;
     }
   });
+  // --- document uploads (SPEC 3.1): the chosen files listed with a progress bar each,
+  // drag and drop on desktop, and an early word about files over the size limit. The
+  // plain form post works without any of this.
+  document.documentElement.classList.add("js");
+
+  function uploadForm(el) {
+    return el && el.closest ? el.closest("[data-upload-form]") : null;
+  }
+
+  function chosenFiles(form) {
+    var files = [];
+    form.querySelectorAll("[data-upload-files]").forEach(function (input) {
+      Array.prototype.forEach.call(input.files || [], function (file) { files.push(file); });
+    });
+    return files;
+  }
+
+  function megabytes(bytes) {
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  function listFiles(form) {
+    var list = form.querySelector("[data-upload-list]");
+    if (!list) {
+      return;
+    }
+    var max = parseInt(form.getAttribute("data-max-bytes"), 10) || Infinity;
+    var items = chosenFiles(form).map(function (file) {
+      var item = document.createElement("div");
+      item.className = "upload-item";
+      var name = document.createElement("span");
+      name.className = "upload-item__name";
+      name.textContent = file.name + " (" + megabytes(file.size) + ")";
+      var bar = document.createElement("progress");
+      bar.max = 100;
+      bar.value = 0;
+      bar.setAttribute("aria-label", file.name);
+      var note = document.createElement("span");
+      note.className = "upload-item__note";
+      if (file.size > max) {
+        item.classList.add("upload-item--error");
+        note.textContent = form.getAttribute("data-too-big") || "";
+        item.setAttribute("data-too-big", "");
+      } else {
+        note.textContent = form.getAttribute("data-waiting") || "";
+      }
+      item.append(name, bar, note);
+      return item;
+    });
+    list.replaceChildren.apply(list, items);
+  }
+
+  document.addEventListener("change", function (event) {
+    var form = uploadForm(event.target);
+    if (form && event.target.hasAttribute("data-upload-files")) {
+      listFiles(form);
+    }
+  });
+
+  // A file over the limit would be refused by the server after the whole upload: say so now.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = uploadForm(event.detail.elt);
+    if (form && form.querySelector("[data-upload-list] [data-too-big]")) {
+      event.preventDefault();
+      form.querySelector("[data-upload-list]").scrollIntoView({block: "center"});
+    }
+  });
+
+  // One request carries every file, in order: each bar shows its own file's share of it.
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = uploadForm(event.target);
+    if (!form || !event.detail.lengthComputable) {
+      return;
+    }
+    var files = chosenFiles(form);
+    var bars = form.querySelectorAll("[data-upload-list] progress");
+    var notes = form.querySelectorAll("[data-upload-list] .upload-item__note");
+    var sizes = files.reduce(function (sum, f) { return sum + f.size; }, 0);
+    var overhead = Math.max(0, event.detail.total - sizes) / (files.length + 1);
+    var start = overhead;
+    files.forEach(function (file, i) {
+      if (!bars[i]) {
+        return;
+      }
+      var share = file.size ? (event.detail.loaded - start) / file.size : 1;
+      var percent = Math.round(100 * Math.min(1, Math.max(0, share)));
+      bars[i].value = percent;
+      if (percent === 100 && notes[i]) {
+        notes[i].textContent = form.getAttribute("data-done") || "";
+      }
+      start += file.size + overhead;
+    });
+  });
+
+  function dropzone(el) {
+    return el && el.closest ? el.closest("[data-dropzone]") : null;
+  }
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      var zone = dropzone(event.target);
+      if (zone) {
+        event.preventDefault();
+        zone.classList.add("dropzone--over");
+      }
+    });
+  });
+
+  document.addEventListener("dragleave", function (event) {
+    var zone = dropzone(event.target);
+    if (zone && !zone.contains(event.relatedTarget)) {
+      zone.classList.remove("dropzone--over");
+    }
+  });
+
+  document.addEventListener("drop", function (event) {
+    var zone = dropzone(event.target);
+    if (!zone) {
+      return;
+    }
+    event.preventDefault();
+    zone.classList.remove("dropzone--over");
+    var input = zone.querySelector("input[type=file]");
+    if (input && event.dataTransfer && event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      input.dispatchEvent(new Event("change", {bubbles: true}));
+    }
+  });
 })();

@@ -1,0 +1,348 @@
+"""Documents: upload, review, withdrawal and removal, and whether a patient is cleared for
+IMS (SPEC 3). The rules and the commits live here; nothing here reads the request.
+
+The one rule the rest of the portal relies on is ``is_cleared(patient, on)``: a patient is
+cleared for IMS on a day when a physician's clearance was accepted and is still valid that
+day (no valid-until date, or one on or after it). ``_valid_clearance`` holds it; every
+question about clearance goes through it.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+from flask import current_app, url_for
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import audit, clock, mail, storage
+from portal.clinic_settings import current_settings
+from portal.documents import content
+from portal.documents.content import Refused
+from portal.extensions import db
+from portal.models import Document, Patient, User
+
+
+class DocumentError(Exception):
+    """A refusal to show next to the form; ``code`` picks the message (views.error_text)."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+class UploadRefused(Exception):
+    """One or more files of an upload were refused; nothing of the upload was kept."""
+
+    def __init__(self, problems: list[Refused | DocumentError]):
+        super().__init__(", ".join(p.code for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Upload:
+    """A file as the view hands it over: the device's name (display only) and the stream
+    Werkzeug spooled it to (a temporary file beyond 500 KB)."""
+    filename: str | None
+    stream: BinaryIO
+
+
+@dataclass
+class ClearanceState:
+    # "cleared", "pending", "rejected", "expired" or "missing"
+    state: str
+    document: Document | None = None
+
+    @property
+    def cleared(self) -> bool:
+        return self.state == "cleared"
+
+
+# --- time -------------------------------------------------------------------------------
+
+def today() -> date:
+    """The clinic's date now (valid-until dates are the clinic's days)."""
+    return clock.now().astimezone(ZoneInfo(current_settings().timezone)).date()
+
+
+# --- the clearance rule (SPEC 3.3) ------------------------------------------------------
+
+def _valid_clearance(on: date):
+    """The one definition: an accepted clearance whose valid-until date (if any) is not
+    before ``on``."""
+    return ((Document.kind == "clearance") & (Document.status == "accepted")
+            & or_(Document.valid_until.is_(None), Document.valid_until >= on))
+
+
+def is_cleared(patient: Patient, on: date | None = None) -> bool:
+    """Whether ``patient`` is cleared for IMS on ``on`` (default: the clinic's today)."""
+    on = on or today()
+    return bool(db.session.scalar(select(exists().where(Document.patient_id == patient.id,
+                                                         _valid_clearance(on)))))
+
+
+def current_clearance(patient: Patient, on: date | None = None) -> Document | None:
+    """The valid clearance that lasts longest (one without an end date first)."""
+    on = on or today()
+    return db.session.scalar(
+        select(Document).where(Document.patient_id == patient.id, _valid_clearance(on))
+        .order_by(Document.valid_until.is_(None).desc(), Document.valid_until.desc(),
+                  Document.reviewed_at.desc()).limit(1))
+
+
+def clearance_state(patient: Patient, on: date | None = None) -> ClearanceState:
+    """What the patient (and the to-do list) should know about their clearance."""
+    on = on or today()
+    valid = current_clearance(patient, on)
+    if valid is not None:
+        return ClearanceState("cleared", valid)
+    clearances = list(db.session.scalars(
+        select(Document).where(Document.patient_id == patient.id,
+                               Document.kind == "clearance")
+        .order_by(Document.created_at.desc(), Document.id.desc())))
+    pending = [d for d in clearances if d.status == "pending"]
+    if pending:
+        return ClearanceState("pending", pending[0])
+    reviewed = sorted((d for d in clearances if d.reviewed_at),
+                      key=lambda d: d.reviewed_at, reverse=True)
+    if reviewed:
+        latest = reviewed[0]
+        return ClearanceState("rejected" if latest.status == "rejected" else "expired", latest)
+    return ClearanceState("missing")
+
+
+def sync_status(patient: Patient) -> None:
+    """Keep ``patient.status`` in step with clearance, never moving it backwards past a
+    later stage: a patient whose intake is submitted becomes "cleared" while a clearance is
+    valid, and goes back to "intake_submitted" if it is removed. Intake submission should
+    call this too (a clearance may be accepted before the intake is in)."""
+    cleared = is_cleared(patient)
+    if cleared and patient.status == "intake_submitted":
+        patient.status = "cleared"
+    elif not cleared and patient.status == "cleared":
+        patient.status = "intake_submitted"
+
+
+# --- reading ----------------------------------------------------------------------------
+
+def patient_documents(patient: Patient) -> list[Document]:
+    return list(db.session.scalars(
+        select(Document).where(Document.patient_id == patient.id)
+        .options(joinedload(Document.reviewed_by), selectinload(Document.replaced_by))
+        .order_by(Document.created_at.desc(), Document.id.desc())))
+
+
+def document_by_public_id(public_id: str) -> Document | None:
+    if not public_id or len(public_id) > 32:
+        return None
+    return db.session.scalar(select(Document).where(Document.public_id == public_id)
+                             .options(joinedload(Document.patient)))
+
+
+def clearances_to_review(limit: int = 50) -> list[tuple[Patient, list[Document]]]:
+    """The worklist's queue, one entry per patient (a letter may come as several photos),
+    the longest waiting first; the patients come in the same query."""
+    queue: dict[int, tuple[Patient, list[Document]]] = {}
+    for doc in db.session.scalars(
+            select(Document).where(Document.kind == "clearance", Document.status == "pending")
+            .options(joinedload(Document.patient).joinedload(Patient.user))
+            .order_by(Document.created_at, Document.id).limit(limit * 5)):
+        queue.setdefault(doc.patient_id, (doc.patient, []))[1].append(doc)
+    return list(queue.values())[:limit]
+
+
+def count_clearances_to_review() -> int:
+    """How many patients have a clearance waiting."""
+    return db.session.scalar(select(func.count(func.distinct(Document.patient_id)))
+                             .where(Document.kind == "clearance",
+                                    Document.status == "pending")) or 0
+
+
+# --- upload (SPEC 3.1, 3.2) -------------------------------------------------------------
+
+def _limits() -> dict:
+    cfg = current_app.config
+    return {"max_bytes": cfg["DOCUMENT_MAX_BYTES"], "max_pixels": cfg["DOCUMENT_MAX_PIXELS"]}
+
+
+def upload(patient: Patient, uploader: User, kind: str, files: list[Upload]) -> list[Document]:
+    """Keep every file of the upload, or none: each is checked by its content, stripped of
+    metadata, encrypted and stored, and committed together with its record.
+
+    Raises UploadRefused (with one problem per refused file) or DocumentError."""
+    if kind not in ("clearance", "imaging", "referral", "other"):
+        raise DocumentError("kind")
+    if not files:
+        raise DocumentError("no_files")
+    max_files = current_app.config["DOCUMENT_MAX_FILES"]
+    if len(files) > max_files:
+        raise DocumentError("too_many", n=max_files)
+
+    prepared: list[content.Prepared] = []
+    problems: list[Refused | DocumentError] = []
+    for item in files:
+        try:
+            prepared.append(content.prepare(item.stream, item.filename, **_limits()))
+        except Refused as refused:
+            problems.append(refused)
+    problems += _duplicates(patient, prepared)
+    if problems:
+        raise UploadRefused(problems)
+
+    replaces = _rejected_clearance_to_replace(patient) if kind == "clearance" else None
+    store = storage.get_storage()
+    documents = []
+    try:
+        for item in prepared:
+            doc = Document(patient=patient, kind=kind, status="pending",
+                           original_name=item.original_name, original_type=item.original_type,
+                           content_type=item.content_type, size=item.size, sha256=item.sha256,
+                           blob_key=storage.new_key(), preview_key=storage.new_key(),
+                           uploaded_by=uploader, created_at=clock.now(), replaces=replaces)
+            store.write(doc.blob_key, storage.iter_file(item.content))
+            store.write(doc.preview_key, [item.preview])
+            db.session.add(doc)
+            db.session.flush()
+            audit.write("document.uploaded", patient=patient, actor=uploader,
+                        subject=doc.public_id, detail={"kind": kind, "type": item.content_type,
+                                                       "size": item.size})
+            documents.append(doc)
+        patient.last_activity_at = clock.now()
+        db.session.commit()
+    except IntegrityError:
+        # The same file arrived twice at once (a double click): the unique index caught it.
+        db.session.rollback()
+        raise UploadRefused([DocumentError("duplicate_now", name=prepared[0].original_name)])
+    except BaseException:
+        db.session.rollback()  # the stored blobs go with it (portal.storage)
+        raise
+    finally:
+        for item in prepared:
+            item.content.close()
+    return documents
+
+
+def _duplicates(patient: Patient, prepared: list[content.Prepared]) -> list[DocumentError]:
+    problems = []
+    known = {row.sha256: row for row in db.session.scalars(
+        select(Document).where(Document.patient_id == patient.id,
+                               Document.sha256.in_([p.sha256 for p in prepared])))}
+    seen: set[str] = set()
+    for item in prepared:
+        if item.sha256 in known:
+            problems.append(DocumentError("duplicate", name=item.original_name,
+                                          when=known[item.sha256].created_at))
+        elif item.sha256 in seen:
+            problems.append(DocumentError("duplicate_batch", name=item.original_name))
+        seen.add(item.sha256)
+    return problems
+
+
+def _rejected_clearance_to_replace(patient: Patient) -> Document | None:
+    replaced = select(Document.replaces_id).where(Document.replaces_id.is_not(None))
+    return db.session.scalar(
+        select(Document).where(Document.patient_id == patient.id,
+                               Document.kind == "clearance", Document.status == "rejected",
+                               Document.id.not_in(replaced))
+        .order_by(Document.reviewed_at.desc()).limit(1))
+
+
+# --- reading a file (SPEC 3.2) ----------------------------------------------------------
+
+def open_file(doc: Document, viewer: User, preview: bool = False) -> Iterator[bytes]:
+    """The plaintext, chunk by chunk, after the download or preview is audited (committed).
+    The first chunk is read here, so a missing or damaged blob fails before the response
+    starts, not half-way through it."""
+    chunks = storage.get_storage().read(doc.preview_key if preview else doc.blob_key)
+    first = next(chunks, b"")
+    audit.write("document.previewed" if preview else "document.downloaded",
+                patient=doc.patient, actor=viewer, subject=doc.public_id,
+                detail={"kind": doc.kind})
+    db.session.commit()
+    return itertools.chain([first], chunks)
+
+
+def record_list_view(viewer: User, patient: Patient) -> None:
+    """Staff looking at a patient's documents is a view of the record (SPEC 7.1)."""
+    audit.write("documents.viewed", patient=patient, actor=viewer)
+    db.session.commit()
+
+
+# --- review (SPEC 3.3) ------------------------------------------------------------------
+
+def accept(doc: Document, reviewer: User, valid_until: date | None) -> None:
+    _check_reviewable(doc)
+    if valid_until is not None and valid_until < today():
+        raise DocumentError("past_date")
+    doc.status = "accepted"
+    doc.valid_until = valid_until
+    _reviewed(doc, reviewer, "document.accepted",
+              {"kind": doc.kind, "valid_until": valid_until.isoformat() if valid_until else None})
+
+
+def reject(doc: Document, reviewer: User, reason: str) -> None:
+    _check_reviewable(doc)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DocumentError("reason")
+    doc.status = "rejected"
+    doc.rejection_reason = reason
+    # The reason stays out of the audit log and the e-mail: it may say something clinical.
+    _reviewed(doc, reviewer, "document.rejected", {"kind": doc.kind})
+
+
+def _check_reviewable(doc: Document) -> None:
+    if doc.status != "pending":
+        raise DocumentError("already_reviewed")
+
+
+def _reviewed(doc: Document, reviewer: User, action: str, detail: dict) -> None:
+    doc.reviewed_at = clock.now()
+    doc.reviewed_by = reviewer
+    db.session.flush()
+    if doc.kind == "clearance":
+        sync_status(doc.patient)
+    audit.write(action, patient=doc.patient, actor=reviewer, subject=doc.public_id,
+                detail=detail)
+    user = doc.patient.user
+    # "There is news in the portal", nothing more (SPEC 6.1, 6.2).
+    mail.queue("document_news", user.email, user.locale, name=user.name,
+               link=current_app.config["BASE_URL"].rstrip("/") + url_for("documents.mine"))
+    db.session.commit()
+
+
+# --- withdrawal and removal -------------------------------------------------------------
+
+def withdraw(doc: Document, patient_user: User) -> None:
+    """A patient takes back a document nobody has reviewed yet."""
+    if doc.status != "pending":
+        raise DocumentError("reviewed_kept")
+    _delete(doc, patient_user, "document.withdrawn")
+
+
+def remove(doc: Document, admin: User) -> None:
+    """Reviewed documents are part of the medical record: only an admin removes one."""
+    if not admin.is_admin:
+        raise DocumentError("admin_only")
+    _delete(doc, admin, "document.removed")
+
+
+def _delete(doc: Document, actor: User, action: str) -> None:
+    patient = doc.patient
+    audit.write(action, patient=patient, actor=actor, subject=doc.public_id,
+                detail={"kind": doc.kind, "status": doc.status})
+    store = storage.get_storage()
+    for key in (doc.blob_key, doc.preview_key):
+        if key:
+            store.delete(key)
+    db.session.delete(doc)
+    db.session.flush()
+    if doc.kind == "clearance":
+        sync_status(patient)
+    db.session.commit()

@@ -1,0 +1,274 @@
+"""Uploading, reviewing and reading documents. Every document is reached through the one
+authorization rule (security.patient_for on the document's patient): anyone else gets 404."""
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import quote
+
+from flask import Response, abort, current_app, flash, request, stream_with_context, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+
+from portal import htmx
+from portal.documents import bp, forms, services
+from portal.documents.content import Refused, download_name
+from portal.forms import EmptyForm
+from portal.models import Document, Patient
+from portal.security import admin_required, patient_for, role_required, staff_required
+
+signed_in_required = role_required("patient", "practitioner", "admin")
+
+# Files are served with no room to act: downloaded, never sniffed, never cached, and if a
+# browser does render one, sandboxed with nothing allowed.
+FILE_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+
+
+def _messages() -> dict[str, str]:
+    return {
+        "empty": _("%(name)s is empty."),
+        "too_big": _("%(name)s is larger than %(mb)s MB."),
+        "type": _("%(name)s is not a PDF, JPEG, PNG or HEIC file."),
+        "unreadable": _("%(name)s could not be opened. It may be damaged: try saving it or "
+                        "taking the photo again."),
+        "pixels": _("%(name)s is too large an image. Please use a photo at your phone's "
+                    "usual size."),
+        "pdf_active": _("%(name)s contains scripts or attached files, which the portal does "
+                        "not accept for your safety. Upload a photo of the letter instead, "
+                        "or print the file to a new PDF and upload that."),
+        "pdf_unchecked": _("%(name)s could not be checked for safety. Upload a photo of the "
+                           "letter instead, or print the file to a new PDF and upload that."),
+        "pdf_password": _("%(name)s is protected by a password. Upload a copy without a "
+                          "password, or a photo of the letter."),
+        "duplicate": _("You already uploaded %(name)s on %(date)s."),
+        "duplicate_batch": _("%(name)s was chosen twice."),
+        "duplicate_now": _("%(name)s is already in your documents."),
+        "no_files": _("Choose at least one file, or take a photo."),
+        "too_many": _("Upload at most %(n)d files at a time."),
+        "kind": _("Choose what you are uploading."),
+        "past_date": _("The valid-until date cannot be in the past."),
+        "reason": _("Tell the patient why, so they can send the right document."),
+        "already_reviewed": _("This document has already been reviewed."),
+        "reviewed_kept": _("Reviewed documents stay in your record. Ask your clinic if one "
+                           "should be removed."),
+        "admin_only": _("Only an administrator can remove a reviewed document."),
+    }
+
+
+def error_text(error: Refused | services.DocumentError) -> str:
+    params = dict(error.params)
+    if "when" in params:
+        params["date"] = format_date(params.pop("when"), "long")
+    message = _messages()[error.code]
+    return message % params if params else message
+
+
+def _document(public_id: str) -> Document:
+    """The document, if the signed-in user may see its patient; otherwise 404."""
+    doc = services.document_by_public_id(public_id)
+    if doc is None:
+        abort(404)
+    patient_for(current_user, doc.patient.public_id)
+    return doc
+
+
+def _own_patient() -> Patient:
+    patient = current_user.patient
+    if patient is None:
+        abort(404)
+    return patient
+
+
+def _limits() -> dict:
+    cfg = current_app.config
+    return {"max_bytes": cfg["DOCUMENT_MAX_BYTES"],
+            "max_mb": f"{cfg['DOCUMENT_MAX_BYTES'] / (1024 * 1024):g}",
+            "max_files": cfg["DOCUMENT_MAX_FILES"]}
+
+
+# --- the patient's pages (SPEC 3.1) -----------------------------------------------------
+
+def _mine(form: forms.UploadForm | None = None, status: int = 200) -> Response:
+    patient = _own_patient()
+    if form is None:
+        wanted = request.args.get("kind")
+        form = forms.UploadForm(formdata=None,
+                                kind=wanted if wanted in forms.kind_labels() else None)
+    return htmx.render("documents/mine.html", "documents/_mine.html", status=status,
+                       patient=patient, documents=services.patient_documents(patient),
+                       clearance=services.clearance_state(patient), form=form,
+                       withdraw_form=EmptyForm(), kinds=forms.kind_labels(),
+                       today=services.today(), **_limits())
+
+
+@bp.route("/me/documents/")
+@role_required("patient")
+def mine():
+    return _mine()
+
+
+@bp.route("/me/documents/upload", methods=["POST"])
+@role_required("patient")
+def upload():
+    patient = _own_patient()
+    form = forms.UploadForm()
+    if form.validate_on_submit():
+        chosen = [services.Upload(f.filename, f.stream) for f in form.uploads()]
+        try:
+            documents = services.upload(patient, current_user._get_current_object(),
+                                        form.kind.data, chosen)
+        except services.UploadRefused as refused:
+            form.files.errors = [error_text(p) for p in refused.problems]
+        except services.DocumentError as exc:
+            form.files.errors = [error_text(exc)]
+        else:
+            flash(ngettext("Your file was uploaded. Your clinic will review it.",
+                           "Your %(num)d files were uploaded. Your clinic will review them.",
+                           len(documents)), "success")
+            if htmx.wants_fragment():
+                return _mine()
+            return htmx.hx_redirect(url_for("documents.mine"))
+    return _mine(form, status=422)
+
+
+@bp.route("/me/documents/<public_id>/withdraw", methods=["POST"])
+@role_required("patient")
+def withdraw(public_id: str):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    doc = _document(public_id)
+    try:
+        services.withdraw(doc, current_user._get_current_object())
+    except services.DocumentError as exc:
+        flash(error_text(exc), "error")
+    else:
+        flash(_("%(name)s was withdrawn.", name=doc.original_name), "success")
+    if htmx.wants_fragment():
+        return _mine()
+    return htmx.hx_redirect(url_for("documents.mine"))
+
+
+# --- the files themselves (SPEC 3.2) ----------------------------------------------------
+
+def _file_response(chunks, mimetype: str, filename: str, length: int | None) -> Response:
+    response = Response(stream_with_context(chunks), mimetype=mimetype,
+                        direct_passthrough=True)
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = "".join(c for c in ascii_name if c.isalnum() or c in " ._-()") or "document"
+    if ascii_name == filename:
+        response.headers.set("Content-Disposition", "attachment", filename=filename)
+    else:
+        response.headers.set("Content-Disposition", "attachment", filename=ascii_name,
+                             **{"filename*": "UTF-8''" + quote(filename, safe="")})
+    if length is not None:
+        response.content_length = length
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/documents/<public_id>/download")
+@signed_in_required
+def download(public_id: str):
+    doc = _document(public_id)
+    chunks = services.open_file(doc, current_user._get_current_object())
+    return _file_response(chunks, doc.content_type,
+                          download_name(doc.original_name, doc.content_type), doc.size)
+
+
+@bp.route("/documents/<public_id>/preview")
+@signed_in_required
+def preview(public_id: str):
+    doc = _document(public_id)
+    if not doc.preview_key:
+        abort(404)
+    chunks = services.open_file(doc, current_user._get_current_object(), preview=True)
+    return _file_response(chunks, "image/jpeg", f"preview-{doc.public_id}.jpg", None)
+
+
+# --- review (SPEC 3.3) ------------------------------------------------------------------
+
+def _staff_context(patient: Patient, submitted: dict | None = None) -> dict:
+    documents = services.patient_documents(patient)
+    review = {}
+    for doc in documents:
+        if doc.status == "pending":
+            review[doc.public_id] = {"accept": forms.accept_form(doc),
+                                     "reject": forms.reject_form(doc)}
+    for public_id, given in (submitted or {}).items():
+        review.setdefault(public_id, {}).update(given)
+    return {"patient": patient, "documents": documents, "review": review,
+            "clearance": services.clearance_state(patient), "kinds": forms.kind_labels(),
+            "remove_form": EmptyForm(), "today": services.today()}
+
+
+def _staff_page(patient: Patient, submitted: dict | None = None, status: int = 200):
+    return htmx.render("documents/patient_documents.html", "documents/_staff_list.html",
+                       status=status, **_staff_context(patient, submitted))
+
+
+def _after_review(patient: Patient) -> Response:
+    if htmx.wants_fragment():
+        return _staff_page(patient)
+    return htmx.hx_redirect(url_for("documents.patient_documents",
+                                    patient_id=patient.public_id))
+
+
+@bp.route("/clinic/patients/<patient_id>/documents")
+@staff_required
+def patient_documents(patient_id: str):
+    patient = patient_for(current_user, patient_id)
+    services.record_list_view(current_user._get_current_object(), patient)
+    return _staff_page(patient)
+
+
+@bp.route("/clinic/documents/<public_id>/accept", methods=["POST"])
+@staff_required
+def accept(public_id: str):
+    doc = _document(public_id)
+    form = forms.accept_form(doc, submitted=True)
+    if form.validate_on_submit():
+        try:
+            services.accept(doc, current_user._get_current_object(), form.valid_until.data)
+        except services.DocumentError as exc:
+            if exc.code != "past_date":
+                flash(error_text(exc), "error")
+                return _after_review(doc.patient)
+            form.valid_until.errors = [error_text(exc)]
+        else:
+            flash(_("%(name)s accepted. The patient will see it in the portal.",
+                    name=doc.original_name), "success")
+            return _after_review(doc.patient)
+    return _staff_page(doc.patient, {doc.public_id: {"accept": form}}, status=422)
+
+
+@bp.route("/clinic/documents/<public_id>/reject", methods=["POST"])
+@staff_required
+def reject(public_id: str):
+    doc = _document(public_id)
+    form = forms.reject_form(doc, submitted=True)
+    if form.validate_on_submit():
+        try:
+            services.reject(doc, current_user._get_current_object(), form.reason.data)
+        except services.DocumentError as exc:
+            flash(error_text(exc), "error")
+        else:
+            flash(_("%(name)s was not accepted. The patient will see your reason in the "
+                    "portal.", name=doc.original_name), "success")
+        return _after_review(doc.patient)
+    return _staff_page(doc.patient, {doc.public_id: {"reject": form}}, status=422)
+
+
+@bp.route("/admin/documents/<public_id>/remove", methods=["POST"])
+@admin_required
+def remove(public_id: str):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    doc = _document(public_id)
+    patient = doc.patient
+    services.remove(doc, current_user._get_current_object())
+    flash(_("%(name)s was removed from the record.", name=doc.original_name), "success")
+    return _after_review(patient)

@@ -1,0 +1,1 @@
+"""Versioned questionnaire and consent definitions (data files) and the scoring beside them."""

@@ -1,0 +1,90 @@
+"""Documents a patient uploads (SPEC 3): the physician's clearance and others.
+
+The file itself is not here: ``blob_key`` and ``preview_key`` name encrypted blobs in the
+configured storage (portal.storage). ``original_name`` is what the patient's device called
+the file, kept only to show it back; it never becomes a path.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, created_at_column, public_id_column
+from portal.models.patient import Patient
+from portal.models.user import User
+
+DOCUMENT_KINDS = ("clearance", "imaging", "referral", "other")
+DOCUMENT_STATUSES = ("pending", "accepted", "rejected")
+# What the portal stores (HEIC/HEIF photos are converted to JPEG on the way in).
+STORED_TYPES = ("application/pdf", "image/jpeg", "image/png")
+
+
+class Document(db.Model):
+    __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('clearance', 'imaging', 'referral', 'other')", name="kind"),
+        CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+        CheckConstraint("content_type IN ('application/pdf', 'image/jpeg', 'image/png')",
+                        name="content_type"),
+        # The same file twice for one patient is refused (services.upload says so).
+        UniqueConstraint("patient_id", "sha256", name="uq_documents_patient_sha256"),
+        Index("ix_documents_review_queue", "status", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = public_id_column()
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
+    original_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    # Decided from the content; original_type differs when a photo was converted.
+    content_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    original_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    blob_key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    preview_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # A new clearance uploaded after a rejected one replaces it.
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL"))
+
+    patient: Mapped[Patient] = relationship(backref=db.backref(
+        "documents", passive_deletes=True, order_by="Document.created_at.desc()"))
+    uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    replaces: Mapped[Document | None] = relationship(remote_side=[id],
+                                                     backref="replaced_by")
+
+    @property
+    def reviewed(self) -> bool:
+        return self.status != "pending"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    def __repr__(self) -> str:
+        return f"<Document {self.public_id} {self.kind} {self.status}>"
+
+
+class StoredChunk(db.Model):
+    """The database storage backend: encrypted content in ordered chunks, so that a file
+    is written and read a chunk at a time, never whole in memory (portal.storage)."""
+    __tablename__ = "stored_chunks"
+    __table_args__ = (UniqueConstraint("key", "seq", name="uq_stored_chunks_key_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
