@@ -58,7 +58,9 @@ def register_blueprints(app: Flask) -> None:
     from portal.clinic import bp as clinic_bp
     from portal.core import bp as core_bp
     from portal.documents import bp as documents_bp
+    from portal.intake import bp as intake_bp
     from portal.patient import bp as patient_bp
+    from portal.treatment import bp as treatment_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -66,6 +68,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(clinic_bp, url_prefix="/clinic")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(documents_bp)  # /me/documents/, /clinic/..., /documents/<id>/
+    # /me/intake/ and /clinic/patients/<id>/intake; loads the questionnaire definitions.
+    app.register_blueprint(intake_bp)
+    # /clinic/patients/<id>/sessions, /me/sessions/, /me/progress (SPEC 4).
+    app.register_blueprint(treatment_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

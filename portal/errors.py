@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, current_app, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -22,7 +22,11 @@ def _messages() -> dict[int, tuple[str, str]]:
         404: (_("Page not found"),
               _("We could not find that page. Check the address, or go back to your home page.")),
         405: (_("Not allowed"), _("That action is not available here.")),
-        413: (_("File too large"), _("That upload is larger than the portal accepts.")),
+        413: (_("File too large"),
+              _("That upload is larger than the portal accepts. Each file may be up to "
+                "%(mb)s MB, and %(n)d files at a time: please try again with fewer or "
+                "smaller files.", mb=f"{current_app.config['DOCUMENT_MAX_BYTES'] / 1048576:g}",
+                n=current_app.config["DOCUMENT_MAX_FILES"])),
         429: (_("Too many attempts"),
               _("Please wait a few minutes before trying again.")),
         500: (_("Something went wrong"),

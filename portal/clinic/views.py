@@ -13,6 +13,7 @@ from portal.clinic import bp
 from portal.clinic.forms import InviteForm
 from portal.documents import services as documents
 from portal.extensions import db
+from portal.intake import services as intake
 from portal.forms import EmptyForm
 from portal.models import User
 from portal.security import staff_required
@@ -24,7 +25,9 @@ def _worklist(form: InviteForm | None = None, status: int = 200):
                        pending=auth_services.pending_invitations("patient"),
                        resend_form=EmptyForm(),
                        clearance_queue=documents.clearances_to_review(),
-                       clearance_count=documents.count_clearances_to_review())
+                       clearance_count=documents.count_clearances_to_review(),
+                       new_intakes=intake.new_intakes(),
+                       new_intake_count=intake.count_new_intakes())
 
 
 @bp.route("/")

@@ -55,9 +55,9 @@ def accept_form(doc, submitted: bool = False) -> AcceptForm:
     """Prefixed with the document's id: a page listing several documents has one accept and
     one reject form each, and every field id must be unique."""
     kwargs = {} if submitted else {"formdata": None}
-    return AcceptForm(prefix=f"accept-{doc.public_id}", **kwargs)
+    return AcceptForm(prefix=f"accept-{doc.public_id}-", **kwargs)
 
 
 def reject_form(doc, submitted: bool = False) -> RejectForm:
     kwargs = {} if submitted else {"formdata": None}
-    return RejectForm(prefix=f"reject-{doc.public_id}", **kwargs)
+    return RejectForm(prefix=f"reject-{doc.public_id}-", **kwargs)

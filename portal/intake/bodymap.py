@@ -18,7 +18,7 @@ from functools import lru_cache
 
 VIEWS = ("front", "back")
 SIDES = ("right", "left")
-VIEWBOX = "0 0 200 440"
+VIEWBOX = "32 2 136 434"  # the figure, with a small margin
 INTENSITIES = tuple(range(11))
 
 Point = tuple[float, float]
@@ -41,6 +41,7 @@ class Region:
     area: str
     labels: dict[str, str]
     points: str  # SVG polygon points, already mirrored for the side
+    center: Point  # where the intensity number is written
 
     def label(self, locale: str) -> str:
         return self.labels.get(locale) or self.labels["en"]
@@ -196,8 +197,12 @@ def _catalogue() -> dict[str, Region]:
                 code = f"{view}.{part.key}.{side}"
                 labels = {"en": f"{part.en}, {SIDE_LABELS[side]['en']}",
                           "fr_CA": f"{part.fr_CA}, {SIDE_LABELS[side]['fr_CA']}"}
+                shape = shapes[view][part.key]
+                cx = sum(x for x, _y in shape) / len(shape)
+                cy = sum(y for _x, y in shape) / len(shape)
                 regions[code] = Region(code, view, part.key, side, part.area, labels,
-                                       _points(shapes[view][part.key], mirror))
+                                       _points(shape, mirror),
+                                       (round(200 - cx if mirror else cx, 1), round(cy, 1)))
     return regions
 
 

@@ -53,6 +53,14 @@ def latest_signature(patient: Patient) -> ConsentSignature | None:
                                        ConsentSignature.id.desc()).limit(1))
 
 
+def signatures(patient: Patient) -> list[ConsentSignature]:
+    """Every consent the patient signed, newest first (the staff view's consent record)."""
+    return list(db.session.scalars(select(ConsentSignature)
+                                   .where(ConsentSignature.patient_id == patient.id)
+                                   .order_by(ConsentSignature.signed_at.desc(),
+                                             ConsentSignature.id.desc())))
+
+
 def has_current_consent(patient: Patient) -> bool:
     """True when the patient has signed the current version of the clinic's consent."""
     return signature(patient, current_consent()) is not None

@@ -56,6 +56,15 @@ def new_editor() -> str:
 
 # --- format checks (each lets an empty value through: required is decided elsewhere) -------
 
+class Needed:
+    """Marks a field "(required)" for the field macro; the check itself is the service's,
+    because a follow-up is required only when it applies."""
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        return None
+
+
 class TextCheck:
     def __init__(self, limit: int, phone: bool = False):
         self.limit = min(limit, TEXT_CAP)
@@ -197,6 +206,10 @@ def row_field_name(question: Question, index: int, column: str) -> str:
     return f"{question.id}-{index}-{column}"
 
 
+def _marked(question: Question, check) -> list:
+    return [Needed(), check] if question.required else [check]
+
+
 def _question_fields(question: Question, locale: str, today: date) -> dict[str, Any]:
     label = text(question.label, locale)
     qid = question.id
@@ -213,8 +226,8 @@ def _question_fields(question: Question, locale: str, today: date) -> dict[str, 
         if kind == "long_text":
             render_kw["rows"] = 4
         return {qid: cls(label, id=field_id(qid), filters=[clean_text], render_kw=render_kw,
-                         validators=[TextCheck(question.max_length,
-                                               phone=question.format == "phone")])}
+                         validators=_marked(question, TextCheck(question.max_length,
+                                                                phone=question.format == "phone")))}
     if kind in ("single_choice", "yes_no", "scale"):
         choices = _choices(question, locale) if kind != "scale" else \
             [SelectChoice(str(i), str(i)) for i in range(11)]
@@ -236,11 +249,12 @@ def _question_fields(question: Question, locale: str, today: date) -> dict[str, 
             render_kw["autocomplete"] = question.autocomplete
         return {qid: StringField(label, id=field_id(qid), filters=[clean_text],
                                  render_kw=render_kw,
-                                 validators=[DateCheck(question.min, question.max, today)])}
+                                 validators=_marked(question, DateCheck(question.min,
+                                                                        question.max, today)))}
     if kind == "number":
         return {qid: StringField(label, id=field_id(qid), filters=[clean_text],
                                  render_kw={"inputmode": "numeric", "autocomplete": "off"},
-                                 validators=[IntCheck(question.min, question.max)])}
+                                 validators=_marked(question, IntCheck(question.min, question.max)))}
     if kind == "body_map":
         values = tuple(str(i) for i in range(11))
         fields = {}

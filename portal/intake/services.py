@@ -15,7 +15,7 @@ from cryptography.fernet import InvalidToken
 from flask import current_app, url_for
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit, clock, crypto, mail
 from portal.clinic_settings import current_settings
@@ -466,7 +466,8 @@ def new_intakes(limit: int = 50) -> list[IntakeResponse]:
         .where(IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None))
         .order_by(IntakeResponse.has_red_flags.desc(), IntakeResponse.submitted_at,
                   IntakeResponse.id)
-        .options(joinedload(IntakeResponse.patient).joinedload(Patient.user))
+        .options(joinedload(IntakeResponse.patient).joinedload(Patient.user),
+                 selectinload(IntakeResponse.amendments))
         .limit(limit)))
 
 

@@ -2,9 +2,11 @@
 the order a patient should do them; the foundation has account items only."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from portal.documents import services as documents
+from portal.intake import consent as intake_consent
+from portal.intake import services as intake
 from portal.models import Patient
 
 
@@ -13,10 +15,17 @@ class Todo:
     key: str            # picks the wording in templates/patient/_todo.html
     endpoint: str       # where the patient does it
     optional: bool = False
+    detail: dict = field(default_factory=dict)  # e.g. the intake's state and step
 
 
 def todos(patient: Patient) -> list[Todo]:
     items: list[Todo] = []
+    # The intake questionnaire (SPEC 2.3) first, with its state: shown even once sent.
+    state = intake.state(patient)
+    items.append(Todo("intake", "intake.resume",
+                      detail={"state": state.state, "step": state.step, "steps": state.steps}))
+    if state.state == "submitted" and not intake_consent.has_current_consent(patient):
+        items.append(Todo("consent", "intake.consent"))
     # The physician's clearance (SPEC 3), until one is accepted and valid.
     clearance = documents.clearance_state(patient)
     if not clearance.cleared:

@@ -1,0 +1,532 @@
+"""The intake wizard (/me/intake/), and the practitioner's reading of it.
+
+Every step works as a plain form post (SPEC 2.5); htmx adds autosave through its own route,
+which answers with the save status only (or, on a stale tab, the form with the newer
+answers). Posts that arrive after the sign-in timed out, or with an expired CSRF token, keep
+what was typed (services.stash) and give it back after sign-in (SPEC 2.4).
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, flash, redirect, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import MultiDict
+
+from portal import errors, htmx
+from portal.extensions import login_manager
+from portal.forms import EmptyForm
+from portal.intake import bp, bodymap, display, forms, services
+from portal.intake import consent as consents
+from portal.intake import flags as flag_rules
+from portal.intake.answers import visible
+from portal.intake.definitions import TEXT_CAP, Questionnaire, Step, text
+from portal.models import IntakeResponse, Patient
+from portal.security import patient_for, staff_required
+
+STASH_MAX_VALUES = 100
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def _client() -> consents.Client:
+    return consents.Client(request.remote_addr, request.user_agent.string)
+
+
+@bp.context_processor
+def _template_helpers() -> dict:
+    locale = _locale()
+    return {"text": text, "bodymap": bodymap, "anchor": forms.anchor,
+            "consent_blocks": display.blocks,
+            "amendment_lines": lambda question, value: display.lines(question, value, locale)}
+
+
+def patient_intake(view):
+    """A signed-in patient (passed to the view); others get 404, visitors go to sign in.
+    A form posted after the sign-in timed out is kept for its owner first."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            if request.method == "POST":
+                _keep_for_signed_out(kwargs.get("step"))
+            return login_manager.unauthorized()
+        patient = current_user.patient if current_user.role == "patient" else None
+        if patient is None:
+            abort(404)
+        return view(patient, *args, **kwargs)
+    return wrapped
+
+
+# --- keeping what was typed ---------------------------------------------------------------
+
+def _stashable(definition: Questionnaire, step: Step) -> dict[str, list[str]]:
+    """The posted fields that belong to ``step``, bounded in size; nothing else."""
+    cls = forms.step_form_class(definition, step, _locale(), services.today())
+    names = {f.name for f in cls(formdata=None)}
+    names -= {"csrf_token", "revision", "editor", "action"}
+    kept = {}
+    for name in names:
+        values = [v[:TEXT_CAP + 100] for v in request.form.getlist(name)[:STASH_MAX_VALUES]]
+        if values:
+            kept[name] = values
+    return kept
+
+
+def _stash(patient: Patient, step_no: int | None) -> bool:
+    if not step_no:
+        return False
+    definition = services.definition_for(services.response_for(patient))
+    step = definition.step(step_no)
+    if step is None or step.kind != "questions":
+        return False
+    revision = request.form.get("revision", "")
+    return services.stash(patient, step_no, _stashable(definition, step),
+                          int(revision) if revision.isdigit() and len(revision) < 10 else 0,
+                          (request.form.get("editor") or "")[:32] or None)
+
+
+def _keep_for_signed_out(step_no: int | None) -> None:
+    patient = services.patient_by_user_public_id(session.get("expired_user"))
+    if patient is not None and _stash(patient, step_no):
+        flash(_("What you typed is kept. Sign in again and it will be back in the form."),
+              "warning")
+
+
+@bp.errorhandler(CSRFError)
+def _expired_form(error: CSRFError):
+    """An expired form: keep what it carried, then show it again with a fresh token."""
+    step_no = (request.view_args or {}).get("step")
+    if request.method == "POST" and request.endpoint in ("intake.save", "intake.autosave"):
+        if current_user.is_authenticated and current_user.role == "patient" \
+                and current_user.patient is not None:
+            patient = current_user.patient
+            _stash(patient, step_no)
+            if request.endpoint == "intake.autosave" and htmx.wants_fragment():
+                return htmx.render("intake/step.html", "intake/_save_status.html",
+                                   status=400, expired=True, step_no=step_no,
+                                   revision=None, editor=None, status_problems=[],
+                                   saved_at=None)
+            definition = services.definition_for(services.response_for(patient))
+            step = definition.step(step_no) if step_no else None
+            if step is not None and step.kind == "questions":
+                return _show_step(patient, step_no, status=400, notice="expired")
+        else:
+            _keep_for_signed_out(step_no)
+    return errors.render_error(400, _("This form has expired"),
+                               _("For your security, forms expire. Please reload the page "
+                                 "and submit again."))
+
+
+# --- the wizard ---------------------------------------------------------------------------
+
+def _question_step(definition: Questionnaire, step_no: int) -> Step:
+    step = definition.step(step_no)
+    if step is None:
+        abort(404)
+    return step
+
+
+def _form_class(definition: Questionnaire, step: Step, base=forms.StepForm):
+    return forms.step_form_class(definition, step, _locale(), services.today(), base)
+
+
+def _blank_form(definition, step, answers, revision, editor=None, base=forms.StepForm):
+    data = forms.form_data(step, answers)
+    data.update(revision=str(revision), editor=editor or forms.new_editor())
+    return _form_class(definition, step, base)(formdata=None, data=data)
+
+
+def _step_context(patient: Patient, response: IntakeResponse | None,
+                  definition: Questionnaire, step: Step, form, **extra) -> dict:
+    answers = response.answers if response else {}
+    consent = signature = None
+    if any(q.type == "signature" for q in step.questions):
+        consent = consents.current_consent()
+        signature = consents.signature(patient, consent)
+    locale = _locale()
+    # What the questions of this step currently hold: posted values when re-drawing a post.
+    ctx = {
+        "definition": definition, "step": step, "form": form, "response": response,
+        "answers": answers, "locale": locale, "text": text, "bodymap": bodymap,
+        "anchor": forms.anchor, "consent": consent, "signature": signature,
+        "question_advice": flag_rules.question_advice(definition),
+        "field_name": forms.region_field_name, "row_name": forms.row_field_name,
+        "autosave": consent is None, "problems": [], "notice": None, "typed": {},
+        "restored": False,
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def _current_values(form, step: Step) -> dict:
+    """The answers a drawn form shows, for advice and follow-ups shown by the server."""
+    out = {}
+    for question in step.questions:
+        if question.type in ("yes_no", "single_choice"):
+            out[question.id] = form[question.id].data
+        elif question.type == "multiple_choice":
+            out[question.id] = form[question.id].data or []
+    return out
+
+
+def _render_step(status: int = 200, **ctx):
+    ctx.setdefault("shown", _current_values(ctx["form"], ctx["step"]))
+    return htmx.render("intake/step.html", "intake/_step_form.html", status=status, **ctx)
+
+
+def _show_step(patient: Patient, step_no: int, status: int = 200, notice: str | None = None):
+    response = services.response_for(patient)
+    definition = services.definition_for(response)
+    step = _question_step(definition, step_no)
+    answers = response.answers if response else {}
+    revision = response.revision if response else 0
+    kept = services.stashed(patient, step_no)
+    if kept is not None:
+        # Back after an expired sign-in or form: the typed fields, not yet saved. The form
+        # keeps the revision it was typed on, so newer answers elsewhere are not overwritten.
+        data = MultiDict([(k, v) for k, values in kept.fields.items() for v in values])
+        data["revision"] = str(kept.revision)
+        data["editor"] = kept.editor or forms.new_editor()
+        form = _form_class(definition, step)(formdata=data)
+        notice = notice or "restored"
+    else:
+        form = _blank_form(definition, step, answers, revision)
+    return _render_step(status, **_step_context(patient, response, definition, step, form,
+                                                notice=notice, restored=kept is not None))
+
+
+@bp.route("/me/intake/")
+@patient_intake
+def resume(patient: Patient):
+    """Where the patient left off (SPEC 10): the step they were on, on any device."""
+    current = services.state(patient)
+    if current.state == "submitted":
+        return redirect(url_for("intake.summary"))
+    return redirect(url_for("intake.step", step=services.stashed_step(patient) or current.step))
+
+
+@bp.route("/me/intake/<int:step>")
+@patient_intake
+def step(patient: Patient, step: int):
+    response = services.response_for(patient)
+    if response is not None and response.submitted:
+        return redirect(url_for("intake.summary"))
+    definition = services.definition_for(response)
+    if _question_step(definition, step).kind == "review":
+        return _review(patient, response, definition)
+    return _show_step(patient, step)
+
+
+def _conflict_context(patient, definition, step, data: forms.StepInput, editor):
+    """The newer answers, and what this page had typed where they differ (not saved)."""
+    response = services.response_for(patient)
+    answers = response.answers if response else {}
+    form = _blank_form(definition, step, answers, response.revision if response else 0,
+                       editor)
+    locale = _locale()
+    typed = {}
+    for question in step.questions:
+        mine = data.values.get(question.id)
+        if question.id in data.values and mine != answers.get(question.id):
+            typed[question.id] = display.lines(question, mine, locale) or [_("(no answer)")]
+    return _step_context(patient, response, definition, step, form, notice="conflict",
+                         typed=typed)
+
+
+@bp.route("/me/intake/<int:step>", methods=["POST"])
+@patient_intake
+def save(patient: Patient, step: int):
+    response = services.response_for(patient)
+    if response is not None and response.submitted:
+        flash(_("Your questionnaire was already sent. You can still correct an answer."),
+              "warning")
+        return htmx.hx_redirect(url_for("intake.summary"))
+    definition = services.definition_for(response)
+    step_def = _question_step(definition, step)
+    if step_def.kind != "questions":
+        abort(404)
+    form = _form_class(definition, step_def)()
+    data = forms.read_step(form)
+    revision, editor = form.posted_revision(), form.posted_editor() or forms.new_editor()
+    if revision is None:
+        form.revision.data = str(response.revision if response else 0)
+        form.editor.data = editor
+        return _render_step(422, **_step_context(patient, response, definition, step_def, form,
+                                                 notice="reload"))
+    action = form.pressed()
+    go_to = {"next": step + 1, "back": max(step - 1, 1)}.get(action, step)
+    result = services.save_step(patient, definition, step, data, revision=revision,
+                                editor=editor, go_to=go_to, enforce_required=action == "next",
+                                locale=_locale(), client=_client())
+    if result.submitted:
+        return htmx.hx_redirect(url_for("intake.summary"))
+    if result.conflict:
+        return _render_step(409, **_conflict_context(patient, definition, step_def, data,
+                                                     editor))
+    if result.missing:
+        forms.add_required_errors(form, result.missing, data)
+    if data.errors:
+        form.revision.data = str(result.response.revision)
+        form.editor.data = editor
+        return _render_step(422, **_step_context(patient, result.response, definition,
+                                                 step_def, form, problems=data.errors))
+    for level in result.advice:
+        advice = definition.advice[level]
+        flash(f"{text(advice.title, _locale())}. {text(advice.text, _locale())}", "urgent")
+    if action == "later":
+        flash(_("Your answers are saved. Come back any time to finish."), "success")
+        return htmx.hx_redirect(url_for("patient.home"))
+    if action == "save":
+        flash(_("Your answers are saved."), "success")
+    return htmx.hx_redirect(url_for("intake.step", step=go_to))
+
+
+@bp.route("/me/intake/<int:step>/autosave", methods=["POST"])
+@patient_intake
+def autosave(patient: Patient, step: int):
+    """htmx saves as the patient types (debounced): the answer is the save status, which
+    carries the new revision for the next save."""
+    response = services.response_for(patient)
+    if response is not None and response.submitted:
+        return htmx.hx_redirect(url_for("intake.summary"))
+    definition = services.definition_for(response)
+    step_def = _question_step(definition, step)
+    if step_def.kind != "questions":
+        abort(404)
+    form = _form_class(definition, step_def)()
+    data = forms.read_step(form)
+    data.signature_name = None  # signing takes a button, never an autosave
+    revision, editor = form.posted_revision(), form.posted_editor()
+    if not htmx.wants_fragment():
+        # Not from the page's script: nothing to swap, so behave like "save".
+        if revision is not None and editor:
+            services.save_step(patient, definition, step, data, revision=revision,
+                               editor=editor, go_to=step, enforce_required=False,
+                               locale=_locale(), client=_client())
+        return htmx.hx_redirect(url_for("intake.step", step=step))
+    if revision is None or editor is None:
+        return htmx.render("intake/step.html", "intake/_save_status.html", status=422,
+                           expired=True, step_no=step, revision=None, editor=None,
+                           status_problems=[], saved_at=None)
+    result = services.save_step(patient, definition, step, data, revision=revision,
+                                editor=editor, go_to=step, enforce_required=False,
+                                locale=_locale(), client=_client())
+    if result.submitted:
+        return htmx.hx_redirect(url_for("intake.summary"))
+    if result.conflict:
+        response = _render_step(409, **_conflict_context(patient, definition, step_def, data,
+                                                         editor))
+        htmx.retarget(response, "#intake-form")
+        return htmx.reswap(response, "outerHTML")
+    return htmx.render("intake/step.html", "intake/_save_status.html",
+                       status=422 if data.errors else 200, expired=False, step_no=step,
+                       revision=result.response.revision, editor=editor,
+                       status_problems=data.errors, saved_at=result.response.updated_at)
+
+
+# --- review and submit --------------------------------------------------------------------
+
+def _answer_sections(definition: Questionnaire, answers: dict, response=None) -> list[dict]:
+    """Steps with their questions' answers as lines, for the review and read-only pages."""
+    locale = _locale()
+    amended = services.amended_questions(response) if response is not None else {}
+    sections = []
+    for step in definition.steps:
+        if step.kind != "questions":
+            continue
+        rows = []
+        for question in step.questions:
+            if not visible(definition, question, answers):
+                continue
+            rows.append({"question": question, "label": text(question.label, locale),
+                         "lines": display.lines(question, answers.get(question.id), locale),
+                         "value": answers.get(question.id), "anchor": forms.anchor(question),
+                         "amendments": amended.get(question.id, [])})
+        sections.append({"step": step, "title": text(step.title, locale), "rows": rows})
+    return sections
+
+
+def _review(patient: Patient, response, definition: Questionnaire, status: int = 200,
+            notice: str | None = None):
+    answers = response.answers if response else {}
+    missing = services.missing_answers(response)
+    locale = _locale()
+    return htmx.render(
+        "intake/review.html", status=status, definition=definition,
+        step=definition.review_step, response=response, locale=locale, text=text,
+        sections=_answer_sections(definition, answers), anchor=forms.anchor,
+        missing=missing, notice=notice, bodymap=bodymap,
+        form=forms.SubmitForm(formdata=None,
+                              data={"revision": str(response.revision if response else 0)}),
+        advice=[definition.advice[level]
+                for level in flag_rules.advice_levels(definition, answers)])
+
+
+@bp.route("/me/intake/submit", methods=["POST"])
+@patient_intake
+def submit(patient: Patient):
+    form = forms.SubmitForm()
+    form.validate()
+    result = services.submit(patient, form.posted_revision())
+    if result.submitted_now:
+        flash(_("Thank you. Your questionnaire is sent to your clinic."), "success")
+        return htmx.hx_redirect(url_for("intake.summary"))
+    if result.already:
+        return htmx.hx_redirect(url_for("intake.summary"))
+    definition = services.definition_for(result.response)
+    if result.conflict:
+        return _review(patient, result.response, definition, status=409, notice="conflict")
+    return _review(patient, result.response, definition, status=422, notice="missing")
+
+
+@bp.route("/me/intake/summary")
+@patient_intake
+def summary(patient: Patient):
+    """The sent questionnaire, read-only and printable (SPEC 2.6)."""
+    response = services.submitted_response(patient)
+    if response is None:
+        return redirect(url_for("intake.resume"))
+    definition = services.definition_for(response)
+    answers = services.effective_answers(response)
+    return htmx.render("intake/summary.html", definition=definition, response=response,
+                       locale=_locale(), text=text, bodymap=bodymap,
+                       sections=_answer_sections(definition, answers, response),
+                       signature=consents.latest_signature(patient),
+                       consent_current=consents.has_current_consent(patient),
+                       advice=[definition.advice[level] for level in
+                               flag_rules.advice_levels(definition, answers)])
+
+
+# --- corrections after submission ---------------------------------------------------------
+
+def _amendable_step(definition: Questionnaire, step_no: int) -> Step:
+    step = _question_step(definition, step_no)
+    if step.kind != "questions" or any(q.type == "signature" for q in step.questions):
+        abort(404)  # the consent is signed again on its own page, never amended
+    return step
+
+
+@bp.route("/me/intake/amend/<int:step>", methods=["GET", "POST"])
+@patient_intake
+def amend(patient: Patient, step: int):
+    response = services.submitted_response(patient)
+    if response is None:
+        return redirect(url_for("intake.resume"))
+    definition = services.definition_for(response)
+    step_def = _amendable_step(definition, step)
+    current = services.effective_answers(response)
+    problems: list[forms.ErrorItem] = []
+    if request.method == "POST":
+        form = _form_class(definition, step_def, forms.AmendForm)()
+        data = forms.read_step(form)
+        reason = form.reason.data or ""
+        if not reason:
+            form.reason.errors = [_("Tell your clinic in a few words why you are changing "
+                                    "your answers.")]
+        elif len(reason) > forms.REASON_MAX:
+            form.reason.errors = [_("Use at most %(max)d characters. This answer has "
+                                    "%(count)d.", max=forms.REASON_MAX, count=len(reason))]
+        problems = list(data.errors)
+        if form.reason.errors:
+            problems.append(forms.ErrorItem(form.reason.id, str(form.reason.label.text),
+                                            form.reason.errors[0]))
+        if not problems:
+            result = services.amend(patient, current_user._get_current_object(), response,
+                                    step, data, reason)
+            if result.unchanged:
+                flash(_("Nothing was changed."), "warning")
+                return htmx.hx_redirect(url_for("intake.summary"))
+            if result.amendment is not None:
+                flash(_("Your correction is saved. Your practitioner will see it, and your "
+                        "original answers are kept."), "success")
+                return htmx.hx_redirect(url_for("intake.summary"))
+            forms.add_required_errors(form, result.missing, data)
+            problems = data.errors
+    else:
+        form = _blank_form(definition, step_def, current, response.revision,
+                           base=forms.AmendForm)
+    ctx = _step_context(patient, response, definition, step_def, form, problems=problems,
+                        amending=True, autosave=False)
+    ctx["answers"] = current
+    return htmx.render("intake/amend.html", status=422 if problems else 200,
+                       shown=_current_values(form, step_def), **ctx)
+
+
+# --- a new consent version ----------------------------------------------------------------
+
+@bp.route("/me/intake/consent", methods=["GET", "POST"])
+@patient_intake
+def consent(patient: Patient):
+    """Sign the current consent when the clinic published a new version (SPEC 2.3)."""
+    current = consents.current_consent()
+    existing = consents.signature(patient, current)
+    form = forms.ConsentForm()
+    if request.method == "POST" and existing is None:
+        if form.validate():
+            services.sign_current_consent(patient, form.name.data, _locale(), _client())
+            flash(_("Thank you. Your consent is signed."), "success")
+            return htmx.hx_redirect(url_for("patient.home"))
+    status = 422 if form.errors else 200
+    return htmx.render("intake/consent.html", status=status, form=form, consent=current,
+                       signature=existing, locale=_locale(), text=text)
+
+
+# --- practitioners (SPEC 2.7, 5.3) --------------------------------------------------------
+
+def _staff_context(patient: Patient) -> dict:
+    response = services.response_for(patient)
+    ctx = {"patient": patient, "response": response, "locale": _locale(), "text": text,
+           "bodymap": bodymap, "review_form": EmptyForm(),
+           "signatures": [], "flags": [], "scores": {}, "sections": [], "definition": None,
+           "state": services.state(patient)}
+    if response is not None and response.submitted:
+        definition = services.definition_for(response)
+        answers = services.effective_answers(response)
+        flags = []
+        for stored in services.effective_flags(response):
+            flag = definition.flag(stored["code"])
+            if flag is None:
+                continue
+            details = [(text(definition.questions[qid].label, ctx["locale"]),
+                        display.lines(definition.questions[qid], answers.get(qid),
+                                      ctx["locale"])) for qid in flag.details]
+            flags.append({"flag": flag, "label": text(flag.label, ctx["locale"]),
+                          "details": [d for d in details if d[1]]})
+        ctx.update(definition=definition, flags=flags,
+                   scores=services.effective_scores(response),
+                   sections=_answer_sections(definition, answers, response),
+                   signatures=consents.signatures(patient),
+                   consent_current=consents.has_current_consent(patient))
+    return ctx
+
+
+@bp.route("/clinic/patients/<patient_id>/intake")
+@staff_required
+def staff_view(patient_id: str):
+    patient = patient_for(current_user, patient_id)
+    ctx = _staff_context(patient)
+    services.record_view(ctx["response"], patient, current_user._get_current_object())
+    return htmx.render("intake/staff.html", "intake/_staff_intake.html", **ctx)
+
+
+@bp.route("/clinic/patients/<patient_id>/intake/reviewed", methods=["POST"])
+@staff_required
+def mark_reviewed(patient_id: str):
+    patient = patient_for(current_user, patient_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    response = services.submitted_response(patient)
+    if response is None:
+        abort(404)
+    if services.mark_reviewed(response, current_user._get_current_object()):
+        flash(_("Intake marked as reviewed."), "success")
+    else:
+        flash(_("This intake was already reviewed."), "warning")
+    return htmx.hx_redirect(url_for("intake.staff_view", patient_id=patient.public_id))
+

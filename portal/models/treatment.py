@@ -1,0 +1,167 @@
+"""Treatment sessions, the patient's rating of each, and each patient's outcome (SPEC 4).
+
+* ``TreatmentSession``: what a practitioner records (SPEC 4.1). Never deleted: a cancelled
+  session keeps its row with who cancelled it and why, and a correction keeps the values it
+  replaced in ``corrections``. ``rating_opens_at`` anchors the rating window (reminder,
+  closing); ``reminder_sent_at`` and ``rating_closed_at`` are set once each by a conditional
+  UPDATE, so ``flask send-reminders`` never acts twice on a session.
+* ``SessionRating``: the patient's answers (SPEC 4.2), at most one per session: the unique
+  constraint on ``session_id`` is what makes a double submission one rating.
+* ``TreatmentOutcome``: one row per patient in treatment: the practitioner's baseline
+  override, if any, and the classification of portal.outcomes kept up to date by the
+  treatment services, so that the worklist counts "improved" and "worsening" in SQL.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, created_at_column, public_id_column
+from portal.models.patient import Patient
+from portal.models.user import User
+
+SESSION_STATUSES = ("recorded", "cancelled")
+# How long post-needling soreness lasted (SPEC 4.2); the labels are in portal/treatment/forms.
+SORENESS_DURATIONS = ("none", "under_day", "one_two_days", "three_plus_days", "still_sore")
+OUTCOME_STATUSES = ("improved", "unchanged", "worse", "unknown")
+
+
+class TreatmentSession(db.Model):
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (
+        CheckConstraint("status IN ('recorded', 'cancelled')", name="status"),
+        CheckConstraint("nprs_before IS NULL OR (nprs_before >= 0 AND nprs_before <= 10)",
+                        name="nprs_before"),
+        CheckConstraint("status = 'recorded' OR cancelled_at IS NOT NULL", name="cancelled_at"),
+        # The record form carries a random key: the same form sent twice is one session.
+        UniqueConstraint("patient_id", "form_key", name="uq_treatment_sessions_form_key"),
+        Index("ix_treatment_sessions_patient_time", "patient_id", "treated_at"),
+        # Reminders, closing and "ratings overdue" all look sessions up by this.
+        Index("ix_treatment_sessions_rating_window", "status", "rating_opens_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = public_id_column()
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
+                                            nullable=False)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    treated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # Body-map region codes (portal.intake.bodymap), the same as the intake's.
+    regions: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    nprs_before: Mapped[int | None] = mapped_column(Integer)
+    # The practitioner's private notes: never shown to the patient.
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Recorded although the patient was not cleared or had no current consent (SPEC 4.1):
+    # which checks failed ("clearance", "consent") and the practitioner's reason.
+    override_gates: Mapped[list[str] | None] = mapped_column(JSON)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="recorded")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Each correction: {"at", "by" (user public id), "reason", "previous": {field: value}}.
+    corrections: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False,
+                                                              default=list)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
+    rating_opens_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    form_key: Mapped[str | None] = mapped_column(String(32))
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rating_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    patient: Mapped[Patient] = relationship()
+    recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
+    cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
+    rating: Mapped[SessionRating | None] = relationship(back_populates="session",
+                                                         uselist=False,
+                                                         passive_deletes=True)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @property
+    def overridden(self) -> bool:
+        return bool(self.override_reason)
+
+    def __repr__(self) -> str:
+        return f"<TreatmentSession {self.public_id} {self.status}>"
+
+
+class SessionRating(db.Model):
+    __tablename__ = "session_ratings"
+    __table_args__ = (
+        UniqueConstraint("session_id", name="uq_session_ratings_session_id"),
+        CheckConstraint("pain_now >= 0 AND pain_now <= 10", name="pain_now"),
+        CheckConstraint("soreness >= 0 AND soreness <= 10", name="soreness"),
+        # PGIC stored from -3 (very much worse) through 0 (no change) to +3 (very much
+        # improved); portal/treatment/forms.py holds the seven labels.
+        CheckConstraint("pgic >= -3 AND pgic <= 3", name="pgic"),
+        CheckConstraint("soreness_duration IN ('none', 'under_day', 'one_two_days', "
+                        "'three_plus_days', 'still_sore')", name="soreness_duration"),
+        Index("ix_session_ratings_alert", "breathing_alert", "alert_handled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = public_id_column()
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_sessions.id", ondelete="CASCADE"), nullable=False)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    pain_now: Mapped[int] = mapped_column(Integer, nullable=False)
+    pgic: Mapped[int] = mapped_column(Integer, nullable=False)
+    soreness: Mapped[int] = mapped_column(Integer, nullable=False)
+    soreness_duration: Mapped[str] = mapped_column(String(20), nullable=False)
+    # Every third session: [{"activity": name from the intake, "score": 0-10}, ...].
+    psfs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    psfs_mean: Mapped[float | None] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    # New shortness of breath or chest pain since the session (pneumothorax warning signs).
+    breathing_alert: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    alert_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    alert_handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="rating")
+    patient: Mapped[Patient] = relationship()
+    alert_handled_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<SessionRating {self.public_id}>"
+
+
+class TreatmentOutcome(db.Model):
+    __tablename__ = "treatment_outcomes"
+    __table_args__ = (
+        UniqueConstraint("patient_id", name="uq_treatment_outcomes_patient_id"),
+        CheckConstraint("status IN ('improved', 'unchanged', 'worse', 'unknown')",
+                        name="status"),
+        CheckConstraint("baseline_override IS NULL OR "
+                        "(baseline_override >= 0 AND baseline_override <= 10)",
+                        name="baseline_override"),
+        Index("ix_treatment_outcomes_status", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
+                                            nullable=False)
+    # The practitioner's baseline, used instead of the intake's when set.
+    baseline_override: Mapped[int | None] = mapped_column(Integer)
+    baseline_override_reason: Mapped[str | None] = mapped_column(Text)
+    baseline_set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    baseline_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the classification used and said, as of updated_at.
+    baseline: Mapped[int | None] = mapped_column(Integer)
+    latest_nprs: Mapped[int | None] = mapped_column(Integer)
+    rated_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="unknown")
+    updated_at: Mapped[datetime] = created_at_column()
+
+    patient: Mapped[Patient] = relationship()
+    baseline_set_by: Mapped[User | None] = relationship()

@@ -1,0 +1,126 @@
+"""Server-drawn line charts for pain and function over sessions (SPEC 4.3).
+
+This module does the geometry only (numbers in, coordinates out); the template
+``treatment/_chart.html`` writes the SVG with its <title>, <desc> and the data table beside
+it, so the words stay translatable. The SVG scales with its ``viewBox`` at ``width="100%"``
+(a phone, 200% zoom, print) and uses presentation attributes and classes, never ``style``
+(the CSP forbids inline styles).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+WIDTH, HEIGHT = 360, 236
+LEFT, RIGHT, TOP, BOTTOM = 40, 18, 16, 50
+MAX_X_LABELS = 8
+
+
+@dataclass(frozen=True)
+class Item:
+    """One plotted value: the session's number, its time, the value (0-10)."""
+    number: int
+    when: datetime | None
+    value: float
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    item: Item
+
+
+@dataclass
+class Chart:
+    chart_id: str
+    y_max: int
+    points: list[Point]
+    baseline: float | None = None
+    y_ticks: list[tuple[float, int]] = field(default_factory=list)
+    x_ticks: list[tuple[float, str]] = field(default_factory=list)
+    width: int = WIDTH
+    height: int = HEIGHT
+
+    @property
+    def view_box(self) -> str:
+        return f"0 0 {self.width} {self.height}"
+
+    @property
+    def left(self) -> int:
+        return LEFT
+
+    @property
+    def right(self) -> int:
+        return self.width - RIGHT
+
+    @property
+    def top(self) -> int:
+        return TOP
+
+    @property
+    def bottom(self) -> int:
+        return self.height - BOTTOM
+
+    def y_for(self, value: float) -> float:
+        """The y coordinate of ``value`` (0 at the bottom of the plot, y_max at the top)."""
+        span = self.bottom - self.top
+        return round(self.bottom - span * value / self.y_max, 2)
+
+    def value_for(self, y: float) -> float:
+        """The inverse of y_for: what a point at ``y`` shows (the tests read charts back)."""
+        span = self.bottom - self.top
+        return (self.bottom - y) * self.y_max / span
+
+    @property
+    def baseline_y(self) -> float | None:
+        return None if self.baseline is None else self.y_for(self.baseline)
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{p.x:g},{p.y:g}" for p in self.points)
+
+    @property
+    def radius(self) -> float:
+        """Smaller dots when there are many, so that neighbours do not merge."""
+        n = len(self.points)
+        return 5 if n <= 12 else 4 if n <= 25 else 3
+
+    @property
+    def empty(self) -> bool:
+        return not self.points
+
+
+def _x_positions(n: int) -> list[float]:
+    left, right = LEFT + 12, WIDTH - RIGHT - 12
+    if n == 1:
+        return [round((left + right) / 2, 2)]
+    step = (right - left) / (n - 1)
+    return [round(left + i * step, 2) for i in range(n)]
+
+
+def _x_ticks(points: list[Point]) -> list[tuple[float, str]]:
+    """At most MAX_X_LABELS session numbers, evenly picked, the last one always shown
+    (unless it would sit on its neighbour)."""
+    n = len(points)
+    if not n:
+        return []
+    step = max(1, math.ceil(n / MAX_X_LABELS))
+    chosen = list(range(0, n, step))
+    if chosen[-1] != n - 1:
+        if n - 1 - chosen[-1] < step / 2 + 0.5:
+            chosen[-1] = n - 1
+        else:
+            chosen.append(n - 1)
+    return [(points[i].x, str(points[i].item.number)) for i in chosen]
+
+
+def line_chart(chart_id: str, items: list[Item], baseline: float | None = None,
+               y_max: int = 10, tick_every: int = 2) -> Chart:
+    chart = Chart(chart_id=chart_id, y_max=y_max, points=[], baseline=baseline)
+    xs = _x_positions(len(items)) if items else []
+    chart.points = [Point(x, chart.y_for(item.value), item) for x, item in zip(xs, items)]
+    chart.y_ticks = [(chart.y_for(v), v) for v in range(0, y_max + 1, tick_every)]
+    chart.x_ticks = _x_ticks(chart.points)
+    return chart

@@ -1,0 +1,74 @@
+"""Words about sessions and outcomes, in the reader's language."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import format_datetime, format_decimal, format_percent
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from portal import outcomes
+
+MINUS = "\u2212"
+
+
+def _percent(value: float) -> str:
+    return format_percent(abs(value) / 100, "#,##0%")
+
+
+def change_sentence(change: outcomes.NprsChange) -> str:
+    """One plain sentence about the pain now compared with the start (SPEC 4.3), e.g.
+    "Your pain is 3 points lower than when you started (−43%)."."""
+    if change.latest is None:
+        return _("Your chart will appear here once you have rated a session.")
+    if change.baseline is None:
+        return _("Your latest pain rating is %(n)d out of 10.", n=change.latest)
+    points = change.points
+    if points == 0:
+        return _("Your pain is the same as when you started (%(n)d out of 10).", n=change.latest)
+    percent = change.percent
+    if points < 0:
+        return ngettext("Your pain is %(num)d point lower than when you started (%(percent)s).",
+                        "Your pain is %(num)d points lower than when you started "
+                        "(%(percent)s).", -points, percent=MINUS + _percent(percent))
+    if percent is None:  # from a baseline of 0 there is no percentage
+        return ngettext("Your pain is %(num)d point higher than when you started.",
+                        "Your pain is %(num)d points higher than when you started.", points)
+    return ngettext("Your pain is %(num)d point higher than when you started (%(percent)s).",
+                    "Your pain is %(num)d points higher than when you started (%(percent)s).",
+                    points, percent="+" + _percent(percent))
+
+
+def status_label(status: str) -> str:
+    return {outcomes.IMPROVED: _("Meaningful improvement"),
+            outcomes.UNCHANGED: _("No meaningful change"),
+            outcomes.WORSE: _("Worsening"),
+            outcomes.UNKNOWN: _("Not enough ratings yet")}[status]
+
+
+def status_badge_kind(status: str) -> str:
+    return {outcomes.IMPROVED: "ok", outcomes.WORSE: "danger"}.get(status, "neutral")
+
+
+def decimal(value: float | None) -> str:
+    return "" if value is None else format_decimal(value, "#,##0.#")
+
+
+def when(iso: str) -> str:
+    """A stored ISO time (UTC) in the clinic's time zone."""
+    try:
+        return format_datetime(datetime.fromisoformat(iso), "medium")
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def fields(names) -> str:
+    labels = {"treated_at": _("date and time"), "regions": _("regions"),
+              "nprs_before": _("pain before needling"), "notes": _("private notes")}
+    return ", ".join(labels.get(name, name) for name in names)
+
+
+def gates(missing) -> str:
+    labels = {"clearance": _("no valid physician's clearance"),
+              "consent": _("no signed consent to the current version")}
+    return _(" and ").join(labels.get(name, name) for name in missing or [])

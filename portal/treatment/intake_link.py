@@ -1,0 +1,63 @@
+"""What treatment needs from the intake and the documents, in one small adapter: whether a
+patient may be treated (clearance and consent, SPEC 4.1), their NPRS baseline and their
+PSFS activities (SPEC 2.7, 4.2, 4.3). Only the public functions of those features are used,
+so a change there is fixed here, once.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from portal.documents import services as documents
+from portal.intake import consent as consents
+from portal.intake import services as intake
+from portal.models import Patient
+
+
+def is_cleared(patient: Patient, on: date | None = None) -> bool:
+    return documents.is_cleared(patient, on=on)
+
+
+def has_current_consent(patient: Patient) -> bool:
+    return consents.has_current_consent(patient)
+
+
+def _scale(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
+    return value if ok else None
+
+
+def nprs_baseline(patient: Patient) -> int | None:
+    """The submitted intake's baseline: the average pain over the past week (amendments
+    included)."""
+    response = intake.submitted_response(patient)
+    if response is None:
+        return None
+    return _scale(intake.effective_scores(response).get("nprs_baseline"))
+
+
+def psfs_baseline(patient: Patient) -> list[tuple[str, int]]:
+    """(activity, score at intake) for each PSFS activity the patient named and rated, in
+    the patient's order. These are the activities asked again every third session."""
+    response = intake.submitted_response(patient)
+    if response is None:
+        return []
+    definition = intake.definition_for(response)
+    qid = definition.scoring.get("psfs")
+    question = definition.questions.get(qid) if qid else None
+    if question is None:
+        return []
+    name_col = next((c.id for c in question.columns if c.type == "short_text"), None)
+    score_col = next((c.id for c in question.columns if c.type == "scale"), None)
+    rows = intake.effective_answers(response).get(qid) or []
+    out: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        name = str(row.get(name_col) or "").strip()
+        score = _scale(row.get(score_col))
+        if name and score is not None and name not in seen:
+            out.append((name, score))
+            seen.add(name)
+    return out

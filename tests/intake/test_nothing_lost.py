@@ -1,0 +1,203 @@
+"""Nothing typed is lost (SPEC 2.4): htmx autosave with its status, the stale-tab check, and
+answers kept across an expired sign-in or an expired form."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import ConsentSignature, IntakeStash
+from tests.conftest import Auth
+from tests.factories import PASSWORD, make_patient
+from tests.intake.helpers import FORM, HX, hidden, page_state, post_step, response_of
+from tests.markup import parse
+
+
+@pytest.fixture
+def patient(client, auth):
+    user = make_patient(name="Pat Morgan")
+    assert auth.login(user).status_code == 303
+    return user
+
+
+def autosave(client, step: int, data: dict, state: dict, **kwargs):
+    return client.post(f"/me/intake/{step}/autosave", data={**state, **data},
+                       headers={**HX, **kwargs.pop("headers", {})}, **kwargs)
+
+
+# --- autosave ------------------------------------------------------------------------------
+
+def test_an_answer_autosaves_and_the_status_says_so(client, patient):
+    state = page_state(client, 2)
+    assert state["revision"] == "0" and len(state["editor"]) >= 16
+    response = autosave(client, 2, {"nprs_now": "4"}, state)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<html" not in html and "Saved at" in html
+    # The status carries the revision the next save must send.
+    assert hidden(html, "revision") == "1" and hidden(html, "editor") == state["editor"]
+    assert response_of(patient).answers == {"nprs_now": 4}
+    assert response_of(patient).current_step == 2
+    # Autosave never asks for required answers; the next one simply follows.
+    response = autosave(client, 2, {"nprs_now": "4", "pain_map-back.low_back.left": "8"},
+                        {**state, "revision": "1"})
+    assert response.status_code == 200
+    assert response_of(patient).answers == {"nprs_now": 4,
+                                            "pain_map": {"back.low_back.left": 8}}
+
+
+def test_the_page_has_an_announced_status_region_and_autosave_wiring(client, patient):
+    doc = parse(client.get("/me/intake/2").get_data(as_text=True))
+    status = doc.by_id("save-status")
+    assert status.attrs.get("role") == "status" and status.attrs.get("aria-live") == "polite"
+    form = doc.by_id("intake-form")
+    assert form.attrs["hx-post"] == "/me/intake/2/autosave"
+    assert "delay" in form.attrs["hx-trigger"] and form.attrs["hx-target"] == "#save-status"
+    assert form.attrs["action"] == "/me/intake/2" and form.attrs["method"] == "post"
+
+
+def test_an_invalid_answer_is_not_autosaved_and_the_status_says_why(client, patient):
+    state = page_state(client, 1)
+    response = autosave(client, 1, {"phone": "604-555-0123", "dob": "3000-01-01"}, state)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Not saved yet" in html and 'href="#q-dob"' in html
+    assert response_of(patient).answers == {"phone": "604-555-0123"}
+
+
+def test_autosave_never_signs_the_consent(client, patient):
+    state = page_state(client, 6)
+    response = autosave(client, 6, FORM[6], state)
+    assert response.status_code == 200
+    assert db.session.scalar(select(ConsentSignature)) is None
+    assert "consent_signature" not in response_of(patient).answers
+
+
+def test_a_stale_tab_cannot_overwrite_newer_answers(app, client, patient):
+    tab_a = page_state(client, 4)
+    tab_b = page_state(client, 4)  # the same step open twice (or on two devices)
+    assert tab_a["editor"] != tab_b["editor"]
+    assert autosave(client, 4, {"medications": "Naproxen 250 mg"}, tab_a).status_code == 200
+
+    stale = autosave(client, 4, {"medications": "Nothing"}, tab_b)
+    assert stale.status_code == 409
+    assert stale.headers["HX-Retarget"] == "#intake-form"
+    assert stale.headers["HX-Reswap"] == "outerHTML"
+    doc = parse(stale.get_data(as_text=True))
+    assert "This form was changed elsewhere" in doc.find_all(role="alert")[0].text
+    # The newer answers are shown, and what this tab had is offered, not lost.
+    assert doc.by_id("q-medications").text.strip() == "Naproxen 250 mg"
+    assert "Nothing" in stale.get_data(as_text=True)
+    assert hidden(stale.get_data(as_text=True), "revision") == "1"
+    assert response_of(patient).answers == {"medications": "Naproxen 250 mg"}
+
+    # A plain post from the stale tab is refused the same way.
+    plain = post_step(client, 4, {"medications": "Nothing"}, state=tab_b, action="save")
+    assert plain.status_code == 409
+    assert "This form was changed elsewhere" in plain.get_data(as_text=True)
+    assert response_of(patient).answers == {"medications": "Naproxen 250 mg"}
+
+
+def test_a_page_is_not_stale_against_its_own_autosave(client, patient):
+    """The button press can carry the revision from before the page's own last autosave."""
+    state = page_state(client, 4)
+    autosave(client, 4, {"medications": "Naproxen"}, state)
+    response = post_step(client, 4, {"medications": "Naproxen 250 mg"}, state=state)
+    assert response.status_code == 303
+    assert response_of(patient).answers["medications"] == "Naproxen 250 mg"
+
+
+def test_autosave_without_its_revision_asks_for_a_reload(client, patient):
+    response = autosave(client, 1, {"phone": "604-555-0123"}, {"editor": "e" * 16})
+    assert response.status_code == 422 and "Reload the page" in response.get_data(as_text=True)
+    assert response_of(patient) is None
+
+
+# --- an expired sign-in ----------------------------------------------------------------------
+
+def test_nothing_typed_is_lost_across_an_expired_session(client, patient):
+    post_step(client, 1)
+    state = page_state(client, 4)
+    clock.advance(minutes=61)  # the patient's idle timeout is 60 minutes
+    typed = {**FORM[4], "medications": "Metformin 500 mg twice a day"}
+    response = post_step(client, 4, typed, state=state)
+    assert response.status_code in (302, 303)
+    assert urlsplit(response.location).path == "/auth/login"
+    assert "medications" not in (response_of(patient).answers or {})
+    stash = db.session.scalar(select(IntakeStash))
+    assert stash is not None and b"Metformin" not in stash.payload  # encrypted at rest
+    login = client.get(response.location).get_data(as_text=True)
+    assert "What you typed is kept" in login
+
+    assert Auth(client).login(patient).status_code == 303
+    assert urlsplit(client.get("/me/intake/").location).path == "/me/intake/4"
+    page = client.get("/me/intake/4").get_data(as_text=True)
+    assert "We kept what you typed" in page
+    assert "Metformin 500 mg twice a day" in page
+    assert 'value="massage" checked' in page or 'checked type="checkbox" value="massage"' in page \
+        or "massage" in page
+    # Saving it makes it an answer and clears what was kept.
+    response = post_step(client, 4, typed, state={"revision": hidden(page, "revision"),
+                                                  "editor": hidden(page, "editor")})
+    assert response.status_code == 303
+    assert response_of(patient).answers["medications"] == "Metformin 500 mg twice a day"
+    assert db.session.scalar(select(IntakeStash)) is None
+
+
+def test_an_autosave_after_the_timeout_is_kept_too(client, patient):
+    state = page_state(client, 2)
+    clock.advance(minutes=61)
+    response = autosave(client, 2, {"main_complaint": "My neck hurts when I drive."}, state,
+                        headers={"HX-Current-URL": "http://localhost/me/intake/2"})
+    assert response.status_code == 200
+    target = urlsplit(response.headers["HX-Redirect"])
+    assert target.path == "/auth/login" and parse_qs(target.query)["next"] == ["/me/intake/2"]
+    client.post(f"/auth/login?next=/me/intake/2",
+                data={"email": patient.email, "password": PASSWORD})
+    assert "My neck hurts when I drive." in client.get("/me/intake/2").get_data(as_text=True)
+
+
+def test_what_was_kept_is_only_given_back_to_its_owner(app, client, patient):
+    state = page_state(client, 4)
+    clock.advance(minutes=61)
+    post_step(client, 4, {**FORM[4], "medications": "Private list"}, state=state)
+    other = make_patient(name="Other Person")
+    assert Auth(client).login(other).status_code == 303  # same browser, someone else
+    assert "Private list" not in client.get("/me/intake/4").get_data(as_text=True)
+
+
+def test_a_post_without_any_session_keeps_nothing_and_does_not_fail(app):
+    fresh = app.test_client()
+    response = fresh.post("/me/intake/4", data={"medications": "x"})
+    assert response.status_code == 400
+    assert db.session.scalar(select(IntakeStash)) is None
+
+
+# --- an expired form (CSRF token) ------------------------------------------------------------
+
+def test_an_expired_form_gives_back_what_was_typed(client, patient):
+    state = page_state(client, 4)
+    typed = {**state, "medications": "Aspirin 81 mg", "action": "next"}
+    response = client.post("/me/intake/4", data=typed, csrf=False)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "This form has expired" in html and "Aspirin 81 mg" in html
+    assert response_of(patient) is None  # not saved without a valid token
+    # The page carries a fresh token: saving again works.
+    again = post_step(client, 4, {"medications": "Aspirin 81 mg"},
+                      state={"revision": hidden(html, "revision"),
+                             "editor": hidden(html, "editor")}, action="save")
+    assert again.status_code == 303
+    assert response_of(patient).answers == {"medications": "Aspirin 81 mg"}
+
+
+def test_an_expired_token_on_autosave_keeps_the_text_for_the_reload(client, patient):
+    state = page_state(client, 4)
+    response = client.post("/me/intake/4/autosave", headers=HX, csrf=False,
+                           data={**state, "surgeries": "Knee, 2015"})
+    assert response.status_code == 400
+    assert "This page has expired" in response.get_data(as_text=True)
+    assert "Knee, 2015" in client.get("/me/intake/4").get_data(as_text=True)
