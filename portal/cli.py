@@ -1,4 +1,5 @@
-"""Commands: ``flask seed-demo``, ``flask create-admin``, ``flask send-mail``."""
+"""Commands: ``flask seed-demo``, ``flask create-admin``, ``flask send-mail``,
+``flask send-reminders``."""
 from __future__ import annotations
 
 import io
@@ -36,6 +37,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(send_mail)
+    app.cli.add_command(send_reminders)
     app.cli.add_command(documents_group)
 
 
@@ -91,6 +93,9 @@ def seed_demo(password: str, patients: int) -> None:
             lines.append(f"{patient.user.email} {password} patient -")
     db.session.commit()
     _demo_documents(practitioners)
+    # Intakes (SPEC 9): the demo patient half-way, others sent with and without flags.
+    from portal.intake import demo as intake_demo
+    intake_demo.seed(random.Random(2026))
 
     out = Path(current_app.instance_path) / "demo-accounts.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -217,6 +222,20 @@ def send_mail(limit: int) -> None:
     """Deliver the outbox: due messages now, failures again later (safe from cron)."""
     sent, failed = mail.deliver_due(limit=limit)
     click.echo(f"sent {sent}, failed {failed}")
+
+
+@click.command("send-reminders")
+@click.option("--limit", default=1000, show_default=True)
+def send_reminders(limit: int) -> None:
+    """Remind patients of session ratings not given after RATING_REMINDER_HOURS, close the
+    ratings older than RATING_WINDOW_DAYS, then deliver the outbox. Each reminder goes once
+    however often this runs (safe from cron every few minutes)."""
+    from portal.treatment import services as treatment
+
+    report = treatment.send_reminders(limit=limit)
+    sent, failed = mail.deliver_due(limit=max(limit, 500))
+    click.echo(f"reminded {report.reminded}, closed {report.closed}; "
+               f"mail sent {sent}, failed {failed}")
 
 
 @click.group("documents")

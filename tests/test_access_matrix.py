@@ -18,6 +18,8 @@ from portal.extensions import db
 from portal.models import User
 from tests.conftest import Auth, CSRFClient
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
+from tests.intake.helpers import make_intake
+from tests.treatment.helpers import rate, record
 
 ACTORS = ("visitor", "patient_a", "patient_b", "practitioner", "admin")
 # Shorthands usable as keys of Case.expect; a specific actor's key wins over a group.
@@ -188,6 +190,92 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
              values={"public_id": "no-such-id"}),
     ],
+    # --- intake (SPEC 2): patient A has not started; patient C has sent theirs -----------
+    "intake.resume": [Case({"visitor": LOGIN, "patient": to("/me/intake/1"),
+                            "staff": NOT_FOUND})],
+    "intake.step": [
+        Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND}, values={"step": 1}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"step": 99}),
+    ],
+    # Posted without the page's revision: the form answers 422 and saves nothing.
+    "intake.save": [Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND},
+                         method="POST", values={"step": 1})],
+    # Not from htmx: back to the step.
+    "intake.autosave": [Case({"visitor": LOGIN, "patient": to("/me/intake/1"),
+                              "staff": NOT_FOUND}, method="POST", values={"step": 1})],
+    "intake.submit": [Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND},
+                           method="POST")],
+    "intake.summary": [Case({"visitor": LOGIN, "patient": to("/me/intake/"),
+                             "staff": NOT_FOUND})],
+    "intake.amend": [Case({"visitor": LOGIN, "patient": to("/me/intake/"), "staff": NOT_FOUND},
+                          values={"step": 1})],
+    "intake.consent": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
+    "intake.staff_view": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"patient_id": "@record_c"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"patient_id": "no-such-id"}),
+    ],
+    "intake.mark_reviewed": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND,
+              "staff": to("/clinic/patients/@record_c/intake")},
+             method="POST", values={"patient_id": "@record_c"}),
+        # Nothing sent yet, nothing to review.
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
+    ],
+    # --- treatment (SPEC 4): patient A's sessions ("@session_a"; "@rating_a_alert" is a
+    # rating of A's that answered yes to the safety question) --------------------------------
+    "treatment.patient_sessions": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"patient_id": "no-such-id"}),
+    ],
+    # An empty form: 422 with its errors for staff.
+    "treatment.record_session": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
+    ],
+    "treatment.correct_session": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"session_id": "@session_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"session_id": "no-such-id"}),
+    ],
+    # No reason given: 422 for staff, and nothing cancelled.
+    "treatment.cancel_session": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"session_id": "@session_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"session_id": "no-such-id"}),
+    ],
+    # Nothing chosen: back to the intake's baseline.
+    "treatment.set_baseline": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND,
+              "staff": to("/clinic/patients/@record_a/sessions")}, method="POST",
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
+    ],
+    "treatment.alert_handled": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND,
+              "staff": to("/clinic/patients/@record_a/sessions")}, method="POST",
+             values={"rating_id": "@rating_a_alert"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"rating_id": "no-such-id"}),
+    ],
+    "treatment.my_sessions": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
+    "treatment.rate": [
+        Case({"visitor": LOGIN, "patient_a": 200, "patient_b": NOT_FOUND, "staff": NOT_FOUND},
+             values={"session_id": "@session_a"}),
+        # An empty rating: 422 for A; B and staff never see A's session.
+        Case({"visitor": LOGIN, "patient_a": 422, "patient_b": NOT_FOUND, "staff": NOT_FOUND},
+             method="POST", values={"session_id": "@session_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"session_id": "no-such-id"}),
+    ],
+    "treatment.progress": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
 }
 
 
@@ -215,6 +303,14 @@ def people(app):
     found["record_a"] = found["patient_a"].patient
     for name in ("doc_a", "doc_a_spare", "doc_a_removable"):
         found[name] = make_document(found["patient_a"])
+    # A patient (who never signs in here) with a sent intake, for the staff pages.
+    found["record_c"] = make_intake(make_patient(name="Patient C")).patient
+    # Sessions of patient A (not cleared: recorded with an override), one of them rated
+    # with the safety question answered yes.
+    found["session_a"] = record(found["patient_a"], found["practitioner"],
+                                override="Access matrix")
+    alert = record(found["patient_a"], found["practitioner"], override="Access matrix")
+    found["rating_a_alert"] = rate(alert, 4, breathing=True)
     return found
 
 

@@ -1,15 +1,17 @@
 import pytest
-from tests.factories import make_patient
-def test_smoke(client, auth, app):
-    for r in app.url_map.iter_rules():
-        if "intake" in r.endpoint: print(r.endpoint, r.rule, r.methods)
-    p = make_patient()
-    auth.login(p)
-    r = client.get("/me/")
-    print(r.status_code); assert r.status_code == 200
-    r = client.get("/me/intake/")
-    print(r.status_code, r.location)
-    for n in range(1, 8):
-        r = client.get(f"/me/intake/{n}")
-        print(n, r.status_code, len(r.data))
-        assert r.status_code == 200, r.get_data(as_text=True)[-3000:]
+from tests.test_access_matrix import ROUTES, _client_for, _url, people, app_config  # noqa
+from tests.test_access_matrix import _routes
+
+@pytest.mark.parametrize("actor", ["visitor", "patient_a", "admin"])
+def test_intake_posts_without_csrf(app, people, actor):
+    client = _client_for(app, actor, people)
+    n = 0
+    for rule in _routes(app):
+        if "POST" not in rule.methods or not rule.endpoint.startswith("intake."):
+            continue
+        url = _url(app, rule.endpoint, ROUTES[rule.endpoint][0], people)
+        r = client.post(url, data={"lang": "fr_CA", "name": "X", "email": "x@example.org"}, csrf=False)
+        assert r.status_code == 400, (url, r.status_code)
+        assert "This form has expired" in r.get_data(as_text=True)
+        n += 1
+    assert n == 6

@@ -57,6 +57,7 @@ def upgrade():
     sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('rating_opens_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('form_key', sa.String(length=32), nullable=True),
     sa.Column('reminder_sent_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('rating_closed_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("status = 'recorded' OR cancelled_at IS NOT NULL", name=op.f('ck_treatment_sessions_cancelled_at')),
@@ -66,6 +67,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_treatment_sessions_patient_id_patients'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_treatment_sessions_recorded_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_treatment_sessions')),
+    sa.UniqueConstraint('patient_id', 'form_key', name='uq_treatment_sessions_form_key'),
     sa.UniqueConstraint('public_id', name=op.f('uq_treatment_sessions_public_id'))
     )
     with op.batch_alter_table('treatment_sessions', schema=None) as batch_op:

@@ -17,6 +17,7 @@ from portal.intake import services as intake
 from portal.forms import EmptyForm
 from portal.models import User
 from portal.security import staff_required
+from portal.treatment import services as treatment
 
 
 def _worklist(form: InviteForm | None = None, status: int = 200):
@@ -27,7 +28,8 @@ def _worklist(form: InviteForm | None = None, status: int = 200):
                        clearance_queue=documents.clearances_to_review(),
                        clearance_count=documents.count_clearances_to_review(),
                        new_intakes=intake.new_intakes(),
-                       new_intake_count=intake.count_new_intakes())
+                       new_intake_count=intake.count_new_intakes(),
+                       **treatment.worklist())
 
 
 @bp.route("/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 import zlib
 
 from PIL import Image, ImageDraw, ImageFont
@@ -53,6 +54,8 @@ def letter_image(lines: list[str] | tuple[str, ...] = ("Medical clearance",),
     font = ImageFont.load_default(size=max(12, size[0] // 30))
     y = size[1] // 12
     for line in lines:
+        # The built-in font has no accents: "Côté" is drawn "Cote".
+        line = unicodedata.normalize("NFKD", line).encode("ascii", "ignore").decode()
         draw.text((size[0] // 12, y), line, fill=(20, 20, 30), font=font)
         y += int(font.size * 1.6)
     return image.convert(mode) if mode != "RGB" else image

@@ -95,8 +95,12 @@ def _mine(form: forms.UploadForm | None = None, status: int = 200) -> Response:
         wanted = request.args.get("kind")
         form = forms.UploadForm(formdata=None,
                                 kind=wanted if wanted in forms.kind_labels() else None)
+    documents = services.patient_documents(patient)
+    # A rejected clearance with a newer one (waiting or accepted) needs nothing more.
+    newest_clearance = max((d.created_at for d in documents
+                            if d.kind == "clearance" and d.status != "rejected"), default=None)
     return htmx.render("documents/mine.html", "documents/_mine.html", status=status,
-                       patient=patient, documents=services.patient_documents(patient),
+                       patient=patient, documents=documents, newest_clearance=newest_clearance,
                        clearance=services.clearance_state(patient), form=form,
                        withdraw_form=EmptyForm(), kinds=forms.kind_labels(),
                        today=services.today(), **_limits())

@@ -152,10 +152,15 @@ def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: S
         if not rules.visible(definition, question, merged):
             merged.pop(question.id, None)
     signature_q = next((q for q in step.questions if q.type == "signature"), None)
-    if signature_q is not None and data.signature_name:
+    if signature_q is not None:
         consent = registry().consent(signature_q.consent)
-        row = consents.sign(patient, consent, data.signature_name, locale, client, response)
-        merged[signature_q.id] = consents.answer(row)
+        if data.signature_name:
+            row = consents.sign(patient, consent, data.signature_name, locale, client,
+                                response)
+        else:  # signed already (this step, or the consent page): the answer follows it
+            row = consents.signature(patient, consent)
+        if row is not None:
+            merged[signature_q.id] = consents.answer(row)
 
     missing = rules.missing(definition, merged, signed_versions(definition), step=step_no) \
         if enforce_required else []
@@ -260,7 +265,7 @@ def missing_answers(response: IntakeResponse | None) -> list[Question]:
                          signed_versions(definition))
 
 
-def submit(patient: Patient, revision: int | None) -> SubmitResult:
+def submit(patient: Patient, revision: int | None, notify: bool = True) -> SubmitResult:
     """Send the intake, once. The switch from in_progress to submitted is one conditional
     UPDATE: of two simultaneous requests the database lets exactly one match, and only that
     one computes the stored scores, writes the audit event and e-mails staff."""
@@ -304,7 +309,8 @@ def submit(patient: Patient, revision: int | None) -> SubmitResult:
     audit.write("intake.submitted", patient=patient, actor=patient.user,
                 subject=response.public_id,
                 detail={"definition": definition.key, "version": definition.version})
-    _notify_staff(patient)
+    if notify:
+        _notify_staff(patient)
     db.session.commit()
     db.session.refresh(response)
     db.session.refresh(patient)

@@ -8,6 +8,7 @@ from portal.documents import services as documents
 from portal.intake import consent as intake_consent
 from portal.intake import services as intake
 from portal.models import Patient
+from portal.treatment import services as treatment
 
 
 @dataclass
@@ -20,6 +21,12 @@ class Todo:
 
 def todos(patient: Patient) -> list[Todo]:
     items: list[Todo] = []
+    # Sessions to rate (SPEC 4.2) first: each has a closing date.
+    for session in treatment.to_rate(patient):
+        items.append(Todo("rate_session", "treatment.rate",
+                          detail={"session_id": session.public_id,
+                                  "treated_at": session.treated_at,
+                                  "closes_at": treatment.closes_at(session)}))
     # The intake questionnaire (SPEC 2.3) first, with its state: shown even once sent.
     state = intake.state(patient)
     items.append(Todo("intake", "intake.resume",

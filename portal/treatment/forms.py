@@ -9,12 +9,20 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (DateField, HiddenField, RadioField, SelectField, SelectMultipleField,
                      TextAreaField, TimeField)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.intake import bodymap
 
-SCALE = [(n, str(n)) for n in range(11)]
+
+
+def scale() -> list[SelectChoice]:
+    return [SelectChoice(n, str(n)) for n in range(11)]
+
+
+def _values(choices) -> set:
+    return {c.value if isinstance(c, SelectChoice) else c[0] for c in choices}
 
 
 def pgic_labels() -> list[tuple[int, str]]:
@@ -41,7 +49,7 @@ class GroupRadioField(RadioField):
         self.message = message
 
     def pre_validate(self, form):
-        if self.data is None or self.data not in {value for value, _label in self.choices}:
+        if self.data is None or self.data not in _values(self.choices):
             raise StopValidation(str(self.message) if self.message else
                                  str(_l("Choose one of the answers.")))
 
@@ -61,21 +69,21 @@ def _int_or_none(value):
 class RatingForm(FlaskForm):
     """The questions after a session (SPEC 4.2). PSFS fields (``psfs_0`` ...) are added per
     patient by rating_form()."""
-    pain_now = GroupRadioField(_l("How much pain do you have now?"), coerce=int, choices=SCALE,
+    pain_now = GroupRadioField(_l("How much pain do you have now?"), coerce=int, choices=scale(),
                                message=_l("Choose a number from 0 to 10 for your pain now."))
     pgic = GroupRadioField(_l("Since you started treatment, how has your pain changed?"),
-                           coerce=int, choices=pgic_labels(),
+                           coerce=int, choices=[SelectChoice(v, label) for v, label in pgic_labels()],
                            message=_l("Choose how your pain has changed since you started."))
     soreness = GroupRadioField(_l("How sore were the needled muscles after the session?"),
-                               coerce=int, choices=SCALE,
+                               coerce=int, choices=scale(),
                                message=_l("Choose a number from 0 to 10 for the soreness."))
     soreness_duration = GroupRadioField(
         _l("How long did the soreness last?"),
-        choices=list(duration_labels().items()),
+        choices=[SelectChoice(k, v) for k, v in duration_labels().items()],
         message=_l("Choose how long the soreness lasted."))
     breathing = GroupRadioField(
         _l("Since the session, have you had new shortness of breath or chest pain?"),
-        choices=[("no", _l("No")), ("yes", _l("Yes"))],
+        choices=[SelectChoice("no", _l("No")), SelectChoice("yes", _l("Yes"))],
         message=_l("Answer the question about breathing and chest pain."))
     comment = TextAreaField(_l("Anything else you want your practitioner to know? (optional)"),
                             validators=[Optional(), Length(max=2000)], render_kw={"rows": 4})
@@ -103,7 +111,7 @@ def rating_form(psfs_names: list[str], rating=None, formdata=True) -> RatingForm
     attrs = {"psfs_names": list(psfs_names)}
     for i, name in enumerate(psfs_names):
         attrs[f"psfs_{i}"] = GroupRadioField(
-            name, coerce=int, choices=SCALE,
+            name, coerce=int, choices=scale(),
             message=_l("Choose a number from 0 to 10 for this activity."))
     form_class = type("SessionRatingForm", (RatingForm,), attrs)
     kwargs = {} if formdata else {"formdata": None}
@@ -127,15 +135,15 @@ class RegionsField(SelectMultipleField):
     option_widget = CheckboxInput()
 
     def pre_validate(self, form):
-        known = {value for value, _label in self.choices}
+        known = _values(self.choices)
         if not self.data:
             raise StopValidation(str(_l("Choose at least one region treated.")))
         if any(code not in known for code in self.data):
             raise StopValidation(str(_l("Choose regions from the list.")))
 
 
-def _nprs_choices() -> list[tuple]:
-    return [("", _l("Not asked"))] + [(str(n), str(n)) for n in range(11)]
+def _nprs_choices() -> list[SelectChoice]:
+    return [SelectChoice("", _l("Not asked"))] + [SelectChoice(str(n), str(n)) for n in range(11)]
 
 
 class SessionForm(FlaskForm):
@@ -150,7 +158,7 @@ class SessionForm(FlaskForm):
                           validators=[Optional(), Length(max=5000)], render_kw={"rows": 4})
 
     def set_region_choices(self, locale: str) -> None:
-        self.regions.choices = [(r.code, r.label(locale)) for r in bodymap.regions()]
+        self.regions.choices = [SelectChoice(r.code, r.label(locale)) for r in bodymap.regions()]
 
 
 class RecordSessionForm(SessionForm):
@@ -176,11 +184,12 @@ class CancelSessionForm(FlaskForm):
 
 class BaselineForm(FlaskForm):
     baseline = SelectField(_l("Baseline pain, 0 to 10"),
-                           choices=[("", _l("Use the intake's (average pain last week)"))]
-                           + [(str(n), str(n)) for n in range(11)],
+                           choices=[SelectChoice("", _l("Use the intake's (average pain last "
+                                                        "week)"))]
+                           + [SelectChoice(str(n), str(n)) for n in range(11)],
                            coerce=_int_or_none, validators=[Optional()])
-    baseline_reason = TextAreaField(_l("Why this baseline"),
-                                    validators=[Optional(), Length(max=1000)],
+    # No Optional(): it would stop the check below when the reason is empty.
+    baseline_reason = TextAreaField(_l("Why this baseline"), validators=[Length(max=1000)],
                                     render_kw={"rows": 2})
 
     def validate_baseline_reason(self, field):

@@ -213,6 +213,10 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
     return session
 
 
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
 def correct_session(session: TreatmentSession, practitioner: User, data: SessionInput,
                     reason: str) -> TreatmentSession:
     """Change what was recorded. The values replaced are kept on the session with who,
@@ -226,6 +230,8 @@ def correct_session(session: TreatmentSession, practitioner: User, data: Session
     previous = {}
     for name, value in values.items():
         old = getattr(session, name)
+        if name == "treated_at" and _minute(old) == _minute(value):
+            continue  # the form shows minutes: the same minute is no change
         if old != value:
             previous[name] = old.isoformat() if isinstance(old, datetime) else old
             setattr(session, name, value)
@@ -461,18 +467,21 @@ def _save_rating(session: TreatmentSession, patient_user: User,
     if alert_raised:
         audit.write("rating.safety_alert", patient=patient, actor=patient_user,
                     subject=session.public_id)
-        _alert_staff(patient)
+        _alert_staff(session)
     refresh_outcome(patient)
     db.session.commit()
     return RatingResult(rating, created=created, alert_raised=alert_raised)
 
 
-def _alert_staff(patient: Patient) -> None:
+def _alert_staff(session: TreatmentSession) -> None:
     """Chest pain or shortness of breath after needling: the practitioner hears at once,
-    by e-mail, that the worklist has something urgent (no name, no health information)."""
-    assigned = patient.practitioner
-    if assigned is not None and assigned.active and assigned.is_staff:
-        people = [assigned]
+    by e-mail, that the worklist has something urgent (no name, no health information).
+    The patient's practitioner, else the one who gave the session, else every one."""
+    patient = session.patient
+    chosen = [p for p in (patient.practitioner, session.recorded_by)
+              if p is not None and p.active and p.is_staff]
+    if chosen:
+        people = chosen[:1]
     else:
         people = list(db.session.scalars(select(User).where(
             User.role.in_(STAFF_ROLES), User.active.is_(True),

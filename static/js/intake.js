@@ -99,6 +99,25 @@
       var num = container.querySelector("[data-num-for='" + shape.getAttribute("data-region") + "']");
       if (num) { num.textContent = v; }
     }
+    var marked = fieldset.querySelector("[data-bodymap-marked] ul");
+    function summarise() {
+      if (!marked) { return; }
+      var items = [];
+      container.querySelectorAll(".bm-region").forEach(function (shape) {
+        var select = selectFor(shape);
+        if (select && select.value !== "") {
+          var li = document.createElement("li");
+          li.textContent = labelFor(select) + ": " + words.value.replace("{n}", select.value);
+          items.push(li);
+        }
+      });
+      if (!items.length) {
+        var none = document.createElement("li");
+        none.textContent = marked.parentNode.getAttribute("data-label-nothing");
+        items.push(none);
+      }
+      marked.replaceChildren.apply(marked, items);
+    }
     function close(shape) {
       picker.hidden = true;
       picker.replaceChildren();
@@ -112,6 +131,7 @@
       // Bubbles to the form: htmx autosaves, the list shows the same value.
       select.dispatchEvent(new Event("change", { bubbles: true }));
       refresh(shape);
+      summarise();
       close(shape);
     }
     function open(shape) {
@@ -119,7 +139,8 @@
       if (!select) { return; }
       container.querySelectorAll(".bm-active").forEach(function (s) { s.classList.remove("bm-active"); });
       shape.classList.add("bm-active");
-      var title = document.createElement("h3");
+      var title = document.createElement("p");
+      title.className = "bodymap__picker-title";
       title.id = qid + "-picker-title";
       title.textContent = labelFor(select);
       var ask = document.createElement("p");
@@ -181,6 +202,7 @@
         container.querySelectorAll(".bm-region").forEach(function (shape) {
           if (shape.getAttribute("data-field") === select.name) { refresh(shape); }
         });
+        summarise();
       });
     }
   }

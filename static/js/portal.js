@@ -113,28 +113,40 @@
   });
 
   // One request carries every file, in order: each bar shows its own file's share of it.
-  document.addEventListener("htmx:xhr:progress", function (event) {
-    var form = uploadForm(event.target);
-    if (!form || !event.detail.lengthComputable) {
-      return;
-    }
+  // htmx's own htmx:xhr:progress also reports the response's download, so the bars listen
+  // to the request's upload alone (attached just before htmx sends it).
+  function showProgress(form, loaded, total) {
     var files = chosenFiles(form);
     var bars = form.querySelectorAll("[data-upload-list] progress");
     var notes = form.querySelectorAll("[data-upload-list] .upload-item__note");
     var sizes = files.reduce(function (sum, f) { return sum + f.size; }, 0);
-    var overhead = Math.max(0, event.detail.total - sizes) / (files.length + 1);
+    var overhead = Math.max(0, total - sizes) / (files.length + 1);
     var start = overhead;
     files.forEach(function (file, i) {
       if (!bars[i]) {
         return;
       }
-      var share = file.size ? (event.detail.loaded - start) / file.size : 1;
+      var share = file.size ? (loaded - start) / file.size : 1;
       var percent = Math.round(100 * Math.min(1, Math.max(0, share)));
-      bars[i].value = percent;
-      if (percent === 100 && notes[i]) {
+      bars[i].value = Math.max(bars[i].value, percent);
+      if (bars[i].value === 100 && notes[i]) {
         notes[i].textContent = form.getAttribute("data-done") || "";
       }
       start += file.size + overhead;
+    });
+  }
+
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var form = uploadForm(event.detail.elt);
+    var xhr = event.detail.xhr;
+    if (!form || !xhr || !xhr.upload) {
+      return;
+    }
+    xhr.upload.addEventListener("progress", function (progress) {
+      if (progress.lengthComputable) {
+        showProgress(form, progress.loaded, progress.total);
+        form.dispatchEvent(new CustomEvent("portal:upload-progress", {bubbles: true}));
+      }
     });
   });
 

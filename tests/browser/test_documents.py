@@ -28,7 +28,7 @@ REASON = "This letter is a referral. Please ask your physician to confirm that I
 # Records, for every upload progress event, what each file's bar shows.
 WATCH_PROGRESS = """() => {
   window.portalProgress = [];
-  document.addEventListener("htmx:xhr:progress", () => {
+  document.addEventListener("portal:upload-progress", () => {
     window.portalProgress.push(Array.from(
       document.querySelectorAll("[data-upload-list] progress")).map(bar => bar.value));
   });
@@ -130,7 +130,7 @@ def test_clearance_from_upload_to_cleared(open_page, live_server):
     for name in ("letter.pdf", "image.jpg"):
         card = desk.locator(".doc", has_text=name)
         card.get_by_label("Reason the patient will see").fill(REASON)
-        card.get_by_role("button", name="Do not accept").click()
+        card.get_by_role("button", name=f"Do not accept {name}").click()
         expect(desk.locator("#flash")).to_contain_text(f"{name} was not accepted.")
         expect(desk.locator(".doc", has_text=name)).to_contain_text("Not accepted")
     expect(desk.locator("#patient-documents")).to_contain_text("Not cleared for IMS")
@@ -156,10 +156,10 @@ def test_clearance_from_upload_to_cleared(open_page, live_server):
     # --- the practitioner accepts it ------------------------------------------------------
     desk.reload()
     card = desk.locator(".doc", has_text="clearance.pdf")
-    expect(card.get_by_role("button", name="Accept")).to_be_visible()
+    expect(card.get_by_role("button", name="Accept clearance.pdf", exact=True)).to_be_visible()
     until = documents.today() + timedelta(days=365)
     card.get_by_label("Valid until (optional)").fill(until.isoformat())
-    card.get_by_role("button", name="Accept").click()
+    card.get_by_role("button", name="Accept clearance.pdf", exact=True).click()
     expect(desk.locator("#flash")).to_contain_text("clearance.pdf accepted.")
     expect(desk.locator("#patient-documents")).to_contain_text("Cleared for IMS")
     check_a11y(desk, "documents-accepted")
@@ -183,6 +183,7 @@ def test_errors_by_the_field_and_focus_on_the_summary(open_page, live_server):
     patient = make_patient(name="Robert Gill")
     page = open_page(viewport={"width": 1280, "height": 900})
     sign_in(page, live_server.url, patient.email, PASSWORD)
+    expect(page).to_have_url(f"{live_server.url}/me/")
     page.goto(f"{live_server.url}/me/documents/")
     page.locator("#files").set_input_files([{"name": "clearance.pdf", "mimeType": "application/pdf",
                                              "buffer": b"<html><script>alert(1)</script></html>"}])

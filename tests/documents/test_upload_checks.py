@@ -363,3 +363,38 @@ def test_two_patients_may_upload_the_same_file(patient_client, app):
     Auth(other).login(make_patient())
     assert upload(other, (data, "letter.pdf")).status_code == 303
     assert len(documents()) == 2
+
+
+# --- the helpers themselves ------------------------------------------------------------
+
+@pytest.mark.parametrize("given,shown", [
+    ("..\\..\\evil.pdf", "evil.pdf"),
+    ("C:\\Users\\pat\\Desktop\\scan.jpg", "scan.jpg"),
+    ("a/b/c.png", "c.png"),
+    ("\u202ecod.exe", "cod.exe"),
+    ("tab\there.pdf", "tabhere.pdf"),
+    ("e\u0301te\u0301.pdf", "été.pdf"),  # NFC
+    (None, "document"),
+])
+def test_display_name(given, shown):
+    assert content.display_name(given) == shown
+
+
+@pytest.mark.parametrize("original,stored,offered", [
+    ("IMG_1.HEIC", "image/jpeg", "IMG_1.jpg"),
+    ("letter.pdf", "application/pdf", "letter.pdf"),
+    ("letter.exe", "application/pdf", "letter.pdf"),
+    ("noext", "image/png", "noext.png"),
+    ("...", "image/png", "document.png"),
+])
+def test_download_name_has_the_real_extension(original, stored, offered):
+    assert content.download_name(original, stored) == offered
+
+
+def test_sniff_reads_magic_bytes_only():
+    assert content.sniff(files.pdf()[:64]) == "application/pdf"
+    assert content.sniff(files.jpeg()[:64]) == "image/jpeg"
+    assert content.sniff(files.png()[:64]) == "image/png"
+    assert content.sniff(files.heic()[:64]) == "image/heic"
+    for other in (files.EXECUTABLE, files.HTML, files.SVG, b"", b" %PDF-1.7"):
+        assert content.sniff(other[:64]) is None

@@ -1,0 +1,110 @@
+"""Patients ready for treatment, sessions and ratings, for the treatment tests and the
+access matrix. Sessions go through the real service; long histories (charts) go straight
+into the database."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from portal import clock
+from portal.extensions import db
+from portal.intake import bodymap
+from portal.models import Patient, SessionRating, TreatmentSession, User
+from portal.treatment import services
+from tests.factories import make_document, make_patient, make_practitioner
+from tests.intake.helpers import make_intake
+
+HX = {"HX-Request": "true"}
+REGION = "back.low_back.right"
+ACTIVITIES = [("Lifting groceries", 3), ("Gardening", 5)]
+
+
+def make_treatable(user: User | None = None, *, baseline: int | None = 6, cleared: bool = True,
+                   consented: bool = True, activities=ACTIVITIES, **kwargs) -> User:
+    """A patient with a submitted intake (NPRS baseline ``baseline``, PSFS ``activities``)
+    and its signed consent, and an accepted clearance. ``consented=False`` gives no intake
+    at all (so no signature); ``baseline=None`` the same."""
+    user = user or make_patient(**kwargs)
+    if consented and baseline is not None:
+        make_intake(user, nprs_average=baseline,
+                    psfs=[{"activity": a, "score": s} for a, s in activities])
+    if cleared:
+        make_document(user, status="accepted")
+    db.session.expire_all()
+    return db.session.get(User, user.id)
+
+
+def record(patient_user: User, practitioner: User | None = None, *, hours_ago: float = 1,
+           regions=(REGION,), override: str | None = None, nprs_before=None,
+           form_key: str | None = None) -> TreatmentSession:
+    """A session recorded through the service, ``hours_ago`` before now."""
+    practitioner = practitioner or make_practitioner()
+    patient = db.session.get(Patient, patient_user.patient.id)
+    data = services.SessionInput(treated_at=clock.now() - timedelta(hours=hours_ago),
+                                 regions=list(regions), nprs_before=nprs_before,
+                                 notes="Tight quadratus lumborum.")
+    return services.record_session(patient, practitioner, data, override, form_key)
+
+
+def rating_input(pain: int = 4, *, pgic: int = 1, soreness: int = 3,
+                 duration: str = "under_day", breathing: bool = False, psfs=None,
+                 comment: str | None = None) -> services.RatingInput:
+    return services.RatingInput(pain_now=pain, pgic=pgic, soreness=soreness,
+                                soreness_duration=duration, breathing_alert=breathing,
+                                comment=comment, psfs=psfs)
+
+
+def rate(session: TreatmentSession, pain: int = 4, **kwargs) -> SessionRating:
+    user = session.patient.user
+    return services.save_rating(session, user, rating_input(pain, **kwargs)).rating
+
+
+def form_data(pain: int = 4, *, pgic: int = 1, soreness: int = 3, duration: str = "under_day",
+              breathing: str = "no", psfs: list[int] | None = None, comment: str = "") -> dict:
+    """The rating form as a browser posts it."""
+    data = {"pain_now": str(pain), "pgic": str(pgic), "soreness": str(soreness),
+            "soreness_duration": duration, "breathing": breathing, "comment": comment}
+    for i, score in enumerate(psfs or []):
+        data[f"psfs_{i}"] = str(score)
+    return data
+
+
+def history(patient_user: User, values: list[int | None], *, practitioner: User | None = None,
+            days_between: int = 7, psfs_every: int = 3) -> list[TreatmentSession]:
+    """A past course of treatment straight into the database: one session per value, the
+    last one ``days_between`` days ago; None leaves that session unrated. Every third rated
+    session also re-rates the intake's activities (score = 10 - pain, for something to see)."""
+    practitioner = practitioner or make_practitioner()
+    patient = db.session.get(Patient, patient_user.patient.id)
+    now = clock.now()
+    sessions = []
+    for i, value in enumerate(values):
+        when = now - timedelta(days=days_between * (len(values) - i))
+        session = TreatmentSession(patient_id=patient.id, recorded_by_id=practitioner.id,
+                                   treated_at=when, regions=[REGION], status="recorded",
+                                   corrections=[], created_at=when, updated_at=when,
+                                   rating_opens_at=when, rating_closed_at=None)
+        db.session.add(session)
+        db.session.flush()
+        if value is not None:
+            psfs = None
+            if (i + 1) % psfs_every == 0:
+                psfs = [{"activity": a, "score": max(0, min(10, 10 - value))}
+                        for a, _s in ACTIVITIES]
+            db.session.add(SessionRating(
+                session_id=session.id, patient_id=patient.id, pain_now=value, pgic=1,
+                soreness=2, soreness_duration="under_day", breathing_alert=False, psfs=psfs,
+                psfs_mean=(sum(p["score"] for p in psfs) / len(psfs)) if psfs else None,
+                created_at=when + timedelta(hours=3), updated_at=when + timedelta(hours=3)))
+        sessions.append(session)
+    patient.status = "in_treatment"
+    services.refresh_outcome(patient)
+    db.session.commit()
+    return sessions
+
+
+def all_regions() -> list[str]:
+    return [r.code for r in bodymap.regions()]
+
+
+def at(dt: datetime) -> str:
+    return dt.isoformat()

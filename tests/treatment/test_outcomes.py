@@ -1,0 +1,180 @@
+"""Clinically important change (SPEC 4.4, portal/outcomes.py): the boundaries of each
+threshold, and properties that hold for every input."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portal import outcomes
+from portal.outcomes import IMPROVED, UNCHANGED, UNKNOWN, WORSE, classify_nprs, classify_psfs
+
+scores = st.integers(min_value=0, max_value=10)
+
+
+# --- NPRS boundaries ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("baseline, latest, expected", [
+    # Exactly 2 points: counts when that is also at least 30% ...
+    (6, 4, IMPROVED),     # 2 points, 33%
+    (5, 3, IMPROVED),     # 2 points, 40%
+    # ... and not when it is less than 30%.
+    (7, 5, UNCHANGED),    # 2 points, 28.6%
+    (9, 7, UNCHANGED),    # 2 points, 22%
+    # Exactly 30%: counts when that is also at least 2 points.
+    (10, 7, IMPROVED),    # 3 points, exactly 30%
+    (10, 8, UNCHANGED),   # 2 points, 20%
+    # 30% or more but under 2 points: not enough.
+    (3, 2, UNCHANGED),    # 1 point, 33%
+    (2, 1, UNCHANGED),    # 1 point, 50%
+    (2, 0, IMPROVED),     # 2 points, 100%
+    # Baseline 10: at least 3 points down (30%).
+    (10, 9, UNCHANGED), (10, 0, IMPROVED),
+    # Baseline 0: no improvement is possible; 2 points up is worse.
+    (0, 0, UNCHANGED), (0, 1, UNCHANGED), (0, 2, WORSE),
+    # Worse from the baseline: exactly 2 points.
+    (5, 6, UNCHANGED), (5, 7, WORSE), (8, 10, WORSE), (9, 10, UNCHANGED),
+    # No change at all.
+    (6, 6, UNCHANGED),
+])
+def test_nprs_against_the_baseline(baseline, latest, expected):
+    assert classify_nprs(baseline, [latest]).status == expected
+
+
+def test_worse_over_the_last_two_ratings_even_below_the_baseline():
+    # Much better than at the start, but up 2 points since last time: flagged.
+    change = classify_nprs(8, [2, 4])
+    assert change.status == WORSE and change.reasons == ("last_two",)
+    # 1 point up between the last two is not a worsening.
+    assert classify_nprs(8, [2, 3]).status == IMPROVED
+
+
+def test_both_worsening_reasons_are_given():
+    assert classify_nprs(4, [4, 6]).reasons == ("baseline", "last_two")
+
+
+def test_only_the_last_two_ratings_count_for_the_recent_rise():
+    # A rise long ago and a fall since: not worse.
+    assert classify_nprs(6, [2, 6, 3]).status == IMPROVED
+    assert classify_nprs(6, [2, 6, 6]).status == UNCHANGED
+
+
+@pytest.mark.parametrize("baseline, ratings, expected", [
+    (6, [], UNKNOWN),            # no rating
+    (None, [], UNKNOWN),
+    (None, [5], UNKNOWN),        # no baseline, one rating: nothing to compare
+    (None, [5, 6], UNKNOWN),     # no baseline, a 1-point rise
+    (None, [5, 7], WORSE),       # no baseline, but 2 points up since last time
+    (None, [7, 3], UNKNOWN),     # improvement needs a baseline
+])
+def test_missing_baseline_or_ratings(baseline, ratings, expected):
+    assert classify_nprs(baseline, ratings).status == expected
+
+
+def test_points_and_percent():
+    change = classify_nprs(7, [5, 4])
+    assert change.points == -3 and round(change.percent) == -43
+    assert classify_nprs(0, [3]).percent is None
+    assert classify_nprs(None, [3]).points is None
+
+
+@pytest.mark.parametrize("bad", [-1, 11, 4.5])
+def test_values_off_the_scale_are_refused(bad):
+    with pytest.raises(ValueError):
+        classify_nprs(bad, [3])
+    with pytest.raises(ValueError):
+        classify_nprs(5, [3, bad])
+
+
+# --- PSFS boundaries ------------------------------------------------------------------------
+
+def test_psfs_mean_exactly_two_points():
+    start = {"Gardening": 3, "Lifting": 5}
+    assert classify_psfs(start, {"Gardening": 5, "Lifting": 7}).status == IMPROVED
+    assert classify_psfs(start, {"Gardening": 4, "Lifting": 7}).status == UNCHANGED  # 1.5
+    assert classify_psfs(start, {"Gardening": 1, "Lifting": 3}).status == WORSE
+    assert classify_psfs(start, {"Gardening": 2, "Lifting": 3}).status == UNCHANGED
+
+
+def test_psfs_single_activity_three_points():
+    start = {"Gardening": 3, "Lifting": 5, "Sleeping": 4}
+    change = classify_psfs(start, {"Gardening": 6, "Lifting": 5, "Sleeping": 4})
+    assert change.improved_items == (("Gardening", 3),)
+    assert change.status == UNCHANGED  # the mean moved by 1
+    change = classify_psfs(start, {"Gardening": 5, "Lifting": 2, "Sleeping": 4})
+    assert change.worse_items == (("Lifting", -3),) and change.improved_items == ()
+
+
+def test_psfs_without_common_activities():
+    assert classify_psfs({}, {"Gardening": 5}).status == UNKNOWN
+    assert classify_psfs({"Gardening": 5}, {}).status == UNKNOWN
+
+
+# --- properties: the classification never contradicts itself --------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(baseline=st.one_of(st.none(), scores), ratings=st.lists(scores, max_size=8))
+def test_nprs_classification_is_consistent(baseline, ratings):
+    change = classify_nprs(baseline, ratings)
+    assert change.status in outcomes.STATUSES
+    if not ratings:
+        assert change.status == UNKNOWN
+        return
+    latest = ratings[-1]
+    previous = ratings[-2] if len(ratings) > 1 else None
+    rose_from_baseline = baseline is not None and latest - baseline >= 2
+    rose_recently = previous is not None and latest - previous >= 2
+    if change.status == WORSE:
+        assert rose_from_baseline or rose_recently
+    else:
+        assert not (rose_from_baseline or rose_recently)
+    if change.status == IMPROVED:
+        # Both thresholds hold, so the pain really is lower than at the start.
+        assert baseline - latest >= 2 and (baseline - latest) * 10 >= 3 * baseline
+        assert latest < baseline
+    if change.status == UNCHANGED:
+        assert baseline is not None
+        assert not ((baseline - latest) >= 2 and (baseline - latest) * 10 >= 3 * baseline)
+    if change.status == UNKNOWN:
+        assert baseline is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(baseline=scores, earlier=st.lists(scores, max_size=5), latest=scores)
+def test_less_pain_never_looks_worse(baseline, earlier, latest):
+    """Lowering the latest rating (all else equal) never moves the answer towards worse."""
+    order = {WORSE: 0, UNCHANGED: 1, IMPROVED: 2}
+    here = classify_nprs(baseline, [*earlier, latest]).status
+    for lower in range(latest):
+        assert order[classify_nprs(baseline, [*earlier, lower]).status] >= order[here]
+
+
+@settings(max_examples=200, deadline=None)
+@given(baseline=scores, latest=scores)
+def test_improved_and_worse_exclude_each_other_from_the_baseline(baseline, latest):
+    improved = outcomes.nprs_improved(baseline, latest)
+    worse = outcomes.nprs_worse_than_baseline(baseline, latest)
+    assert not (improved and worse)
+    # A baseline of 0 can never improve.
+    if baseline == 0:
+        assert not improved
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(st.sampled_from(["A", "B", "C", "D", "E"]),
+                            st.tuples(scores, scores), min_size=1))
+def test_psfs_classification_is_consistent(data):
+    start = {k: v[0] for k, v in data.items()}
+    now = {k: v[1] for k, v in data.items()}
+    change = classify_psfs(start, now)
+    mean_change = sum(now.values()) / len(now) - sum(start.values()) / len(start)
+    if change.status == IMPROVED:
+        assert mean_change >= 2 - 1e-9
+    elif change.status == WORSE:
+        assert mean_change <= -2 + 1e-9
+    else:
+        assert change.status == UNCHANGED and -2 < mean_change < 2
+    # Swapping start and now swaps improved and worse.
+    mirrored = classify_psfs(now, start).status
+    assert mirrored == {IMPROVED: WORSE, WORSE: IMPROVED, UNCHANGED: UNCHANGED}[change.status]
+    assert {n for n, _d in change.improved_items}.isdisjoint(n for n, _d in change.worse_items)

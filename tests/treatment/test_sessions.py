@@ -1,0 +1,240 @@
+"""Recording sessions (SPEC 4.1): the clearance and consent gate with its audited override,
+the record form (no JavaScript and htmx), corrections and cancellations that keep history."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import AuditEvent, OutboxMessage, Patient, TreatmentSession
+from portal.treatment import services
+from tests.factories import make_patient
+from tests.markup import parse
+from tests.treatment.helpers import HX, REGION, make_treatable, record
+
+
+def sessions_url(user) -> str:
+    return f"/clinic/patients/{user.patient.public_id}/sessions"
+
+
+def record_form(client, user, **overrides) -> dict:
+    """The record form as drawn (date, time and form key filled in), with a region."""
+    html = client.get(sessions_url(user)).get_data(as_text=True)
+    doc = parse(html)
+    values = {}
+    for name in ("day", "time", "form_key"):
+        found = doc.find_all("input", name=name)
+        values[name] = found[0].attrs.get("value")
+    values.update({"regions": [REGION, "back.shoulder_blade.left"], "nprs_before": "6",
+                   "notes": "Paraspinals tight.", "override_reason": ""})
+    values.update(overrides)
+    return values
+
+
+def sessions_of(user) -> list[TreatmentSession]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(TreatmentSession)
+                                   .where(TreatmentSession.patient_id == user.patient.id)))
+
+
+def audit_actions(user) -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action)
+                                   .where(AuditEvent.patient_id == user.patient.id)
+                                   .order_by(AuditEvent.id)))
+
+
+# --- the gate -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("missing, kwargs", [
+    (["clearance"], {"cleared": False}),
+    (["consent"], {"consented": False}),
+    (["clearance", "consent"], {"cleared": False, "consented": False}),
+])
+def test_refused_without_clearance_or_consent(app, doctor_client, missing, kwargs):
+    user = make_treatable(**kwargs)
+    assert services.gate(user.patient).missing == missing
+    response = doctor_client.post(sessions_url(user), data=record_form(doctor_client, user))
+    assert response.status_code == 422
+    doc = parse(response.get_data(as_text=True))
+    error = doc.find_all("p", id="override_reason-error")
+    assert error, "the refusal is shown by the reason field"
+    assert doc.find_all(class_="error-summary")
+    assert sessions_of(user) == []
+    with pytest.raises(services.GateRefused) as refused:
+        record(user)
+    assert refused.value.missing == missing
+
+
+def test_allowed_with_an_override_and_a_reason_which_is_audited(app, doctor_client, doctor):
+    user = make_treatable(cleared=False)
+    data = record_form(doctor_client, user,
+                       override_reason="Clearance faxed, the letter is on its way.")
+    response = doctor_client.post(sessions_url(user), data=data)
+    assert response.status_code == 303
+    session, = sessions_of(user)
+    assert session.override_gates == ["clearance"]
+    assert session.override_reason == "Clearance faxed, the letter is on its way."
+    event = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "session.gate_overridden"))
+    assert event.patient_id == user.patient.id and event.actor_id == doctor.id
+    assert json.loads(event.detail) == {"missing": ["clearance"]}
+    assert "faxed" not in (event.detail or "")  # the reason stays out of the log
+    # Visible on the patient's page.
+    page = doctor_client.get(sessions_url(user)).get_data(as_text=True)
+    assert "Recorded with an override" in page and "Clearance faxed" in page
+
+
+def test_a_cleared_and_consented_patient_needs_no_reason(app, doctor_client, patient):
+    response = doctor_client.post(sessions_url(patient), data=record_form(doctor_client, patient))
+    assert response.status_code == 303
+    session, = sessions_of(patient)
+    assert session.regions == [REGION, "back.shoulder_blade.left"]
+    assert session.nprs_before == 6 and session.notes == "Paraspinals tight."
+    assert session.override_reason is None
+    assert db.session.get(Patient, patient.patient.id).status == "in_treatment"
+    assert "session.recorded" in audit_actions(patient)
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "rating_due"))
+    assert mail.to_addr == patient.email
+    assert f"/me/sessions/{session.public_id}/rating" in mail.body_text
+    for word in ("pain", "needl", "sore", "Paraspinals", "low back"):
+        assert word not in mail.body_text.lower() and word not in mail.subject.lower()
+
+
+def test_the_date_and_time_are_the_clinics_and_stored_in_utc(app, doctor_client, patient):
+    # America/Vancouver by default: 09:30 on a November day is 17:30 UTC.
+    data = record_form(doctor_client, patient, day="2026-11-20", time="09:30")
+    clock.advance(days=0)
+    assert doctor_client.post(sessions_url(patient), data=data).status_code == 303
+    session, = sessions_of(patient)
+    assert session.treated_at.isoformat() == "2026-11-20T17:30:00+00:00"
+
+
+def test_the_same_form_sent_twice_records_one_session(app, doctor_client, patient):
+    data = record_form(doctor_client, patient)
+    assert doctor_client.post(sessions_url(patient), data=data).status_code == 303
+    assert doctor_client.post(sessions_url(patient), data=data).status_code == 303
+    assert len(sessions_of(patient)) == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.kind == "rating_due")) == 1
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"regions": []}, "regions"),
+    ({"regions": ["front.tail.left"]}, "regions"),
+    ({"day": ""}, "day"),
+    ({"time": "25:99"}, "time"),
+    ({"nprs_before": "12"}, "nprs_before"),
+])
+def test_invalid_record_forms(app, doctor_client, patient, overrides, field):
+    response = doctor_client.post(sessions_url(patient),
+                                  data=record_form(doctor_client, patient, **overrides))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in html and "error-summary" in html
+    assert f'href="#{field}"' in html and f'id="{field}"' in html
+    assert sessions_of(patient) == []
+
+
+def test_a_session_in_the_future_is_refused(app, doctor_client, patient):
+    tomorrow = (clock.now() + timedelta(days=2)).date().isoformat()
+    response = doctor_client.post(sessions_url(patient),
+                                  data=record_form(doctor_client, patient, day=tomorrow))
+    assert response.status_code == 422
+    assert "cannot be in the future" in response.get_data(as_text=True)
+
+
+def test_recording_with_htmx_swaps_the_fragment(app, doctor_client, patient):
+    data = record_form(doctor_client, patient)
+    response = doctor_client.post(sessions_url(patient), data=data, headers=HX)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith("<div id=\"patient-sessions\"") and "<html" not in html
+    assert "Session 1" in html and 'hx-swap-oob="true"' in html
+    bad = doctor_client.post(sessions_url(patient), data={**record_form(doctor_client, patient),
+                                                           "regions": []}, headers=HX)
+    assert bad.status_code == 422 and "<html" not in bad.get_data(as_text=True)
+
+
+def test_the_gate_uses_the_clearance_on_the_day_of_the_session(app, doctor):
+    user = make_treatable(cleared=False)
+    from tests.factories import make_document
+    from portal.documents import services as documents
+    make_document(user, status="accepted",
+                  valid_until=documents.today() + timedelta(days=1))
+    # Valid until tomorrow: a session today is allowed ...
+    record(user, doctor, hours_ago=1)
+    clock.advance(days=5)  # ... and one after the clearance expired is not.
+    with pytest.raises(services.GateRefused):
+        record(user, doctor, hours_ago=1)
+
+
+# --- corrections and cancellations -------------------------------------------------------
+
+def test_a_correction_keeps_what_it_replaced_and_is_audited(app, doctor_client, doctor, patient):
+    session = record(patient, doctor, hours_ago=3)
+    url = f"/clinic/sessions/{session.public_id}/correct"
+    page = doctor_client.get(url)
+    assert page.status_code == 200
+    doc = parse(page.get_data(as_text=True))
+    day = doc.find_all("input", name="day")[0].attrs["value"]
+    time = doc.find_all("input", name="time")[0].attrs["value"]
+    # No reason: refused, by the field.
+    response = doctor_client.post(url, data={"day": day, "time": time, "regions": [REGION],
+                                             "nprs_before": "5", "notes": "x", "reason": ""})
+    assert response.status_code == 422 and 'id="reason-error"' in response.get_data(as_text=True)
+    response = doctor_client.post(url, data={
+        "day": day, "time": time, "regions": [REGION, "back.buttock.right"], "nprs_before": "5",
+        "notes": "Tight quadratus lumborum.", "reason": "Forgot the gluteal needling."})
+    assert response.status_code == 303
+    db.session.expire_all()
+    session = db.session.get(TreatmentSession, session.id)
+    assert session.regions == [REGION, "back.buttock.right"] and session.nprs_before == 5
+    change, = session.corrections
+    assert change["reason"] == "Forgot the gluteal needling."
+    assert change["previous"] == {"regions": [REGION], "nprs_before": None}
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "session.corrected"))
+    assert json.loads(event.detail) == {"fields": ["nprs_before", "regions"]}
+    page = doctor_client.get(sessions_url(patient)).get_data(as_text=True)
+    assert "Corrected once" in page and "Forgot the gluteal needling." in page
+
+
+def test_a_cancelled_session_stays_marked_and_is_not_rated(app, doctor_client, doctor, patient):
+    session = record(patient, doctor)
+    url = f"/clinic/sessions/{session.public_id}/cancel"
+    assert doctor_client.post(url, data={"cancel_reason": ""}).status_code == 422
+    assert doctor_client.post(url, data={"cancel_reason": "Recorded for the wrong patient."}
+                              ).status_code == 303
+    session, = sessions_of(patient)
+    assert session.status == "cancelled" and session.cancelled_by_id == doctor.id
+    assert "session.cancelled" in audit_actions(patient)
+    assert services.to_rate(session.patient) == []
+    page = doctor_client.get(sessions_url(patient)).get_data(as_text=True)
+    assert "Cancelled session" in page and "Recorded for the wrong patient." in page
+    # Not twice, and no corrections after.
+    doctor_client.post(url, data={"cancel_reason": "again"})
+    assert audit_actions(patient).count("session.cancelled") == 1
+    assert doctor_client.get(f"/clinic/sessions/{session.public_id}/correct").status_code == 404
+
+
+def test_viewing_a_patients_sessions_is_audited(app, doctor_client, doctor, patient):
+    doctor_client.get(sessions_url(patient))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "sessions.viewed"))
+    assert event.patient_id == patient.patient.id and event.actor_id == doctor.id
+
+
+def test_private_notes_never_reach_the_patient(app, doctor, patient, patient_client):
+    session = record(patient, doctor)
+    for url in ("/me/", "/me/sessions/", f"/me/sessions/{session.public_id}/rating",
+                "/me/progress"):
+        assert "quadratus" not in patient_client.get(url).get_data(as_text=True), url
+
+
+def test_staff_pages_for_a_patient_without_intake(app, doctor_client):
+    user = make_patient()
+    page = doctor_client.get(sessions_url(user))
+    assert page.status_code == 200
+    assert "none yet" in page.get_data(as_text=True)
