@@ -96,6 +96,9 @@ def seed_demo(password: str, patients: int) -> None:
     # Intakes (SPEC 9): the demo patient half-way, others sent with and without flags.
     from portal.intake import demo as intake_demo
     intake_demo.seed(random.Random(2026))
+    # Treatment (SPEC 9): courses of sessions improving, flat and worsening.
+    from portal.treatment import demo as treatment_demo
+    treatment_demo.seed(random.Random(4), practitioners)
 
     out = Path(current_app.instance_path) / "demo-accounts.txt"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -195,7 +195,9 @@ def preview(public_id: str):
 
 # --- review (SPEC 3.3) ------------------------------------------------------------------
 
-def _staff_context(patient: Patient, submitted: dict | None = None) -> dict:
+def staff_list_context(patient: Patient, submitted: dict | None = None) -> dict:
+    """What templates/documents/_staff_list.html needs; the patient chart's documents tab
+    renders that fragment with this. ``submitted`` holds forms that failed validation."""
     documents = services.patient_documents(patient)
     review = {}
     for doc in documents:
@@ -211,7 +213,7 @@ def _staff_context(patient: Patient, submitted: dict | None = None) -> dict:
 
 def _staff_page(patient: Patient, submitted: dict | None = None, status: int = 200):
     return htmx.render("documents/patient_documents.html", "documents/_staff_list.html",
-                       status=status, **_staff_context(patient, submitted))
+                       status=status, **staff_list_context(patient, submitted))
 
 
 def _after_review(patient: Patient) -> Response:

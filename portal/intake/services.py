@@ -113,18 +113,22 @@ def _start(patient: Patient, definition: Questionnaire) -> IntakeResponse | None
     return response
 
 
-def _stale(response: IntakeResponse, revision: int | None, editor: str | None) -> bool:
-    """A save is stale when the response changed since the page was drawn, unless the last
-    change came from this very page (its own autosave racing its own button)."""
+def _stale(response: IntakeResponse, revision: int | None, editor: str | None,
+           own_older_ok: bool) -> bool:
+    """A save is stale when the response changed since the page was drawn. One exception:
+    a button post may carry the revision from before its own page's last autosave (the two
+    raced); the post holds the whole form as the patient left it, so it is the newest. An
+    autosave never gets that exception: arriving after its page's button post, it holds
+    older answers (and would move the patient back a step)."""
     if revision == response.revision:
         return False
-    return not (editor and revision is not None and revision < response.revision
-                and editor == response.last_editor)
+    return not (own_older_ok and editor and revision is not None
+                and revision < response.revision and editor == response.last_editor)
 
 
 def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: StepInput, *,
               revision: int | None, editor: str | None, go_to: int, enforce_required: bool,
-              locale: str, client: consents.Client) -> SaveResult:
+              locale: str, client: consents.Client, autosave: bool = False) -> SaveResult:
     """Store the valid answers of one step (never the invalid ones), refuse a stale page,
     and move the resume point to ``go_to`` when the step is complete enough to leave."""
     step = definition.step(step_no)
@@ -139,7 +143,7 @@ def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: S
         response = _start(patient, definition)
         if response is None:  # created meanwhile by another tab
             return SaveResult(response_for(patient), conflict=True)
-    elif _stale(response, revision, editor):
+    elif _stale(response, revision, editor, own_older_ok=not autosave):
         return SaveResult(response, conflict=True)
 
     merged = dict(response.answers)

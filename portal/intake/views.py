@@ -315,7 +315,7 @@ def autosave(patient: Patient, step: int):
                            status_problems=[], saved_at=None)
     result = services.save_step(patient, definition, step, data, revision=revision,
                                 editor=editor, go_to=step, enforce_required=False,
-                                locale=_locale(), client=_client())
+                                locale=_locale(), client=_client(), autosave=True)
     if result.submitted:
         return htmx.hx_redirect(url_for("intake.summary"))
     if result.conflict:
@@ -331,8 +331,10 @@ def autosave(patient: Patient, step: int):
 
 # --- review and submit --------------------------------------------------------------------
 
-def _answer_sections(definition: Questionnaire, answers: dict, response=None) -> list[dict]:
-    """Steps with their questions' answers as lines, for the review and read-only pages."""
+def _answer_sections(definition: Questionnaire, answers: dict, response=None,
+                     flagged: dict[str, str] | None = None) -> list[dict]:
+    """Steps with their questions' answers as lines, for the review and read-only pages.
+    ``flagged``: question id -> the kind of flag its answer raised (staff view)."""
     locale = _locale()
     amended = services.amended_questions(response) if response is not None else {}
     sections = []
@@ -346,7 +348,8 @@ def _answer_sections(definition: Questionnaire, answers: dict, response=None) ->
             rows.append({"question": question, "label": text(question.label, locale),
                          "lines": display.lines(question, answers.get(question.id), locale),
                          "value": answers.get(question.id), "anchor": forms.anchor(question),
-                         "amendments": amended.get(question.id, [])})
+                         "amendments": amended.get(question.id, []),
+                         "flag": (flagged or {}).get(question.id)})
         sections.append({"step": step, "title": text(step.title, locale), "rows": rows})
     return sections
 
@@ -488,10 +491,13 @@ def _staff_context(patient: Patient) -> dict:
         definition = services.definition_for(response)
         answers = services.effective_answers(response)
         flags = []
+        flagged: dict[str, str] = {}
         for stored in services.effective_flags(response):
             flag = definition.flag(stored["code"])
             if flag is None:
                 continue
+            if flagged.get(flag.when.question) != "red_flag":
+                flagged[flag.when.question] = flag.kind
             details = [(text(definition.questions[qid].label, ctx["locale"]),
                         display.lines(definition.questions[qid], answers.get(qid),
                                       ctx["locale"])) for qid in flag.details]
@@ -499,7 +505,7 @@ def _staff_context(patient: Patient) -> dict:
                           "details": [d for d in details if d[1]]})
         ctx.update(definition=definition, flags=flags,
                    scores=services.effective_scores(response),
-                   sections=_answer_sections(definition, answers, response),
+                   sections=_answer_sections(definition, answers, response, flagged),
                    signatures=consents.signatures(patient),
                    consent_current=consents.has_current_consent(patient))
     return ctx

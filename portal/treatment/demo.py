@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 
@@ -106,10 +106,9 @@ def _course(patient: Patient, practitioner: User, rng: random.Random, trajectory
     last = now - timedelta(days=2 if overdue else rng.randint(3, 6), hours=rng.randint(1, 5))
     rated = 0
     for i, value in enumerate(values):
-        when = last - timedelta(days=7 * (n - 1 - i))
-        local_hour = rng.choice([9, 10, 11, 14, 15, 16])
-        when = when.replace(hour=(local_hour + 8) % 24, minute=rng.choice([0, 15, 30, 45]),
-                            second=0, microsecond=0)
+        day = services.clinic_date(last - timedelta(days=7 * (n - 1 - i)))
+        when = services.clinic_datetime(day, time(rng.choice([9, 10, 11, 14, 15, 16]),
+                                                  rng.choice([0, 15, 30, 45])))
         is_last = i == n - 1
         session = TreatmentSession(
             patient_id=patient.id, recorded_by_id=practitioner.id, treated_at=when,

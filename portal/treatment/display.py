@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import format_datetime, format_decimal, format_percent
+from flask_babel import format_date, format_decimal, format_percent, format_time
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -54,10 +54,15 @@ def decimal(value: float | None) -> str:
     return "" if value is None else format_decimal(value, "#,##0.#")
 
 
+def moment(value: datetime) -> str:
+    """A date and time in the clinic's time zone, to the minute (as treatment/_when.html)."""
+    return f"{format_date(value, 'medium')}, {format_time(value, 'short')}"
+
+
 def when(iso: str) -> str:
     """A stored ISO time (UTC) in the clinic's time zone."""
     try:
-        return format_datetime(datetime.fromisoformat(iso), "medium")
+        return moment(datetime.fromisoformat(iso))
     except (TypeError, ValueError):
         return str(iso)
 

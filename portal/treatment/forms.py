@@ -72,7 +72,8 @@ class RatingForm(FlaskForm):
     pain_now = GroupRadioField(_l("How much pain do you have now?"), coerce=int, choices=scale(),
                                message=_l("Choose a number from 0 to 10 for your pain now."))
     pgic = GroupRadioField(_l("Since you started treatment, how has your pain changed?"),
-                           coerce=int, choices=[SelectChoice(v, label) for v, label in pgic_labels()],
+                           coerce=int,
+                           choices=[SelectChoice(v, label) for v, label in pgic_labels()],
                            message=_l("Choose how your pain has changed since you started."))
     soreness = GroupRadioField(_l("How sore were the needled muscles after the session?"),
                                coerce=int, choices=scale(),

@@ -12,17 +12,16 @@ conditional UPDATEs, so it is safe to run every few minutes and from several mac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, url_for
+from flask_babel import get_timezone, to_user_timezone
 from sqlalchemy import and_, exists, func, not_, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, mail, outcomes
-from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.intake import bodymap
 from portal.models import (STAFF_ROLES, Patient, SessionRating, TreatmentOutcome,
@@ -55,18 +54,28 @@ class GateRefused(TreatmentError):
 
 # --- time -------------------------------------------------------------------------------
 
-def clinic_zone() -> ZoneInfo:
-    return ZoneInfo(current_settings().timezone)
+# The clinic's time zone is the one Flask-Babel shows times in (its timezone selector is the
+# clinic's setting), with the same time-zone rules: a time typed in a form must come back
+# on the page as typed. (Flask-Babel uses pytz, whose rules can be newer than the system's
+# zoneinfo: British Columbia's permanent daylight time from 2026 is one such difference.)
+
+def clinic_zone():
+    return get_timezone()
+
+
+def to_clinic(moment: datetime) -> datetime:
+    """``moment`` on the clinic's wall clock (aware)."""
+    return to_user_timezone(moment)
 
 
 def clinic_date(moment: datetime) -> date:
-    return moment.astimezone(clinic_zone()).date()
+    return to_clinic(moment).date()
 
 
 def clinic_datetime(day: date, time_of_day) -> datetime:
     """A date and time on the clinic's wall clock, as an aware UTC datetime."""
-    local = datetime.combine(day, time_of_day).replace(tzinfo=clinic_zone())
-    return local.astimezone(ZoneInfo("UTC"))
+    local = clinic_zone().localize(datetime.combine(day, time_of_day))
+    return local.astimezone(timezone.utc)
 
 
 def _take_write_lock() -> None:
@@ -692,8 +701,13 @@ def progress(patient: Patient, sessions: list[TreatmentSession] | None = None) -
 
 
 def record_sessions_view(viewer: User, patient: Patient) -> None:
-    """Staff looking at a patient's sessions is a view of the record (SPEC 7.1)."""
+    """Staff looking at a patient's sessions is a view of the record (SPEC 7.1). The stored
+    outcome is brought up to date on the way (an intake amendment may have changed the
+    baseline since the last rating)."""
     audit.write("sessions.viewed", patient=patient, actor=viewer)
+    if db.session.scalar(select(TreatmentSession.id)
+                         .where(TreatmentSession.patient_id == patient.id).limit(1)):
+        refresh_outcome(patient)
     db.session.commit()
 
 

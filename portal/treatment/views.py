@@ -4,7 +4,7 @@ form and progress. Every session is reached through the one authorization rule
 from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, request, url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -12,7 +12,7 @@ from flask_login import current_user
 from portal import clock, htmx
 from portal.forms import EmptyForm
 from portal.intake import bodymap
-from portal.models import Patient, SessionRating, TreatmentSession
+from portal.models import Patient, TreatmentSession
 from portal.security import patient_for, role_required, staff_required
 from portal.treatment import bp, charts, display, forms, services
 
@@ -89,7 +89,7 @@ def _record_form(patient: Patient, submitted: bool = False) -> forms.RecordSessi
     if submitted:
         form = forms.RecordSessionForm()
     else:
-        now = clock.now().astimezone(services.clinic_zone())
+        now = services.to_clinic(clock.now())
         form = forms.RecordSessionForm(formdata=None, day=now.date(),
                                        time=now.time().replace(second=0, microsecond=0))
     form.set_region_choices(_locale())
@@ -106,7 +106,8 @@ def _baseline_form(patient: Patient, submitted: bool = False) -> forms.BaselineF
                               if override else None)
 
 
-def _staff_context(patient: Patient, record_form=None, baseline_form=None) -> dict:
+def _staff_context(patient: Patient, record_form=None, baseline_form=None,
+                   focus: str | None = None) -> dict:
     sessions = services.sessions_for(patient)
     progress = services.progress(patient, sessions)
     now = clock.now()
@@ -122,6 +123,8 @@ def _staff_context(patient: Patient, record_form=None, baseline_form=None) -> di
         "pgic_labels": dict(forms.pgic_labels()), "durations": forms.duration_labels(),
         "bodymap": bodymap, "locale": _locale(),
         "closes_at": services.closes_at,
+        # After an htmx swap, the element with this id takes the focus (static/js).
+        "focus": focus,
         **_chart_context(progress, "staff"),
     }
 
@@ -131,9 +134,9 @@ def _staff_page(patient: Patient, status: int = 200, **forms_given) -> Response:
                        status=status, **_staff_context(patient, **forms_given))
 
 
-def _after_change(patient: Patient) -> Response:
+def _after_change(patient: Patient, focus: str | None = None) -> Response:
     if htmx.wants_fragment():
-        return _staff_page(patient)
+        return _staff_page(patient, focus=focus)
     return htmx.hx_redirect(url_for("treatment.patient_sessions", patient_id=patient.public_id))
 
 
@@ -174,19 +177,19 @@ def record_session(patient_id: str):
             target = _field_for(exc.code, form) or form.day
             target.errors = [error_text(exc)]
         else:
-            when = format_datetime(session.treated_at, "medium")
+            when = display.moment(session.treated_at)
             flash(_("Session of %(when)s recorded. The patient will be asked to rate it.",
                     when=when), "success")
             if session.overridden:
                 flash(_("Recorded with your reason for going ahead; this is in the audit "
                         "log."), "warning")
-            return _after_change(patient)
+            return _after_change(patient, focus=f"session-{session.public_id}")
     return _staff_page(patient, status=422, record_form=form)
 
 
 def _correct_page(session: TreatmentSession, form=None, cancel_form=None, status: int = 200):
     if form is None:
-        local = session.treated_at.astimezone(services.clinic_zone())
+        local = services.to_clinic(session.treated_at)
         form = forms.CorrectSessionForm(formdata=None, day=local.date(),
                                         time=local.time().replace(second=0, microsecond=0),
                                         regions=list(session.regions),
@@ -252,7 +255,7 @@ def set_baseline(patient_id: str):
         services.set_baseline(patient, _me(), form.baseline.data, form.baseline_reason.data)
         flash(_("Baseline saved.") if form.baseline.data is not None
               else _("The baseline is the intake's again."), "success")
-        return _after_change(patient)
+        return _after_change(patient, focus="outcome-title")
     return _staff_page(patient, status=422, baseline_form=form)
 
 
@@ -269,7 +272,7 @@ def alert_handled(rating_id: str):
         flash(_("Marked as handled."), "success")
     else:
         flash(_("Someone already marked this as handled."), "warning")
-    return _after_change(patient)
+    return _after_change(patient, focus="outcome-title")
 
 
 # --- the patient's pages (SPEC 4.2, 4.3) -----------------------------------------------

@@ -236,9 +236,20 @@
     update();
   }
 
+  // Once the patient presses a button, the form's own post carries every answer: a
+  // debounced autosave still waiting must not follow it to the server.
+  function stopAutosaveOnSubmit(form) {
+    form.addEventListener("submit", function () { form.setAttribute("data-submitting", ""); });
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-submitting")) { event.preventDefault(); }
+  });
+
   function init(root) {
     root.querySelectorAll("form").forEach(function (form) {
       if (form.querySelector("[data-show-if], [data-advice-for]")) { initConditions(form); }
+      if (form.hasAttribute("data-intake-form")) { stopAutosaveOnSubmit(form); }
     });
     root.querySelectorAll("[data-bodymap]").forEach(initBodymap);
     root.querySelectorAll("[data-rows]").forEach(initRows);

@@ -198,6 +198,17 @@ def test_errors_by_the_field_and_focus_on_the_summary(open_page, live_server):
     expect(page.get_by_text("You can also drag files here.")).to_be_visible()
     expect(page.locator("#photo")).to_be_hidden()
 
+    # A file dropped on the chooser is chosen.
+    page.evaluate("""() => {
+      const data = new DataTransfer();
+      data.items.add(new File(["%PDF-1.7"], "dropped.pdf", {type: "application/pdf"}));
+      const zone = document.querySelector("[data-dropzone]");
+      zone.dispatchEvent(new DragEvent("dragover", {bubbles: true, dataTransfer: data}));
+      zone.dispatchEvent(new DragEvent("drop", {bubbles: true, dataTransfer: data}));
+    }""")
+    expect(page.locator("[data-upload-list]")).to_contain_text("dropped.pdf")
+    assert page.locator("#files").evaluate("input => input.files[0].name") == "dropped.pdf"
+
     big = b"%PDF-1.7\n" + b"0" * (10 * 1024 * 1024 + 1)
     page.locator("#files").set_input_files([{"name": "huge.pdf", "mimeType": "application/pdf",
                                              "buffer": big}])

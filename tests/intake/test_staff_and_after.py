@@ -15,7 +15,7 @@ from portal.intake.definitions import load_folder
 from portal.models import AuditEvent, IntakeAmendment, IntakeResponse
 from tests.conftest import Auth
 from tests.factories import make_patient, make_practitioner
-from tests.intake.helpers import FORM, SAFETY_NO, make_intake, page_state, post_step
+from tests.intake.helpers import SAFETY_NO, make_intake, post_step
 from tests.markup import parse
 
 

@@ -219,3 +219,12 @@ def test_the_resume_point_is_shared_across_devices(app, client, patient):
     page = other.get("/me/intake/1").get_data(as_text=True)
     assert parse(page).by_id("q-phone").attrs["value"] == "604-555-0123"
     assert hidden(page, "revision") == page_state(client, 1)["revision"]
+
+
+def test_a_consent_signed_elsewhere_counts_on_the_consent_step(client, patient):
+    signed = client.post("/me/intake/consent", data={"name": "Pat Morgan", "agree": "y"})
+    assert signed.status_code == 303
+    page = client.get("/me/intake/6").get_data(as_text=True)
+    assert "You signed this consent on" in page
+    assert post_step(client, 6, {}).status_code == 303
+    assert response_of(patient).answers["consent_signature"]["name"] == "Pat Morgan"

@@ -3,11 +3,10 @@ access matrix. Sessions go through the real service; long histories (charts) go 
 into the database."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from portal import clock
 from portal.extensions import db
-from portal.intake import bodymap
 from portal.models import Patient, SessionRating, TreatmentSession, User
 from portal.treatment import services
 from tests.factories import make_document, make_patient, make_practitioner
@@ -100,11 +99,3 @@ def history(patient_user: User, values: list[int | None], *, practitioner: User 
     services.refresh_outcome(patient)
     db.session.commit()
     return sessions
-
-
-def all_regions() -> list[str]:
-    return [r.code for r in bodymap.regions()]
-
-
-def at(dt: datetime) -> str:
-    return dt.isoformat()

@@ -112,7 +112,7 @@ def test_psfs_without_common_activities():
 
 # --- properties: the classification never contradicts itself --------------------------------
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(baseline=st.one_of(st.none(), scores), ratings=st.lists(scores, max_size=8))
 def test_nprs_classification_is_consistent(baseline, ratings):
     change = classify_nprs(baseline, ratings)
@@ -139,7 +139,7 @@ def test_nprs_classification_is_consistent(baseline, ratings):
         assert baseline is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(baseline=scores, earlier=st.lists(scores, max_size=5), latest=scores)
 def test_less_pain_never_looks_worse(baseline, earlier, latest):
     """Lowering the latest rating (all else equal) never moves the answer towards worse."""

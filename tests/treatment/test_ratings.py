@@ -16,7 +16,7 @@ from portal.treatment import services
 from tests.factories import make_admin, make_patient
 from tests.markup import parse
 from tests.treatment.conftest import LONG_SESSIONS, signed_in
-from tests.treatment.helpers import ACTIVITIES, form_data, make_treatable, rate, record
+from tests.treatment.helpers import ACTIVITIES, form_data, rate, record
 
 
 def rating_url(session) -> str:

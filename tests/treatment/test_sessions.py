@@ -3,6 +3,7 @@ the record form (no JavaScript and htmx), corrections and cancellations that kee
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -105,12 +106,16 @@ def test_a_cleared_and_consented_patient_needs_no_reason(app, doctor_client, pat
 
 
 def test_the_date_and_time_are_the_clinics_and_stored_in_utc(app, doctor_client, patient):
-    # America/Vancouver by default: 09:30 on a November day is 17:30 UTC.
-    data = record_form(doctor_client, patient, day="2026-11-20", time="09:30")
-    clock.advance(days=0)
+    # America/Vancouver by default: 09:30 on a summer day is 16:30 UTC ...
+    data = record_form(doctor_client, patient, day="2026-07-20", time="09:30")
     assert doctor_client.post(sessions_url(patient), data=data).status_code == 303
     session, = sessions_of(patient)
-    assert session.treated_at.isoformat() == "2026-11-20T17:30:00+00:00"
+    assert session.treated_at.isoformat() == "2026-07-20T16:30:00+00:00"
+    # ... and it is shown as typed.
+    page = doctor_client.get(sessions_url(patient)).get_data(as_text=True)
+    assert re.search(r"Jul 20, 2026, 9:30\s?AM", page.replace("\u202f", " "))
+    correct = doctor_client.get(f"/clinic/sessions/{session.public_id}/correct")
+    assert 'value="09:30"' in correct.get_data(as_text=True)
 
 
 def test_the_same_form_sent_twice_records_one_session(app, doctor_client, patient):
