@@ -4,9 +4,9 @@ import zoneinfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.clinic.forms import InviteForm
 
@@ -36,3 +36,27 @@ class SettingsForm(FlaskForm):
                        id="clinic-name")
     timezone = SelectField(_l("Time zone"), choices=timezone_choices)
     self_registration = BooleanField(_l("Patients may create their own account (with e-mail confirmation)"))
+
+
+class AuditSearchForm(FlaskForm):
+    """A GET search (bookmarkable, nothing changes): no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    patient = StringField(_l("Patient"), validators=[Optional(), Length(max=254)],
+                          render_kw={"spellcheck": "false", "autocomplete": "off"})
+    actor = StringField(_l("Done by (e-mail)"), validators=[Optional(), Length(max=254)],
+                        render_kw={"spellcheck": "false", "autocomplete": "off",
+                                   "autocapitalize": "none"})
+    action = SelectField(_l("Action"), validators=[Optional()], validate_choice=False)
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
+
+    def set_actions(self, actions: list[str]) -> None:
+        self.action.choices = [SelectChoice("", _l("Any action"))] + \
+            [SelectChoice(a, a) for a in actions]
+
+    def validate_date_to(self, field) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError(_l("The end of the period is before its start."))

@@ -108,6 +108,8 @@ def _baseline_form(patient: Patient, submitted: bool = False) -> forms.BaselineF
 
 def _staff_context(patient: Patient, record_form=None, baseline_form=None,
                    focus: str | None = None) -> dict:
+    """Everything treatment/_patient_sessions.html needs; the patient chart's sessions and
+    ratings tabs (SPEC 5.3) can render treatment/_session_list.html and the charts with it."""
     sessions = services.sessions_for(patient)
     progress = services.progress(patient, sessions)
     now = clock.now()
@@ -119,7 +121,8 @@ def _staff_context(patient: Patient, record_form=None, baseline_form=None,
         "gate": services.gate(patient),
         "record_form": record_form or _record_form(patient),
         "baseline_form": baseline_form or _baseline_form(patient),
-        "handle_form": EmptyForm(), "gate_labels": {g: display.gates([g]) for g in services.GATES},
+        "handle_form": EmptyForm(),
+        "gate_labels": {g: display.gates([g]) for g in services.GATES},
         "pgic_labels": dict(forms.pgic_labels()), "durations": forms.duration_labels(),
         "bodymap": bodymap, "locale": _locale(),
         "closes_at": services.closes_at,
