@@ -1,5 +1,5 @@
 """Commands: ``flask seed-demo``, ``flask create-admin``, ``flask send-mail``,
-``flask send-reminders``."""
+``flask send-reminders``, ``flask send-digest``."""
 from __future__ import annotations
 
 import io
@@ -38,6 +38,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(send_mail)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(send_digest)
     app.cli.add_command(documents_group)
 
 
@@ -225,6 +226,16 @@ def send_mail(limit: int) -> None:
     """Deliver the outbox: due messages now, failures again later (safe from cron)."""
     sent, failed = mail.deliver_due(limit=limit)
     click.echo(f"sent {sent}, failed {failed}")
+
+
+@click.command("send-digest")
+def send_digest() -> None:
+    """Queue today's staff digest (counts only) for every active member of staff; each gets
+    one a day however often this runs (safe from cron). ``send-mail`` delivers it."""
+    from portal.clinic import digest
+
+    report = digest.send_digest()
+    click.echo(f"digest queued {report.queued}, already sent today {report.already_sent}")
 
 
 @click.command("send-reminders")

@@ -143,6 +143,14 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
               "admin": to("/admin/")}, method="POST", values={"public_id": "@invited_staff"}),
     ],
+    # The audit log (SPEC 7.1): search, CSV export of a search, chain verification.
+    "admin.audit": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+                          "admin": 200})],
+    "admin.audit_csv": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                              "practitioner": NOT_FOUND, "admin": 200})],
+    "admin.verify_audit": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                 "practitioner": NOT_FOUND, "admin": to("/admin/audit")},
+                                method="POST")],
     # --- documents (SPEC 3): patient A's documents; "@record_a" is A's patient record -----
     "documents.mine": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
     # An empty upload: the form answers 422 with its errors.

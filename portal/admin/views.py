@@ -1,15 +1,15 @@
-"""Staff, invitations and clinic settings (SPEC 1.1, 10 /admin/)."""
+"""Staff, invitations, clinic settings (SPEC 1.1, 10 /admin/) and the audit log (SPEC 7.1)."""
 from __future__ import annotations
 
-from flask import abort, flash, url_for
+from flask import Response, abort, flash, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import htmx
+from portal import clock, htmx
 from portal.admin import bp
 from portal.admin import services
-from portal.admin.forms import SettingsForm, StaffInviteForm
+from portal.admin.forms import AuditSearchForm, SettingsForm, StaffInviteForm
 from portal.auth import services as auth_services
 from portal.auth.views import error_text
 from portal.clinic_settings import current_settings
@@ -109,3 +109,63 @@ def settings():
         flash(_("Clinic settings saved."), "success")
         return htmx.hx_redirect(url_for("admin.home"))
     return _home(settings_form=form, status=422)
+
+
+# --- the audit log (SPEC 7.1) -----------------------------------------------------------
+
+_SEARCH_FIELDS = ("patient", "actor", "action", "date_from", "date_to")
+
+
+def _audit_search() -> tuple[AuditSearchForm, services.AuditFilters | None, dict[str, str]]:
+    """The search in the address (GET): its form, its filters (None when invalid) and the
+    query arguments that repeat it in links."""
+    form = AuditSearchForm(request.args)
+    form.set_actions(services.audit_actions())
+    args = {k: request.args[k] for k in _SEARCH_FIELDS if request.args.get(k)}
+    if args and not form.validate():
+        return form, None, args
+    return form, services.AuditFilters(
+        patient=(form.patient.data or "").strip(), actor=(form.actor.data or "").strip(),
+        action=form.action.data or "", date_from=form.date_from.data,
+        date_to=form.date_to.data), args
+
+
+@bp.route("/audit")
+@admin_required
+def audit():
+    form, filters, args = _audit_search()
+    results = None
+    if filters is not None:
+        results = services.search_audit(filters,
+                                        before=request.args.get("before", type=int),
+                                        after=request.args.get("after", type=int))
+    return htmx.render("admin/audit.html", "admin/_audit_search.html",
+                       status=200 if filters is not None else 422, form=form, results=results,
+                       search_args=args, verify_form=EmptyForm())
+
+
+@bp.route("/audit.csv")
+@admin_required
+def audit_csv():
+    _form, filters, _args = _audit_search()
+    if filters is None:
+        abort(400)
+    services.record_audit_export(current_user._get_current_object(), filters)
+    filename = f"audit-{clock.now():%Y%m%d-%H%M%S}.csv"
+    return Response(stream_with_context(services.audit_csv(filters)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/audit/verify", methods=["POST"])
+@admin_required
+def verify_audit():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    report = services.verify_audit_chain(current_user._get_current_object())
+    if report.ok:
+        flash(_("The audit log is intact: %(n)d events checked.", n=report.checked), "success")
+    else:
+        flash(_("The audit log has been altered: event %(id)d does not match the chain "
+                "(%(n)d events before it checked and intact).",
+                id=report.first_bad_id, n=report.checked), "error")
+    return htmx.hx_redirect(url_for("admin.audit"))

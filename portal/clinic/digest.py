@@ -1,0 +1,107 @@
+"""The daily staff digest (SPEC 6.2): one e-mail a day to each active member of staff,
+with how many things wait in the portal. Counts only: no names, nothing about anyone's
+health (SPEC 6.1). ``flask send-digest`` runs it from cron.
+
+Sending twice the same day is prevented without a table of its own: the outbox already
+holds every digest queued, so a member of staff who has one created since midnight on the
+clinic's calendar gets no other. A lock taken first makes two overlapping runs queue one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+
+from flask import current_app, url_for
+from flask_babel import get_timezone
+from sqlalchemy import exists, func, select, text
+
+from portal import clock, mail
+from portal.documents import services as documents
+from portal.extensions import db
+from portal.intake import services as intake
+from portal.models import AccountToken, IntakeResponse, OutboxMessage, User
+from portal.treatment import services as treatment
+
+KIND = "staff_digest"
+# Any constant: the PostgreSQL advisory lock that serialises digest runs.
+_DIGEST_LOCK = 7_241_102
+
+
+def counts() -> dict[str, int]:
+    """What waits for the clinic's staff, in the worklist's order (red flags first)."""
+    return {
+        "intake_red_flags": db.session.scalar(
+            select(func.count()).select_from(IntakeResponse)
+            .where(IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None),
+                   IntakeResponse.has_red_flags.is_(True))) or 0,
+        "safety_alerts": treatment.count_safety_alerts(),
+        "new_intakes": intake.count_new_intakes(),
+        "clearances": documents.count_clearances_to_review(),
+        "overdue_ratings": treatment.count_overdue_ratings(),
+        "invitations": _count_pending_invitations(),
+    }
+
+
+def _count_pending_invitations() -> int:
+    """Patients invited who have not chosen a password yet (the worklist's list)."""
+    invited = exists().where(AccountToken.user_id == User.id, AccountToken.purpose == "invite",
+                             AccountToken.used_at.is_(None))
+    return db.session.scalar(select(func.count()).select_from(User).where(
+        User.role == "patient", User.password_hash.is_(None), User.active.is_(True),
+        invited)) or 0
+
+
+def recipients() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.role.in_(("practitioner", "admin")), User.active.is_(True),
+                           User.password_hash.is_not(None)).order_by(User.id)))
+
+
+def _start_of_clinic_day(moment: datetime) -> datetime:
+    zone = get_timezone()  # the clinic's, through the Flask-Babel selector
+    local = moment.astimezone(zone)
+    midnight = datetime.combine(local.date(), time.min)
+    midnight = zone.localize(midnight) if hasattr(zone, "localize") else \
+        midnight.replace(tzinfo=zone)
+    return midnight.astimezone(timezone.utc)
+
+
+def _lock() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DIGEST_LOCK})
+    else:
+        # A write that changes nothing takes SQLite's write lock until the commit.
+        db.session.execute(text("UPDATE outbox_messages SET id = id WHERE 1 = 0"))
+
+
+def _worklist_link() -> str:
+    base = current_app.config["BASE_URL"].rstrip("/")
+    with current_app.test_request_context():
+        return base + url_for("clinic.worklist")
+
+
+@dataclass
+class DigestReport:
+    queued: int
+    already_sent: int
+
+
+def send_digest() -> DigestReport:
+    """Queue today's digest for each member of staff who has not had one today; commits."""
+    _lock()
+    since = _start_of_clinic_day(clock.now())
+    done_today = set(db.session.scalars(
+        select(OutboxMessage.to_addr).where(OutboxMessage.kind == KIND,
+                                            OutboxMessage.created_at >= since)))
+    numbers = counts()
+    link = _worklist_link()
+    queued = skipped = 0
+    for user in recipients():
+        if user.email in done_today:
+            skipped += 1
+            continue
+        mail.queue(KIND, user.email, user.locale, name=user.name, counts=numbers,
+                   total=sum(numbers.values()), link=link)
+        queued += 1
+    db.session.commit()
+    return DigestReport(queued, skipped)

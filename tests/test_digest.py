@@ -1,0 +1,142 @@
+"""The daily staff digest (SPEC 6.2): ``flask send-digest`` queues one e-mail a day for each
+active practitioner and admin, in their language, with counts only; ``send-mail`` delivers
+it. Running it again the same day (on the clinic's calendar) sends nothing more."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from portal import clock
+from portal.auth import services as auth_services
+from portal.clinic import digest
+from portal.clinic_settings import current_settings
+from portal.models import IntakeResponse, OutboxMessage
+from tests.factories import make_admin, make_document, make_patient, make_practitioner
+from tests.intake.helpers import make_intake
+from tests.treatment.helpers import rate, record
+
+
+def _at(moment: datetime) -> None:
+    clock.reset()
+    clock.advance(seconds=(moment - clock.now()).total_seconds())
+
+
+def _by_recipient(smtp_server) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for message in smtp_server.parsed():
+        found.setdefault(message["To"], []).append(message)
+    return found
+
+
+@pytest.fixture
+def clinic(db, app):
+    """Something in every queue: one of each thing the digest counts."""
+    doctor = make_practitioner(name="Dr. Digest", email="dr.digest@example.org")
+    flagged = make_patient(name="Flora Flagged", email="flora@example.org")
+    make_intake(flagged)
+    response = db.session.scalar(select(IntakeResponse))
+    response.has_red_flags = True
+    db.session.commit()
+    make_intake(make_patient(name="Ian Intake"))
+    make_document(make_patient(name="Clara Clearance"))
+    late = make_patient(name="Otto Overdue")
+    record(late, doctor, override="Digest test")
+    clock.advance(hours=25)  # its rating is now past the reminder time
+    alerted = make_patient(name="Ava Alert")
+    rate(record(alerted, doctor, hours_ago=2, override="Digest test"), 5, breathing=True)
+    with app.test_request_context():
+        auth_services.invite(doctor, "ivan.invited@example.org", "Ivan Invited", "patient")
+    return {"doctor": doctor,
+            "names": ["Flora", "Flagged", "Ian Intake", "Clara", "Otto", "Ava Alert", "Ivan",
+                      "flora@example.org", "ivan.invited@example.org"]}
+
+
+def test_counts_reflect_each_queue(clinic):
+    assert digest.counts() == {"intake_red_flags": 1, "safety_alerts": 1, "new_intakes": 2,
+                               "clearances": 1, "overdue_ratings": 1, "invitations": 1}
+
+
+def test_counts_of_an_empty_clinic_are_zero(db):
+    assert set(digest.counts().values()) == {0}
+
+
+def test_digest_goes_once_a_day_to_active_staff_in_their_language(
+        mail_app, smtp_server, runner, db, clinic):
+    english = make_admin(name="Ada Admin", email="ada@example.org", locale="en")
+    french = make_practitioner(name="Camille Tremblay", email="camille@example.org",
+                               locale="fr_CA")
+    make_practitioner(email="gone@example.org", active=False)
+    make_practitioner(email="invited.staff@example.org", password=None, mfa=False)
+    make_patient(email="a.patient@example.org")
+    staff = {clinic["doctor"].email, english.email, french.email}
+    # Deliver what the set-up queued (staff alerts, the invitation): from here on the
+    # server receives digests only.
+    runner.invoke(args=["send-mail"])
+    smtp_server.messages.clear()
+
+    result = runner.invoke(args=["send-digest"])
+    assert result.exit_code == 0, result.output
+    assert "digest queued 3, already sent today 0" in result.output
+    assert runner.invoke(args=["send-mail"]).exit_code == 0
+    sent = _by_recipient(smtp_server)
+    assert set(sent) == staff and all(len(v) == 1 for v in sent.values())
+
+    # Counts only: the numbers, no one's name or address, nothing about health.
+    mine = sent[english.email][0]
+    text = mine.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    html = mine.get_body(preferencelist=("html",)).get_content()
+    lines = re.findall(r"^\* (.+): (\d+)$", text, flags=re.M)
+    assert [int(n) for _label, n in lines] == [1, 1, 2, 1, 1, 1]
+    assert lines[0][0] == "Intakes with red flags, not yet reviewed"
+    assert mine["Subject"] == "Your daily summary from the IMS Clinic patient portal"
+    for leak in clinic["names"]:
+        assert leak not in text and leak not in html and leak not in mine["Subject"]
+    assert "Hello Ada Admin," in text and "/clinic/" in text
+
+    # In the recipient's language: the French message is marked and worded in French.
+    theirs = sent[french.email][0]
+    french_text = theirs.get_body(preferencelist=("plain",)).get_content()
+    assert 'lang="fr-CA"' in theirs.get_body(preferencelist=("html",)).get_content()
+    assert "Ce message a été envoyé automatiquement" in french_text
+    assert 'lang="en"' in html
+
+    # Again the same day: nothing new, however often cron runs it.
+    before = len(smtp_server.messages)
+    result = runner.invoke(args=["send-digest"])
+    assert "digest queued 0, already sent today 3" in result.output
+    runner.invoke(args=["send-mail"])
+    assert len(smtp_server.messages) == before
+
+    # The next day: one more each.
+    clock.advance(days=1)
+    assert "digest queued 3" in runner.invoke(args=["send-digest"]).output
+    runner.invoke(args=["send-mail"])
+    assert all(len(v) == 2 for v in _by_recipient(smtp_server).values())
+
+
+def test_a_day_is_a_day_on_the_clinics_calendar(db):
+    settings = current_settings()
+    settings.timezone = "America/Toronto"  # UTC-5 in November
+    db.session.commit()
+    make_practitioner()
+    # 23:30 in Toronto on the 23rd, then 23:50: the same clinic day, though both are on
+    # the 24th in UTC.
+    _at(datetime(2026, 11, 24, 4, 30, tzinfo=timezone.utc))
+    assert digest.send_digest().queued == 1
+    _at(datetime(2026, 11, 24, 4, 50, tzinfo=timezone.utc))
+    assert digest.send_digest().queued == 0
+    # 00:10 on the 24th in Toronto: a new day.
+    _at(datetime(2026, 11, 24, 5, 10, tzinfo=timezone.utc))
+    assert digest.send_digest().queued == 1
+    assert len(db.session.scalars(select(OutboxMessage)
+                                  .where(OutboxMessage.kind == "staff_digest")).all()) == 2
+
+
+def test_an_empty_day_says_so(db):
+    make_admin()
+    digest.send_digest()
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "staff_digest"))
+    assert "Nothing is waiting in the portal today." in message.body_text
