@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timezone
 
 import pytest
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from portal import clock
@@ -64,7 +65,7 @@ def test_counts_of_an_empty_clinic_are_zero(db):
 
 
 def test_digest_goes_once_a_day_to_active_staff_in_their_language(
-        mail_app, smtp_server, runner, db, clinic):
+        app, mail_app, smtp_server, runner, db, clinic):
     english = make_admin(name="Ada Admin", email="ada@example.org", locale="en")
     french = make_practitioner(name="Camille Tremblay", email="camille@example.org",
                                locale="fr_CA")
@@ -101,6 +102,11 @@ def test_digest_goes_once_a_day_to_active_staff_in_their_language(
     french_text = theirs.get_body(preferencelist=("plain",)).get_content()
     assert 'lang="fr-CA"' in theirs.get_body(preferencelist=("html",)).get_content()
     assert "Ce message a été envoyé automatiquement" in french_text
+    # The French subject once the catalogue has it, the English one until then.
+    with app.test_request_context(), force_locale("fr_CA"):
+        subject = gettext("Your daily summary from the %(clinic)s patient portal",
+                          clinic="IMS Clinic")
+    assert theirs["Subject"] == subject
     assert 'lang="en"' in html
 
     # Again the same day: nothing new, however often cron runs it.
