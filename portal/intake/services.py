@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit, clock, crypto, mail
 from portal.clinic_settings import current_settings
+from portal.documents import services as documents
 from portal.extensions import db
 from portal.intake import answers as rules
 from portal.intake import consent as consents
@@ -310,6 +311,9 @@ def submit(patient: Patient, revision: int | None, notify: bool = True) -> Submi
                               Patient.status.in_(("invited", "intake_in_progress")))
                        .values(status="intake_submitted", last_activity_at=now)
                        .execution_options(synchronize_session=False))
+    # A clearance accepted before the intake arrived makes the patient cleared now.
+    db.session.refresh(patient)
+    documents.sync_status(patient)
     audit.write("intake.submitted", patient=patient, actor=patient.user,
                 subject=response.public_id,
                 detail={"definition": definition.key, "version": definition.version})

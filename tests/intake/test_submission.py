@@ -115,3 +115,16 @@ def test_one_intake_per_patient(app):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_clearance_accepted_before_the_intake_makes_the_patient_cleared(app):
+    """A physician's clearance can be reviewed before the intake arrives; submitting the
+    intake must then leave the patient cleared, not merely 'intake submitted'."""
+    from tests.factories import make_document
+
+    doctor = make_practitioner()
+    user = make_patient(name="Early Letter")
+    make_document(user, status="accepted", reviewer=doctor)
+    make_intake(user)
+    db.session.expire_all()
+    assert db.session.get(Patient, user.patient.id).status == "cleared"
