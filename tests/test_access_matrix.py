@@ -107,6 +107,7 @@ ROUTES: dict[str, list[Case]] = {
     "patient.home": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
     # --- practitioners (admins are practitioners too) -----------------------------------
     "clinic.worklist": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
+    "clinic.patients": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
     "clinic.invite_patient": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422},
                                    method="POST")],
     "clinic.resend_invitation": [

@@ -1,7 +1,7 @@
 """The practitioner's home: worklist shell with invitations (the dashboard issue fills it)."""
 from __future__ import annotations
 
-from flask import abort, flash, url_for
+from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -9,8 +9,8 @@ from sqlalchemy import select
 from portal import htmx
 from portal.auth import services as auth_services
 from portal.auth.views import error_text
-from portal.clinic import bp
-from portal.clinic.forms import InviteForm
+from portal.clinic import bp, search
+from portal.clinic.forms import InviteForm, PatientSearchForm
 from portal.documents import services as documents
 from portal.extensions import db
 from portal.intake import services as intake
@@ -70,3 +70,22 @@ def resend_invitation(public_id: str):
     auth_services.resend_invitation(current_user._get_current_object(), user)
     flash(_("A new invitation was sent to %(email)s.", email=user.email), "success")
     return htmx.hx_redirect(url_for("clinic.worklist"))
+
+
+@bp.route("/patients/")
+@staff_required
+def patients():
+    """Search and list patients (SPEC 5.2): a GET form, so the address is the search."""
+    form = PatientSearchForm(request.args)
+    form.set_choices([(k, str(v)) for k, v in search.STATUS_LABELS.items()],
+                     search.staff_choices())
+    results, args, status = None, {}, 422
+    if form.validate():
+        filters = search.PatientFilters(q=(form.q.data or "").strip(),
+                                        status=form.status.data or "",
+                                        practitioner=form.practitioner.data or "")
+        args = {k: v for k, v in vars(filters).items() if v}
+        results = search.search_patients(filters, cursor=request.args.get("after"))
+        status = 200
+    return htmx.render("clinic/patients.html", "clinic/_patient_search.html", status=status,
+                       form=form, results=results, search_args=args)

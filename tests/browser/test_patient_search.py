@@ -1,0 +1,45 @@
+"""The patient list in Chromium (SPEC 5.2, 8.2, 8.3): a practitioner opens it from the
+menu, searches as they type (htmx swaps the results after a pause, the address follows, the
+focus stays in the search box), goes back to the full list with the back button; no axe
+violation, touch targets of 44 px."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import check_a11y, enter_code, sign_in, small_touch_targets, totp_now
+from tests.factories import PASSWORD, make_patient, make_practitioner
+
+pytestmark = pytest.mark.browser
+
+
+def test_practitioner_searches_as_they_type(live_server, page: Page, translate):
+    t = translate("en")
+    staff = make_practitioner(name="Paula Practitioner")
+    make_patient(name="Geneviève Côté")
+    make_patient(name="Marc Roy")
+    base = live_server.url
+
+    sign_in(page, base, staff.email, PASSWORD, t)
+    enter_code(page, totp_now(staff.totp_secret_plain), t)
+    expect(page).to_have_url(f"{base}/clinic/")
+    page.get_by_role("link", name=t("Patients"), exact=True).click()
+    expect(page).to_have_url(f"{base}/clinic/patients/")
+    rows = page.locator("#patient-results tbody tr")
+    expect(rows).to_have_count(2)
+    check_a11y(page, "patient-list")
+    assert small_touch_targets(page) == []
+
+    box = page.get_by_label(t("Search"), exact=True)
+    box.press_sequentially("cote", delay=50)
+    expect(page).to_have_url(re.compile(r"/clinic/patients/\?.*q=cote"))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Geneviève Côté")
+    expect(box).to_be_focused()
+    check_a11y(page, "patient-list-search")
+
+    page.go_back()
+    expect(page).to_have_url(f"{base}/clinic/patients/")
+    expect(rows).to_have_count(2)
