@@ -11,12 +11,13 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import insert, select, text
 
 from portal import audit, clock
 from portal.clinic_settings import current_settings
 from portal.models import AuditEvent
 from tests.factories import make_admin, make_patient, make_practitioner
+from tests.queries import queries_for
 
 EVENT_ROW = re.compile(r'<tr id="event-(\d+)"')
 LINK = re.compile(r'<a class="button button--quiet" href="([^"]+)" rel="(next|prev)"')
@@ -199,18 +200,6 @@ def test_newer_link_goes_back_to_the_same_page(client, admin, db):
 
 # --- query count ----------------------------------------------------------------------
 
-def _queries(db, client, url: str) -> int:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(statements)
 
 
 def _bulk_events(db, n: int, patients, actors, start: int) -> None:
@@ -229,13 +218,13 @@ def test_query_count_does_not_grow_with_the_log(client, admin, db):
     patients = [make_patient() for _ in range(12)]
     actors = [make_practitioner() for _ in range(6)]
     _bulk_events(db, 10, patients, actors, start=1)
-    _queries(db, client, "/admin/audit")  # warm up (settings row, session touch)
-    small = _queries(db, client, "/admin/audit")
+    queries_for(db, client, "/admin/audit")  # warm up (settings row, session touch)
+    small = queries_for(db, client, "/admin/audit")
     _bulk_events(db, 990, patients, actors, start=10_000)
-    large = _queries(db, client, "/admin/audit")
+    large = queries_for(db, client, "/admin/audit")
     assert large == small
     # And the same on a later page, with a search.
-    assert _queries(db, client, "/admin/audit?actor=example&before=500") == small
+    assert queries_for(db, client, "/admin/audit?actor=example&before=500") == small
 
 
 # --- verifying the chain --------------------------------------------------------------

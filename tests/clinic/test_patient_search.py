@@ -10,13 +10,14 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import event
+
 
 from portal import clock
 from portal.clinic import search
 from portal.models import Patient, User
 from portal.models.patient import PATIENT_STATUSES
 from tests.factories import make_patient, make_practitioner
+from tests.queries import queries_for
 
 ROW = re.compile(r'<tr id="patient-([^"]+)"')
 NEXT = re.compile(r'<a class="button button--quiet" href="([^"]+)" rel="next"')
@@ -215,25 +216,13 @@ def test_staff_nav_links_to_patients(client, staff, db):
     assert 'href="/clinic/patients/" aria-current="page"' in body
 
 
-def _queries(db, client, url: str) -> int:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(statements)
 
 
 def test_query_count_does_not_grow_with_patients(client, staff, db):
     _bulk(db, 10)
-    _queries(db, client, "/clinic/patients/")  # warm up
-    small = _queries(db, client, "/clinic/patients/")
-    small_search = _queries(db, client, "/clinic/patients/?q=bulk&status=invited")
+    queries_for(db, client, "/clinic/patients/")  # warm up
+    small = queries_for(db, client, "/clinic/patients/")
+    small_search = queries_for(db, client, "/clinic/patients/?q=bulk&status=invited")
     _bulk(db, 190, start=10)
-    assert _queries(db, client, "/clinic/patients/") == small
-    assert _queries(db, client, "/clinic/patients/?q=bulk&status=invited") == small_search
+    assert queries_for(db, client, "/clinic/patients/") == small
+    assert queries_for(db, client, "/clinic/patients/?q=bulk&status=invited") == small_search

@@ -1,0 +1,20 @@
+"""Counting SQL statements: the structural guarantee that a page's queries do not grow
+with the data (SPEC 8.5) is asserted with this, never with timings."""
+from __future__ import annotations
+
+from sqlalchemy import event
+
+
+def queries_for(db, client, url: str) -> int:
+    """How many SQL statements answering GET ``url`` (expected 200) executes."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(statements)
