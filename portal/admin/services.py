@@ -1,8 +1,6 @@
 """Clinic settings, staff management and the audit log (admins only)."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -12,7 +10,7 @@ from flask_babel import format_datetime, get_timezone
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
-from portal import audit, clock
+from portal import audit, clock, csvexport
 from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.models import AuditEvent, Patient, User
@@ -178,35 +176,21 @@ def record_audit_export(admin: User, filters: AuditFilters) -> None:
 
 CSV_HEADER = ["id", "time", "actor_email", "actor_name", "action", "patient_id",
               "patient_name", "subject", "ip", "detail"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text: one that would start a formula gets an
-    apostrophe in front."""
-    text_ = "" if value is None else str(value)
-    return "'" + text_ if text_.startswith(_FORMULA_START) else text_
 
 
 def audit_csv(filters: AuditFilters, batch: int = 500) -> Iterator[str]:
-    """The search as CSV, streamed: a byte-order mark (for spreadsheets), the header, then
-    the rows newest first, fetched ``batch`` at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(cells) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([csv_safe(c) for c in cells])
-        return buffer.getvalue()
-
-    yield "\ufeff" + line(CSV_HEADER)
+    """The search as CSV (portal.csvexport: byte-order mark, cells safe from formulas),
+    streamed newest first, fetched ``batch`` at a time."""
     stmt = (_audit_select(filters).order_by(AuditEvent.id.desc())
             .execution_options(yield_per=batch))
-    for row in db.session.execute(stmt):
-        when = format_datetime(row.created_at, "yyyy-MM-dd HH:mm:ss ZZZZZ")
-        yield line([row.id, when, row.actor_email, row.actor_name, row.action,
-                    row.patient_public_id, row.patient_name, row.subject, row.ip, row.detail])
+
+    def rows():
+        for row in db.session.execute(stmt):
+            when = format_datetime(row.created_at, "yyyy-MM-dd HH:mm:ss ZZZZZ")
+            yield [row.id, when, row.actor_email, row.actor_name, row.action,
+                   row.patient_public_id, row.patient_name, row.subject, row.ip, row.detail]
+
+    return csvexport.stream(CSV_HEADER, rows())
 
 
 def verify_audit_chain(admin: User) -> audit.ChainReport:

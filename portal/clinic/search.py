@@ -1,33 +1,43 @@
 """The staff patient list and search (SPEC 5.2, 10 /clinic/patients/).
 
-Matching is case- and accent-insensitive on the name and e-mail address: the term is folded
-in Python (lowercase, accents removed) and the columns by the same folding in SQL: on SQLite
-the Python function itself, registered on each connection; on PostgreSQL ``translate`` and
-``lower``. The models hold
-no phone number or date of birth, so neither is searched.
+What the term is decides what it matches:
 
-Results are sorted by last activity (newest first, then id) and paginated by keyset: the
-cursor is the last row's (activity, id), never an offset.
+* a date, YYYY-MM-DD or the clinic's usual DD/MM/YYYY: the date of birth, exactly;
+* a phone number (digits, with spaces, dashes, dots, brackets or a +): those digits
+  anywhere in the phone number;
+* anything else: every word of it, folded (lowercase, no accents), somewhere in the
+  patient's search text (name, e-mail address, phone digits, date of birth).
+
+All three read ``patients`` only: ``search_text`` is one denormalised column (see
+portal.searchtext and portal.models.sync), under a pg_trgm trigram index on PostgreSQL,
+which serves ``LIKE '%...%'``; SQLite scans that one column.
+
+Two orders, both paginated by keyset (the cursor holds the last row's sort key and id,
+never an offset, so rows added between two pages neither repeat nor push anyone off):
+
+* ``activity``: last activity, newest first (index on last_activity_at, id);
+* ``improved`` / ``worsened``: the NPRS change from the baseline (``pain_change``, negative
+  is less pain), most improved or most worsened first; patients with no change to show yet
+  come after, newest first. Each page is one statement: a UNION ALL of the two parts, each
+  read in index order.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import sqlite3
-import unicodedata
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, event, func, or_, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Select, and_, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
 from portal.models import Patient, User
-from portal.models.base import UTCDateTime
+from portal.searchtext import fold, phone_digits
+
+__all__ = ["fold", "search_patients", "PatientFilters", "STATUS_LABELS", "SORT_LABELS"]
 
 PAGE_SIZE = 25
 
@@ -40,43 +50,45 @@ STATUS_LABELS = {
     "discharged": _l("Discharged"),
 }
 
-# Letters that lose their accent, for PostgreSQL's translate(); uppercase too, because lower()
-# is ASCII-only under some locales.
-_PLAIN = {"a": "àâäáãå", "c": "ç", "e": "éèêë", "i": "íìîï", "n": "ñ", "o": "óòôöõ",
-          "u": "úùûü", "y": "ýÿ"}
-_FROM = "".join(accented + accented.upper() for accented in _PLAIN.values())
-_TO = "".join(plain * (2 * len(accented)) for plain, accented in _PLAIN.items())
+SORT_LABELS = {
+    "activity": _l("Last activity, newest first"),
+    "improved": _l("Pain change, most improved first"),
+    "worsened": _l("Pain change, most worsened first"),
+}
+DEFAULT_SORT = "activity"
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_CLINIC_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_PHONE = re.compile(r"\+?[\d\s().-]+")
+# Fewer digits than this are too common to mean a phone number: searched as words.
+PHONE_MIN_DIGITS = 3
 
 
-def fold(text_: str | None) -> str:
-    """Lowercase, without accents: the form both sides of a match are compared in."""
-    text_ = (text_ or "").lower().replace("œ", "oe").replace("æ", "ae")
-    decomposed = unicodedata.normalize("NFKD", text_)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+@dataclass(frozen=True)
+class Term:
+    kind: str  # "none", "date", "phone" or "words"
+    date: date | None = None
+    digits: str = ""
+    words: tuple[str, ...] = ()
 
 
-class _fold_sql(FunctionElement):
-    """fold() in SQL: PostgreSQL's translate(), or fold() itself registered in SQLite."""
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_fold_sql)
-def _fold_sqlite(element, compiler, **kw):
-    return f"portal_fold({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_fold_sql, "postgresql")
-def _fold_postgresql(element, compiler, **kw):
-    inner = compiler.process(element.clauses, **kw)
-    return (f"replace(replace(lower(translate({inner}, '{_FROM}', '{_TO}')), "
-            "'œ', 'oe'), 'æ', 'ae')")
-
-
-@event.listens_for(Engine, "connect")
-def _register_fold(dbapi_connection, _record):
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function("portal_fold", 1, fold, deterministic=True)
+def parse_term(q: str | None) -> Term:
+    q = (q or "").strip()
+    if not q:
+        return Term("none")
+    for pattern, order in ((_ISO_DATE, (0, 1, 2)), (_CLINIC_DATE, (2, 1, 0))):
+        match = pattern.fullmatch(q)
+        if match:
+            year, month, day = (int(match.group(i + 1)) for i in order)
+            try:
+                return Term("date", date=date(year, month, day))
+            except ValueError:  # 31/02/1990: not a date, and not a phone number either
+                return Term("words", words=(q,))
+    if _PHONE.fullmatch(q):
+        digits = phone_digits(q) or ""
+        if len(digits) >= PHONE_MIN_DIGITS:
+            return Term("phone", digits=digits)
+    return Term("words", words=tuple(fold(q).split()))
 
 
 def _like(term: str) -> str:
@@ -84,11 +96,26 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
+def _term_condition(term: Term):
+    if term.kind == "date":
+        return Patient.date_of_birth == term.date
+    if term.kind == "phone":
+        # The search text holds the digits too, so its trigram index finds the candidates;
+        # the phone column then keeps only phone matches (not a date of birth's digits).
+        pattern = f"%{term.digits}%"
+        return and_(Patient.search_text.like(pattern), Patient.phone.like(pattern))
+    if term.kind == "words":
+        return and_(*(Patient.search_text.like(_like(word), escape="\\")
+                      for word in term.words))
+    return None
+
+
 @dataclass(frozen=True)
 class PatientFilters:
     q: str = ""
     status: str = ""
     practitioner: str = ""  # a staff member's public id
+    sort: str = DEFAULT_SORT
 
 
 @dataclass(frozen=True)
@@ -100,10 +127,20 @@ class PatientRow:
     status: str
     activity_at: datetime
     practitioner_name: str | None
+    pain_change: int | None
+    phone: str | None
+    date_of_birth: date | None
 
     @property
     def status_label(self) -> str:
         return str(STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def phone_display(self) -> str | None:
+        """North American numbers as 604-555-0123; others as their digits."""
+        if self.phone and len(self.phone) == 10:
+            return f"{self.phone[:3]}-{self.phone[3:6]}-{self.phone[6:]}"
+        return self.phone
 
 
 @dataclass
@@ -112,23 +149,33 @@ class PatientPage:
     next_cursor: str | None
 
 
-def encode_cursor(activity_at: datetime, id_: int) -> str:
-    raw = f"{activity_at.isoformat()}|{id_}".encode()
+# --- cursors ------------------------------------------------------------------------------
+
+def encode_cursor(sort: str, key: datetime | int | None, id_: int) -> str:
+    shown = key.isoformat() if isinstance(key, datetime) else ("" if key is None else key)
+    raw = f"{sort}|{shown}|{id_}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    """The (activity, id) a cursor carries, or None when it is absent or not one of ours."""
+def decode_cursor(cursor: str | None, sort: str) -> tuple[datetime | int | None, int] | None:
+    """The (sort key, id) a cursor carries, or None when it is absent, not one of ours, or
+    made for another order (the list then starts again from its first page)."""
     if not cursor:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, id_ = raw.split("|")
-        when = datetime.fromisoformat(stamp)
-        return (when, int(id_)) if when.tzinfo else None
+        made_for, key, id_ = raw.split("|")
+        if made_for != sort:
+            return None
+        if sort == "activity":
+            when = datetime.fromisoformat(key)
+            return (when, int(id_)) if when.tzinfo else None
+        return (int(key) if key else None, int(id_))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
 
+
+# --- the query ----------------------------------------------------------------------------
 
 def staff_choices() -> list[tuple[str, str]]:
     return [(u.public_id, u.name) for u in db.session.execute(
@@ -137,32 +184,85 @@ def staff_choices() -> list[tuple[str, str]]:
         .order_by(User.name, User.id))]
 
 
-def search_patients(filters: PatientFilters, cursor: str | None = None,
-                    per_page: int = PAGE_SIZE) -> PatientPage:
-    """One statement per page, whatever the number of patients."""
+def _filtered(filters: PatientFilters) -> Select:
     practitioner = aliased(User, name="practitioner")
-    activity = func.coalesce(Patient.last_activity_at, Patient.created_at,
-                             type_=UTCDateTime()).label("activity_at")
     stmt = (select(Patient.id, Patient.public_id, User.name, User.email, Patient.status,
-                   activity, practitioner.name.label("practitioner_name"))
+                   Patient.last_activity_at.label("activity_at"),
+                   practitioner.name.label("practitioner_name"), Patient.pain_change,
+                   Patient.phone, Patient.date_of_birth)
             .join(User, User.id == Patient.user_id)
             .outerjoin(practitioner, practitioner.id == Patient.practitioner_id))
-    term = fold(filters.q.strip())
-    if term:
-        pattern = _like(term)
-        stmt = stmt.where(or_(_fold_sql(User.name).like(pattern, escape="\\"),
-                              _fold_sql(User.email).like(pattern, escape="\\")))
+    condition = _term_condition(parse_term(filters.q))
+    if condition is not None:
+        stmt = stmt.where(condition)
     if filters.status:
         stmt = stmt.where(Patient.status == filters.status)
     if filters.practitioner:
-        stmt = stmt.where(practitioner.public_id == filters.practitioner)
-    after = decode_cursor(cursor)
+        stmt = stmt.where(Patient.practitioner_id == select(User.id).where(
+            User.public_id == filters.practitioner).scalar_subquery())
+    return stmt
+
+
+def _rows(stmt) -> list[PatientRow]:
+    return [PatientRow(**{k: v for k, v in row._asdict().items() if k != "part"})
+            for row in db.session.execute(stmt)]
+
+
+def _by_activity(stmt: Select, after, limit: int) -> tuple[list[PatientRow], object]:
     if after is not None:
         when, id_ = after
-        stmt = stmt.where(or_(activity < when, and_(activity == when, Patient.id < id_)))
-    stmt = stmt.order_by(activity.desc(), Patient.id.desc()).limit(per_page + 1)
-    rows = [PatientRow(**row._asdict()) for row in db.session.execute(stmt)]
+        # The first condition is redundant; it gives the index a range to start from.
+        stmt = stmt.where(Patient.last_activity_at <= when,
+                          or_(Patient.last_activity_at < when, Patient.id < id_))
+    stmt = stmt.order_by(Patient.last_activity_at.desc(), Patient.id.desc()).limit(limit)
+    rows = _rows(stmt)
+    return rows, (lambda row: row.activity_at)
+
+
+def _by_pain_change(stmt: Select, after, limit: int,
+                    improved: bool) -> tuple[list[PatientRow], object]:
+    """Known changes in the chosen direction, then the patients without one, newest first:
+    both parts in one statement, each taken in index order; the page is put together here."""
+    unknown = stmt.where(Patient.pain_change.is_(None))
+    known = stmt.where(Patient.pain_change.is_not(None))
+    change, after_id = after if after is not None else (None, None)
+    if after is not None and change is None:  # already among the patients without one
+        known = None
+        unknown = unknown.where(Patient.id < after_id)
+    elif after is not None:
+        if improved:
+            known = known.where(Patient.pain_change >= change,
+                                or_(Patient.pain_change > change, Patient.id > after_id))
+        else:
+            known = known.where(Patient.pain_change <= change,
+                                or_(Patient.pain_change < change, Patient.id < after_id))
+    unknown = (unknown.add_columns(literal(1).label("part"))
+               .order_by(Patient.id.desc()).limit(limit))
+    if known is None:
+        statement = unknown
+    else:
+        order = ((Patient.pain_change.asc(), Patient.id.asc()) if improved
+                 else (Patient.pain_change.desc(), Patient.id.desc()))
+        known = known.add_columns(literal(0).label("part")).order_by(*order).limit(limit)
+        statement = union_all(select(known.subquery()), select(unknown.subquery()))
+    rows = _rows(statement)
+    sign = 1 if improved else -1
+    rows.sort(key=lambda r: (0, sign * r.pain_change, sign * r.id) if r.pain_change is not None
+              else (1, 0, -r.id))
+    return rows, (lambda row: row.pain_change)
+
+
+def search_patients(filters: PatientFilters, cursor: str | None = None,
+                    per_page: int = PAGE_SIZE) -> PatientPage:
+    """One statement per page, whatever the number of patients."""
+    sort = filters.sort if filters.sort in SORT_LABELS else DEFAULT_SORT
+    stmt = _filtered(filters)
+    after = decode_cursor(cursor, sort)
+    if sort == "activity":
+        rows, key = _by_activity(stmt, after, per_page + 1)
+    else:
+        rows, key = _by_pain_change(stmt, after, per_page + 1, improved=sort == "improved")
     more = len(rows) > per_page
     rows = rows[:per_page]
-    next_cursor = encode_cursor(rows[-1].activity_at, rows[-1].id) if more else None
+    next_cursor = encode_cursor(sort, key(rows[-1]), rows[-1].id) if more else None
     return PatientPage(rows, next_cursor)

@@ -29,6 +29,7 @@ from portal.intake.forms import StepInput
 from portal.intake.questionnaires import scoring
 from portal.models import (IntakeAmendment, IntakeResponse, IntakeStash, Patient,
                            STAFF_ROLES, User)
+from portal.searchtext import phone_digits
 
 DEFAULT_QUESTIONNAIRE = "ims_intake"
 STASH_TTL = timedelta(days=7)
@@ -314,6 +315,7 @@ def submit(patient: Patient, revision: int | None, notify: bool = True) -> Submi
     # A clearance accepted before the intake arrived makes the patient cleared now.
     db.session.refresh(patient)
     documents.sync_status(patient)
+    record_contact(patient, definition, answers)
     audit.write("intake.submitted", patient=patient, actor=patient.user,
                 subject=response.public_id,
                 detail={"definition": definition.key, "version": definition.version})
@@ -343,6 +345,22 @@ def _notify_staff(patient: Patient) -> None:
         # No name and no answers: e-mails carry no health information (SPEC 6.1).
         mail.queue("intake_submitted", person.email, person.locale, name=person.name,
                    link=link)
+
+
+def record_contact(patient: Patient, definition: Questionnaire,
+                   answers: dict[str, Any]) -> None:
+    """Copy the patient's phone and date of birth from the intake answers onto the patient,
+    where the staff search finds them (SPEC 5.2). The questions are the ones whose
+    autocomplete token says so: "tel" is the person's own phone (an emergency contact's
+    number has none), "bday" their date of birth (HTML autofill tokens)."""
+    phone_q = next((q for q in definition.questions.values() if q.autocomplete == "tel"), None)
+    dob_q = next((q for q in definition.questions.values() if q.autocomplete == "bday"), None)
+    patient.phone = phone_digits(answers.get(phone_q.id)) if phone_q else None
+    try:
+        dob = answers.get(dob_q.id) if dob_q else None
+        patient.date_of_birth = date.fromisoformat(dob) if isinstance(dob, str) else None
+    except ValueError:
+        patient.date_of_birth = None
 
 
 # --- after submission ---------------------------------------------------------------------
@@ -418,6 +436,7 @@ def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int
     response.reviewed_by_id = None
     response.updated_at = now
     patient.last_activity_at = now
+    record_contact(patient, definition, after)
     audit.write("intake.amended", patient=patient, actor=author, subject=response.public_id,
                 detail={"step": step_no})
     db.session.commit()

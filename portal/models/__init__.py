@@ -18,3 +18,6 @@ __all__ += ["IntakeResponse", "IntakeAmendment", "IntakeStash", "ConsentSignatur
             "INTAKE_STATUSES"]
 __all__ += ["TreatmentSession", "SessionRating", "TreatmentOutcome", "OUTCOME_STATUSES",
             "SORENESS_DURATIONS"]
+
+# Denormalised patient columns kept in step at every flush (registers an event listener).
+from portal.models import sync as _sync  # noqa: E402,F401

@@ -1,13 +1,13 @@
 """The patient record. Later features (intake, documents, treatment) hang off it."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.base import UTCDateTime, created_at_column, public_id_column
+from portal.models.base import created_at_column, public_id_column
 from portal.models.user import User
 
 # SPEC 5.2; the foundation sets the first two, later features the rest.
@@ -20,6 +20,14 @@ class Patient(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('invited', 'intake_in_progress', 'intake_submitted', "
                         "'cleared', 'in_treatment', 'discharged')", name="status"),
+        # The patient list's two orders, each with the id that breaks ties (keyset pages).
+        Index("ix_patients_activity", "last_activity_at", "id"),
+        Index("ix_patients_pain_change", "pain_change", "id"),
+        Index("ix_patients_status_activity", "status", "last_activity_at", "id"),
+        # Substring search: a trigram index on PostgreSQL (pg_trgm, created by the
+        # migration); SQLite has none, so there it is a plain index that nothing relies on.
+        Index("ix_patients_search_text", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -29,7 +37,16 @@ class Patient(db.Model):
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(30), nullable=False, default="invited")
     created_at: Mapped[datetime] = created_at_column()
-    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Anything the patient or the clinic did on the record; the list's default order.
+    last_activity_at: Mapped[datetime] = created_at_column()
+    # From the submitted intake (and its amendments): digits only (portal.searchtext).
+    phone: Mapped[str | None] = mapped_column(String(20))
+    date_of_birth: Mapped[date | None] = mapped_column(Date, index=True)
+    # Kept in step by portal.models.sync: what the patient search matches, and the NPRS
+    # change from the baseline (TreatmentOutcome.latest_nprs - baseline; negative is less
+    # pain), so that the list sorts on columns of this table.
+    search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    pain_change: Mapped[int | None] = mapped_column(Integer)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id],
                                       backref=db.backref("patient", uselist=False))

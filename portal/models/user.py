@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index,
                         Integer, LargeBinary, String)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -18,7 +18,9 @@ STAFF_ROLES = ("practitioner", "admin")
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('patient', 'practitioner', 'admin')",
-                                      name="role"),)
+                                      name="role"),
+                      # The staff lists (a few rows among 100,000 patients).
+                      Index("ix_users_role", "role"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = public_id_column()
@@ -76,7 +78,9 @@ class AccountToken(db.Model):
     """
     __tablename__ = "account_tokens"
     __table_args__ = (CheckConstraint("purpose IN ('invite', 'reset', 'confirm')",
-                                      name="purpose"),)
+                                      name="purpose"),
+                      # Invitations not yet accepted, newest first (the worklist).
+                      Index("ix_account_tokens_pending", "purpose", "used_at", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),

@@ -19,10 +19,12 @@ MAX_X_LABELS = 8
 
 @dataclass(frozen=True)
 class Item:
-    """One plotted value: the session's number, its time, the value (0-10)."""
+    """One plotted value: the session's number, its time, the value (0-10). ``label`` names
+    the point on the x axis when the number alone would not (e.g. "12+")."""
     number: int
     when: datetime | None
     value: float
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Chart:
     x_ticks: list[tuple[float, str]] = field(default_factory=list)
     width: int = WIDTH
     height: int = HEIGHT
+    # The value at the bottom of the plot: below 0 for changes (the clinic's outcomes).
+    y_min: int = 0
 
     @property
     def view_box(self) -> str:
@@ -64,14 +68,15 @@ class Chart:
         return self.height - BOTTOM
 
     def y_for(self, value: float) -> float:
-        """The y coordinate of ``value`` (0 at the bottom of the plot, y_max at the top)."""
+        """The y coordinate of ``value`` (y_min at the bottom of the plot, y_max at the
+        top)."""
         span = self.bottom - self.top
-        return round(self.bottom - span * value / self.y_max, 2)
+        return round(self.bottom - span * (value - self.y_min) / (self.y_max - self.y_min), 2)
 
     def value_for(self, y: float) -> float:
         """The inverse of y_for: what a point at ``y`` shows (the tests read charts back)."""
         span = self.bottom - self.top
-        return (self.bottom - y) * self.y_max / span
+        return self.y_min + (self.bottom - y) * (self.y_max - self.y_min) / span
 
     @property
     def baseline_y(self) -> float | None:
@@ -113,14 +118,14 @@ def _x_ticks(points: list[Point]) -> list[tuple[float, str]]:
             chosen[-1] = n - 1
         else:
             chosen.append(n - 1)
-    return [(points[i].x, str(points[i].item.number)) for i in chosen]
+    return [(points[i].x, points[i].item.label or str(points[i].item.number)) for i in chosen]
 
 
 def line_chart(chart_id: str, items: list[Item], baseline: float | None = None,
-               y_max: int = 10, tick_every: int = 2) -> Chart:
-    chart = Chart(chart_id=chart_id, y_max=y_max, points=[], baseline=baseline)
+               y_max: int = 10, tick_every: int = 2, y_min: int = 0) -> Chart:
+    chart = Chart(chart_id=chart_id, y_max=y_max, points=[], baseline=baseline, y_min=y_min)
     xs = _x_positions(len(items)) if items else []
     chart.points = [Point(x, chart.y_for(item.value), item) for x, item in zip(xs, items)]
-    chart.y_ticks = [(chart.y_for(v), v) for v in range(0, y_max + 1, tick_every)]
+    chart.y_ticks = [(chart.y_for(v), v) for v in range(y_min, y_max + 1, tick_every)]
     chart.x_ticks = _x_ticks(chart.points)
     return chart

@@ -458,6 +458,9 @@ def _save_rating(session: TreatmentSession, patient_user: User,
                                          .where(SessionRating.session_id == session.id))
         else:
             created = True
+            # can_rate() loaded "no rating" onto the session; refresh_outcome() below must
+            # see this one.
+            session.rating = rating
     if not created:
         rating = existing
         if not can_edit(rating, now):
