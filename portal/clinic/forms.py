@@ -29,11 +29,13 @@ class PatientSearchForm(FlaskForm):
                                "autocapitalize": "none"})
     status = SelectField(_l("Status"), validators=[Optional()])
     practitioner = SelectField(_l("Practitioner"), validators=[Optional()])
+    sort = SelectField(_l("Sort by"), validators=[Optional()])
 
     def set_choices(self, statuses: list[tuple[str, str]],
-                    staff: list[tuple[str, str]]) -> None:
+                    staff: list[tuple[str, str]], sorts: list[tuple[str, str]]) -> None:
         self.status.choices = [("", _l("Any status"))] + statuses
         self.practitioner.choices = [("", _l("Any practitioner"))] + staff
+        self.sort.choices = sorts
 
 
 # Dates outside these are typing mistakes (and the far ends of the calendar cannot be turned
