@@ -17,6 +17,8 @@ from portal.extensions import db
 from portal.models import AccountToken, Patient, User
 
 DEMO_PASSWORD = "demo-password-123"
+# The named demo patients (patient@example.com, patient01@example.com, ...).
+DEMO_PATIENTS = 40
 
 DEMO_STAFF = [
     ("admin@example.com", "Alex Admin", "admin"),
@@ -45,8 +47,14 @@ def register(app: Flask) -> None:
 @click.command("seed-demo")
 @click.option("--password", default=DEMO_PASSWORD, show_default=True,
               help="The one password every demo account shares.")
-@click.option("--patients", default=40, show_default=True, help="How many demo patients.")
-def seed_demo(password: str, patients: int) -> None:
+@click.option("--patients", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Generated patients to add to the demo clinic, in every status, with "
+                   "intakes, clearances, sessions and ratings (for trying the portal at "
+                   "scale). They cannot sign in. Each run adds this many more.")
+@click.option("--seed", default=20261124, show_default=True,
+              help="Random seed of the generated patients (the same seed gives the same "
+                   "patients).")
+def seed_demo(password: str, patients: int, seed: int) -> None:
     """Create a believable demo clinic; safe to run again (it keeps what exists)."""
     if passwords.problem(password):
         raise click.BadParameter("choose at least 12 characters, not a common password",
@@ -83,7 +91,7 @@ def seed_demo(password: str, patients: int) -> None:
                                  "intake_in_progress", password_hash)
     lines.append(f"{main_patient.user.email} {password} patient -")
 
-    for i in range(max(patients - 1, 0)):
+    for i in range(DEMO_PATIENTS - 1):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7 + 3) % len(LAST)]
         email = f"patient{i + 1:02d}@example.com"
         # About one in five has not accepted the invitation yet.
@@ -108,8 +116,25 @@ def seed_demo(password: str, patients: int) -> None:
     for email, _name, role in DEMO_STAFF:
         secret = crypto.decrypt(staff[email].totp_secret).decode()
         click.echo(f"  {role:<12} {email:<28} TOTP secret {secret}")
-    click.echo(f"  patient      patient@example.com          (and {patients - 1} more)")
+    click.echo(f"  patient      patient@example.com          (and {DEMO_PATIENTS - 1} more)")
     click.echo(f"Accounts written to {out}")
+    if patients:
+        _generate(patients, seed, practitioners)
+
+
+def _generate(count: int, seed: int, practitioners: list[User]) -> None:
+    from portal import bulk_demo
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % (bulk_demo.BATCH * 10) == 0:
+            click.echo(f"  generated {done}/{total} patients")
+
+    report = bulk_demo.generate(count, seed, practitioners, progress)
+    last = report.first_number + report.patients - 1
+    click.echo(f"Generated patients p{report.first_number:07d} to p{last:07d} "
+               f"(@{bulk_demo.DOMAIN}): {report.intakes} intakes, {report.documents} "
+               f"clearance letters, {report.sessions} sessions, {report.ratings} ratings. "
+               "They cannot sign in.")
 
 
 def _demo_patient(email: str, name: str, practitioner: User, state: str,

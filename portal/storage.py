@@ -141,6 +141,12 @@ class Storage:
         """The plaintext, chunk by chunk; StorageError if missing or tampered with."""
         raise NotImplementedError
 
+    def write_many(self, blobs: Iterable[tuple[str, bytes]]) -> None:
+        """Many small blobs (key, plaintext) at once, as write() would store each: the
+        generated demo patients' letters (portal.bulk_demo)."""
+        for key, data in blobs:
+            self.write(key, [data])
+
     def delete(self, key: str) -> None:
         """Remove the blob when the current transaction commits."""
         raise NotImplementedError
@@ -165,6 +171,12 @@ class DatabaseStorage(Storage):
         table = StoredChunk.__table__
         for seq, token in enumerate(_seal(key, chunks)):
             db.session.execute(insert(table).values(key=key, seq=seq, data=token))
+
+    def write_many(self, blobs: Iterable[tuple[str, bytes]]) -> None:
+        rows = [{"key": key, "seq": seq, "data": token} for key, data in blobs
+                for seq, token in enumerate(_seal(key, [data]))]
+        if rows:  # one multi-row INSERT
+            db.session.execute(insert(StoredChunk.__table__), rows)
 
     def _tokens(self, key: str) -> Iterator[bytes]:
         seq = 0

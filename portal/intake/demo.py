@@ -114,8 +114,10 @@ def seed(rng: random.Random) -> int:
     """Intakes for the demo patients who have joined and have none yet (so running
     seed-demo again adds nothing). Returns how many were made."""
     made = 0
+    # The named demo patients only (not the generated ones of portal.bulk_demo).
     patients = db.session.scalars(select(Patient).join(Patient.user)
-                                  .where(User.password_hash.is_not(None))
+                                  .where(User.password_hash.is_not(None),
+                                         User.email.endswith("@example.com"))
                                   .order_by(Patient.id)).all()
     kinds = ["in_progress", "clean", "red_flag", "precaution"]
     for index, patient in enumerate(patients):

@@ -48,7 +48,8 @@ def candidates(limit: int = len(TRAJECTORIES)) -> list[Patient]:
         select(Patient).join(User, User.id == Patient.user_id)
         .join(IntakeResponse, IntakeResponse.patient_id == Patient.id)
         .where(User.password_hash.is_not(None), IntakeResponse.status == "submitted",
-               IntakeResponse.has_red_flags.is_(False))
+               IntakeResponse.has_red_flags.is_(False),
+               User.email.like("patient%@example.com"))  # not portal.bulk_demo's
         .order_by(Patient.id)).all()
     chosen = [p for p in rows if _number(p.user) is not None
               and _number(p.user) not in LEAVE_ALONE]
