@@ -108,6 +108,20 @@ ROUTES: dict[str, list[Case]] = {
     # --- practitioners (admins are practitioners too) -----------------------------------
     "clinic.worklist": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
     "clinic.patients": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
+    # Outcomes (SPEC 5.4): the report and its CSV.
+    "clinic.outcomes": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
+    "clinic.outcomes_csv": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
+    # Exports of one patient (SPEC 5.5): patients never, not even their own record.
+    "clinic.patient_fhir": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"patient_id": "no-such-id"}),
+    ],
+    "clinic.patient_summary_print": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"patient_id": "@record_c"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"patient_id": "no-such-id"}),
+    ],
     "clinic.invite_patient": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422},
                                    method="POST")],
     "clinic.resend_invitation": [

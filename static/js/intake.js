@@ -253,10 +253,6 @@
     });
     root.querySelectorAll("[data-bodymap]").forEach(initBodymap);
     root.querySelectorAll("[data-rows]").forEach(initRows);
-    root.querySelectorAll("[data-print]").forEach(function (button) {
-      button.hidden = false;
-      button.addEventListener("click", function () { window.print(); });
-    });
   }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });

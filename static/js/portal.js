@@ -13,6 +13,12 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     focusFirst(document);
+    // Print buttons are hidden until this script can make them work; without it the
+    // browser's own Print command does the same.
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
   });
 
   // After an htmx swap, put focus somewhere sensible: an error summary if the swap brought

@@ -373,3 +373,13 @@ def test_query_count_does_not_grow_with_patients(client, staff, doctors, db, par
     _many(db, doctors, 10, 190)
     assert db.session.scalar(select(TreatmentOutcome.id).limit(1)) is not None
     assert queries_for(db, client, url) == small
+
+
+def test_demo_clinic_has_outcomes(app, runner, client, staff, tmp_path):
+    app.instance_path = str(tmp_path / "instance")
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    figures = _figures(_report(client))
+    assert figures["statuses"]["improved"] and figures["statuses"]["worse"]
+    assert 0 < figures["rate"] < 1 and figures["median"] is not None
+    assert len(figures["by_session"]) >= 3

@@ -1,0 +1,347 @@
+"""A patient's record as a FHIR R4 Bundle (SPEC 5.5), built as plain JSON-ready dicts.
+
+FHIR R4 is version 4.0.1 (https://hl7.org/fhir/R4/). The bundle is a ``collection``
+(https://hl7.org/fhir/R4/bundle.html): a set of resources kept together, not a transaction
+for a server to run. Each entry's ``fullUrl`` is a ``urn:uuid:`` and the resources refer to
+each other by it. The UUIDs are derived from the portal's public ids (UUID version 5 in a
+namespace made from the clinic's address), so a second export of the same record gives the
+same ids and a receiving system can tell it is the same patient, response or observation.
+
+What is in it:
+
+* ``Patient``: name, e-mail, and from the intake the date of birth, sex (as administrative
+  gender), phone and address, with the portal's public id as identifier.
+* ``QuestionnaireResponse``: the submitted intake with its amendments applied, pointing at
+  its questionnaire by canonical URL and version (``url|version``), one item per answered
+  question in the questionnaire's order.
+* ``Observation``: one per pain score, coded with LOINC 72514-3 "Pain severity - 0-10
+  verbal numeric rating [Score] - Reported" (https://loinc.org/72514-3; CLINICAL.md, "Codes
+  for export"), ``valueInteger``: the intake's pain now, average and worst over the past
+  week, and the pain now of every rating of a session that was not cancelled (a cancelled
+  session's rating no longer counts anywhere in the portal).
+* ``DocumentReference``: one per document, metadata only (never the file): type, status,
+  date, content type, size, and the link to download it (which asks the reader to sign in).
+
+The file's SHA-256 is given as an identifier in the ``ni:`` form of RFC 6920 ("Naming
+Things with Hashes", ``ni:///sha-256;<base64url>``): R4 defines ``Attachment.hash`` as a
+SHA-1, which the portal does not keep, and computing one would mean decrypting the file.
+"""
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import date, datetime, timezone
+from typing import Any
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+
+from portal import clock
+from portal.documents import services as documents
+from portal.intake import bodymap
+from portal.intake import services as intake
+from portal.intake.answers import visible
+from portal.intake.definitions import Question, Questionnaire, text
+from portal.models import Document, IntakeResponse, Patient
+from portal.treatment import services as treatment
+
+FHIR_VERSION = "4.0.1"
+# The media type of FHIR JSON, with the version it follows (https://hl7.org/fhir/R4/http.html
+# "mime-type": the fhirVersion parameter names the major.minor release).
+MEDIA_TYPE = "application/fhir+json; fhirVersion=4.0"
+
+LOINC = "http://loinc.org"
+PAIN_SEVERITY = {"system": LOINC, "code": "72514-3",
+                 "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}
+SURVEY = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+          "code": "survey", "display": "Survey"}
+# RFC 3986: the identifier's value is itself a URI (here an RFC 6920 ni: name).
+URI_SYSTEM = "urn:ietf:rfc:3986"
+# The intake's answer to "sex" as FHIR administrative gender
+# (https://hl7.org/fhir/R4/valueset-administrative-gender.html).
+GENDERS = {"female": "female", "male": "male", "another": "other", "prefer_not": "unknown"}
+
+
+def instant(moment: datetime) -> str:
+    """A FHIR dateTime/instant in UTC, to the second: 2025-05-01T18:00:00Z."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class _Ids:
+    """Stable urn:uuid ids for one clinic."""
+
+    def __init__(self, base_url: str):
+        self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, base_url)
+
+    def __call__(self, kind: str, key: str) -> str:
+        return str(uuid.uuid5(self.namespace, f"{kind}/{key}"))
+
+
+def _entry(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
+
+
+def _ref(resource: dict[str, Any]) -> dict[str, str]:
+    return {"reference": f"urn:uuid:{resource['id']}"}
+
+
+def _absolute(endpoint: str, **values) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def _answered(question: Question, answers: dict[str, Any]) -> Any:
+    value = answers.get(question.id)
+    return None if value in (None, "", [], {}) else value
+
+
+def _by_autocomplete(definition: Questionnaire, token: str) -> Question | None:
+    """The question that asks for ``token`` (its HTML autocomplete name), whatever its id in
+    this version of the questionnaire."""
+    return next((q for q in definition.questions.values() if q.autocomplete == token), None)
+
+
+# --- Patient --------------------------------------------------------------------------------
+
+def patient_resource(ids: _Ids, patient: Patient, definition: Questionnaire | None,
+                     answers: dict[str, Any]) -> dict[str, Any]:
+    user = patient.user
+    resource: dict[str, Any] = {
+        "resourceType": "Patient", "id": ids("Patient", patient.public_id),
+        "identifier": [{"system": _absolute("clinic.patients"), "value": patient.public_id}],
+        "active": user.active,
+        "name": [{"text": user.name}],
+        "telecom": [{"system": "email", "value": user.email}],
+    }
+    if definition is None:
+        return resource
+    phone = _by_autocomplete(definition, "tel")
+    if phone is not None and _answered(phone, answers):
+        resource["telecom"].append({"system": "phone", "value": str(answers[phone.id])})
+    sex = definition.questions.get("sex")
+    if sex is not None and answers.get("sex") in GENDERS:
+        resource["gender"] = GENDERS[answers["sex"]]
+    birth = _by_autocomplete(definition, "bday")
+    if birth is not None and _iso_date(answers.get(birth.id)):
+        resource["birthDate"] = answers[birth.id]
+    address = _by_autocomplete(definition, "street-address")
+    if address is not None and _answered(address, answers):
+        resource["address"] = [{"text": str(answers[address.id])}]
+    return resource
+
+
+def _iso_date(value: Any) -> bool:
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+# --- QuestionnaireResponse ------------------------------------------------------------------
+
+def questionnaire_canonical(definition: Questionnaire) -> str:
+    """The questionnaire's canonical URL with its version: ``url|version``
+    (https://hl7.org/fhir/R4/references.html#canonical)."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/fhir/Questionnaire/" \
+           f"{definition.key}|{definition.version}"
+
+
+def _answer_values(question: Question, value: Any, locale: str) -> list[dict[str, Any]]:
+    kind = question.type
+    if kind in ("single_choice", "yes_no"):
+        return [{"valueCoding": {"code": str(value),
+                                 "display": question.option_label(value, locale)}}]
+    if kind == "multiple_choice":
+        return [{"valueCoding": {"code": str(v), "display": question.option_label(v, locale)}}
+                for v in value]
+    if kind == "scale" and isinstance(value, int):
+        return [{"valueInteger": value}]
+    if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [{"valueInteger": value} if isinstance(value, int) else {"valueDecimal": value}]
+    if kind == "date" and _iso_date(value):
+        return [{"valueDate": value}]
+    if kind == "signature" and isinstance(value, dict):
+        return [{"valueString": str(value.get("name", ""))}]
+    return [{"valueString": str(value)}]
+
+
+def _item(question: Question, value: Any, locale: str) -> list[dict[str, Any]]:
+    """The response item(s) for one answered question. A body map is a group with one item
+    per marked region; each PSFS activity a repetition of the question's group (same
+    linkId), with its columns inside."""
+    label = text(question.label, locale)
+    if question.type == "body_map" and isinstance(value, dict):
+        parts = [{"linkId": f"{question.id}.{code}", "text": bodymap.label(code, locale),
+                  "answer": [{"valueInteger": n}]}
+                 for code, n in sorted(value.items()) if isinstance(n, int)]
+        return [{"linkId": question.id, "text": label, "item": parts}] if parts else []
+    if question.type == "rows" and isinstance(value, list):
+        out = []
+        for row in value:
+            if not isinstance(row, dict):
+                continue
+            cells = []
+            for col in question.columns:
+                cell = row.get(col.id)
+                if cell in (None, ""):
+                    continue
+                answer = {"valueInteger": cell} if col.type == "scale" and isinstance(cell, int) \
+                    else {"valueString": str(cell)}
+                cells.append({"linkId": f"{question.id}.{col.id}",
+                              "text": text(col.label, locale), "answer": [answer]})
+            if cells:
+                out.append({"linkId": question.id, "text": label, "item": cells})
+        return out
+    return [{"linkId": question.id, "text": label,
+             "answer": _answer_values(question, value, locale)}]
+
+
+def questionnaire_response(ids: _Ids, response: IntakeResponse, definition: Questionnaire,
+                           answers: dict[str, Any], patient_ref: dict[str, str],
+                           locale: str) -> dict[str, Any]:
+    items: list[dict[str, Any]] = []
+    for step in definition.steps:
+        for question in step.questions:
+            value = _answered(question, answers)
+            if value is not None and visible(definition, question, answers):
+                items.extend(_item(question, value, locale))
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": ids("QuestionnaireResponse", response.public_id),
+        "identifier": {"system": _absolute("clinic.patients"), "value": response.public_id},
+        "questionnaire": questionnaire_canonical(definition),
+        # Corrected after it was sent (SPEC 2.6): "amended".
+        "status": "amended" if response.amendments else "completed",
+        "subject": patient_ref, "author": patient_ref, "source": patient_ref,
+        "authored": instant(response.submitted_at),
+        "item": items,
+    }
+
+
+# --- Observations ---------------------------------------------------------------------------
+
+def pain_observation(ids: _Ids, key: str, label: str, value: int, when: datetime,
+                     patient_ref: dict[str, str], status: str = "final",
+                     derived_from: dict[str, str] | None = None) -> dict[str, Any]:
+    resource = {
+        "resourceType": "Observation", "id": ids("Observation", key),
+        "status": status,
+        "category": [{"coding": [SURVEY]}],
+        "code": {"coding": [PAIN_SEVERITY], "text": label},
+        "subject": patient_ref,
+        "effectiveDateTime": instant(when),
+        # Reported by the patient: the patient is the performer.
+        "performer": [patient_ref],
+        "valueInteger": value,
+    }
+    if derived_from is not None:
+        resource["derivedFrom"] = [derived_from]
+    return resource
+
+
+def _intake_pain_labels() -> dict[str, str]:
+    return {"nprs_now": _("Pain now, at intake"),
+            "nprs_average": _("Average pain over the past week, at intake"),
+            "nprs_worst": _("Worst pain over the past week, at intake")}
+
+
+def intake_observations(ids: _Ids, response: IntakeResponse, definition: Questionnaire,
+                        answers: dict[str, Any], patient_ref: dict[str, str],
+                        response_ref: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    amended = {qid for a in response.amendments for qid in a.changes}
+    for key, label in _intake_pain_labels().items():
+        qid = definition.scoring.get(key)
+        value = answers.get(qid) if qid else None
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10:
+            out.append(pain_observation(
+                ids, f"{response.public_id}/{key}", label, value, response.submitted_at,
+                patient_ref, status="amended" if qid in amended else "final",
+                derived_from=response_ref))
+    return out
+
+
+def session_observations(ids: _Ids, patient: Patient,
+                         patient_ref: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    for rated in treatment.rated_sessions(patient):
+        rating = rated.rating
+        out.append(pain_observation(
+            ids, rating.public_id, _("Pain after session %(n)d", n=rated.number),
+            rating.pain_now, rating.created_at, patient_ref,
+            status="amended" if rating.updated_at > rating.created_at else "final"))
+    return out
+
+
+# --- DocumentReference ----------------------------------------------------------------------
+
+def _ni(sha256_hex: str) -> str:
+    """RFC 6920 name of a SHA-256 digest: ni:///sha-256;<base64url without padding>."""
+    digest = base64.urlsafe_b64encode(bytes.fromhex(sha256_hex)).rstrip(b"=").decode()
+    return f"ni:///sha-256;{digest}"
+
+
+def _document_labels() -> dict[str, str]:
+    return {"clearance": _("Physician's clearance"), "imaging": _("Imaging report"),
+            "referral": _("Referral"), "other": _("Other document")}
+
+
+def _review_text(doc: Document) -> str:
+    if doc.status == "accepted":
+        if doc.valid_until:
+            return _("accepted, valid until %(day)s", day=doc.valid_until.isoformat())
+        return _("accepted")
+    if doc.status == "rejected":
+        return _("rejected")
+    return _("waiting for review")
+
+
+def document_reference(ids: _Ids, doc: Document,
+                       patient_ref: dict[str, str]) -> dict[str, Any]:
+    kind = _document_labels().get(doc.kind, doc.kind)
+    return {
+        "resourceType": "DocumentReference", "id": ids("DocumentReference", doc.public_id),
+        "identifier": [{"system": URI_SYSTEM, "value": _ni(doc.sha256)}],
+        # A clearance replaced by a newer upload is superseded; every other one current.
+        "status": "superseded" if doc.replaced_by else "current",
+        "type": {"text": kind},
+        "subject": patient_ref,
+        "date": instant(doc.created_at),
+        "description": f"{kind} ({_review_text(doc)})",
+        "content": [{"attachment": {
+            "contentType": doc.content_type,
+            "url": _absolute("documents.download", public_id=doc.public_id),
+            "size": doc.size,
+            "title": doc.original_name,
+            "creation": instant(doc.created_at),
+        }}],
+    }
+
+
+# --- the bundle -----------------------------------------------------------------------------
+
+def bundle(patient: Patient, locale: str) -> dict[str, Any]:
+    """The patient's record as a FHIR R4 collection Bundle."""
+    ids = _Ids(current_app.config["BASE_URL"].rstrip("/"))
+    response = intake.submitted_response(patient)
+    definition = intake.definition_for(response) if response is not None else None
+    answers = intake.effective_answers(response) if response is not None else {}
+    person = patient_resource(ids, patient, definition, answers)
+    patient_ref = _ref(person)
+    resources = [person]
+    if response is not None:
+        qr = questionnaire_response(ids, response, definition, answers, patient_ref, locale)
+        resources.append(qr)
+        resources.extend(intake_observations(ids, response, definition, answers, patient_ref,
+                                             _ref(qr)))
+    resources.extend(session_observations(ids, patient, patient_ref))
+    resources.extend(document_reference(ids, doc, patient_ref)
+                     for doc in documents.patient_documents(patient))
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": instant(clock.now())},
+        "type": "collection",
+        "timestamp": instant(clock.now()),
+        "entry": [_entry(r) for r in resources],
+    }
