@@ -15,9 +15,9 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, Document
 from portal.treatment import services
-from tests.conftest import Auth, CSRFClient
 from tests.factories import make_document, make_patient, make_practitioner
 from tests.markup import parse
+from tests.treatment.conftest import signed_in
 from tests.treatment.helpers import history, make_treatable
 
 PAIN = "72514-3"
@@ -30,10 +30,7 @@ def doctor(app):
 
 @pytest.fixture
 def staff_client(app, doctor):
-    app.test_client_class = CSRFClient
-    client = app.test_client()
-    assert Auth(client).login(doctor).status_code == 303
-    return client
+    return signed_in(app, doctor)
 
 
 @pytest.fixture
@@ -187,11 +184,8 @@ def test_unknown_patient_is_404(staff_client):
 
 
 def test_patients_get_404_even_for_their_own_record(app, treated):
-    other = make_patient()
-    app.test_client_class = CSRFClient
-    for user in (treated, other):
-        client = app.test_client()
-        assert Auth(client).login(user).status_code == 303
+    for user in (treated, make_patient()):
+        client = signed_in(app, user)
         for path in ("fhir.json", "summary"):
             response = client.get(f"/clinic/patients/{treated.patient.public_id}/{path}")
             assert response.status_code == 404
