@@ -124,6 +124,11 @@ class Config:
 
     TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "IMS Patient Portal")
 
+    # The worklist (SPEC 5.1): each section checks for changes every this many seconds, and
+    # lists at most this many lines ("and N more" after them).
+    WORKLIST_REFRESH_SECONDS = _int("WORKLIST_REFRESH_SECONDS", 45)
+    WORKLIST_LIST_SIZE = _int("WORKLIST_LIST_SIZE", 10)
+
     @classmethod
     def check(cls, config) -> None:
         """Refuse to run in production with development secrets."""

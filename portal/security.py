@@ -100,11 +100,24 @@ def _load_from_session(_request) -> User | None:
             db.session.commit()
         session.pop("sid", None)
         return None
-    if now - row.last_seen_at > _TOUCH_EVERY:
+    if now - row.last_seen_at > _TOUCH_EVERY and not _passive_request():
         row.last_seen_at = now
         db.session.commit()
     g.user_session = row
     return user
+
+
+def passive(view):
+    """Marks a view that pages call by themselves (the worklist's refresh): such a request is
+    not activity, so a page left open does not keep an unattended session alive past the idle
+    timeout (SPEC 1.4). Put it under the access decorator, which copies the mark."""
+    view.passive_request = True
+    return view
+
+
+def _passive_request() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "passive_request", False))
 
 
 @login_manager.unauthorized_handler

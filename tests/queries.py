@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import event
 
 
-def queries_for(db, client, url: str) -> int:
-    """How many SQL statements answering GET ``url`` (expected 200) executes."""
+def queries_for(db, client, url: str, **kwargs) -> int:
+    """How many SQL statements answering GET ``url`` (expected 200) executes; ``kwargs`` go
+    to ``client.get`` (headers, for instance)."""
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
@@ -14,7 +15,7 @@ def queries_for(db, client, url: str) -> int:
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        assert client.get(url).status_code == 200
+        assert client.get(url, **kwargs).status_code == 200
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     return len(statements)

@@ -107,6 +107,13 @@ ROUTES: dict[str, list[Case]] = {
     "patient.home": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
     # --- practitioners (admins are practitioners too) -----------------------------------
     "clinic.worklist": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
+    # The worklist's self-refresh asks each section (htmx); a browser opening one is sent
+    # to the worklist page. An unknown section does not exist.
+    "clinic.worklist_section": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": to("/clinic/")},
+             values={"section": "red-flags"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"section": "no-such-section"}),
+    ],
     "clinic.patients": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
     # Outcomes (SPEC 5.4): the report and its CSV.
     "clinic.outcomes": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],

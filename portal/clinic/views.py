@@ -1,7 +1,9 @@
-"""The practitioner's home: worklist shell with invitations (the dashboard issue fills it)."""
+"""The practitioner's home, the worklist (SPEC 5.1) with its invitations, and the patient
+list (SPEC 5.2)."""
 from __future__ import annotations
 
-from flask import abort, flash, request, url_for
+from flask import (Response, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -9,33 +11,63 @@ from sqlalchemy import select
 from portal import htmx
 from portal.auth import services as auth_services
 from portal.auth.views import error_text
-from portal.clinic import bp, search
+from portal.clinic import bp, search, worklist as work
 from portal.clinic.forms import InviteForm, PatientSearchForm
-from portal.documents import services as documents
 from portal.extensions import db
-from portal.intake import services as intake
 from portal.forms import EmptyForm
 from portal.models import User
-from portal.security import staff_required
-from portal.treatment import services as treatment
+from portal.security import passive, staff_required
+
+
+def _chosen_who() -> str | None:
+    """The "my patients / all" choice in the address (or a form's hidden field), if it is a
+    valid one."""
+    who = request.values.get("who")
+    return who if who in work.WHO else None
+
+
+def _scope() -> work.Scope:
+    user = current_user._get_current_object()
+    return work.Scope(_chosen_who() or work.default_who(user), user.id)
+
+
+def _worklist_context(scope: work.Scope, keys) -> dict:
+    return {"who": scope.who, "sections": work.build(scope, keys), "resend_form": EmptyForm(),
+            "refresh_seconds": current_app.config["WORKLIST_REFRESH_SECONDS"]}
 
 
 def _worklist(form: InviteForm | None = None, status: int = 200):
+    # An htmx request gets the invitation panel only: only its section is worked out.
+    keys = ("invitations",) if htmx.wants_fragment() else work.SECTIONS
     return htmx.render("clinic/worklist.html", "clinic/_invite_panel.html", status=status,
                        form=form or InviteForm(formdata=None),
-                       pending=auth_services.pending_invitations("patient"),
-                       resend_form=EmptyForm(),
-                       clearance_queue=documents.clearances_to_review(),
-                       clearance_count=documents.count_clearances_to_review(),
-                       new_intakes=intake.new_intakes(),
-                       new_intake_count=intake.count_new_intakes(),
-                       **treatment.worklist())
+                       **_worklist_context(_scope(), keys))
 
 
 @bp.route("/")
 @staff_required
 def worklist():
     return _worklist()
+
+
+@bp.route("/worklist/<section>")
+@staff_required
+@passive
+def worklist_section(section: str):
+    """One section, for the page's self-refresh: 204 when what it shows is the version the
+    page has (``v``), else the section to swap in. Not a page of its own: a browser that
+    comes here (a bookmark, sign-in's way back) goes to the worklist at that section."""
+    if section not in work.SECTIONS:
+        abort(404)
+    scope = _scope()
+    if not htmx.wants_fragment():
+        return redirect(url_for("clinic.worklist", who=_chosen_who(), _anchor=section), 303)
+    context = _worklist_context(scope, (section,))
+    if request.args.get("v") == context["sections"][section].version:
+        return Response(status=204)
+    return Response(render_template("clinic/_worklist_section.html",
+                                    section=context["sections"][section], **context),
+                    mimetype="text/html")
 
 
 @bp.route("/invitations", methods=["POST"])
@@ -51,9 +83,8 @@ def invite_patient():
         else:
             flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
             if htmx.wants_fragment():
-                response = _worklist()
-                return response
-            return htmx.hx_redirect(url_for("clinic.worklist"))
+                return _worklist()
+            return htmx.hx_redirect(url_for("clinic.worklist", who=_chosen_who()))
     return _worklist(form, status=422)
 
 
@@ -69,7 +100,7 @@ def resend_invitation(public_id: str):
         abort(404)
     auth_services.resend_invitation(current_user._get_current_object(), user)
     flash(_("A new invitation was sent to %(email)s.", email=user.email), "success")
-    return htmx.hx_redirect(url_for("clinic.worklist"))
+    return htmx.hx_redirect(url_for("clinic.worklist", who=_chosen_who()))
 
 
 @bp.route("/patients/")

@@ -384,6 +384,12 @@ def _overdue(now: datetime):
                 TreatmentSession.rating_opens_at <= now - _config("RATING_REMINDER_AFTER"))
 
 
+def overdue_clause(now: datetime):
+    """SQL: sessions whose rating is past its reminder time and still open (the worklist
+    filters them by practitioner)."""
+    return _overdue(now)
+
+
 def to_rate(patient: Patient) -> list[TreatmentSession]:
     """The patient's sessions waiting for a rating, oldest first (it closes first)."""
     return list(db.session.scalars(

@@ -51,8 +51,9 @@ def test_record_rate_and_see_progress(open_page, live_server):
     enter_code(desk, totp_now(doctor.totp_secret_plain))
     expect(desk).to_have_url(f"{base}/clinic/")
     first = desk.locator("main h2").first
-    expect(first).to_contain_text("Safety: breathing or chest pain after needling")
-    expect(desk.locator("#safety-alerts")).to_contain_text("Sam Safety")
+    expect(first).to_contain_text("Red flags")
+    expect(desk.locator("#red-flags")).to_contain_text("Sam Safety")
+    expect(desk.locator("#red-flags")).to_contain_text("Breathing or chest pain after needling")
     expect(desk.locator("#worsening")).to_contain_text("Wendy Worse")
     expect(desk.locator("#ratings-overdue")).to_contain_text("Olga Overdue")
     check_a11y(desk, "treatment-worklist")

@@ -198,8 +198,9 @@ def test_worklist_lists_safety_first_then_outcomes(app, doctor, doctor_client):
     html = doctor_client.get("/clinic/").get_data(as_text=True)
     doc = parse(html)
     headings = [e.text.strip() for e in doc.find_all("h2")]
-    assert headings[0].startswith("Safety: breathing or chest pain after needling")
-    for section_id, name in (("safety-alerts", "Sam Safety"), ("worsening", "Wendy Worse"),
+    assert headings[0].startswith("Red flags")
+    assert "Breathing or chest pain after needling" in doc.by_id("red-flags").text
+    for section_id, name in (("red-flags", "Sam Safety"), ("worsening", "Wendy Worse"),
                              ("ratings-overdue", "Olga Overdue"), ("improved", "Ivan Improved")):
         section = doc.by_id(section_id)
         assert section is not None and name in section.text, section_id
@@ -210,7 +211,7 @@ def test_worklist_lists_safety_first_then_outcomes(app, doctor, doctor_client):
     assert response.status_code == 303
     assert services.count_safety_alerts() == 0
     after = parse(doctor_client.get("/clinic/").get_data(as_text=True))
-    assert after.by_id("safety-alerts") is None
+    assert "Sam Safety" not in after.by_id("red-flags").text
 
 
 def test_worklist_counts(app, doctor):
