@@ -141,6 +141,34 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND},
              method="POST", values={"public_id": "no-such-id"}),
     ],
+    # --- the patient chart (SPEC 5.3): patient A's record, and an invited patient's -------
+    **{endpoint: [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"patient_id": "no-such-id"}),
+    ] for endpoint in ("clinic.chart", "clinic.chart_ratings", "clinic.chart_activity")},
+    # No reason chosen: 422 for staff, and nothing changes.
+    "clinic.chart_discharge": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
+    ],
+    # A is not discharged: back to the chart, which says so.
+    "clinic.chart_readmit": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": to("/clinic/patients/@record_a/")},
+             method="POST", values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
+    ],
+    "clinic.chart_resend_invitation": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND,
+              "staff": to("/clinic/patients/@record_invited/")},
+             method="POST", values={"patient_id": "@record_invited"}),
+        # A has joined: there is no invitation to resend.
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "@record_a"}),
+    ],
     # --- admins -------------------------------------------------------------------------
     "admin.home": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
                          "admin": 200})],
@@ -331,6 +359,7 @@ def people(app):
         "invited_staff": make_practitioner(password=None, mfa=False),
     }
     found["record_a"] = found["patient_a"].patient
+    found["record_invited"] = found["invited_patient"].patient
     for name in ("doc_a", "doc_a_spare", "doc_a_removable"):
         found[name] = make_document(found["patient_a"])
     # A patient (who never signs in here) with a sent intake, for the staff pages.

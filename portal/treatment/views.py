@@ -10,6 +10,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from portal import clock, htmx
+from portal.clinic import tabs as chart_tabs
 from portal.forms import EmptyForm
 from portal.intake import bodymap
 from portal.models import Patient, TreatmentSession
@@ -75,7 +76,7 @@ def _psfs_chart(progress: services.Progress, chart_id: str) -> charts.Chart:
     return charts.line_chart(chart_id, items, baseline=progress.psfs_baseline_mean)
 
 
-def _chart_context(progress: services.Progress, prefix: str) -> dict:
+def chart_context(progress: services.Progress, prefix: str) -> dict:
     return {"progress": progress,
             "nprs_chart": _nprs_chart(progress, f"{prefix}-nprs"),
             "psfs_chart": _psfs_chart(progress, f"{prefix}-psfs"),
@@ -128,13 +129,14 @@ def _staff_context(patient: Patient, record_form=None, baseline_form=None,
         "closes_at": services.closes_at,
         # After an htmx swap, the element with this id takes the focus (static/js).
         "focus": focus,
-        **_chart_context(progress, "staff"),
+        **chart_context(progress, "staff"),
     }
 
 
 def _staff_page(patient: Patient, status: int = 200, **forms_given) -> Response:
-    return htmx.render("treatment/patient_sessions.html", "treatment/_patient_sessions.html",
-                       status=status, **_staff_context(patient, **forms_given))
+    return chart_tabs.render("sessions", "treatment/patient_sessions.html",
+                             "treatment/_patient_sessions.html", status=status,
+                             **_staff_context(patient, **forms_given))
 
 
 def _after_change(patient: Patient, focus: str | None = None) -> Response:
@@ -355,4 +357,4 @@ def progress():
     patient = _own_patient()
     sessions = services.sessions_for(patient)
     return htmx.render("treatment/progress.html",
-                       **_chart_context(services.progress(patient, sessions), "my"))
+                       **chart_context(services.progress(patient, sessions), "my"))

@@ -117,7 +117,8 @@ def test_clearance_from_upload_to_cleared(open_page, live_server):
     expect(queue).to_contain_text("2 files")
     check_a11y(desk, "documents-worklist")
     queue.get_by_role("link", name=re.compile("Review")).click()
-    expect(desk.get_by_role("heading", level=1)).to_have_text("Documents of Margaret Côté")
+    expect(desk.get_by_role("heading", level=1)).to_have_text("Margaret Côté")
+    expect(desk.locator("#chart-panel-title")).to_have_text("Documents")
     previews = desk.locator("img.doc__preview")
     expect(previews).to_have_count(2)
     for i in range(2):

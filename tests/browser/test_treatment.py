@@ -59,7 +59,8 @@ def test_record_rate_and_see_progress(open_page, live_server):
     check_a11y(desk, "treatment-worklist")
 
     desk.goto(f"{base}/clinic/patients/{patient.patient.public_id}/sessions")
-    expect(desk.get_by_role("heading", level=1)).to_have_text("Sessions of Margaret Côté")
+    expect(desk.get_by_role("heading", level=1)).to_have_text("Margaret Côté")
+    expect(desk.locator("#chart-panel-title")).to_have_text("Sessions")
     check_a11y(desk, "treatment-sessions")
     # Without a region: the error by the field, focus on the summary (htmx swap).
     desk.get_by_role("button", name="Record the session").click()
