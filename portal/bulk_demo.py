@@ -76,9 +76,10 @@ AREA_CODES = ["604", "778", "236", "250", "403", "587", "416", "647", "514", "43
 PRACTITIONERS = [("dr.gauthier", "Dr. Amélie Gauthier"), ("dr.singh", "Dr. Harpreet Singh"),
                  ("dr.okafor", "Dr. Chidi Okafor"), ("dr.belanger", "Dr. Luc Bélanger"),
                  ("dr.murphy", "Dr. Siobhan Murphy"), ("dr.nakamura", "Dr. Ren Nakamura")]
-# Out of 100: how a large clinic's patients spread over the stages.
-STATUS_WEIGHTS = {"invited": 8, "intake_in_progress": 10, "intake_submitted": 10,
-                  "cleared": 7, "in_treatment": 40, "discharged": 25}
+# Out of 100: how the patients of a clinic that has seen 100,000 over the years spread
+# over the stages (most courses of treatment are long finished).
+STATUS_WEIGHTS = {"invited": 3, "intake_in_progress": 5, "intake_submitted": 5,
+                  "cleared": 3, "in_treatment": 14, "discharged": 70}
 TRAJECTORIES = {"improving": 50, "flat": 30, "worsening": 20}
 CANCEL_REASON = "Recorded for the wrong day; the session is recorded again."
 REJECT_REASON = ("This letter is a referral, not a clearance. Please ask your physician to "
@@ -191,7 +192,7 @@ class Generator:
         plan.patient.update(created_at=when, last_activity_at=accepted or when)
 
     def _invited(self, plan: Plan, phone: str, dob: date) -> None:
-        joined = self.now - self._days(0, 20)
+        joined = self.now - self._days(0, 60)
         self._joined(plan, joined, None)
         plan.token = {"purpose": "invite", "created_at": joined,
                       "token_hash": hashlib.sha256(self.rng.randbytes(32)).hexdigest(),
@@ -288,6 +289,8 @@ class Generator:
         letter = _weighted(rng, {"pending": 45, "rejected": 10, "none": 45})
         if letter != "none":
             uploaded = self._before_now(submitted + self._days(0, 5))
+            if self.now - uploaded > timedelta(days=7):
+                letter = "rejected"  # the clinic reviews letters within a week
             plan.patient["last_activity_at"] = self._clearance(plan, uploaded, letter)
 
     def _valid_until(self) -> date | None:
@@ -306,7 +309,7 @@ class Generator:
         self._treated(plan, phone, dob, last=self.now - self._days(0.3, 14))
 
     def _discharged(self, plan: Plan, phone: str, dob: date) -> None:
-        self._treated(plan, phone, dob, last=self.now - self._days(30, 600))
+        self._treated(plan, phone, dob, last=self.now - self._days(30, 3000))
 
     def _treated(self, plan: Plan, phone: str, dob: date, last: datetime) -> None:
         rng = self.rng

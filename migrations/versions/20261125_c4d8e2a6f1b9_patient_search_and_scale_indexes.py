@@ -139,10 +139,17 @@ def upgrade():
         batch_op.alter_column('last_activity_at',
                               existing_type=portal.models.base.UTCDateTime(timezone=True),
                               nullable=False)
-        batch_op.create_index('ix_patients_activity', ['last_activity_at', 'id'], unique=False)
-        batch_op.create_index('ix_patients_pain_change', ['pain_change', 'id'], unique=False)
+        batch_op.create_index('ix_patients_activity', ['last_activity_at', 'id', 'search_text'],
+                              unique=False)
+        batch_op.create_index('ix_patients_pain_change', ['pain_change', 'id', 'search_text'],
+                              unique=False)
         batch_op.create_index('ix_patients_status_activity',
-                              ['status', 'last_activity_at', 'id'], unique=False)
+                              ['status', 'last_activity_at', 'id', 'search_text'], unique=False)
+        batch_op.create_index('ix_patients_status_pain_change',
+                              ['status', 'pain_change', 'id', 'search_text'], unique=False)
+        batch_op.drop_index('ix_patients_practitioner_id')
+        batch_op.create_index('ix_patients_practitioner_status', ['practitioner_id', 'status'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_patients_date_of_birth'), ['date_of_birth'],
                               unique=False)
     if postgresql:
@@ -153,7 +160,12 @@ def upgrade():
         op.create_index('ix_patients_search_text', 'patients', ['search_text'], unique=False)
 
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.create_index('ix_users_role', ['role'], unique=False)
+        batch_op.create_index('ix_users_role_password', ['role', 'password_hash'], unique=False)
+    with op.batch_alter_table('treatment_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_treatment_sessions_rating_window')
+        batch_op.create_index('ix_treatment_sessions_rating_window',
+                              ['status', 'rating_closed_at', 'rating_opens_at', 'patient_id',
+                               'id'], unique=False)
     with op.batch_alter_table('account_tokens', schema=None) as batch_op:
         batch_op.create_index('ix_account_tokens_pending', ['purpose', 'used_at', 'created_at'],
                               unique=False)
@@ -162,11 +174,18 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('account_tokens', schema=None) as batch_op:
         batch_op.drop_index('ix_account_tokens_pending')
+    with op.batch_alter_table('treatment_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_treatment_sessions_rating_window')
+        batch_op.create_index('ix_treatment_sessions_rating_window',
+                              ['status', 'rating_opens_at'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_index('ix_users_role')
+        batch_op.drop_index('ix_users_role_password')
     op.drop_index('ix_patients_search_text', table_name='patients')
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patients_date_of_birth'))
+        batch_op.drop_index('ix_patients_practitioner_status')
+        batch_op.create_index('ix_patients_practitioner_id', ['practitioner_id'], unique=False)
+        batch_op.drop_index('ix_patients_status_pain_change')
         batch_op.drop_index('ix_patients_status_activity')
         batch_op.drop_index('ix_patients_pain_change')
         batch_op.drop_index('ix_patients_activity')

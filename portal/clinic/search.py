@@ -236,8 +236,10 @@ def _by_pain_change(stmt: Select, after, limit: int,
         else:
             known = known.where(Patient.pain_change <= change,
                                 or_(Patient.pain_change < change, Patient.id < after_id))
+    # pain_change is NULL throughout this part: ordering by it changes nothing, but tells
+    # PostgreSQL that the index on (pain_change, id) is already in this order.
     unknown = (unknown.add_columns(literal(1).label("part"))
-               .order_by(Patient.id.desc()).limit(limit))
+               .order_by(Patient.pain_change.desc(), Patient.id.desc()).limit(limit))
     if known is None:
         statement = unknown
     else:

@@ -20,10 +20,15 @@ class Patient(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('invited', 'intake_in_progress', 'intake_submitted', "
                         "'cleared', 'in_treatment', 'discharged')", name="status"),
-        # The patient list's two orders, each with the id that breaks ties (keyset pages).
-        Index("ix_patients_activity", "last_activity_at", "id"),
-        Index("ix_patients_pain_change", "pain_change", "id"),
-        Index("ix_patients_status_activity", "status", "last_activity_at", "id"),
+        # The patient list's orders, each with the id that breaks ties (keyset pages) and
+        # the search column, so that a search walks one index in order without reading the
+        # table row of every patient it passes (SQLite has no trigram index).
+        Index("ix_patients_activity", "last_activity_at", "id", "search_text"),
+        Index("ix_patients_pain_change", "pain_change", "id", "search_text"),
+        Index("ix_patients_status_activity", "status", "last_activity_at", "id", "search_text"),
+        Index("ix_patients_status_pain_change", "status", "pain_change", "id", "search_text"),
+        # "My patients" on the worklist: a practitioner's patients at a stage.
+        Index("ix_patients_practitioner_status", "practitioner_id", "status"),
         # Substring search: a trigram index on PostgreSQL (pg_trgm, created by the
         # migration); SQLite has none, so there it is a plain index that nothing relies on.
         Index("ix_patients_search_text", "search_text", postgresql_using="gin",
@@ -34,7 +39,7 @@ class Patient(db.Model):
     public_id: Mapped[str] = public_id_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                          unique=True, nullable=False)
-    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(30), nullable=False, default="invited")
     created_at: Mapped[datetime] = created_at_column()
     # Anything the patient or the clinic did on the record; the list's default order.

@@ -19,8 +19,9 @@ class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('patient', 'practitioner', 'admin')",
                                       name="role"),
-                      # The staff lists (a few rows among 100,000 patients).
-                      Index("ix_users_role", "role"))
+                      # The staff lists, and the invitations not accepted yet (no password):
+                      # a few rows among 100,000 patients.
+                      Index("ix_users_role_password", "role", "password_hash"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = public_id_column()
