@@ -73,13 +73,24 @@ LAST_EN = ["Smith", "Anderson", "Chen", "Evans", "Gill", "Harris", "Ito", "Johns
            "Fraser", "Reid", "Murphy", "Grewal", "Kim"]
 AREA_CODES = ["604", "778", "236", "250", "403", "587", "416", "647", "514", "438", "418",
               "613", "819", "902"]
+# One practitioner for every PATIENTS_PER_PRACTITIONER generated patients (six at least):
+# a practitioner carries a caseload, whatever the size of the clinic's history.
 PRACTITIONERS = [("dr.gauthier", "Dr. Amélie Gauthier"), ("dr.singh", "Dr. Harpreet Singh"),
                  ("dr.okafor", "Dr. Chidi Okafor"), ("dr.belanger", "Dr. Luc Bélanger"),
-                 ("dr.murphy", "Dr. Siobhan Murphy"), ("dr.nakamura", "Dr. Ren Nakamura")]
+                 ("dr.murphy", "Dr. Siobhan Murphy"), ("dr.nakamura", "Dr. Ren Nakamura"),
+                 ("dr.pelletier", "Dr. Sophie Pelletier"), ("dr.grewal", "Dr. Manpreet Grewal"),
+                 ("dr.lefebvre", "Dr. Étienne Lefebvre"), ("dr.campbell", "Dr. Fiona Campbell"),
+                 ("dr.nguyen", "Dr. Linh Nguyen"), ("dr.theriault", "Dr. Geneviève Thériault"),
+                 ("dr.osei", "Dr. Kwame Osei"), ("dr.fraser", "Dr. Ian Fraser"),
+                 ("dr.dube", "Dr. Mélanie Dubé"), ("dr.kaur", "Dr. Simran Kaur"),
+                 ("dr.moreau", "Dr. Julien Moreau"), ("dr.chen", "Dr. Grace Chen"),
+                 ("dr.boucher", "Dr. Maxime Boucher"), ("dr.reid", "Dr. Alison Reid")]
+PATIENTS_PER_PRACTITIONER = 5000
 # Out of 100: how the patients of a clinic that has seen 100,000 over the years spread
 # over the stages (most courses of treatment are long finished).
-STATUS_WEIGHTS = {"invited": 3, "intake_in_progress": 5, "intake_submitted": 5,
-                  "cleared": 3, "in_treatment": 14, "discharged": 70}
+# (With one practitioner per 5,000 patients, 3% in treatment is a caseload of about 150.)
+STATUS_WEIGHTS = {"invited": 2, "intake_in_progress": 2, "intake_submitted": 2,
+                  "cleared": 1, "in_treatment": 3, "discharged": 90}
 TRAJECTORIES = {"improving": 50, "flat": 30, "worsening": 20}
 CANCEL_REASON = "Recorded for the wrong day; the session is recorded again."
 REJECT_REASON = ("This letter is a referral, not a clearance. Please ask your physician to "
@@ -126,8 +137,10 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
 class Generator:
     """Plans patients ``start``, ``start + 1``... from ``seed``; insert() writes them."""
 
-    def __init__(self, seed: int, start: int, practitioners: list[User], password_hash: str):
+    def __init__(self, seed: int, start: int, practitioners: list[User], password_hash: str,
+                 weights: dict[str, int] | None = None):
         self.rng = random.Random(f"{seed}:{start}")
+        self.weights = weights or STATUS_WEIGHTS
         self.number = start
         self.practitioners = [(p.id, p.name) for p in practitioners]
         self.password_hash = password_hash
@@ -165,7 +178,7 @@ class Generator:
         last = rng.choice(LAST_FR if rng.random() < (0.85 if french else 0.1) else LAST_EN)
         name = f"{first} {last}"
         email = f"p{self.number:07d}.{_slug(first)}.{_slug(last)}@{DOMAIN}"
-        status = _weighted(rng, STATUS_WEIGHTS)
+        status = _weighted(rng, self.weights)
         practitioner_id, _ = rng.choice(self.practitioners)
         phone = f"{rng.choice(AREA_CODES)}-555-{rng.randint(0, 9999):04d}"
         dob = date(rng.randint(1935, 2005), rng.randint(1, 12), rng.randint(1, 28))
@@ -455,16 +468,18 @@ def _write(plans: list[Plan]) -> Report:
     return report
 
 
-def _practitioners(password_hash: str) -> tuple[list[User], int]:
+def _practitioners(password_hash: str, patients: int) -> tuple[list[User], int]:
+    """The generated practitioners for a clinic of ``patients`` generated patients."""
+    wanted = max(6, min(len(PRACTITIONERS), patients // PATIENTS_PER_PRACTITIONER))
     made = 0
     staff = []
-    for local, name in PRACTITIONERS:
+    for local, name in PRACTITIONERS[:wanted]:
         email = f"{local}@{DOMAIN}"
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None:
             user = User(email=email, name=name, role="practitioner", password_hash=password_hash,
                         email_confirmed_at=clock.now(), created_at=clock.now(),
-                        locale="fr_CA" if "é" in name else "en")
+                        locale="en" if fold(name) == name.lower() else "fr_CA")
             db.session.add(user)
             made += 1
         staff.append(user)
@@ -479,16 +494,17 @@ def next_number() -> int:
     return int(last[1:8]) if last else 0
 
 
-def generate(count: int, seed: int, practitioners: list[User],
-             progress=None) -> Report:
+def generate(count: int, seed: int, practitioners: list[User], progress=None,
+             weights: dict[str, int] | None = None) -> Report:
     """Add ``count`` generated patients, shared among ``practitioners`` and the generated
-    ones. ``progress(done, count)`` is called after each committed batch."""
+    ones. ``progress(done, count)`` is called after each committed batch; ``weights``
+    replaces STATUS_WEIGHTS (the tests want every status among a few patients)."""
     # The password is thrown away at once: generated accounts cannot sign in.
     password_hash = passwords.hash_password(secrets.token_urlsafe(32))
-    staff, made = _practitioners(password_hash)
-    db.session.commit()
     start = next_number()
-    generator = Generator(seed, start, [*practitioners, *staff], password_hash)
+    staff, made = _practitioners(password_hash, start + count)
+    db.session.commit()
+    generator = Generator(seed, start, [*practitioners, *staff], password_hash, weights)
     total = Report(practitioners=made, first_number=start + 1)
     done = 0
     while done < count:

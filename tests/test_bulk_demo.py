@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import outcomes
+from portal import bulk_demo
 from portal.bulk_demo import DOMAIN, Generator
 from portal.documents import services as documents
 from portal.extensions import db as _db
@@ -100,15 +101,30 @@ def check_consistent(patient: Patient) -> None:
     assert patient.last_activity_at >= patient.created_at, where
 
 
-def test_generates_consistent_patients_in_every_status(seeded, db, client):
+def test_the_command_adds_patients_mostly_discharged(seeded, db):
     seeded()
     before = count(Patient)
     result = seeded("--patients", "50", "--seed", "7")
     assert "p0000001 to p0000050" in result.output
     patients = generated()
     assert len(patients) == 50 and count(Patient) == before + 50
-    statuses = Counter(p.status for p in patients)
-    assert set(statuses) >= {"invited", "intake_in_progress", "in_treatment", "discharged"}
+    # A clinic that has seen many patients over the years: most courses are finished.
+    assert Counter(p.status for p in patients).most_common(1)[0][0] == "discharged"
+    for patient in patients:
+        check_consistent(patient)
+
+
+EVEN = {status: 1 for status in PATIENT_STATUSES}
+
+
+def test_generates_consistent_patients_in_every_status(seeded, db, client):
+    seeded()
+    practitioners = list(_db.session.scalars(select(User).where(
+        User.role == "practitioner", User.email.endswith("@example.com"))))
+    report = bulk_demo.generate(60, 7, practitioners, weights=EVEN)
+    assert report.patients == 60 and report.first_number == 1
+    patients = generated()
+    assert Counter(p.status for p in patients).keys() == set(PATIENT_STATUSES)
     for patient in patients:
         check_consistent(patient)
     # Names with accents, French and English; phones; practitioners shared out.
@@ -124,7 +140,8 @@ def test_generates_consistent_patients_in_every_status(seeded, db, client):
 
 
 def test_generated_documents_open(seeded, db):
-    seeded("--patients", "30")
+    seeded()
+    bulk_demo.generate(30, 1, [], weights=EVEN)
     docs = list(_db.session.scalars(
         select(Document).join(Patient).join(User, User.id == Patient.user_id)
         .where(User.email.endswith("@" + DOMAIN))))
@@ -149,7 +166,8 @@ def test_generated_accounts_cannot_sign_in(seeded, db, client):
 
 
 def test_each_run_adds_more_and_the_plain_demo_stays_safe(seeded, db):
-    seeded("--patients", "25")
+    seeded()
+    bulk_demo.generate(25, 3, [], weights=EVEN)
     counts = (count(User), count(IntakeResponse), count(TreatmentSession))
     seeded()  # the plain demo again: nothing added, generated patients left alone
     assert (count(User), count(IntakeResponse), count(TreatmentSession)) == counts
@@ -166,7 +184,7 @@ def test_the_same_seed_gives_the_same_patients(app, db):
     staff = [User(id=1, name="A"), User(id=2, name="B")]
 
     def plans(seed: int) -> list[tuple]:
-        generator = Generator(seed, 0, staff, "not a real hash")
+        generator = Generator(seed, 0, staff, "not a real hash", EVEN)
         return [(plan.user["email"], plan.patient["status"], plan.patient["phone"],
                  [d["blob_key"] for d in plan.documents])
                 for plan in (generator.plan() for _ in range(30))]

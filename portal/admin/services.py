@@ -126,11 +126,13 @@ def _audit_select(filters: AuditFilters):
             .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
             .outerjoin(patient_user, patient_user.id == Patient.user_id))
     if filters.patient:
+        # A public id, or what the staff patient search finds (name, e-mail, phone, date of
+        # birth): its indexed column, then this log's index on patient_id.
+        from portal.clinic import search  # (the clinic package imports this module)
+
         term = filters.patient.strip()
-        pattern = _like(term)
         stmt = stmt.where(or_(Patient.public_id == term,
-                              func.lower(patient_user.email).like(pattern, escape="\\"),
-                              func.lower(patient_user.name).like(pattern, escape="\\")))
+                              AuditEvent.patient_id.in_(search.matching_patient_ids(term))))
     if filters.actor:
         stmt = stmt.where(func.lower(AuditEvent.actor_email)
                           .like(_like(filters.actor.strip()), escape="\\"))

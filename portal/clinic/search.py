@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, literal, or_, select, union_all
+from sqlalchemy import Select, and_, false, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
@@ -108,6 +108,13 @@ def _term_condition(term: Term):
         return and_(*(Patient.search_text.like(_like(word), escape="\\")
                       for word in term.words))
     return None
+
+
+def matching_patient_ids(q: str) -> Select:
+    """SQL: the ids of the patients the term finds, as the patient list would (for other
+    searches that name a patient, such as the audit log's)."""
+    condition = _term_condition(parse_term(q))
+    return select(Patient.id).where(condition if condition is not None else false())
 
 
 @dataclass(frozen=True)

@@ -500,3 +500,24 @@ def test_query_count_same_with_10_and_1000_patients(client, staff, db):
         page = client.get(url)
         following = _next(page)
         assert following and queries_for(db, client, following) == small[url]
+
+
+def test_the_audit_log_finds_a_patient_as_the_search_does(app, db):
+    from portal import audit
+    from portal.admin import services as admin
+
+    cote = make_patient(name="Geneviève Côté")
+    other = make_patient(name="Other Person")
+    _contact(cote, "6045550123", date(1975, 3, 21))
+    db.session.commit()
+    audit.write("record.viewed", patient=cote.patient)
+    audit.write("record.viewed", patient=other.patient)
+    db.session.commit()
+
+    def found(term: str) -> set[int]:
+        page = admin.search_audit(admin.AuditFilters(patient=term))
+        return {row.patient_public_id for row in page.rows}
+
+    for term in ("cote", "GENEVIEVE", "604-555-0123", "21/03/1975", cote.patient.public_id):
+        assert found(term) == {cote.patient.public_id}, term
+    assert found("nobody") == set()
