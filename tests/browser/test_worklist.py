@@ -14,7 +14,8 @@ from sqlalchemy import update
 from portal.auth import services as auth_services
 from portal.extensions import db
 from portal.models import Patient
-from tests.browser.helpers import check_a11y, enter_code, sign_in, small_touch_targets, totp_now
+from tests.browser.helpers import (check_a11y, enter_code, horizontal_overflow, next_totp,
+                                   sign_in, small_touch_targets, totp_now)
 from tests.factories import PASSWORD, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
 
@@ -95,3 +96,39 @@ def test_the_worklist_refreshes_around_the_practitioner(live_server, page: Page)
     expect(page.get_by_role("link", name="All patients")).to_have_attribute("aria-current", "true")
     expect(red).to_contain_text("Theo Theirs")
     check_a11y(page, "worklist-all")
+
+
+
+def test_on_a_phone_and_without_javascript(live_server, open_page):
+    base = live_server.url
+    doctor = make_practitioner(name="Dr. Jordan Lee")
+    make_intake(patient_of(doctor, "Rita Redflag"), rf_bladder_bowel="yes")
+    make_intake(patient_of(make_practitioner(), "Theo Theirs"), rf_fever="yes")
+    phone = open_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    sign_in(phone, base, doctor.email, PASSWORD)
+    enter_code(phone, totp_now(doctor.totp_secret_plain))
+    expect(phone.get_by_role("region", name=re.compile("^Red flags"))).to_contain_text(
+        "Rita Redflag")
+    check_a11y(phone, "worklist-phone")
+    assert horizontal_overflow(phone) == 0
+    assert small_touch_targets(phone) == []
+
+    # Without JavaScript (no htmx, no refresh): the same page, plain links and a plain form.
+    # (Nothing here evaluates script in the page: with JavaScript off that would never end.)
+    page = open_page(java_script_enabled=False)
+    sign_in(page, base, doctor.email, PASSWORD)
+    enter_code(page, next_totp(doctor.totp_secret_plain))
+    expect(page).to_have_url(f"{base}/clinic/")
+    red = page.get_by_role("region", name=re.compile("^Red flags"))
+    expect(red).to_contain_text("Rita Redflag")
+    expect(red).not_to_contain_text("Theo Theirs")
+    page.get_by_role("link", name="All patients").click()
+    expect(page).to_have_url(f"{base}/clinic/?who=all")
+    expect(red).to_contain_text("Theo Theirs")
+    page.get_by_label("Full name").fill("Pia Plain")
+    page.get_by_label("E-mail address").fill("pia@example.org")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page).to_have_url(f"{base}/clinic/?who=all")
+    expect(page.locator("#flash")).to_contain_text("Invitation sent to pia@example.org.")
+    expect(page.get_by_role("region", name=re.compile("^Invitations not yet accepted"))
+           ).to_contain_text("Pia Plain")
