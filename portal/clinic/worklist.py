@@ -13,18 +13,22 @@ The sections, in this order:
 3. ``clearances-to-review``: one line per patient with a clearance waiting; oldest first.
 4. ``worsening``, 5. ``ratings-overdue``, 6. ``improved``: from the stored outcome of each
    patient in treatment (portal/outcomes.py holds the thresholds) and the rating window
-   (portal/treatment/services.py).
+   (portal/treatment/services.py). Overdue ratings are counted and listed by session (a
+   patient with two sessions unrated has two lines).
 7. ``invitations``: patients invited who have not chosen a password yet; newest first.
 
 Whose patients (``Scope``): everyone's (``all``), or ``mine``: the patients assigned to me
 and those assigned to no one, so that nothing waits unseen (a patient who registered alone
-has no practitioner until someone takes them). Invitations count as mine when I sent them
-or the patient is assigned to me. Without a choice in the address, practitioners who have
-patients assigned see theirs and everyone else sees all (``default_who``).
+has no practitioner until someone takes them). Invitations follow the patient too: whoever
+invites a patient becomes their practitioner (portal/auth/services.py), so "mine" holds the
+invitations I sent, and they move with the patient if someone else takes them. Without a
+choice in the address, practitioners who have patients assigned see theirs and everyone
+else sees all (``default_who``).
 
-Each list is one statement (eager loading, limited to WORKLIST_LIST_SIZE lines) and the
-counts of every section asked for come in one more statement, so the number of statements
-does not grow with the data (SPEC 8.5).
+Each list is one statement (the ids of its first WORKLIST_LIST_SIZE lines chosen in a
+subquery, the lines loaded with their patients around it) and the counts of every section
+asked for come in one more statement, so the number of statements does not grow with the
+data (SPEC 8.5).
 
 A section's ``version`` is a short hash of what it shows (its count and, for each line, the
 values drawn). The page's self-refresh sends it back; an unchanged section answers 204 and
@@ -40,7 +44,7 @@ from typing import Any, Callable
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select, true
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, defer, joinedload
 
 from portal import clock, outcomes
 from portal.extensions import db
@@ -63,12 +67,6 @@ class Scope:
         if self.who == "all":
             return true()
         return or_(Patient.practitioner_id == self.user_id, Patient.practitioner_id.is_(None))
-
-    def invited(self):
-        """SQL: the invitations this scope covers (joined with the invitee and the patient)."""
-        if self.who == "all":
-            return true()
-        return or_(Patient.practitioner_id == self.user_id, User.invited_by_id == self.user_id)
 
 
 def default_who(user: User) -> str:
@@ -164,10 +162,14 @@ class Section:
 
 # --- the statements -------------------------------------------------------------------------
 
-def _with_patient(stmt: Select, relationship) -> Select:
-    """The patient (already joined, for the scope) and their account and practitioner,
-    loaded with the rows: still one statement."""
-    return (stmt.join(Patient.user)
+def _first(where: Select, model, order: tuple, limit: int, relationship) -> Select:
+    """The ``model`` rows among the first ``limit`` that ``where`` finds in ``order``, with
+    their patient, account and practitioner: still one statement. The ids are chosen first,
+    in a narrow subquery, and only those rows are joined to what the lines show: sorting
+    wide rows made PostgreSQL plan a parallel scan (workers to start) for ten lines."""
+    ids = where.with_only_columns(model.id).order_by(*order).limit(limit).scalar_subquery()
+    return (select(model).join(relationship).join(Patient.user)
+            .where(model.id.in_(ids)).order_by(*order)
             .options(contains_eager(relationship).contains_eager(Patient.user),
                      contains_eager(relationship).joinedload(Patient.practitioner)))
 
@@ -211,7 +213,9 @@ def _invitations(scope: Scope, _now: datetime) -> Select:
             .join(Patient, Patient.user_id == User.id)
             .where(AccountToken.purpose == "invite", AccountToken.used_at.is_(None),
                    User.role == "patient", User.password_hash.is_(None), User.active.is_(True),
-                   scope.invited()))
+                   # Always so while the invitation waits; it lets the database start from
+                   # the practitioner's invited patients (an index), not from every token.
+                   Patient.status == "invited", scope.patients()))
 
 
 def _count(where: Callable[[Scope, datetime], Select]):
@@ -224,14 +228,23 @@ def _count_clearances(scope: Scope, _now: datetime) -> Select:
             .join(Patient, Patient.id == waiting.c.patient_id).where(scope.patients()))
 
 
+def _outcome_counts(scope: Scope) -> dict[str, Select]:
+    """Patients worsening and improved, counted over one pass on the patients in treatment
+    (a common table expression both counts read): most outcomes belong to patients treated
+    long ago, so joining them twice cost twice a scan of every outcome."""
+    treating = (select(TreatmentOutcome.status).join(TreatmentOutcome.patient)
+                .where(Patient.status == "in_treatment", scope.patients()).cte("treating"))
+    return {key: select(func.count()).select_from(treating).where(treating.c.status == status)
+            for key, status in (("worsening", outcomes.WORSE),
+                                ("improved", outcomes.IMPROVED))}
+
+
 # Counting statements, one or two per section (red flags adds its two sources).
 _COUNTS: dict[str, tuple[Callable[[Scope, datetime], Select], ...]] = {
     "red-flags": (_count(_safety), _count(_intakes(True))),
     "new-intakes": (_count(_intakes(False)),),
     "clearances-to-review": (_count_clearances,),
-    "worsening": (_count(_outcome(outcomes.WORSE)),),
     "ratings-overdue": (_count(_overdue),),
-    "improved": (_count(_outcome(outcomes.IMPROVED)),),
     "invitations": (_count(_invitations),),
 }
 
@@ -239,9 +252,13 @@ _COUNTS: dict[str, tuple[Callable[[Scope, datetime], Select], ...]] = {
 def counts(scope: Scope, keys=SECTIONS, now: datetime | None = None) -> dict[str, int]:
     """Every section's count in one statement."""
     now = now or clock.now()
+    shared = _outcome_counts(scope)
     columns = []
     for key in keys:
-        parts = [make(scope, now).scalar_subquery() for make in _COUNTS[key]]
+        if key in shared:
+            parts = [shared[key].scalar_subquery()]
+        else:
+            parts = [make(scope, now).scalar_subquery() for make in _COUNTS[key]]
         total = parts[0]
         for part in parts[1:]:
             total = total + part
@@ -253,17 +270,22 @@ def counts(scope: Scope, keys=SECTIONS, now: datetime | None = None) -> dict[str
 def _list_intakes(flagged: bool, scope: Scope, now: datetime, limit: int) -> list[Item]:
     amended = (select(func.count()).where(IntakeAmendment.response_id == IntakeResponse.id)
                .correlate(IntakeResponse).scalar_subquery())
-    stmt = _with_patient(_intakes(flagged)(scope, now), IntakeResponse.patient)
-    stmt = (stmt.add_columns(amended)
-            .order_by(IntakeResponse.submitted_at, IntakeResponse.id).limit(limit))
+    stmt = (_first(_intakes(flagged)(scope, now), IntakeResponse,
+                   (IntakeResponse.submitted_at, IntakeResponse.id), limit,
+                   IntakeResponse.patient)
+            .add_columns(amended)
+            # The answers themselves are not shown here, and they are the big columns.
+            .options(defer(IntakeResponse.answers, raiseload=True),
+                     defer(IntakeResponse.scores, raiseload=True),
+                     defer(IntakeResponse.flags, raiseload=True)))
     return [Item("intake_flag" if flagged else "intake", response.patient, response,
                  amended=bool(n)) for response, n in db.session.execute(stmt)]
 
 
 def _list_red_flags(scope: Scope, now: datetime, limit: int) -> list[Item]:
-    stmt = (_with_patient(_safety(scope, now), SessionRating.patient)
-            .options(joinedload(SessionRating.session))
-            .order_by(SessionRating.updated_at, SessionRating.id).limit(limit))
+    stmt = (_first(_safety(scope, now), SessionRating,
+                   (SessionRating.updated_at, SessionRating.id), limit, SessionRating.patient)
+            .options(joinedload(SessionRating.session)))
     items = [Item("safety", rating.patient, rating) for rating in db.session.scalars(stmt)]
     return (items + _list_intakes(True, scope, now, limit))[:limit]
 
@@ -281,22 +303,28 @@ def _list_clearances(scope: Scope, now: datetime, limit: int) -> list[Item]:
 
 def _list_outcome(kind: str, status: str):
     def make(scope: Scope, now: datetime, limit: int) -> list[Item]:
-        stmt = (_with_patient(_outcome(status)(scope, now), TreatmentOutcome.patient)
-                .order_by(TreatmentOutcome.updated_at.desc(), TreatmentOutcome.id).limit(limit))
+        stmt = _first(_outcome(status)(scope, now), TreatmentOutcome,
+                      (TreatmentOutcome.updated_at.desc(), TreatmentOutcome.id), limit,
+                      TreatmentOutcome.patient)
         return [Item(kind, row.patient, row) for row in db.session.scalars(stmt)]
     return make
 
 
 def _list_overdue(scope: Scope, now: datetime, limit: int) -> list[Item]:
-    stmt = (_with_patient(_overdue(scope, now), TreatmentSession.patient)
-            .order_by(TreatmentSession.rating_opens_at, TreatmentSession.id).limit(limit))
+    stmt = _first(_overdue(scope, now), TreatmentSession,
+                  (TreatmentSession.rating_opens_at, TreatmentSession.id), limit,
+                  TreatmentSession.patient)
     return [Item("overdue", session.patient, session) for session in db.session.scalars(stmt)]
 
 
 def _list_invitations(scope: Scope, now: datetime, limit: int) -> list[Item]:
-    stmt = (_invitations(scope, now).add_columns(Patient)
-            .options(contains_eager(AccountToken.user), joinedload(Patient.practitioner))
-            .order_by(AccountToken.created_at.desc(), AccountToken.id.desc()).limit(limit))
+    order = (AccountToken.created_at.desc(), AccountToken.id.desc())
+    ids = (_invitations(scope, now).with_only_columns(AccountToken.id).order_by(*order)
+           .limit(limit).scalar_subquery())
+    stmt = (select(AccountToken, Patient).join(AccountToken.user)
+            .join(Patient, Patient.user_id == User.id)
+            .where(AccountToken.id.in_(ids)).order_by(*order)
+            .options(contains_eager(AccountToken.user), joinedload(Patient.practitioner)))
     return [Item("invitation", patient, token, expired=token.expires_at <= now)
             for token, patient in db.session.execute(stmt)]
 

@@ -282,6 +282,14 @@ def test_the_colleague_sees_their_own(app, clinic, colleague):
     assert found["worsening"] == found["improved"] == found["ratings-overdue"] == []
 
 
+def test_an_invitation_moves_with_its_patient(app, clinic, doctor, colleague):
+    assign(clinic["invited"], colleague)
+    assert sections_of(signed_in(app, doctor).get("/clinic/").get_data(as_text=True))[
+        "invitations"] == []
+    assert sections_of(signed_in(app, colleague).get("/clinic/").get_data(as_text=True))[
+        "invitations"] == ["Tina Theirinvite", "Ivy Invited"]
+
+
 # --- "and N more" ----------------------------------------------------------------------------
 
 def test_long_lists_are_cut_with_and_n_more(app, doctor):
@@ -449,7 +457,8 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
                     created_at=now, password_hash=None if state == 7 else "x",
                     invited_by_id=doctor.id)
         patient = Patient(user=user, practitioner_id=(doctor, colleague)[i % 2].id,
-                          status="in_treatment" if state in (3, 4) else "intake_submitted",
+                          status={3: "in_treatment", 4: "in_treatment", 7: "invited"}.get(
+                              state, "intake_submitted"),
                           created_at=now)
         db.session.add_all([user, patient])
         if state in (0, 1):
