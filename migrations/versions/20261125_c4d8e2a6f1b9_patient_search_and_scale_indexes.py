@@ -166,12 +166,17 @@ def upgrade():
         batch_op.create_index('ix_treatment_sessions_rating_window',
                               ['status', 'rating_closed_at', 'rating_opens_at', 'patient_id',
                                'id'], unique=False)
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.create_index('ix_documents_pending_patient',
+                              ['status', 'kind', 'patient_id', 'created_at'], unique=False)
     with op.batch_alter_table('account_tokens', schema=None) as batch_op:
         batch_op.create_index('ix_account_tokens_pending', ['purpose', 'used_at', 'created_at'],
                               unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_index('ix_documents_pending_patient')
     with op.batch_alter_table('account_tokens', schema=None) as batch_op:
         batch_op.drop_index('ix_account_tokens_pending')
     with op.batch_alter_table('treatment_sessions', schema=None) as batch_op:

@@ -33,6 +33,9 @@ class Document(db.Model):
         # The same file twice for one patient is refused (services.upload says so).
         UniqueConstraint("patient_id", "sha256", name="uq_documents_patient_sha256"),
         Index("ix_documents_review_queue", "status", "kind", "created_at"),
+        # The worklist's letters waiting, one entry per patient (GROUP BY patient_id) read
+        # from the index alone, instead of every document by patient.
+        Index("ix_documents_pending_patient", "status", "kind", "patient_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
