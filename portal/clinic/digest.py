@@ -18,7 +18,6 @@ from sqlalchemy import exists, func, select, text
 from portal import clock, mail
 from portal.documents import services as documents
 from portal.extensions import db
-from portal.intake import services as intake
 from portal.models import AccountToken, IntakeResponse, OutboxMessage, User
 from portal.treatment import services as treatment
 
@@ -29,17 +28,23 @@ _DIGEST_LOCK = 7_241_102
 
 def counts() -> dict[str, int]:
     """What waits for the clinic's staff, in the worklist's order (red flags first)."""
+    # As on the worklist, an intake with red flags is counted under red flags only, so the
+    # total is the number of things to do.
     return {
-        "intake_red_flags": db.session.scalar(
-            select(func.count()).select_from(IntakeResponse)
-            .where(IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None),
-                   IntakeResponse.has_red_flags.is_(True))) or 0,
+        "intake_red_flags": _count_unreviewed_intakes(flagged=True),
         "safety_alerts": treatment.count_safety_alerts(),
-        "new_intakes": intake.count_new_intakes(),
+        "new_intakes": _count_unreviewed_intakes(flagged=False),
         "clearances": documents.count_clearances_to_review(),
         "overdue_ratings": treatment.count_overdue_ratings(),
         "invitations": _count_pending_invitations(),
     }
+
+
+def _count_unreviewed_intakes(flagged: bool) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(IntakeResponse)
+        .where(IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None),
+               IntakeResponse.has_red_flags.is_(flagged))) or 0
 
 
 def _count_pending_invitations() -> int:
