@@ -480,3 +480,10 @@ def test_queries_do_not_grow_with_sessions_or_patients(db, staff, doctor, tab):
     _crowd(200, start=10)
     counts["210 others"] = queries_for(db, staff, url(small, tab))
     assert len(set(counts.values())) == 1, counts
+
+
+def test_the_chart_header_links_to_both_exports(staff, margaret):
+    page = staff.get(url(margaret)).get_data(as_text=True)
+    public_id = margaret.patient.public_id
+    assert f"/clinic/patients/{public_id}/summary" in page
+    assert f"/clinic/patients/{public_id}/fhir.json" in page
