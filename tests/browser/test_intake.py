@@ -359,9 +359,11 @@ def test_a_practitioner_reads_a_flagged_intake(page, live_server):
     sign_in(page, base, doctor.email, PASSWORD)
     enter_code(page, totp_now(doctor.totp_secret_plain))
     expect(page).to_have_url(f"{base}/clinic/")
-    intakes = page.locator(".worklist-intakes li")
-    expect(intakes.first).to_contain_text("Fiona Flagged")  # red flags first
+    intakes = page.locator("#red-flags li")  # a flagged intake waits under red flags
+    expect(intakes.first).to_contain_text("Fiona Flagged")
     expect(intakes.first).to_contain_text("1 red flag")
+    expect(page.locator("#new-intakes")).to_contain_text("Carl Calm")
+    expect(page.locator("#new-intakes")).not_to_contain_text("Fiona Flagged")
     check_a11y(page, "intake-staff-worklist")
 
     intakes.first.get_by_role("link", name=re.compile("Read the intake")).click()

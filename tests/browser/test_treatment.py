@@ -184,8 +184,8 @@ def test_a_safety_yes_in_french_with_the_keyboard(open_page, live_server, transl
     desk = open_page(viewport={"width": 1280, "height": 900})
     sign_in(desk, base, doctor.email, PASSWORD)
     enter_code(desk, totp_now(doctor.totp_secret_plain))
-    expect(desk.locator("#safety-alerts")).to_contain_text("Isabelle Roy")
-    desk.locator("#safety-alerts").get_by_role("link", name=re.compile("Open")).click()
+    expect(desk.locator("#red-flags")).to_contain_text("Isabelle Roy")
+    desk.locator("#red-flags").get_by_role("link", name=re.compile("Sessions")).click()
     expect(desk.locator("#patient-sessions")).to_contain_text(
         "Safety: new shortness of breath or chest pain reported")
     check_a11y(desk, "treatment-alert-on-sessions")
