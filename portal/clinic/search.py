@@ -51,9 +51,9 @@ STATUS_LABELS = {
 }
 
 SORT_LABELS = {
-    "activity": _l("Last activity, newest first"),
-    "improved": _l("Pain change, most improved first"),
-    "worsened": _l("Pain change, most worsened first"),
+    "activity": _l("Latest activity"),
+    "improved": _l("Pain: most improved"),
+    "worsened": _l("Pain: most worsened"),
 }
 DEFAULT_SORT = "activity"
 

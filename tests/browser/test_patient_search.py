@@ -43,3 +43,41 @@ def test_practitioner_searches_as_they_type(live_server, page: Page, translate):
     page.go_back()
     expect(page).to_have_url(f"{base}/clinic/patients/")
     expect(rows).to_have_count(2)
+
+
+def test_phone_search_and_pain_change_order(live_server, page: Page, translate, db):
+    from datetime import date
+
+    from portal import clock
+    from portal.models import TreatmentOutcome
+
+    t = translate("en")
+    staff = make_practitioner(name="Paula Practitioner")
+    better = make_patient(name="Béatrice Better")
+    worse = make_patient(name="Walter Worse")
+    better.patient.phone, better.patient.date_of_birth = "6045550123", date(1975, 3, 21)
+    for user, latest in ((better, 2), (worse, 8)):
+        db.session.add(TreatmentOutcome(patient_id=user.patient.id, baseline=6,
+                                        latest_nprs=latest, rated_count=1, status="unknown",
+                                        updated_at=clock.now()))
+    db.session.commit()
+    base = live_server.url
+    sign_in(page, base, staff.email, PASSWORD, t)
+    enter_code(page, totp_now(staff.totp_secret_plain), t)
+    expect(page).to_have_url(f"{base}/clinic/")
+    page.goto(f"{base}/clinic/patients/")
+    rows = page.locator("#patient-results tbody tr")
+
+    page.get_by_label(t("Sort by"), exact=True).select_option("worsened")
+    expect(page).to_have_url(re.compile(r"sort=worsened"))
+    expect(rows.first).to_contain_text("Walter Worse")
+    expect(rows.first).to_contain_text("2 points more")
+    check_a11y(page, "patient-list-worsened")
+
+    box = page.get_by_label(t("Search"), exact=True)
+    box.press_sequentially("604 555 0123", delay=30)
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("604-555-0123")
+    expect(rows.first).to_contain_text("1975-03-21")
+    check_a11y(page, "patient-list-phone")
+    assert small_touch_targets(page) == []

@@ -459,7 +459,7 @@ def test_a_cursor_from_another_order_starts_again(client, staff, db):
 def test_no_javascript_form_has_the_sort(client, staff, db):
     body = _page(client).get_data(as_text=True)
     assert 'method="get"' in body and 'name="sort"' in body
-    assert "Pain change, most improved first" in body
+    assert "Pain: most improved" in body
 
 
 # --- the number of statements does not grow with the patients (SPEC 8.5) -----------------
