@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
-from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
 from sqlalchemy import exists, func, or_, select
@@ -68,7 +67,7 @@ class ClearanceState:
 
 def today() -> date:
     """The clinic's date now (valid-until dates are the clinic's days)."""
-    return clock.now().astimezone(ZoneInfo(current_settings().timezone)).date()
+    return clock.today_in(current_settings().timezone)
 
 
 # --- the clearance rule (SPEC 3.3) ------------------------------------------------------

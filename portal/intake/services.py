@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cryptography.fernet import InvalidToken
 from flask import current_app, url_for
@@ -53,7 +52,7 @@ def definition_for(response: IntakeResponse | None) -> Questionnaire:
 
 def today() -> date:
     """The clinic's date, for "not in the future" checks."""
-    return clock.now().astimezone(ZoneInfo(current_settings().timezone)).date()
+    return clock.today_in(current_settings().timezone)
 
 
 def response_for(patient: Patient) -> IntakeResponse | None:

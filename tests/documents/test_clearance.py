@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+import pytz
 
 from portal import clock
 from portal.clinic_settings import current_settings
@@ -72,8 +73,11 @@ def test_today_is_the_clinics_day(app, patient):
     settings = current_settings()
     settings.timezone = "America/Vancouver"
     db.session.commit()
-    # 2027-03-10 23:30 in Vancouver (PST, UTC-8) is 2027-03-11 07:30 UTC.
-    target = datetime(2027, 3, 11, 7, 30, tzinfo=timezone.utc)
+    # 2027-03-10 23:30 in Vancouver is 2027-03-11 in UTC (06:30 by the rules from November
+    # 2026, UTC-7; 07:30 by the older ones): the offset comes from the rules the pages use.
+    target = pytz.timezone("America/Vancouver").localize(
+        datetime(2027, 3, 10, 23, 30)).astimezone(timezone.utc)
+    assert target.date() == date(2027, 3, 11)
     clock.advance(seconds=(target - clock.now()).total_seconds())
     assert services.today() == date(2027, 3, 10)
     doc = make_document(patient)
