@@ -10,7 +10,7 @@ each with the data it implies:
   waiting, and a clearance pending, rejected or not sent;
 * cleared: the same with an accepted clearance, valid today;
 * in treatment and discharged: weekly sessions whose ratings improve, stay flat or worsen,
-  some missed, some overdue, a few safety answers, and the TreatmentOutcome that
+  some missed, some overdue, a few safety answers, and the TreatmentOutcome (and OutcomePoint rows) that
   portal.outcomes gives for those ratings.
 
 Rows go in with multi-row INSERTs, a batch at a time, one commit per batch: a hundred
@@ -31,7 +31,7 @@ import base64
 import hashlib
 import random
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -46,8 +46,9 @@ from portal.intake import demo as intake_demo
 from portal.intake import flags as flag_rules
 from portal.intake import services as intake
 from portal.intake.questionnaires import scoring
-from portal.models import (AccountToken, ConsentSignature, Document, IntakeResponse, Patient,
-                           SessionRating, TreatmentOutcome, TreatmentSession, User)
+from portal.models import (AccountToken, ConsentSignature, Document, IntakeResponse,
+                           OutcomePoint, Patient, SessionRating, TreatmentOutcome,
+                           TreatmentSession, User)
 from portal.searchtext import fold, phone_digits, search_text
 from portal.treatment.demo import REGION_SETS
 from portal.treatment.demo import _values as pain_course
@@ -124,6 +125,8 @@ class Plan:
     blobs: list[tuple[str, bytes]] = field(default_factory=list)
     sessions: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
     outcome: dict[str, Any] | None = None
+    # OutcomePoint rows, one per rating in the order of ``sessions`` (ids filled in later).
+    points: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _slug(text_: str) -> str:
@@ -342,7 +345,9 @@ class Generator:
         values = pain_course(rng, trajectory, start, n)
         activities = [(row["activity"], row["score"]) for row in plan.intake["answers"]["psfs"]]
         regions = rng.choice(self.region_sets)
-        rated: list[int] = []
+        rated: list[tuple[int, int]] = []  # (session number, pain)
+        rated_at: list[datetime] = []
+        number = 0
         latest_activity = submitted
         for i, value in enumerate(values):
             treated = first_session + timedelta(days=7 * i, hours=rng.uniform(-3, 3))
@@ -352,9 +357,14 @@ class Generator:
             plan.sessions.append((session, rating))
             latest_activity = max(latest_activity, treated,
                                   rating["created_at"] if rating else treated)
+            number += session["status"] == "recorded"
             if rating is not None:
-                rated.append(value)
-        change = outcomes.classify_nprs(baseline, rated)
+                rated.append((number, value))
+                rated_at.append(treated)
+        change = outcomes.classify_nprs(baseline, [pain for _number, pain in rated])
+        points = outcomes.course_points(baseline, rated)
+        plan.points = [{**asdict(point), "session_at": at, "next_at": later}
+                       for point, at, later in zip(points, rated_at, [*rated_at[1:], None])]
         plan.outcome = {"baseline": baseline, "latest_nprs": change.latest,
                         "rated_count": len(rated), "status": change.status,
                         "updated_at": latest_activity}
@@ -437,7 +447,7 @@ def _write(plans: list[Plan]) -> Report:
     for plan, user_id in zip(plans, user_ids):
         plan.patient["user_id"] = user_id
     patient_ids = _insert(Patient, [p.patient for p in plans], returning=True)
-    tokens, intakes, documents, blobs, sessions, outcome_rows = [], [], [], [], [], []
+    tokens, intakes, documents, blobs, sessions, outcome_rows, points = [], [], [], [], [], [], []
     for plan, user_id, patient_id in zip(plans, user_ids, patient_ids):
         if plan.token:
             tokens.append({**plan.token, "user_id": user_id})
@@ -449,6 +459,7 @@ def _write(plans: list[Plan]) -> Report:
         sessions += [({**s, "patient_id": patient_id}, r) for s, r in plan.sessions]
         if plan.outcome:
             outcome_rows.append({**plan.outcome, "patient_id": patient_id})
+        points += [{**point, "patient_id": patient_id} for point in plan.points]
     _insert(AccountToken, tokens)
     response_ids = _insert(IntakeResponse, [row for _plan, row in intakes], returning=True)
     _insert(ConsentSignature, [{**plan.signature, "patient_id": row["patient_id"],
@@ -458,9 +469,14 @@ def _write(plans: list[Plan]) -> Report:
     get_storage().write_many(blobs)
     _insert(Document, documents)
     session_ids = _insert(TreatmentSession, [s for s, _r in sessions], returning=True)
-    _insert(SessionRating, [{**r, "session_id": sid, "patient_id": s["patient_id"]}
-                            for (s, r), sid in zip(sessions, session_ids) if r is not None])
+    rating_ids = _insert(SessionRating, [{**r, "session_id": sid, "patient_id": s["patient_id"]}
+                                         for (s, r), sid in zip(sessions, session_ids)
+                                         if r is not None], returning=True)
     _insert(TreatmentOutcome, outcome_rows)
+    if len(points) != len(rating_ids):  # one point per rating, in the same order
+        raise RuntimeError("outcome points out of step with the ratings")
+    _insert(OutcomePoint, [{**point, "rating_id": rating_id}
+                           for point, rating_id in zip(points, rating_ids)])
     report.intakes = len(intakes)
     report.documents = len(documents)
     report.sessions = len(sessions)

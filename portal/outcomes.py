@@ -126,6 +126,35 @@ def classify_nprs(baseline: int | None, ratings: Sequence[int]) -> NprsChange:
     return NprsChange(UNCHANGED, baseline, latest, previous)
 
 
+@dataclass(frozen=True)
+class CoursePoint:
+    """The patient's NPRS outcome as it stood just after one rated session: what the clinic's
+    outcome figures add up (portal.clinic.outcome_stats), stored one row per rating."""
+    number: int  # the session's number in the course (cancelled sessions take none)
+    pain: int
+    previous: int | None  # the rating before this one
+    change: int | None  # pain - baseline
+    status: str  # classify_nprs(baseline, ratings up to this one)
+    first_improved: int | None  # the first session, up to this one, that met nprs_improved
+    rated: int  # ratings up to this one
+
+
+def course_points(baseline: int | None,
+                  rated: Sequence[tuple[int, int]]) -> list[CoursePoint]:
+    """One CoursePoint per rating; ``rated`` is (session number, pain) in course order."""
+    points: list[CoursePoint] = []
+    pains: list[int] = []
+    first_improved = None
+    for number, pain in rated:
+        pains.append(pain)
+        change = classify_nprs(baseline, pains)
+        if first_improved is None and baseline is not None and nprs_improved(baseline, pain):
+            first_improved = number
+        points.append(CoursePoint(number, pain, change.previous, change.points, change.status,
+                                  first_improved, len(pains)))
+    return points
+
+
 # --- PSFS ---------------------------------------------------------------------------------
 
 def mean(scores: Iterable[int]) -> float | None:

@@ -22,6 +22,7 @@ from portal.searchtext import phone_digits, search_text
 from portal.storage import get_storage
 from portal.treatment import intake_link
 from portal.treatment import services as treatment
+from tests.treatment.helpers import fresh_points, stored_points
 
 DEMO_PASSWORD = "demo-password-123"
 
@@ -82,6 +83,7 @@ def check_consistent(patient: Patient) -> None:
         change = outcomes.classify_nprs(baseline, ratings)
         assert (outcome.baseline, outcome.latest_nprs, outcome.rated_count, outcome.status) \
             == (baseline, change.latest, len(ratings), change.status), where
+        assert stored_points(patient) == fresh_points(patient), where
         for session in sessions:
             assert treatment.rating_status(session) in ("rated", "missed", "cancelled", "due",
                                                         "overdue"), where

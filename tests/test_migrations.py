@@ -20,7 +20,7 @@ TABLES = {"users", "account_tokens", "user_sessions", "recovery_codes", "patient
           "clinic_settings", "audit_events", "outbox_messages"}
 TABLES |= {"documents", "stored_chunks"}
 TABLES |= {"intake_responses", "intake_amendments", "intake_stashes", "consent_signatures"}
-TABLES |= {"treatment_sessions", "session_ratings", "treatment_outcomes"}
+TABLES |= {"treatment_sessions", "session_ratings", "treatment_outcomes", "outcome_points"}
 
 
 @pytest.fixture

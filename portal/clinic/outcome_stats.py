@@ -1,16 +1,14 @@
 """Clinic outcomes (SPEC 5.4): responder rate, mean NPRS change by session number, sessions
 until meaningful improvement, and the same per patient as CSV.
 
-Everything is computed by the database in GROUP BY aggregates over window functions
-(``row_number`` numbers each patient's sessions, ``lag`` finds the rating before the last),
-so the page runs the same few statements for ten patients or 100,000 (SPEC 8.5); only the
-rows of the result come back (at most one per status and session number).
-
-The rules are portal.outcomes', written in SQL with its constants: ``improved_sql`` and
-``status_sql`` are ``nprs_improved`` and ``classify_nprs`` for integers, and a test holds
-them to the Python functions for every combination of scores. The baseline is the one the
-treatment services keep on ``TreatmentOutcome`` (the practitioner's override, else the
-intake's average pain over the past week).
+The figures are sums over ``outcome_points``: the treatment services store, with each rating,
+the patient's outcome as it stood after that session (portal.outcomes.course_points: the
+session's number in the course, the change from the baseline, the status, the first session
+that met the improvement rule). The page therefore runs the same two GROUP BY statements for
+ten patients or 100,000 (SPEC 8.5), read from indexes, and only the rows of the result come
+back (at most one per status and session number). The baseline is the one the treatment
+services keep on ``TreatmentOutcome`` (the practitioner's override, else the intake's
+average pain over the past week).
 
 What the filters mean:
 
@@ -28,12 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, literal, or_, select, true
+from sqlalchemy import Select, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from portal import audit, csvexport, outcomes
 from portal.extensions import db
-from portal.models import Patient, SessionRating, TreatmentOutcome, TreatmentSession, User
+from portal.models import (OutcomePoint, Patient, TreatmentOutcome, TreatmentSession,
+                           User)
 from portal.treatment.services import clinic_datetime
 
 # Session numbers above this are pooled in one "12+" group: few patients get that far, and
@@ -55,30 +54,6 @@ class OutcomeFilters:
         return {k: v for k, v in out.items() if v}
 
 
-# --- the rules of portal.outcomes, in SQL ---------------------------------------------------
-
-def improved_sql(baseline, value):
-    """``outcomes.nprs_improved(baseline, value)`` for integers: at least NPRS_IMPROVED_POINTS
-    down, and at least NPRS_IMPROVED_FRACTION of the baseline (compared as integers, so that
-    exactly 30% counts, as with the Fraction)."""
-    fraction = outcomes.NPRS_IMPROVED_FRACTION
-    drop = baseline - value
-    return and_(baseline > 0, drop >= outcomes.NPRS_IMPROVED_POINTS,
-                drop * fraction.denominator >= baseline * fraction.numerator)
-
-
-def status_sql(baseline, latest, previous):
-    """``outcomes.classify_nprs(baseline, ratings).status`` from the baseline, the latest
-    rating and the one before it (NULL when missing)."""
-    worse = or_(and_(baseline.is_not(None), latest - baseline >= outcomes.NPRS_WORSE_POINTS),
-                and_(previous.is_not(None), latest - previous >= outcomes.NPRS_WORSE_POINTS))
-    return case((latest.is_(None), outcomes.UNKNOWN),
-                (worse, outcomes.WORSE),
-                (baseline.is_(None), outcomes.UNKNOWN),
-                (improved_sql(baseline, latest), outcomes.IMPROVED),
-                else_=outcomes.UNCHANGED)
-
-
 # --- the statements -----------------------------------------------------------------------
 
 def _bounds(filters: OutcomeFilters) -> tuple[datetime | None, datetime | None]:
@@ -90,59 +65,38 @@ def _bounds(filters: OutcomeFilters) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
-@dataclass
-class _Query:
-    """The common table expressions every statement here starts from."""
-    numbered: object  # every counted session, numbered in its patient's course
-    rated: object     # the rated ones up to the end of the period, with the previous rating
-    per_patient: object  # one row per patient who rated a session in the period
-    in_period: object
-
-
-def _query(filters: OutcomeFilters) -> _Query:
-    start, end = _bounds(filters)
-    s = TreatmentSession
-    numbered = select(
-        s.id.label("session_id"), s.patient_id, s.treated_at,
-        func.row_number().over(partition_by=s.patient_id,
-                               order_by=(s.treated_at, s.id)).label("number"),
-    ).where(s.status == "recorded")
-    if filters.practitioner:
-        # Whole patients in or out: their sessions' numbers do not change.
-        practitioner = aliased(User, name="practitioner")
-        numbered = (numbered.join(Patient, Patient.id == s.patient_id)
-                    .join(practitioner, practitioner.id == Patient.practitioner_id)
-                    .where(practitioner.public_id == filters.practitioner))
-    numbered = numbered.cte("numbered")
-    n = numbered.c
-    rated = (select(n.patient_id, n.session_id, n.number, n.treated_at,
-                    SessionRating.pain_now.label("pain"),
-                    func.lag(SessionRating.pain_now).over(
-                        partition_by=n.patient_id,
-                        order_by=(n.treated_at, n.session_id)).label("previous"),
-                    func.row_number().over(
-                        partition_by=n.patient_id,
-                        order_by=(n.treated_at.desc(), n.session_id.desc())).label("from_last"))
-             .join(SessionRating, SessionRating.session_id == n.session_id))
-    if end is not None:
-        rated = rated.where(n.treated_at < end)
-    rated = rated.cte("rated")
-    r = rated.c
-    in_period = r.treated_at >= start if start is not None else true()
-    baseline = TreatmentOutcome.baseline
-    per_patient = (
-        select(r.patient_id, baseline.label("baseline"),
-               func.max(case((r.from_last == 1, r.pain))).label("latest"),
-               func.max(case((r.from_last == 1, r.previous))).label("previous"),
-               func.count().label("rated"),
-               func.min(case((improved_sql(baseline, r.pain), r.number))).label("first_improved"))
-        .select_from(rated)
-        .outerjoin(TreatmentOutcome, TreatmentOutcome.patient_id == r.patient_id)
-        .group_by(r.patient_id, baseline))
+def _in_period(point, start: datetime | None, end: datetime | None) -> list:
+    where = []
     if start is not None:
-        per_patient = per_patient.having(func.max(case((in_period, 1), else_=0)) == 1)
-    per_patient = per_patient.cte("per_patient")
-    return _Query(numbered, rated, per_patient, in_period)
+        where.append(point.session_at >= start)
+    if end is not None:
+        where.append(point.session_at < end)
+    return where
+
+
+def _of_practitioner(stmt: Select, patient_id, filters: OutcomeFilters) -> Select:
+    """Whole patients in or out: their sessions' numbers do not change."""
+    if not filters.practitioner:
+        return stmt
+    practitioner = aliased(User, name="practitioner")
+    return (stmt.join(Patient, Patient.id == patient_id)
+            .join(practitioner, practitioner.id == Patient.practitioner_id)
+            .where(practitioner.public_id == filters.practitioner))
+
+
+def _as_of(filters: OutcomeFilters):
+    """One OutcomePoint per patient who rated a session in the period: the one that was
+    their outcome at its end. That is the point of the last rating before the end (given
+    before it, next one at it or after it, or none), and the patient rated a session in the
+    period exactly when that rating was given in it: a range of rows, read by index."""
+    start, end = _bounds(filters)
+    point = OutcomePoint
+    stmt = select(point).where(*_in_period(point, start, end))
+    if end is None:
+        stmt = stmt.where(point.next_at.is_(None))
+    else:
+        stmt = stmt.where(or_(point.next_at.is_(None), point.next_at >= end))
+    return _of_practitioner(stmt, point.patient_id, filters).subquery("as_of")
 
 
 # --- the page -------------------------------------------------------------------------------
@@ -207,14 +161,11 @@ def median_of_counts(counts: dict[int, int]) -> float | None:
 
 def compute(filters: OutcomeFilters) -> Outcomes:
     """Two statements, whatever the number of patients."""
-    q = _query(filters)
-    p = q.per_patient.c
-    status = status_sql(p.baseline, p.latest, p.previous).label("status")
-    per_status = select(status, p.first_improved).subquery("per_status")
+    as_of = _as_of(filters)
     result = Outcomes()
     rows = db.session.execute(
-        select(per_status.c.status, per_status.c.first_improved, func.count().label("n"))
-        .group_by(per_status.c.status, per_status.c.first_improved))
+        select(as_of.c.status, as_of.c.first_improved, func.count().label("n"))
+        .group_by(as_of.c.status, as_of.c.first_improved))
     for row in rows:
         result.patients += row.n
         result.by_status[row.status] = result.by_status.get(row.status, 0) + row.n
@@ -222,13 +173,13 @@ def compute(filters: OutcomeFilters) -> Outcomes:
             result.improvement_at[row.first_improved] = \
                 result.improvement_at.get(row.first_improved, 0) + row.n
 
-    r = q.rated.c
-    bucket = case((r.number > SESSION_CAP, SESSION_CAP + 1), else_=r.number).label("bucket")
-    changes = (select(bucket, (r.pain - TreatmentOutcome.baseline).label("change"))
-               .select_from(q.rated)
-               .join(TreatmentOutcome, TreatmentOutcome.patient_id == r.patient_id)
-               .where(TreatmentOutcome.baseline.is_not(None), q.in_period)
-               .subquery("changes"))
+    start, end = _bounds(filters)
+    p = OutcomePoint
+    bucket = case((p.number > SESSION_CAP, SESSION_CAP + 1), else_=p.number).label("bucket")
+    changes = _of_practitioner(
+        select(bucket, p.change.label("change"))
+        .where(p.change.is_not(None), *_in_period(p, start, end)),
+        p.patient_id, filters).subquery("changes")
     for row in db.session.execute(
             select(changes.c.bucket, func.count().label("n"),
                    func.avg(changes.c.change).label("mean"))
@@ -263,27 +214,27 @@ class PatientOutcome:
 
 def patient_outcomes(filters: OutcomeFilters, batch: int = 500) -> Iterator[PatientOutcome]:
     """One statement, read ``batch`` rows at a time, patients in the order they joined."""
-    q = _query(filters)
-    p = q.per_patient.c
-    n = q.numbered.c
+    as_of = _as_of(filters)
     _start, end = _bounds(filters)
-    counted = select(n.patient_id, func.count().label("sessions"))
+    s = TreatmentSession
+    counted = select(s.patient_id, func.count().label("sessions")).where(s.status == "recorded")
     if end is not None:
-        counted = counted.where(n.treated_at < end)
-    counted = counted.group_by(n.patient_id).subquery("counted")
+        counted = counted.where(s.treated_at < end)
+    counted = counted.group_by(s.patient_id).subquery("counted")
     practitioner = aliased(User, name="practitioner")
-    stmt = (select(Patient.public_id, practitioner.name.label("practitioner"), p.baseline,
-                   p.latest, p.previous, p.rated, p.first_improved,
-                   func.coalesce(counted.c.sessions, literal(0)).label("sessions"),
-                   status_sql(p.baseline, p.latest, p.previous).label("status"))
-            .select_from(q.per_patient)
-            .join(Patient, Patient.id == p.patient_id)
+    stmt = (select(Patient.public_id, practitioner.name.label("practitioner"),
+                   TreatmentOutcome.baseline, as_of.c.pain, as_of.c.previous, as_of.c.rated,
+                   as_of.c.first_improved, as_of.c.status,
+                   func.coalesce(counted.c.sessions, literal(0)).label("sessions"))
+            .select_from(as_of)
+            .join(Patient, Patient.id == as_of.c.patient_id)
+            .outerjoin(TreatmentOutcome, TreatmentOutcome.patient_id == as_of.c.patient_id)
             .outerjoin(practitioner, practitioner.id == Patient.practitioner_id)
-            .outerjoin(counted, counted.c.patient_id == p.patient_id)
+            .outerjoin(counted, counted.c.patient_id == as_of.c.patient_id)
             .order_by(Patient.id)
             .execution_options(yield_per=batch))
     for row in db.session.execute(stmt):
-        change = outcomes.NprsChange(row.status, row.baseline, row.latest, row.previous)
+        change = outcomes.NprsChange(row.status, row.baseline, row.pain, row.previous)
         yield PatientOutcome(row.public_id, row.practitioner, change, row.sessions, row.rated,
                              row.first_improved)
 

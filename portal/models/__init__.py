@@ -6,8 +6,8 @@ from portal.models.intake import (INTAKE_STATUSES, ConsentSignature, IntakeAmend
                                   IntakeResponse, IntakeStash)
 from portal.models.outbox import OutboxMessage
 from portal.models.patient import PATIENT_STATUSES, Patient
-from portal.models.treatment import (OUTCOME_STATUSES, SORENESS_DURATIONS, SessionRating,
-                                     TreatmentOutcome, TreatmentSession)
+from portal.models.treatment import (OUTCOME_STATUSES, SORENESS_DURATIONS, OutcomePoint,
+                                     SessionRating, TreatmentOutcome, TreatmentSession)
 from portal.models.user import (ROLES, STAFF_ROLES, AccountToken, RecoveryCode, User,
                                 UserSession)
 
@@ -16,8 +16,8 @@ __all__ = ["AuditEvent", "ClinicSettings", "OutboxMessage", "Patient", "PATIENT_
 __all__ += ["Document", "DOCUMENT_KINDS", "StoredChunk"]
 __all__ += ["IntakeResponse", "IntakeAmendment", "IntakeStash", "ConsentSignature",
             "INTAKE_STATUSES"]
-__all__ += ["TreatmentSession", "SessionRating", "TreatmentOutcome", "OUTCOME_STATUSES",
-            "SORENESS_DURATIONS"]
+__all__ += ["TreatmentSession", "SessionRating", "TreatmentOutcome", "OutcomePoint",
+            "OUTCOME_STATUSES", "SORENESS_DURATIONS"]
 
 # Denormalised patient columns kept in step at every flush (registers an event listener).
 from portal.models import sync as _sync  # noqa: E402,F401

@@ -10,6 +10,8 @@
 * ``TreatmentOutcome``: one row per patient in treatment: the practitioner's baseline
   override, if any, and the classification of portal.outcomes kept up to date by the
   treatment services, so that the worklist counts "improved" and "worsening" in SQL.
+* ``OutcomePoint``: that classification as it stood after each rated session, kept with it,
+  so that the clinic's outcome figures are sums over stored rows.
 """
 from __future__ import annotations
 
@@ -167,3 +169,46 @@ class TreatmentOutcome(db.Model):
 
     patient: Mapped[Patient] = relationship()
     baseline_set_by: Mapped[User | None] = relationship()
+
+
+class OutcomePoint(db.Model):
+    """The patient's outcome as it stood just after each rated session (portal.outcomes
+    CoursePoint), one row per rating of a session that counts, written by the treatment
+    services with each outcome refresh. The clinic's outcome figures (SPEC 5.4) add these
+    up instead of numbering every session of every patient at each request (SPEC 8.5);
+    ``next_at`` is the time of the patient's next rated session (NULL on the row that is their
+    outcome now), so that "the outcome at time T" is a range of rows: ``session_at < T`` and
+    ``next_at`` NULL or at T or later."""
+    __tablename__ = "outcome_points"
+    __table_args__ = (
+        UniqueConstraint("rating_id", name="uq_outcome_points_rating_id"),
+        CheckConstraint("status IN ('improved', 'unchanged', 'worse', 'unknown')",
+                        name="status"),
+        # Each patient's course, and the ratings of a period, found by index.
+        Index("ix_outcome_points_patient", "patient_id", "session_at"),
+        Index("ix_outcome_points_session_at", "session_at"),
+        # The whole clinic now: the current rows only, covering what is counted.
+        Index("ix_outcome_points_current", "status", "first_improved",
+              postgresql_where=db.text("next_at IS NULL"),
+              sqlite_where=db.text("next_at IS NULL")),
+        # Mean change by session number, read from the index alone.
+        Index("ix_outcome_points_change", "number", "change"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
+                                            nullable=False)
+    rating_id: Mapped[int] = mapped_column(
+        ForeignKey("session_ratings.id", ondelete="CASCADE"), nullable=False)
+    session_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    pain: Mapped[int] = mapped_column(Integer, nullable=False)
+    previous: Mapped[int | None] = mapped_column(Integer)
+    change: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), nullable=False)
+    first_improved: Mapped[int | None] = mapped_column(Integer)
+    rated: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<OutcomePoint patient={self.patient_id} #{self.number} {self.status}>"

@@ -11,7 +11,7 @@ conditional UPDATEs, so it is safe to run every few minutes and from several mac
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -24,8 +24,8 @@ from sqlalchemy.orm import joinedload
 from portal import audit, clock, mail, outcomes
 from portal.extensions import db
 from portal.intake import bodymap
-from portal.models import (STAFF_ROLES, Patient, SessionRating, TreatmentOutcome,
-                           TreatmentSession, User)
+from portal.models import (STAFF_ROLES, OutcomePoint, Patient, SessionRating,
+                           TreatmentOutcome, TreatmentSession, User)
 from portal.treatment import intake_link
 
 # A session time a little ahead of the server's clock (a practitioner's watch) is accepted.
@@ -210,6 +210,10 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
         # The reason stays on the session (it may say something clinical), not in the log.
         audit.write("session.gate_overridden", patient=patient, actor=practitioner,
                     subject=session.public_id, detail={"missing": checks.missing})
+    if patient.status == "discharged":
+        # A session for a discharged patient re-admits them, as the chart's button does.
+        audit.write("patient.readmitted", patient=patient, actor=practitioner,
+                    detail={"to": "in_treatment"})
     if patient.status != "in_treatment":
         patient.status = "in_treatment"
     patient.last_activity_at = now
@@ -217,7 +221,8 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
     if user.active and user.has_password:
         mail.queue("rating_due", user.email, user.locale, name=user.name,
                    link=_absolute("treatment.rate", session_id=session.public_id))
-    _outcome_row(patient)
+    # A session given before others renumbers them: the stored outcome points follow.
+    refresh_outcome(patient)
     db.session.commit()
     return session
 
@@ -642,14 +647,42 @@ def refresh_outcome(patient: Patient) -> TreatmentOutcome:
     db.session.flush()
     row = _outcome_row(patient)
     base = baseline_for(patient)
-    ratings = [r.rating.pain_now for r in rated_sessions(patient)]
+    rated = rated_sessions(patient)
+    ratings = [r.rating.pain_now for r in rated]
     change = outcomes.classify_nprs(base.value, ratings)
     row.baseline = base.value
     row.latest_nprs = change.latest
     row.rated_count = len(ratings)
     row.status = change.status
     row.updated_at = clock.now()
+    _store_points(patient, base.value, rated)
     return row
+
+
+_POINT_FIELDS = ("session_at", "number", "pain", "previous", "change", "status",
+                 "first_improved", "rated", "next_at")
+
+
+def _store_points(patient: Patient, baseline: int | None, rated: list[RatedSession]) -> None:
+    """Bring the patient's OutcomePoint rows in step with their rated sessions: only the
+    rows whose figures changed are written (a new rating usually adds one row and moves
+    ``next_at`` of the one before)."""
+    points = outcomes.course_points(baseline, [(r.number, r.rating.pain_now) for r in rated])
+    stored = {p.rating_id: p for p in db.session.scalars(
+        select(OutcomePoint).where(OutcomePoint.patient_id == patient.id))}
+    for i, (item, point) in enumerate(zip(rated, points)):
+        values = {**asdict(point), "session_at": item.session.treated_at,
+                  "next_at": rated[i + 1].session.treated_at if i + 1 < len(rated) else None}
+        row = stored.pop(item.rating.id, None)
+        if row is None:
+            db.session.add(OutcomePoint(patient_id=patient.id, rating_id=item.rating.id,
+                                        **values))
+            continue
+        for name in _POINT_FIELDS:
+            if getattr(row, name) != values[name]:
+                setattr(row, name, values[name])
+    for row in stored.values():  # ratings of sessions cancelled since
+        db.session.delete(row)
 
 
 def set_baseline(patient: Patient, practitioner: User, value: int | None,

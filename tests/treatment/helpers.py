@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from portal import clock
+from sqlalchemy import select
+
+from portal import clock, outcomes
 from portal.extensions import db
-from portal.models import Patient, SessionRating, TreatmentSession, User
+from portal.models import OutcomePoint, Patient, SessionRating, TreatmentSession, User
 from portal.treatment import services
 from tests.factories import make_document, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
@@ -99,3 +101,25 @@ def history(patient_user: User, values: list[int | None], *, practitioner: User 
     services.refresh_outcome(patient)
     db.session.commit()
     return sessions
+
+
+def stored_points(patient: Patient) -> list[tuple]:
+    """The patient's OutcomePoint rows in course order, as comparable tuples."""
+    return [(p.rating_id, p.number, p.pain, p.previous, p.change, p.status, p.first_improved,
+             p.rated, p.next_at, p.session_at)
+            for p in db.session.scalars(select(OutcomePoint)
+                                        .where(OutcomePoint.patient_id == patient.id)
+                                        .order_by(OutcomePoint.number))]
+
+
+def fresh_points(patient: Patient) -> list[tuple]:
+    """The same, computed afresh from the sessions, ratings and baseline."""
+    db.session.expire_all()
+    patient = db.session.get(Patient, patient.id)
+    rated = services.rated_sessions(patient)
+    baseline = services.baseline_for(patient).value
+    points = outcomes.course_points(baseline, [(r.number, r.rating.pain_now) for r in rated])
+    return [(r.rating.id, p.number, p.pain, p.previous, p.change, p.status, p.first_improved,
+             p.rated, rated[i + 1].session.treated_at if i + 1 < len(rated) else None,
+             r.session.treated_at)
+            for i, (r, p) in enumerate(zip(rated, points))]

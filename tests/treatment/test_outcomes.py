@@ -178,3 +178,30 @@ def test_psfs_classification_is_consistent(data):
     mirrored = classify_psfs(now, start).status
     assert mirrored == {IMPROVED: WORSE, WORSE: IMPROVED, UNCHANGED: UNCHANGED}[change.status]
     assert {n for n, _d in change.improved_items}.isdisjoint(n for n, _d in change.worse_items)
+
+
+# --- the course, rating by rating -----------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(baseline=st.none() | scores, pains=st.lists(scores, min_size=1, max_size=8),
+       gaps=st.lists(st.integers(min_value=1, max_value=3), min_size=8, max_size=8))
+def test_course_points_are_the_outcome_after_each_rating(baseline, pains, gaps):
+    numbers = [sum(gaps[:i + 1]) for i in range(len(pains))]  # unrated sessions between
+    points = outcomes.course_points(baseline, list(zip(numbers, pains)))
+    assert [p.number for p in points] == numbers and [p.pain for p in points] == pains
+    for i, point in enumerate(points):
+        expected = classify_nprs(baseline, pains[:i + 1])
+        assert (point.status, point.previous, point.change) == \
+            (expected.status, expected.previous, expected.points)
+        assert point.rated == i + 1
+        improved = [n for n, pain in zip(numbers[:i + 1], pains)
+                    if baseline is not None and outcomes.nprs_improved(baseline, pain)]
+        assert point.first_improved == (improved[0] if improved else None)
+
+
+def test_course_points_by_hand():
+    # 6 -> 5, 4, 7: improved at session 3 (2 points, 33%), then 3 up: worse.
+    points = outcomes.course_points(6, [(1, 5), (3, 4), (4, 7)])
+    assert [(p.status, p.change, p.first_improved) for p in points] == [
+        (UNCHANGED, -1, None), (IMPROVED, -2, 3), (WORSE, 1, 3)]
+    assert outcomes.course_points(None, []) == []

@@ -15,7 +15,7 @@ from portal.models import AuditEvent, OutboxMessage, Patient, TreatmentSession
 from portal.treatment import services
 from tests.factories import make_patient
 from tests.markup import parse
-from tests.treatment.helpers import HX, REGION, make_treatable, record
+from tests.treatment.helpers import HX, REGION, history, make_treatable, record
 
 
 def sessions_url(user) -> str:
@@ -243,3 +243,25 @@ def test_staff_pages_for_a_patient_without_intake(app, doctor_client):
     page = doctor_client.get(sessions_url(user))
     assert page.status_code == 200
     assert "none yet" in page.get_data(as_text=True)
+
+
+def test_a_session_for_a_discharged_patient_readmits_them_in_the_log(app, doctor):
+    user = make_treatable()
+    history(user, [5])
+    patient = db.session.get(Patient, user.patient.id)
+    patient.status = "discharged"
+    db.session.commit()
+    record(user, doctor)
+    db.session.refresh(patient)
+    assert patient.status == "in_treatment"
+    actions = list(db.session.scalars(select(AuditEvent.action)
+                                      .where(AuditEvent.patient_id == patient.id)
+                                      .order_by(AuditEvent.id)))
+    assert actions[-2:] == ["session.recorded", "patient.readmitted"]
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.patient_id == patient.id)
+                               .order_by(AuditEvent.id.desc())).first()
+    assert json.loads(event.detail) == {"to": "in_treatment"} and event.actor_id == doctor.id
+    # A patient already in treatment is not re-admitted again.
+    record(user, doctor, hours_ago=3)
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.patient_id == patient.id, AuditEvent.action == "patient.readmitted")) == 1
