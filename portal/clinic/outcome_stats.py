@@ -173,18 +173,21 @@ def compute(filters: OutcomeFilters) -> Outcomes:
             result.improvement_at[row.first_improved] = \
                 result.improvement_at.get(row.first_improved, 0) + row.n
 
+    # By session number in the index's order (no sort), pooled above the cap here: at most
+    # one row per session number comes back.
     start, end = _bounds(filters)
     p = OutcomePoint
-    bucket = case((p.number > SESSION_CAP, SESSION_CAP + 1), else_=p.number).label("bucket")
     changes = _of_practitioner(
-        select(bucket, p.change.label("change"))
+        select(p.number, func.count().label("n"), func.sum(p.change).label("total"))
         .where(p.change.is_not(None), *_in_period(p, start, end)),
-        p.patient_id, filters).subquery("changes")
-    for row in db.session.execute(
-            select(changes.c.bucket, func.count().label("n"),
-                   func.avg(changes.c.change).label("mean"))
-            .group_by(changes.c.bucket).order_by(changes.c.bucket)):
-        result.by_session.append(SessionMean(int(row.bucket), row.n, float(row.mean)))
+        p.patient_id, filters).group_by(p.number).order_by(p.number)
+    pooled: dict[int, list[int]] = {}
+    for row in db.session.execute(changes):
+        sums = pooled.setdefault(min(row.number, SESSION_CAP + 1), [0, 0])
+        sums[0] += row.n
+        sums[1] += row.total
+    result.by_session = [SessionMean(number, n, total / n)
+                         for number, (n, total) in sorted(pooled.items())]
     return result
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from blinker import Namespace
 from cryptography.fernet import InvalidToken
 from flask import current_app, url_for
 from sqlalchemy import delete, func, select, update
@@ -397,6 +398,12 @@ class AmendResult:
     missing: list[Question] = field(default_factory=list)
 
 
+_signals = Namespace()
+# Sent by amend() with the patient, inside its transaction: what other features derive from
+# the intake (the treatment outcome's baseline) is brought up to date in the same commit.
+intake_amended = _signals.signal("intake-amended")
+
+
 def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int,
           data: StepInput, reason: str) -> AmendResult:
     """A correction after submission (SPEC 2.6): the original stays, the amendment holds
@@ -438,6 +445,7 @@ def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int
     record_contact(patient, definition, after)
     audit.write("intake.amended", patient=patient, actor=author, subject=response.public_id,
                 detail={"step": step_no})
+    intake_amended.send(patient)
     db.session.commit()
     return AmendResult(amendment=amendment)
 

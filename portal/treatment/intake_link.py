@@ -13,6 +13,9 @@ from portal.intake import consent as consents
 from portal.intake import services as intake
 from portal.models import Patient
 
+# Sent when a submitted intake is amended (with the patient), in the amendment's transaction.
+intake_amended = intake.intake_amended
+
 
 def is_cleared(patient: Patient, on: date | None = None) -> bool:
     return documents.is_cleared(patient, on=on)

@@ -685,6 +685,14 @@ def _store_points(patient: Patient, baseline: int | None, rated: list[RatedSessi
         db.session.delete(row)
 
 
+@intake_link.intake_amended.connect
+def _intake_amended(patient: Patient, **_kwargs) -> None:
+    """An amendment may change the intake's baseline: a patient with an outcome gets it
+    classified again in the amendment's transaction."""
+    if db.session.scalar(select(exists().where(TreatmentOutcome.patient_id == patient.id))):
+        refresh_outcome(patient)
+
+
 def set_baseline(patient: Patient, practitioner: User, value: int | None,
                  reason: str | None) -> None:
     """Use ``value`` as the patient's NPRS baseline instead of the intake's (None goes back

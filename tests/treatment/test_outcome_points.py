@@ -79,3 +79,24 @@ def test_no_baseline_and_no_ratings(app, doctor):
     rate(session, pain=5)
     assert [(r[4], r[5], r[8]) for r in check(patient)] == [(None, "unknown", None)]
 
+
+
+def test_an_intake_amendment_moves_the_baseline_at_once(app, doctor):
+    from portal.intake import services as intake
+    from portal.intake.forms import StepInput
+    from portal.models import TreatmentOutcome
+
+    user = make_treatable(baseline=6)
+    history(user, [4])  # 2 points and 33% below 6: improved
+    patient = db.session.get(Patient, user.patient.id)
+    assert [r[5] for r in stored_points(patient)] == ["improved"]
+    response = intake.submitted_response(patient)
+    result = intake.amend(patient, doctor, response, 2, StepInput(values={"nprs_average": 5}),
+                          "Misread the question")
+    assert result.amendment is not None
+    # No rating and no chart view since: the outcome and its points follow already.
+    assert [(r[4], r[5]) for r in check(patient)] == [(-1, "unchanged")]
+    outcome = db.session.scalar(db.select(TreatmentOutcome)
+                                .where(TreatmentOutcome.patient_id == patient.id))
+    assert (outcome.baseline, outcome.status) == (5, "unchanged")
+    assert db.session.get(Patient, patient.id).pain_change == -1
