@@ -1,6 +1,7 @@
 """Form pieces shared by every feature."""
 from __future__ import annotations
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -45,3 +46,11 @@ def new_password_field(label=None) -> PasswordField:
     return PasswordField(label or _l("New password"),
                          validators=[DataRequired(_l("Enter a password.")), NewPasswordCheck()],
                          render_kw={"autocomplete": "new-password"})
+
+
+def read_get_form(form: FlaskForm, fields: tuple[str, ...]) -> tuple[dict[str, str], bool]:
+    """A search or filter form sent by GET (bookmarkable, works without JavaScript): the
+    query arguments it was given, to repeat in links, and whether they are valid. No
+    arguments is the plain page, valid without a check."""
+    args = {name: request.args[name] for name in fields if request.args.get(name)}
+    return args, not args or form.validate()

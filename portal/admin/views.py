@@ -14,7 +14,7 @@ from portal.auth import services as auth_services
 from portal.auth.views import error_text
 from portal.clinic_settings import current_settings
 from portal.extensions import db
-from portal.forms import EmptyForm
+from portal.forms import EmptyForm, read_get_form
 from portal.models import User
 from portal.security import admin_required
 
@@ -121,8 +121,8 @@ def _audit_search() -> tuple[AuditSearchForm, services.AuditFilters | None, dict
     query arguments that repeat it in links."""
     form = AuditSearchForm(request.args)
     form.set_actions(services.audit_actions())
-    args = {k: request.args[k] for k in _SEARCH_FIELDS if request.args.get(k)}
-    if args and not form.validate():
+    args, valid = read_get_form(form, _SEARCH_FIELDS)
+    if not valid:
         return form, None, args
     return form, services.AuditFilters(
         patient=(form.patient.data or "").strip(), actor=(form.actor.data or "").strip(),

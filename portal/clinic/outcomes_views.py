@@ -10,6 +10,7 @@ from flask_login import current_user
 from portal import clock, htmx
 from portal.clinic import bp, outcome_stats, search
 from portal.clinic.forms import OutcomeFilterForm
+from portal.forms import read_get_form
 from portal.outcomes import STATUSES, UNKNOWN
 from portal.security import staff_required
 from portal.treatment import charts, display
@@ -22,8 +23,8 @@ def _filters() -> tuple[OutcomeFilterForm, outcome_stats.OutcomeFilters | None, 
     query arguments that repeat them in links."""
     form = OutcomeFilterForm(request.args)
     form.set_choices(search.staff_choices())
-    args = {k: request.args[k] for k in _FIELDS if request.args.get(k)}
-    if args and not form.validate():
+    args, valid = read_get_form(form, _FIELDS)
+    if not valid:
         return form, None, args
     filters = outcome_stats.OutcomeFilters(practitioner=form.practitioner.data or "",
                                            date_from=form.date_from.data,
