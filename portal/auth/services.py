@@ -13,15 +13,17 @@ from datetime import timedelta
 import pyotp
 import segno
 from flask import current_app, render_template, url_for
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal import audit, clock, crypto, mail, passwords
 from portal.clinic_settings import current_settings
 from portal.extensions import db
-from portal.models import AccountToken, Patient, RecoveryCode, User
+from portal.models import AccountToken, AuditEvent, Patient, RecoveryCode, User
 
 LOCKOUT_BASE = timedelta(minutes=1)
 LOCKOUT_MAX = timedelta(hours=1)
+# How far back failed sign-ins with an address that has no account are counted.
+UNKNOWN_FAILURES_WINDOW = timedelta(hours=24)
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
@@ -213,6 +215,32 @@ def locked_for(user: User) -> timedelta | None:
     return None
 
 
+def unknown_locked_for(email: str) -> timedelta | None:
+    """An address without an account is paused as an account would be, after the same
+    number of failures and for the same time, so that the answers never tell whether an
+    address has an account (that someone is a patient of the clinic is itself health
+    information). Its failures are the ``login.failed`` events of the audit log over
+    UNKNOWN_FAILURES_WINDOW, as nothing else is stored about an unknown address."""
+    now = clock.now()
+    failures, last = db.session.execute(
+        select(func.count(), func.max(AuditEvent.created_at))
+        .where(AuditEvent.subject == normalise_email(email),
+               AuditEvent.action == "login.failed",
+               AuditEvent.created_at >= now - UNKNOWN_FAILURES_WINDOW)).one()
+    if failures < current_app.config["LOCKOUT_THRESHOLD"]:
+        return None
+    until = last + _lock_delay(failures)
+    return until - now if until > now else None
+
+
+def _paused_for(user: User | None, email: str) -> timedelta | None:
+    return locked_for(user) if user is not None else unknown_locked_for(email)
+
+
+def _locked_error(delay: timedelta) -> AccountError:
+    return AccountError("locked", minutes=max(1, int(delay.total_seconds() // 60) + 1))
+
+
 def record_failure(user: User | None, email: str, reason: str) -> None:
     if user is not None:
         user.failed_logins += 1
@@ -228,18 +256,18 @@ def record_failure(user: User | None, email: str, reason: str) -> None:
 def check_password(email: str, password: str) -> SignIn:
     """First factor. Raises AccountError('invalid' | 'locked' | 'unconfirmed')."""
     user = user_by_email(email)
-    if user is not None and (delay := locked_for(user)):
+    if delay := _paused_for(user, email):
         # Check nothing while locked, not even a right password.
-        audit.write("login.refused_locked", subject=user.email)
+        audit.write("login.refused_locked", subject=normalise_email(email))
         db.session.commit()
-        raise AccountError("locked", minutes=max(1, int(delay.total_seconds() // 60) + 1))
+        raise _locked_error(delay)
     valid = passwords.verify(user.password_hash if user else None, password)
     if not valid or user is None or not user.active:
         # Only a wrong password counts towards the account's lockout.
         record_failure(user if (user is not None and not valid) else None, email,
                        "bad_password" if user else "unknown_account")
-        if user is not None and (delay := locked_for(user)):
-            raise AccountError("locked", minutes=max(1, int(delay.total_seconds() // 60) + 1))
+        if delay := _paused_for(user, email):
+            raise _locked_error(delay)
         raise AccountError("invalid")
     if user.role == "patient" and user.email_confirmed_at is None:
         resend_confirmation(user)
@@ -357,7 +385,7 @@ def verify_second_factor(user: User, code: str) -> str:
     """Accepts a TOTP code or an unused recovery code; returns which. Failures count
     towards the same lockout as passwords."""
     if (delay := locked_for(user)):
-        raise AccountError("locked", minutes=max(1, int(delay.total_seconds() // 60) + 1))
+        raise _locked_error(delay)
     if _check_code(user, code):
         return "totp"
     normalised = _normalise_recovery(code)

@@ -210,12 +210,34 @@ def test_lockout_is_per_account(client):
 
 
 @pytest.mark.parametrize("app_config", [NO_LIMITS], ids=["no-limiter"])
-def test_unknown_addresses_are_not_told_apart_by_locking(client):
-    """There is no account to lock: an unknown address keeps getting the plain answer."""
-    for _ in range(6):
-        response = client.post("/auth/login", data={"email": "nobody@example.org",
-                                                    "password": "wrong password, sorry"})
-        assert INVALID in html(response) and LOCKED not in html(response)
+def test_unknown_addresses_are_not_told_apart_by_locking(client, app, db):
+    """An address without an account gets the answers an account would get: invalid, then
+    paused after the same number of failures, for the same time, longer each round."""
+    patient = make_patient()
+    nobody = "Nobody@Example.org"
+
+    def answers(email: str, times: int) -> list[str]:
+        out = []
+        for _ in range(times):
+            page = html(client.post("/auth/login",
+                                    data={"email": email, "password": "wrong password, sorry"}))
+            out.append("locked" if LOCKED in page else "invalid" if INVALID in page else page)
+        return out
+
+    threshold = app.config["LOCKOUT_THRESHOLD"]
+    expected = ["invalid"] * (threshold - 1) + ["locked", "locked"]
+    assert answers(patient.email, threshold + 1) == expected
+    assert answers(nobody, threshold + 1) == expected
+    clock.advance(minutes=1, seconds=1)
+    # One more failure each: paused again at once, and now for longer than a minute.
+    assert answers(patient.email, 1) == answers(nobody, 1) == ["locked"]
+    clock.advance(minutes=1, seconds=1)
+    assert answers(patient.email, 1) == answers(nobody, 1) == ["locked"]
+    # Failures with another address do not pause this one.
+    assert answers("someone.else@example.org", 1) == ["invalid"]
+    # A day later the unknown address starts again from nothing.
+    clock.advance(hours=25)
+    assert answers(nobody, 1) == ["invalid"]
 
 
 # --- rate limits (SPEC 1.6) -------------------------------------------------------------
