@@ -133,6 +133,10 @@ def _slug(text_: str) -> str:
     return "".join(c for c in fold(text_) if c.isascii() and c.isalnum())
 
 
+DISCHARGE_WEIGHTS = {"completed": 70, "no_contact": 12, "patient_request": 10, "referred": 5,
+                     "other": 3}
+
+
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
@@ -326,6 +330,10 @@ class Generator:
 
     def _discharged(self, plan: Plan, phone: str, dob: date) -> None:
         self._treated(plan, phone, dob, last=self.now - self._days(30, 3000))
+        # Discharged a few days to three weeks after the last session, mostly as completed.
+        at = self._before_now(plan.patient["last_activity_at"] + self._days(1, 21))
+        plan.patient.update(discharged_at=at, last_activity_at=at,
+                            discharge_reason=_weighted(self.rng, DISCHARGE_WEIGHTS))
 
     def _treated(self, plan: Plan, phone: str, dob: date, last: datetime) -> None:
         rng = self.rng

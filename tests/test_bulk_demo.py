@@ -17,7 +17,7 @@ from portal.extensions import db as _db
 from portal.intake import services as intake
 from portal.models import (AccountToken, Document, IntakeResponse, Patient, SessionRating,
                            TreatmentOutcome, TreatmentSession, User)
-from portal.models.patient import PATIENT_STATUSES
+from portal.models.patient import DISCHARGE_REASONS, PATIENT_STATUSES
 from portal.searchtext import phone_digits, search_text
 from portal.storage import get_storage
 from portal.treatment import intake_link
@@ -89,6 +89,13 @@ def check_consistent(patient: Patient) -> None:
                                                         "overdue"), where
             if status == "discharged":
                 assert treatment.rating_status(session) in ("rated", "missed", "cancelled")
+    # Discharged: when (after the last session, the last thing on the record) and why.
+    if status == "discharged":
+        assert patient.discharge_reason in DISCHARGE_REASONS, where
+        assert patient.discharged_at == patient.last_activity_at, where
+        assert all(s.treated_at < patient.discharged_at for s in sessions), where
+    else:
+        assert (patient.discharged_at, patient.discharge_reason) == (None, None), where
     # The columns the patient list searches and sorts on.
     answers = intake.effective_answers(response) if response and response.submitted else {}
     assert patient.phone == phone_digits(answers.get("phone")), where

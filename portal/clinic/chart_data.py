@@ -6,7 +6,8 @@ asks portal.documents.services.is_cleared and the intake's has_current_consent),
 outcome (portal.treatment.services.progress, which asks portal.outcomes). Nothing here
 compares a score to a threshold.
 
-Discharge sets ``Patient.status`` to "discharged"; re-admitting works the status out again
+Discharge sets ``Patient.status`` to "discharged", with when and why (coded); re-admitting
+clears those and works the status out again
 from the record, the same way the features set it as the patient moves along: invited until
 the invitation is accepted, intake in progress until it is sent, then intake submitted,
 cleared while a clearance is valid (documents.sync_status), in treatment once a session is
@@ -23,19 +24,18 @@ from sqlalchemy.orm import aliased
 
 from portal import audit, clock
 from portal.admin.services import AuditPage, AuditRow
+from portal.clinic.chart_forms import discharge_reason_labels
 from portal.clinic.search import STATUS_LABELS
 from portal.documents import services as documents
 from portal.extensions import db
 from portal.intake import services as intake
 from portal.intake.definitions import Question, Questionnaire
-from portal.models import (AuditEvent, IntakeResponse, Patient, TreatmentOutcome,
-                           TreatmentSession, User)
+from portal.models import (DISCHARGE_REASONS, AuditEvent, IntakeResponse, Patient,
+                           TreatmentOutcome, TreatmentSession, User)
 from portal.treatment import display
 from portal.treatment import services as treatment
 
 ACTIVITY_PAGE_SIZE = 25
-# Coded, so that the audit log says why without free text (it holds no health data).
-DISCHARGE_REASONS = ("completed", "patient_request", "referred", "no_contact", "other")
 
 
 class ChartError(Exception):
@@ -105,6 +105,11 @@ class Header:
     @property
     def discharged(self) -> bool:
         return self.patient.status == "discharged"
+
+    @property
+    def discharge_reason_label(self) -> str | None:
+        reason = self.patient.discharge_reason
+        return str(discharge_reason_labels()[reason]) if reason else None
 
     @property
     def submitted(self) -> bool:
@@ -211,12 +216,12 @@ def status_from_record(patient: Patient) -> str:
 
 
 def _move(patient: Patient, actor: User, when_status, to: str, action: str,
-          detail: dict[str, str], refusal: str) -> None:
+          detail: dict[str, str], refusal: str, **values) -> None:
     """Change the status once: a conditional UPDATE, so that two people pressing the same
     button at once change it (and audit it) once."""
     result = db.session.execute(
         update(Patient).where(Patient.id == patient.id, when_status)
-        .values(status=to, last_activity_at=clock.now())
+        .values(status=to, last_activity_at=clock.now(), **values)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         db.session.rollback()
@@ -230,12 +235,13 @@ def discharge(patient: Patient, actor: User, reason: str) -> None:
     if reason not in DISCHARGE_REASONS:
         raise ValueError(f"unknown discharge reason {reason!r}")
     _move(patient, actor, Patient.status != "discharged", "discharged", "patient.discharged",
-          {"reason": reason, "from": patient.status}, "already_discharged")
+          {"reason": reason, "from": patient.status}, "already_discharged",
+          discharged_at=clock.now(), discharge_reason=reason)
 
 
 def readmit(patient: Patient, actor: User) -> str:
     """Back from discharge, at the status the record gives; returns it."""
     status = status_from_record(patient)
     _move(patient, actor, Patient.status == "discharged", status, "patient.readmitted",
-          {"to": status}, "not_discharged")
+          {"to": status}, "not_discharged", discharged_at=None, discharge_reason=None)
     return status

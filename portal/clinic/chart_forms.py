@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired
 
 
 def discharge_reason_labels() -> dict[str, str]:
-    """One label for each of portal.clinic.chart_data.DISCHARGE_REASONS."""
+    """One label for each of portal.models.DISCHARGE_REASONS."""
     return {"completed": _l("Treatment completed"),
             "patient_request": _l("At the patient's request"),
             "referred": _l("Referred elsewhere"),

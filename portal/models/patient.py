@@ -7,12 +7,15 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.base import created_at_column, public_id_column
+from portal.models.base import UTCDateTime, created_at_column, public_id_column
 from portal.models.user import User
 
 # SPEC 5.2; the foundation sets the first two, later features the rest.
 PATIENT_STATUSES = ("invited", "intake_in_progress", "intake_submitted", "cleared",
                     "in_treatment", "discharged")
+# Why a patient was discharged (SPEC 5.3): coded, so that the record and the audit log say
+# why without free text; the labels are in portal/clinic/chart_forms.py.
+DISCHARGE_REASONS = ("completed", "patient_request", "referred", "no_contact", "other")
 
 
 class Patient(db.Model):
@@ -20,6 +23,9 @@ class Patient(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('invited', 'intake_in_progress', 'intake_submitted', "
                         "'cleared', 'in_treatment', 'discharged')", name="status"),
+        CheckConstraint("discharge_reason IS NULL OR discharge_reason IN ('completed', "
+                        "'patient_request', 'referred', 'no_contact', 'other')",
+                        name="discharge_reason"),
         # The patient list's orders, each with the id that breaks ties (keyset pages) and
         # the search column, so that a search walks one index in order without reading the
         # table row of every patient it passes (SQLite has no trigram index).
@@ -52,6 +58,10 @@ class Patient(db.Model):
     # pain), so that the list sorts on columns of this table.
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     pain_change: Mapped[int | None] = mapped_column(Integer)
+    # The last discharge, while the patient is discharged (cleared on re-admission). The
+    # reason is NULL for a discharge recorded before reasons were kept.
+    discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    discharge_reason: Mapped[str | None] = mapped_column(String(20))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id],
                                       backref=db.backref("patient", uselist=False))

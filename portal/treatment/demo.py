@@ -17,6 +17,7 @@ from datetime import time, timedelta
 from sqlalchemy import select
 
 from portal import audit, clock
+from portal.clinic import chart_data
 from portal.extensions import db
 from portal.intake import bodymap
 from portal.models import (IntakeResponse, Patient, SessionRating, TreatmentSession, User)
@@ -26,6 +27,9 @@ from portal.treatment import intake_link, services
 # stay as they are; these are their numbers (patientNN@example.com).
 LEAVE_ALONE = {2, 4, 6, 7, 8}
 TRAJECTORIES = ["improving", "flat", "worsening"] * 3
+# One improving course, finished: discharged as completed, so that the demo has a patient
+# in every state (SPEC 9).
+DISCHARGED = 3
 OVERRIDE_REASON = ("Dr. Wong confirmed the clearance by telephone today; the letter is in "
                    "the mail.")
 REGION_SETS = [["back.neck.right", "back.upper_back.right", "back.shoulder_blade.right"],
@@ -172,5 +176,7 @@ def seed(rng: random.Random, practitioners: list[User]) -> int:
         patient.last_activity_at = clock.now() - timedelta(days=1)
         services.refresh_outcome(patient)
         db.session.commit()
+        if index == DISCHARGED:
+            chart_data.discharge(patient, practitioner, "completed")  # audited, as on the chart
         made += 1
     return made

@@ -214,6 +214,7 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
         # A session for a discharged patient re-admits them, as the chart's button does.
         audit.write("patient.readmitted", patient=patient, actor=practitioner,
                     detail={"to": "in_treatment"})
+        patient.discharged_at = patient.discharge_reason = None
     if patient.status != "in_treatment":
         patient.status = "in_treatment"
     patient.last_activity_at = now

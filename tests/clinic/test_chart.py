@@ -325,6 +325,13 @@ def test_discharge_and_readmit(staff, margaret, doctor):
     page = staff.get(url(margaret)).get_data(as_text=True)
     assert "is discharged (At the patient&#39;s request)" in page
     assert "Re-admit the patient" in page and "Discharge the patient" not in page
+    # The record keeps when and why; the header says it.
+    patient = db.session.get(Patient, margaret.patient.id)
+    assert patient.discharge_reason == "patient_request"
+    assert abs(patient.discharged_at - row.created_at).total_seconds() < 5
+    facts = {dt.text: dd.text for dt, dd in zip(
+        parse(page).find_all("dt"), parse(page).find_all("dd"))}
+    assert facts["Discharged"].endswith(": At the patient's request")
 
     # Again: nothing changes, and it says so.
     again = discharge(staff, margaret)
@@ -336,8 +343,12 @@ def test_discharge_and_readmit(staff, margaret, doctor):
     assert status_of(margaret) == "in_treatment"  # she has sessions
     row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.readmitted"))
     assert json.loads(row.detail) == {"to": "in_treatment"}
-    assert "is re-admitted. Status: In treatment." in staff.get(url(margaret)).get_data(
-        as_text=True)
+    page = staff.get(url(margaret)).get_data(as_text=True)
+    assert "is re-admitted. Status: In treatment." in page
+    patient = db.session.get(Patient, margaret.patient.id)
+    db.session.refresh(patient)
+    assert (patient.discharged_at, patient.discharge_reason) == (None, None)
+    assert "<dt>Discharged</dt>" not in page
     readmit(staff, margaret)
     assert actions().count("patient.readmitted") == 1
 

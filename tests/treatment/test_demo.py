@@ -1,6 +1,6 @@
 """`flask seed-demo` (SPEC 9) makes patients in treatment: 3 to 12 sessions each, pain
-improving, flat and worsening, ratings overdue, one override, and nothing more the second
-time."""
+improving, flat and worsening, ratings overdue, one override, one course finished and
+discharged, and nothing more the second time."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,7 +8,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Patient, TreatmentOutcome, TreatmentSession
+from portal.models import AuditEvent, Patient, TreatmentOutcome, TreatmentSession
 from portal.treatment import services
 
 
@@ -21,8 +21,14 @@ def test_seed_demo_treatment(app, runner, tmp_path):
     ).all())
     assert len(per_patient) >= 6
     assert all(3 <= n <= 12 for n in per_patient.values()), per_patient
-    for patient_id in per_patient:
-        assert db.session.get(Patient, patient_id).status == "in_treatment"
+    # All in treatment but one finished course, discharged as completed (on the record and
+    # in the audit log).
+    statuses = Counter(db.session.get(Patient, p).status for p in per_patient)
+    assert statuses == {"in_treatment": len(per_patient) - 1, "discharged": 1}, statuses
+    discharged = db.session.scalar(select(Patient).where(Patient.status == "discharged"))
+    assert discharged.discharge_reason == "completed" and discharged.discharged_at
+    assert db.session.scalar(select(AuditEvent.action).where(
+        AuditEvent.patient_id == discharged.id, AuditEvent.action == "patient.discharged"))
     statuses = Counter(db.session.scalars(select(TreatmentOutcome.status)))
     assert statuses["improved"] and statuses["worse"] and statuses["unchanged"], statuses
     data = services.worklist()
