@@ -25,10 +25,14 @@ invitations I sent, and they move with the patient if someone else takes them. W
 choice in the address, practitioners who have patients assigned see theirs and everyone
 else sees all (``default_who``).
 
-Each list is one statement (the ids of its first WORKLIST_LIST_SIZE lines chosen in a
-subquery, the lines loaded with their patients around it) and the counts of every section
-asked for come in one more statement, so the number of statements does not grow with the
-data (SPEC 8.5).
+Each kind of line is one statement, whatever the data (SPEC 8.5): the ids of the first
+WORKLIST_LIST_SIZE lines of each list chosen in a subquery, counted by a window over the
+rows that subquery sorts anyway, and the lines loaded with their patients around it.
+Intakes with and without red flags share one statement, as do patients worsening and
+improved; only these last two are counted apart, in one more statement (their lists stop
+at their first lines). At 100,000 patients planning a statement costs about as much as
+running it, and building it in Python about as much again: fewer statements, each read
+once, and those that do not depend on the time are built once and kept (``_kept``).
 
 A section's ``version`` is a short hash of what it shows (its count and, for each line, the
 values drawn). The page's self-refresh sends it back; an unchanged section answers 204 and
@@ -39,11 +43,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, or_, select, true
+from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import contains_eager, defer, joinedload
 
 from portal import clock, outcomes
@@ -57,16 +62,54 @@ SECTIONS = ("red-flags", "new-intakes", "clearances-to-review", "worsening",
 WHO = ("mine", "all")
 
 
+# The bound parameter that carries ``Scope.user_id``: statements are built for a "who" and
+# run with the user's id, so that one statement serves every user (see ``_kept``).
+_ME = "worklist_user"
+
+
 @dataclass(frozen=True)
 class Scope:
     who: str  # "mine" or "all"
     user_id: int
 
-    def patients(self):
-        """SQL: the patients this scope covers."""
-        if self.who == "all":
-            return true()
-        return or_(Patient.practitioner_id == self.user_id, Patient.practitioner_id.is_(None))
+    @property
+    def params(self) -> dict[str, int]:
+        """The values the statements of this scope run with."""
+        return {_ME: self.user_id}
+
+
+def _parts(who: str, split: bool) -> tuple:
+    """SQL: the patients ``who`` covers, as conditions on ``Patient`` whose results add up
+    (``None``: everyone, no condition and nothing to join); "mine" is mine (``_ME``) and no
+    one's, so that nothing waits unseen.
+
+    ``split`` asks for "mine" in its two halves, my patients and no one's, each queried on
+    its own, on PostgreSQL: where a section's rows are found by their own index and only
+    then matched to their patient (red flags, intakes, overdue ratings),
+    ``practitioner_id = me OR practitioner_id IS NULL`` can only be read there through a
+    bitmap of both ranges of the index and a visit to the row of every one of my patients
+    (thousands, once years of discharged patients add up), and PostgreSQL did so whenever
+    it expected more than a few rows; each half alone is a range of an index that can give
+    the ids without the rows (ix_patients_practitioner_status, with INCLUDE (id) on
+    PostgreSQL). SQLite matches each row to its patient by key whatever the form, so halves
+    would only read the rows twice. Kept whole where the patients are also narrowed by
+    their status (a few entries of the same index) or reached by key from a short list:
+    one part plans faster."""
+    if who == "all":
+        return (None,)
+    mine = Patient.practitioner_id == bindparam(_ME)
+    unassigned = Patient.practitioner_id.is_(None)
+    return (mine, unassigned) if _halves(who, split) else (or_(mine, unassigned),)
+
+
+def _halves(who: str, split: bool) -> bool:
+    """Whether ``_parts(who, split)`` gives "mine" in its two halves."""
+    return split and who == "mine" and db.engine.dialect.name == "postgresql"
+
+
+def _patients(who: str):
+    """SQL: the patients ``who`` covers, in one condition (``None``: everyone)."""
+    return _parts(who, split=False)[0]
 
 
 def default_who(user: User) -> str:
@@ -162,30 +205,120 @@ class Section:
 
 # --- the statements -------------------------------------------------------------------------
 
-def _first(where: Select, model, order: tuple, limit: int, relationship) -> Select:
-    """The ``model`` rows among the first ``limit`` that ``where`` finds in ``order``, with
-    their patient, account and practitioner: still one statement. The ids are chosen first,
+def _conditions(part) -> tuple:
+    return () if part is None else (part,)
+
+
+def _scoped(stmt: Select, patient_id, part) -> Select:
+    """``stmt`` cut to the patients of one part of the scope. Everyone needs no join: the
+    foreign key (NOT NULL) already gives every row its patient."""
+    if part is None:
+        return stmt
+    return stmt.join(Patient, Patient.id == patient_id).where(part)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What a section finds, for one part of the scope: ``query(part, now)`` (``now`` is
+    None for the rows that do not depend on the time, whose statements are kept).
+    ``split``: query "mine" in its two halves (see ``_parts``)."""
+    query: Callable[[Any, datetime | None], Select]
+    split: bool
+
+    def parts(self, who: str, now: datetime | None) -> list[Select]:
+        return [self.query(part, now) for part in _parts(who, self.split)]
+
+
+def _picks(who: str, sources: tuple[Rows, ...], now: datetime | None, column,
+           order: tuple, limit: int, counted: bool = True):
+    """The first ``limit`` rows in ``order`` that each source finds in each part of the
+    scope, as a subquery: ``id`` (``column``), ``pick`` (which source and part, numbered in
+    that order) and ``total``, how many rows that pick finds in all: a window over the rows
+    the pick sorts anyway, so the count costs no second pass; at least one row per pick, so
+    that a total is read whenever there is one. Not ``counted`` (0): a pick that an index
+    gives in order stops at its first rows, and a count would make it read them all."""
+    total = func.count().over() if counted else literal(0, Integer)
+    picks = []
+    for rows in sources:
+        for stmt in rows.parts(who, now):
+            picks.append(stmt.with_only_columns(
+                column.label("id"), literal(len(picks), Integer).label("pick"),
+                total.label("total"), maintain_column_froms=True)
+                .order_by(*order).limit(max(limit, 1)))
+    if len(picks) == 1:
+        return picks[0].subquery("picked")
+    # Each pick in a subquery of its own: SQLite takes no ORDER BY/LIMIT inside a UNION.
+    return union_all(*(select(pick.subquery()) for pick in picks)).subquery("picked")
+
+
+def _first(who: str, sources: tuple[Rows, ...], now: datetime | None, model,
+           order: tuple, limit: int, relationship, counted: bool = True) -> Select:
+    """The ``model`` rows among the first ``limit`` that each of ``sources`` finds in
+    ``order``, with their patient, account and practitioner and the columns ``pick`` and
+    ``total`` of ``_picks`` (``_found`` sorts them out): one statement, whatever the number
+    of sources (sections listing the same kind of row share it). The ids are chosen first,
     in a narrow subquery, and only those rows are joined to what the lines show: sorting
     wide rows made PostgreSQL plan a parallel scan (workers to start) for ten lines."""
-    ids = where.with_only_columns(model.id).order_by(*order).limit(limit).scalar_subquery()
-    return (select(model).join(relationship).join(Patient.user)
-            .where(model.id.in_(ids)).order_by(*order)
+    picked = _picks(who, sources, now, model.id, order, limit, counted)
+    return (select(model).join(picked, picked.c.id == model.id)
+            .join(relationship).join(Patient.user)
+            .add_columns(picked.c.pick, picked.c.total).order_by(*order)
             .options(contains_eager(relationship).contains_eager(Patient.user),
                      contains_eager(relationship).joinedload(Patient.practitioner)))
 
 
-def _safety(scope: Scope, _now: datetime) -> Select:
-    return (select(SessionRating).join(SessionRating.patient)
-            .where(SessionRating.breathing_alert.is_(True),
-                   SessionRating.alert_handled_at.is_(None), scope.patients()))
+def _found(rows, who: str, sources: tuple[Rows, ...],
+           limit: int) -> list[tuple[int, list]]:
+    """The result of ``_first``, per source: how many rows it finds in all (the totals of
+    its picks) and its first ``limit`` rows (the picks of the halves of "mine" merged, in
+    the statement's order)."""
+    owner = [n for n, source in enumerate(sources)
+             for _part in range(2 if _halves(who, source.split) else 1)]
+    counts = [0] * len(sources)
+    lines: list[list] = [[] for _source in sources]
+    read = set()
+    for row in rows:
+        source = owner[row.pick]
+        if row.pick not in read:
+            read.add(row.pick)
+            counts[source] += row.total
+        if len(lines[source]) < limit:
+            lines[source].append(row)
+    return list(zip(counts, lines))
 
 
-def _intakes(flagged: bool):
-    def where(scope: Scope, _now: datetime) -> Select:
-        return (select(IntakeResponse).join(IntakeResponse.patient)
-                .where(IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None),
-                       IntakeResponse.has_red_flags.is_(flagged), scope.patients()))
-    return where
+@lru_cache(maxsize=128)
+def _kept(dialect: str, build: Callable[..., Select], *args) -> Select:
+    """``build(*args)``, built once and kept for the next requests asking the same: the
+    statements that do not depend on the time (all but the ratings overdue), for a "who"
+    and a list size, shared by every user (their id is bound at run time, ``_ME``).
+    Building a statement and its cache key cost about as much Python as running it. The
+    dialect is in the key: ``_parts`` depends on it."""
+    return build(*args)
+
+
+def _statement(build: Callable[..., Select], *args) -> Select:
+    return _kept(db.engine.dialect.name, build, *args)
+
+
+def _safety_rows(part, _now: datetime | None) -> Select:
+    return _scoped(select(SessionRating)
+                   .where(SessionRating.breathing_alert.is_(True),
+                          SessionRating.alert_handled_at.is_(None)),
+                   SessionRating.patient_id, part)
+
+
+_SAFETY = Rows(_safety_rows, split=True)
+
+
+def _intakes(flagged: bool) -> Rows:
+    def rows(part, _now: datetime | None) -> Select:
+        return _scoped(select(IntakeResponse)
+                       .where(IntakeResponse.status == "submitted",
+                              IntakeResponse.reviewed_at.is_(None),
+                              IntakeResponse.has_red_flags.is_(flagged)),
+                       IntakeResponse.patient_id, part)
+    return Rows(rows, split=True)
 
 
 def _pending_clearances():
@@ -195,155 +328,201 @@ def _pending_clearances():
             .group_by(Document.patient_id).subquery())
 
 
-def _outcome(status: str):
-    def where(scope: Scope, _now: datetime) -> Select:
+def _outcome(status: str) -> Rows:
+    def rows(part, _now: datetime | None) -> Select:
         return (select(TreatmentOutcome).join(TreatmentOutcome.patient)
                 .where(TreatmentOutcome.status == status, Patient.status == "in_treatment",
-                       scope.patients()))
-    return where
+                       *_conditions(part)))
+    return Rows(rows, split=False)
 
 
-def _overdue(scope: Scope, now: datetime) -> Select:
-    return (select(TreatmentSession).join(TreatmentSession.patient)
-            .where(treatment.overdue_clause(now), scope.patients()))
+def _overdue_rows(part, now: datetime) -> Select:
+    return _scoped(select(TreatmentSession).where(treatment.overdue_clause(now)),
+                   TreatmentSession.patient_id, part)
 
 
-def _invitations(scope: Scope, _now: datetime) -> Select:
+_OVERDUE = Rows(_overdue_rows, split=True)
+
+
+def _invitation_rows(part, _now: datetime | None) -> Select:
     return (select(AccountToken).join(AccountToken.user)
             .join(Patient, Patient.user_id == User.id)
             .where(AccountToken.purpose == "invite", AccountToken.used_at.is_(None),
                    User.role == "patient", User.password_hash.is_(None), User.active.is_(True),
                    # Always so while the invitation waits; it lets the database start from
                    # the practitioner's invited patients (an index), not from every token.
-                   Patient.status == "invited", scope.patients()))
+                   Patient.status == "invited", *_conditions(part)))
 
 
-def _count(where: Callable[[Scope, datetime], Select]):
-    return lambda scope, now: where(scope, now).with_only_columns(func.count()).order_by(None)
+_INVITATIONS = Rows(_invitation_rows, split=False)
 
 
-def _count_clearances(scope: Scope, _now: datetime) -> Select:
-    waiting = _pending_clearances()
-    return (select(func.count()).select_from(waiting)
-            .join(Patient, Patient.id == waiting.c.patient_id).where(scope.patients()))
+# The sections that list patients by their stored outcome, and that outcome.
+_OUTCOME_STATUS = {"worsening": outcomes.WORSE, "improved": outcomes.IMPROVED}
 
 
-def _outcome_counts(scope: Scope) -> dict[str, Select]:
-    """Patients worsening and improved, counted over one pass on the patients in treatment
-    (a common table expression both counts read): most outcomes belong to patients treated
-    long ago, so joining them twice cost twice a scan of every outcome."""
-    treating = (select(TreatmentOutcome.status).join(TreatmentOutcome.patient)
-                .where(Patient.status == "in_treatment", scope.patients()).cte("treating"))
-    return {key: select(func.count()).select_from(treating).where(treating.c.status == status)
-            for key, status in (("worsening", outcomes.WORSE),
-                                ("improved", outcomes.IMPROVED))}
-
-
-# Counting statements, one or two per section (red flags adds its two sources).
-_COUNTS: dict[str, tuple[Callable[[Scope, datetime], Select], ...]] = {
-    "red-flags": (_count(_safety), _count(_intakes(True))),
-    "new-intakes": (_count(_intakes(False)),),
-    "clearances-to-review": (_count_clearances,),
-    "ratings-overdue": (_count(_overdue),),
-    "invitations": (_count(_invitations),),
-}
-
-
-def counts(scope: Scope, keys=SECTIONS, now: datetime | None = None) -> dict[str, int]:
-    """Every section's count in one statement."""
-    now = now or clock.now()
-    shared = _outcome_counts(scope)
-    columns = []
-    for key in keys:
-        if key in shared:
-            parts = [shared[key].scalar_subquery()]
-        else:
-            parts = [make(scope, now).scalar_subquery() for make in _COUNTS[key]]
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
-        columns.append(total.label(key.replace("-", "_")))
-    row = db.session.execute(select(*columns)).one()
+def _outcome_counts(scope: Scope, keys: tuple[str, ...]) -> dict[str, int]:
+    """Patients worsening and improved (those of ``keys``), counted in one statement over
+    one pass on the patients in treatment (a common table expression both counts read):
+    the lists of these sections stop at their first lines and count nothing. The pass
+    starts from those patients (an index on their status) and reads each one's outcome by
+    its key, in a scalar subquery (one outcome per patient:
+    uq_treatment_outcomes_patient_id): most outcomes belong to patients treated long ago,
+    and joining outcomes to patients let PostgreSQL read every outcome to keep a few
+    percent."""
+    row = db.session.execute(_statement(_outcome_counts_statement, scope.who, keys),
+                             scope.params).one()
     return {key: int(value or 0) for key, value in zip(keys, row)}
 
 
-def _list_intakes(flagged: bool, scope: Scope, now: datetime, limit: int) -> list[Item]:
+def _outcome_counts_statement(who: str, keys: tuple[str, ...]) -> Select:
+    status = (select(TreatmentOutcome.status)
+              .where(TreatmentOutcome.patient_id == Patient.id).scalar_subquery())
+    treating = (select(status.label("status"))
+                .where(Patient.status == "in_treatment", *_conditions(_patients(who)))
+                .cte("treating"))
+    return select(*(select(func.count()).select_from(treating)
+                    .where(treating.c.status == _OUTCOME_STATUS[key])
+                    .scalar_subquery().label(key) for key in keys))
+
+
+# Each list below answers (count, items) per section: the count of all the rows and the
+# first ``limit`` of them as lines.
+
+def _list_intakes(flags: tuple[bool, ...], scope: Scope, now: datetime,
+                  limit: int) -> dict[bool, tuple[int, list[Item]]]:
+    """Intakes with red flags (``True``), without (``False``), or both in one statement."""
+    result = db.session.execute(_statement(_intakes_statement, flags, scope.who, limit),
+                                scope.params)
+    found = _found(result, scope.who, tuple(_intakes(flagged) for flagged in flags), limit)
+    return {flagged: (count, [Item("intake_flag" if flagged else "intake", row[0].patient,
+                                   row[0], amended=bool(row.amended)) for row in rows])
+            for flagged, (count, rows) in zip(flags, found)}
+
+
+def _intakes_statement(flags: tuple[bool, ...], who: str, limit: int) -> Select:
     amended = (select(func.count()).where(IntakeAmendment.response_id == IntakeResponse.id)
                .correlate(IntakeResponse).scalar_subquery())
-    stmt = (_first(_intakes(flagged)(scope, now), IntakeResponse,
-                   (IntakeResponse.submitted_at, IntakeResponse.id), limit,
+    return (_first(who, tuple(_intakes(flagged) for flagged in flags), None,
+                   IntakeResponse, (IntakeResponse.submitted_at, IntakeResponse.id), limit,
                    IntakeResponse.patient)
-            .add_columns(amended)
+            .add_columns(amended.label("amended"))
             # The answers themselves are not shown here, and they are the big columns.
             .options(defer(IntakeResponse.answers, raiseload=True),
                      defer(IntakeResponse.scores, raiseload=True),
                      defer(IntakeResponse.flags, raiseload=True)))
-    return [Item("intake_flag" if flagged else "intake", response.patient, response,
-                 amended=bool(n)) for response, n in db.session.execute(stmt)]
 
 
-def _list_red_flags(scope: Scope, now: datetime, limit: int) -> list[Item]:
-    stmt = (_first(_safety(scope, now), SessionRating,
+def _list_safety(scope: Scope, now: datetime, limit: int) -> tuple[int, list[Item]]:
+    result = db.session.execute(_statement(_safety_statement, scope.who, limit),
+                                scope.params)
+    [(count, rows)] = _found(result, scope.who, (_SAFETY,), limit)
+    return count, [Item("safety", row[0].patient, row[0]) for row in rows]
+
+
+def _safety_statement(who: str, limit: int) -> Select:
+    return (_first(who, (_SAFETY,), None, SessionRating,
                    (SessionRating.updated_at, SessionRating.id), limit, SessionRating.patient)
             .options(joinedload(SessionRating.session)))
-    items = [Item("safety", rating.patient, rating) for rating in db.session.scalars(stmt)]
-    return (items + _list_intakes(True, scope, now, limit))[:limit]
 
 
-def _list_clearances(scope: Scope, now: datetime, limit: int) -> list[Item]:
+def _list_clearances(scope: Scope, now: datetime, limit: int) -> tuple[int, list[Item]]:
+    rows = db.session.execute(_statement(_clearances_statement, scope.who, limit),
+                              scope.params).all()
+    return (rows[0][3] if rows else 0,
+            [Item("clearance", patient, files=files, since=since)
+             for patient, files, since, _total in rows[:limit]])
+
+
+def _clearances_statement(who: str, limit: int) -> Select:
+    """One line per patient with a clearance waiting, each matched to its patient by key
+    (one part of the scope: few rows), counted by a window over the rows sorted anyway."""
     waiting = _pending_clearances()
-    stmt = (select(Patient, waiting.c.files, waiting.c.since)
+    return (select(Patient, waiting.c.files, waiting.c.since, func.count().over())
             .join(waiting, waiting.c.patient_id == Patient.id).join(Patient.user)
-            .where(scope.patients())
+            .where(*_conditions(_patients(who)))
             .options(contains_eager(Patient.user), joinedload(Patient.practitioner))
-            .order_by(waiting.c.since, Patient.id).limit(limit))
-    return [Item("clearance", patient, files=files, since=since)
-            for patient, files, since in db.session.execute(stmt)]
+            .order_by(waiting.c.since, Patient.id).limit(max(limit, 1)))
 
 
-def _list_outcome(kind: str, status: str):
-    def make(scope: Scope, now: datetime, limit: int) -> list[Item]:
-        stmt = _first(_outcome(status)(scope, now), TreatmentOutcome,
-                      (TreatmentOutcome.updated_at.desc(), TreatmentOutcome.id), limit,
-                      TreatmentOutcome.patient)
-        return [Item(kind, row.patient, row) for row in db.session.scalars(stmt)]
-    return make
+def _list_outcomes(keys: tuple[str, ...], scope: Scope, now: datetime,
+                   limit: int) -> dict[str, list[Item]]:
+    """Patients worsening, improved, or both (section ``keys``) in one statement. Not
+    counted here: each pick walks ix_treatment_outcomes_status from the newest outcome and
+    stops at its first patients in treatment, where counting would join every outcome of
+    that status (most of them of discharged patients) to its patient; ``_outcome_counts``
+    counts them."""
+    result = db.session.execute(_statement(_outcomes_statement, keys, scope.who, limit),
+                                scope.params)
+    sources = tuple(_outcome(_OUTCOME_STATUS[key]) for key in keys)
+    return {key: [Item(key, row[0].patient, row[0]) for row in rows]
+            for key, (_count, rows) in zip(keys, _found(result, scope.who, sources, limit))}
 
 
-def _list_overdue(scope: Scope, now: datetime, limit: int) -> list[Item]:
-    stmt = _first(_overdue(scope, now), TreatmentSession,
+def _outcomes_statement(keys: tuple[str, ...], who: str, limit: int) -> Select:
+    return _first(who, tuple(_outcome(_OUTCOME_STATUS[key]) for key in keys), None,
+                  TreatmentOutcome, (TreatmentOutcome.updated_at.desc(), TreatmentOutcome.id),
+                  limit, TreatmentOutcome.patient, counted=False)
+
+
+def _list_overdue(scope: Scope, now: datetime, limit: int) -> tuple[int, list[Item]]:
+    # Built at each request: the rating window moves with the time.
+    stmt = _first(scope.who, (_OVERDUE,), now, TreatmentSession,
                   (TreatmentSession.rating_opens_at, TreatmentSession.id), limit,
                   TreatmentSession.patient)
-    return [Item("overdue", session.patient, session) for session in db.session.scalars(stmt)]
+    result = db.session.execute(stmt, scope.params)
+    [(count, rows)] = _found(result, scope.who, (_OVERDUE,), limit)
+    return count, [Item("overdue", row[0].patient, row[0]) for row in rows]
 
 
-def _list_invitations(scope: Scope, now: datetime, limit: int) -> list[Item]:
+def _list_invitations(scope: Scope, now: datetime, limit: int) -> tuple[int, list[Item]]:
+    result = db.session.execute(_statement(_invitations_statement, scope.who, limit),
+                                scope.params)
+    [(count, rows)] = _found(result, scope.who, (_INVITATIONS,), limit)
+    return count, [Item("invitation", row[1], row[0], expired=row[0].expires_at <= now)
+                   for row in rows]
+
+
+def _invitations_statement(who: str, limit: int) -> Select:
     order = (AccountToken.created_at.desc(), AccountToken.id.desc())
-    ids = (_invitations(scope, now).with_only_columns(AccountToken.id).order_by(*order)
-           .limit(limit).scalar_subquery())
-    stmt = (select(AccountToken, Patient).join(AccountToken.user)
-            .join(Patient, Patient.user_id == User.id)
-            .where(AccountToken.id.in_(ids)).order_by(*order)
+    picked = _picks(who, (_INVITATIONS,), None, AccountToken.id, order, limit)
+    return (select(AccountToken, Patient).join(picked, picked.c.id == AccountToken.id)
+            .join(AccountToken.user).join(Patient, Patient.user_id == User.id)
+            .add_columns(picked.c.pick, picked.c.total).order_by(*order)
             .options(contains_eager(AccountToken.user), joinedload(Patient.practitioner)))
-    return [Item("invitation", patient, token, expired=token.expires_at <= now)
-            for token, patient in db.session.execute(stmt)]
 
 
-_LISTS: dict[str, Callable[[Scope, datetime, int], list[Item]]] = {
-    "red-flags": _list_red_flags,
-    "new-intakes": lambda scope, now, limit: _list_intakes(False, scope, now, limit),
-    "clearances-to-review": _list_clearances,
-    "worsening": _list_outcome("worsening", outcomes.WORSE),
-    "ratings-overdue": _list_overdue,
-    "improved": _list_outcome("improved", outcomes.IMPROVED),
-    "invitations": _list_invitations,
-}
+def _sections(scope: Scope, keys, now: datetime, limit: int) -> dict[str, tuple[int, list]]:
+    """(count, lines) of the sections ``keys``: one statement per kind of row, so that
+    sections listing the same kind (intakes with and without red flags; outcomes worsening
+    and improved) share theirs, and each list's statement counts its rows too; only the
+    outcomes are counted apart. Each statement costs about as much to plan as to run."""
+    found: dict[str, tuple[int, list[Item]]] = {}
+    flags = {key: flagged for key, flagged in (("red-flags", True), ("new-intakes", False))
+             if key in keys}
+    if flags:
+        intakes = _list_intakes(tuple(flags.values()), scope, now, limit)
+        found.update({key: intakes[flagged] for key, flagged in flags.items()})
+    if "red-flags" in keys:
+        # The safety answers lead: they are acute.
+        safety, alerts = _list_safety(scope, now, limit)
+        flagged, intakes_flagged = found["red-flags"]
+        found["red-flags"] = (safety + flagged, (alerts + intakes_flagged)[:limit])
+    if "clearances-to-review" in keys:
+        found["clearances-to-review"] = _list_clearances(scope, now, limit)
+    treated = tuple(key for key in ("worsening", "improved") if key in keys)
+    if treated:
+        lines = _list_outcomes(treated, scope, now, limit)
+        numbers = _outcome_counts(scope, treated)
+        found.update({key: (numbers[key], lines[key]) for key in treated})
+    if "ratings-overdue" in keys:
+        found["ratings-overdue"] = _list_overdue(scope, now, limit)
+    if "invitations" in keys:
+        found["invitations"] = _list_invitations(scope, now, limit)
+    return found
 
 
 def build(scope: Scope, keys=SECTIONS) -> dict[str, Section]:
     """The sections ``keys`` (every one by default), in the worklist's order."""
-    now = clock.now()
-    limit = current_app.config["WORKLIST_LIST_SIZE"]
-    numbers = counts(scope, keys, now)
-    return {key: Section(key, numbers[key], _LISTS[key](scope, now, limit))
-            for key in SECTIONS if key in keys}
+    found = _sections(scope, keys, clock.now(), current_app.config["WORKLIST_LIST_SIZE"])
+    return {key: Section(key, *found[key]) for key in SECTIONS if key in keys}

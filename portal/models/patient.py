@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -33,8 +33,14 @@ class Patient(db.Model):
         Index("ix_patients_pain_change", "pain_change", "id", "search_text"),
         Index("ix_patients_status_activity", "status", "last_activity_at", "id", "search_text"),
         Index("ix_patients_status_pain_change", "status", "pain_change", "id", "search_text"),
-        # "My patients" on the worklist: a practitioner's patients at a stage.
-        Index("ix_patients_practitioner_status", "practitioner_id", "status"),
+        # "My patients" on the worklist: a practitioner's patients at a stage, with the id
+        # (SQLite's indexes always carry it), so that the worklist reads the index alone.
+        Index("ix_patients_practitioner_status", "practitioner_id", "status",
+              postgresql_include=["id"]),
+        # Invitations not accepted yet, among years of patients (the worklist).
+        Index("ix_patients_invited", "practitioner_id", "user_id",
+              postgresql_where=text("status = 'invited'"),
+              sqlite_where=text("status = 'invited'")),
         # Substring search: a trigram index on PostgreSQL (pg_trgm, created by the
         # migration); SQLite has none, so there it is a plain index that nothing relies on.
         Index("ix_patients_search_text", "search_text", postgresql_using="gin",

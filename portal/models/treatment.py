@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -109,6 +109,10 @@ class SessionRating(db.Model):
         CheckConstraint("soreness_duration IN ('none', 'under_day', 'one_two_days', "
                         "'three_plus_days', 'still_sore')", name="soreness_duration"),
         Index("ix_session_ratings_alert", "breathing_alert", "alert_handled_at"),
+        # Safety answers not handled yet, by patient ("my patients" on the worklist).
+        Index("ix_session_ratings_open_alerts", "patient_id",
+              postgresql_where=text("breathing_alert IS TRUE AND alert_handled_at IS NULL"),
+              sqlite_where=text("breathing_alert IS 1 AND alert_handled_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -189,8 +193,8 @@ class OutcomePoint(db.Model):
         Index("ix_outcome_points_session_at", "session_at"),
         # The whole clinic now: the current rows only, covering what is counted.
         Index("ix_outcome_points_current", "status", "first_improved",
-              postgresql_where=db.text("next_at IS NULL"),
-              sqlite_where=db.text("next_at IS NULL")),
+              postgresql_where=text("next_at IS NULL"),
+              sqlite_where=text("next_at IS NULL")),
         # Mean change by session number, read from the index alone.
         Index("ix_outcome_points_change", "number", "change"),
     )

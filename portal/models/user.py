@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index,
-                        Integer, LargeBinary, String)
+                        Integer, LargeBinary, String, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -21,7 +21,15 @@ class User(UserMixin, db.Model):
                                       name="role"),
                       # The staff lists, and the invitations not accepted yet (no password):
                       # a few rows among 100,000 patients.
-                      Index("ix_users_role_password", "role", "password_hash"))
+                      Index("ix_users_role_password", "role", "password_hash"),
+                      # Patients invited who have not set a password (the worklist). The
+                      # conditions as SQLAlchemy writes them on each database, so that the
+                      # planner sees that the query's imply the index's.
+                      Index("ix_users_pending_patients", "id",
+                            postgresql_where=text("role = 'patient' AND password_hash IS NULL "
+                                                  "AND active IS TRUE"),
+                            sqlite_where=text("role = 'patient' AND password_hash IS NULL "
+                                              "AND active IS 1")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = public_id_column()

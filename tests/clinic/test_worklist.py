@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import pytest
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, true, update
 
 from portal import clock, crypto
 from portal.auth import services as auth_services
@@ -19,6 +19,7 @@ from portal.extensions import db
 from portal.intake import services as intake_services
 from portal.models import (AccountToken, Document, IntakeResponse, Patient, SessionRating,
                            TreatmentOutcome, TreatmentSession, User)
+from portal.treatment import services as treatment_services
 from tests.conftest import CSRFClient
 from tests.factories import PASSWORD, make_admin, make_document, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
@@ -515,6 +516,129 @@ def test_the_number_of_statements_does_not_grow_with_patients(app, doctor, colle
     doc = parse(client.get("/clinic/?who=all").get_data(as_text=True))
     for key in SECTIONS:
         assert re.search(r"and \d+ more", doc.by_id(key).text), key
+
+
+def _interleaved(n: int, doctor: User, colleague: User) -> None:
+    """``n`` patients in treatment and ``n // 2`` invited, of the doctor, the colleague and
+    no one in turn, with safety answers, intakes (with and without red flags), overdue
+    ratings, clearances waiting, outcomes and invitations whose times interleave across the
+    three, so that every list takes lines from each."""
+    now = clock.now()
+    owners = (doctor.id, colleague.id, None)
+
+    def ago(i: int, step: int, span: int) -> timedelta:
+        return timedelta(minutes=(i * step) % span)  # not in creation order, with ties
+
+    for i in range(n):
+        user = User(email=f"mix{i}@example.org", name=f"Mix {i}", role="patient",
+                    created_at=now, password_hash="x", invited_by_id=doctor.id)
+        patient = Patient(user=user, practitioner_id=owners[i % 3], status="in_treatment",
+                          created_at=now)
+        db.session.add_all([user, patient])
+        if i % 4 in (0, 1):
+            db.session.add(IntakeResponse(
+                patient=patient, definition_key="ims_intake", definition_version=1,
+                status="submitted", answers={}, created_at=now, updated_at=now,
+                submitted_at=now - ago(i, 7, 40), has_red_flags=i % 4 == 0,
+                red_flag_count=1 if i % 4 == 0 else 0))
+        opened = now - timedelta(hours=30) - ago(i, 7, 40)
+        session = TreatmentSession(patient=patient, recorded_by_id=doctor.id,
+                                   treated_at=opened, regions=[REGION], status="recorded",
+                                   corrections=[], created_at=opened, updated_at=opened,
+                                   rating_opens_at=opened)
+        db.session.add(session)
+        if i % 2:  # the others stay unrated: overdue
+            db.session.add(SessionRating(
+                session=session, patient=patient, pain_now=5, pgic=0, soreness=2,
+                soreness_duration="under_day", breathing_alert=i % 4 == 3,
+                created_at=now, updated_at=now - ago(i, 7, 40)))
+        db.session.add(TreatmentOutcome(
+            patient=patient, status=("worse", "improved", "unchanged")[(i // 3) % 3],
+            baseline=5, latest_nprs=5, rated_count=2, updated_at=now - ago(i, 13, 45)))
+        for page in range(1 + i % 2 if i % 5 in (0, 2) else 0):
+            db.session.add(Document(
+                patient=patient, kind="clearance", status="pending", original_name="c.pdf",
+                content_type="application/pdf", original_type="application/pdf", size=10,
+                sha256=f"{i:060d}{page:04d}", blob_key=f"mix-{i}-{page}",
+                created_at=now - ago(i, 11, 50) - timedelta(minutes=page)))
+    for i in range(n // 2):
+        user = User(email=f"asked{i}@example.org", name=f"Asked {i}", role="patient",
+                    created_at=now, invited_by_id=doctor.id)
+        db.session.add_all([user, Patient(user=user, practitioner_id=owners[i % 3],
+                                          status="invited", created_at=now)])
+        db.session.add(AccountToken(user=user, purpose="invite",
+                                    token_hash=crypto.token_hash(f"asked-{i}"),
+                                    created_at=now - ago(i, 17, 60),
+                                    expires_at=now + timedelta(days=7),
+                                    created_by_id=doctor.id))
+    db.session.commit()
+
+
+def _expected(who: str, user: User, limit: int) -> dict[str, tuple[int, list[int]]]:
+    """Each section's count and the ids behind its first lines, from one plain query per
+    list for "assigned to me or to no one" (or everyone)."""
+    now = clock.now()
+    scope = (or_(Patient.practitioner_id == user.id, Patient.practitioner_id.is_(None))
+             if who == "mine" else true())
+
+    def ids(column, *where, order):
+        return list(db.session.scalars(select(column).where(scope, *where).order_by(*order)))
+
+    def rows(model, *where, order):
+        return ids(model.id, Patient.id == model.patient_id, *where, order=(*order, model.id))
+
+    safety = rows(SessionRating, SessionRating.breathing_alert.is_(True),
+                  SessionRating.alert_handled_at.is_(None), order=[SessionRating.updated_at])
+    waiting = (IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None))
+    flagged = rows(IntakeResponse, *waiting, IntakeResponse.has_red_flags.is_(True),
+                   order=[IntakeResponse.submitted_at])
+    plain = rows(IntakeResponse, *waiting, IntakeResponse.has_red_flags.is_(False),
+                 order=[IntakeResponse.submitted_at])
+    overdue = rows(TreatmentSession, treatment_services.overdue_clause(now),
+                   order=[TreatmentSession.rating_opens_at])
+    outcome = {status: rows(TreatmentOutcome, TreatmentOutcome.status == status,
+                            Patient.status == "in_treatment",
+                            order=[TreatmentOutcome.updated_at.desc()])
+               for status in ("worse", "improved")}
+    clearances = list(db.session.scalars(
+        select(Patient.id).join(Document, Document.patient_id == Patient.id)
+        .where(scope, Document.kind == "clearance", Document.status == "pending")
+        .group_by(Patient.id).order_by(func.min(Document.created_at), Patient.id)))
+    invitations = ids(AccountToken.id, AccountToken.user_id == User.id,
+                      Patient.user_id == User.id, AccountToken.purpose == "invite",
+                      AccountToken.used_at.is_(None), User.role == "patient",
+                      User.password_hash.is_(None), User.active.is_(True),
+                      Patient.status == "invited",
+                      order=[AccountToken.created_at.desc(), AccountToken.id.desc()])
+    return {"red-flags": (len(safety) + len(flagged), (safety[:limit] + flagged)[:limit]),
+            "new-intakes": (len(plain), plain[:limit]),
+            "clearances-to-review": (len(clearances), clearances[:limit]),
+            "worsening": (len(outcome["worse"]), outcome["worse"][:limit]),
+            "ratings-overdue": (len(overdue), overdue[:limit]),
+            "improved": (len(outcome["improved"]), outcome["improved"][:limit]),
+            "invitations": (len(invitations), invitations[:limit])}
+
+
+@pytest.mark.parametrize("who", ["mine", "all"])
+def test_every_list_and_count_is_that_of_a_plain_query(app, doctor, colleague, who):
+    """The worklist reads each list and its count in one pass and, on PostgreSQL, "mine" in
+    two halves (my patients, no one's) where that reads fewer rows: every section must
+    still be the count and the first lines, in order, of one plain query for "assigned to
+    me or to no one" (or everyone), for each user, whole pages and single sections alike."""
+    app.config["WORKLIST_LIST_SIZE"] = 3
+    _interleaved(60, doctor, colleague)
+    for user in (doctor, colleague):
+        expected = _expected(who, user, 3)
+        assert min(count for count, _ids in expected.values()) > 3
+        scope = worklist.Scope(who, user.id)
+        for keys in (worklist.SECTIONS, *((key,) for key in worklist.SECTIONS)):
+            for key, section in worklist.build(scope, keys).items():
+                lines = [item.patient.id if item.kind == "clearance" else item.row.id
+                         for item in section.items]
+                assert (section.count, lines) == expected[key], (user.name, keys, key)
+                if who == "mine":
+                    assert {item.patient.practitioner_id
+                            for item in section.items} <= {user.id, None}, key
 
 
 # --- the demo (SPEC 9) -----------------------------------------------------------------------
