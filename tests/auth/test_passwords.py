@@ -71,6 +71,8 @@ def test_passwords_are_hashed_with_argon2id(client, signed_in_patient):
     assert change_password(client, "mauve tractor dances").status_code == 303
     stored = fresh(signed_in_patient).password_hash
     assert stored.startswith("$argon2id$")
+    # OWASP's configuration: 19 MiB, 2 passes, 1 lane.
+    assert "$m=19456,t=2,p=1$" in stored
     assert "mauve tractor dances" not in stored
     # Salted: the same password hashed again gives a different string.
     assert passwords.hash_password("mauve tractor dances") != stored
