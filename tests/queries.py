@@ -2,7 +2,7 @@
 with the data (SPEC 8.5) is asserted with this, never with timings."""
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 
 def queries_for(db, client, url: str, **kwargs) -> int:
@@ -19,3 +19,16 @@ def queries_for(db, client, url: str, **kwargs) -> int:
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     return len(statements)
+
+
+def grow_to(db, total: int, practitioners) -> None:
+    """Add generated patients (portal.bulk_demo: every status, with intakes, documents,
+    sessions, ratings and outcomes, shared among ``practitioners`` and generated ones)
+    until the clinic has ``total``: the "1,000 patients" side of a query count."""
+    from portal import bulk_demo
+    from portal.models import Patient
+
+    have = db.session.scalar(select(func.count()).select_from(Patient))
+    assert have < total
+    bulk_demo.generate(total - have, seed=1000, practitioners=list(practitioners))
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == total
