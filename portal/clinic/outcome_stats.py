@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, case, func, literal, or_, select
+from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from portal import audit, csvexport, outcomes
