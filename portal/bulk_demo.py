@@ -10,8 +10,9 @@ each with the data it implies:
   waiting, and a clearance pending, rejected or not sent;
 * cleared: the same with an accepted clearance, valid today;
 * in treatment and discharged: weekly sessions whose ratings improve, stay flat or worsen,
-  some missed, some overdue, a few safety answers, and the TreatmentOutcome (and OutcomePoint rows) that
-  portal.outcomes gives for those ratings.
+  some missed, some overdue, a few safety answers, and the TreatmentOutcome and
+  OutcomePoint rows that portal.outcomes gives for those ratings; discharged ones with a
+  date and a coded reason.
 
 Rows go in with multi-row INSERTs, a batch at a time, one commit per batch: a hundred
 thousand patients take minutes, not hours. Clearance letters are small real PDFs, each
