@@ -102,6 +102,15 @@ def test_tabs_by_keyboard_and_back_button(open_page, live_server):
     desk.get_by_text("Discharge the patient", exact=True).click()
     expect(desk.get_by_label("Reason for discharge")).to_be_visible()
     check_a11y(desk, "chart-discharge-open")
+    # Discharged: the header says when and why; re-admitting takes it away again.
+    desk.get_by_label("Reason for discharge").select_option("completed")
+    desk.get_by_role("button", name="Discharge", exact=True).click()
+    facts = desk.locator(".chart-header__facts")
+    expect(facts).to_contain_text("Treatment completed")
+    check_a11y(desk, "chart-discharged")
+    desk.get_by_role("button", name="Re-admit the patient").click()
+    expect(desk.get_by_text("Discharge the patient", exact=True)).to_be_visible()
+    expect(facts).not_to_contain_text("Treatment completed")
 
 
 def test_summary_on_a_phone(open_page, live_server):
