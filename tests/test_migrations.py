@@ -4,6 +4,7 @@ exactly what the models describe (autogenerate would find nothing to do)."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -58,6 +59,16 @@ def migrating_app(empty_database, tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def naive(moment):
+    """A time read back with plain SQL, comparable with a naive UTC datetime (SQLite gives
+    the column's text)."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=None)
 
 
 def _flask_db(app, *args: str) -> None:

@@ -660,10 +660,6 @@ def refresh_outcome(patient: Patient) -> TreatmentOutcome:
     return row
 
 
-_POINT_FIELDS = ("session_at", "number", "pain", "previous", "change", "status",
-                 "first_improved", "rated", "next_at")
-
-
 def _store_points(patient: Patient, baseline: int | None, rated: list[RatedSession]) -> None:
     """Bring the patient's OutcomePoint rows in step with their rated sessions: only the
     rows whose figures changed are written (a new rating usually adds one row and moves
@@ -679,9 +675,9 @@ def _store_points(patient: Patient, baseline: int | None, rated: list[RatedSessi
             db.session.add(OutcomePoint(patient_id=patient.id, rating_id=item.rating.id,
                                         **values))
             continue
-        for name in _POINT_FIELDS:
-            if getattr(row, name) != values[name]:
-                setattr(row, name, values[name])
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
     for row in stored.values():  # ratings of sessions cancelled since
         db.session.delete(row)
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from tests.clinic.test_search_migration import users
-from tests.test_migrations import _flask_db, empty_database, migrating_app  # noqa: F401
+from tests.test_migrations import _flask_db, empty_database, migrating_app, naive  # noqa: F401
 
 BEFORE = "e4f8a2c6b1d3"
 
@@ -62,10 +62,6 @@ def test_discharged_patients_get_when_and_why(migrating_app):
             assert conn.execute(sa.text(
                 "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'patients'")).scalar()
         db.engine.dispose()
-
-    def naive(value):
-        value = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return value.replace(tzinfo=None) if value else None
 
     assert {k: (naive(at), reason) for k, (at, reason) in rows.items()} == {
         1: (second, "completed"), 2: (activity, None), 3: (None, None)}

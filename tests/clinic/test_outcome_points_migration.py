@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from portal import outcomes
 from portal.extensions import db
-from tests.test_migrations import _flask_db, empty_database, migrating_app  # noqa: F401
+from tests.test_migrations import _flask_db, empty_database, migrating_app, naive  # noqa: F401
 
 BEFORE = "c4d8e2a6f1b9"
 WHEN = datetime(2026, 1, 5, 10, 30)
@@ -132,16 +132,11 @@ def test_existing_ratings_get_their_points(migrating_app):
          next_at, treated_at, next_treated_at) in rows:
         # session_at and next_at are the times of this session and of the next rated one.
         assert session_at == treated_at and next_at == next_treated_at
-        minutes = int((_naive(treated_at) - WHEN).total_seconds() // 60)
-        later = (int((_naive(next_treated_at) - WHEN).total_seconds() // 60)
+        minutes = int((naive(treated_at) - WHEN).total_seconds() // 60)
+        later = (int((naive(next_treated_at) - WHEN).total_seconds() // 60)
                  if next_treated_at is not None else None)
         got[patient_id].append((number, pain, previous, change, status, first, rated,
                                 minutes, later))
     assert got == expected
     assert len(rows) == sum(len(v) for v in expected.values()) > 2 * len(cases)
 
-
-def _naive(moment):
-    if isinstance(moment, str):  # SQLite without the column's type
-        moment = datetime.fromisoformat(moment)
-    return moment.replace(tzinfo=None)
