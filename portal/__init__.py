@@ -31,7 +31,7 @@ def load_config(app: Flask, config: type | dict | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from portal import i18n, mail, security
+    from portal import i18n, security, tasks
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -44,7 +44,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale,
                    timezone_selector=_clinic_timezone)
     limiter.init_app(app)
-    app.after_request(mail.deliver_after_response)
+    tasks.init_app(app)
 
 
 def _clinic_timezone() -> str:

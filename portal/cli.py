@@ -1,5 +1,6 @@
-"""Commands: ``flask seed-demo``, ``flask create-admin``, ``flask send-mail``,
-``flask send-reminders``, ``flask send-digest``."""
+"""Commands: ``flask seed-demo``, ``flask create-admin``, ``flask worker`` (the background
+worker), and manual runs of its work: ``flask send-mail``, ``flask send-reminders``,
+``flask send-digest``, ``flask documents sweep``."""
 from __future__ import annotations
 
 import io
@@ -42,6 +43,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(send_reminders)
     app.cli.add_command(send_digest)
     app.cli.add_command(documents_group)
+    app.cli.add_command(worker)
 
 
 @click.command("seed-demo")
@@ -245,6 +247,29 @@ def create_admin(email: str, name: str, password: str) -> None:
     click.echo(f"Admin {email} created.")
 
 
+@click.command("worker")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Tasks run at once (threads); default TASK_WORKERS.")
+@click.option("--once", is_flag=True,
+              help="Run what is queued now, then stop (no schedule).")
+def worker(workers: int | None, once: bool) -> None:
+    """Run the background worker: mail, upload checks, reminders, the daily digest and the
+    storage sweep (SPEC 6.4). Stops after the running tasks on Ctrl-C (SIGINT)."""
+    import logging
+
+    from portal import tasks
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if once:
+        click.echo(f"ran {tasks.run_pending()} tasks")
+        return
+    # Mail written while no worker ran (the demo, a restart) goes out at once, not at the
+    # next minute's tick.
+    tasks.enqueue(tasks.deliver_mail)
+    tasks.consumer(workers or current_app.config["TASK_WORKERS"]).run()
+
+
 @click.command("send-mail")
 @click.option("--limit", default=500, show_default=True)
 def send_mail(limit: int) -> None:
@@ -289,13 +314,8 @@ def documents_sweep(grace_minutes: int) -> None:
     """Finish what a stopped process left: move committed files into place, remove files
     that no record refers to (directory storage; safe from cron)."""
     from portal import storage
-    from portal.models import Document
 
-    known = set()
-    for blob_key, preview_key in db.session.execute(select(Document.blob_key,
-                                                           Document.preview_key)):
-        known.update(k for k in (blob_key, preview_key) if k)
-    counts = storage.sweep(known, timedelta(minutes=grace_minutes))
+    counts = storage.sweep_documents(timedelta(minutes=grace_minutes))
     click.echo(", ".join(f"{name} {n}" for name, n in counts.items()))
 
 

@@ -41,6 +41,12 @@ def _database_url() -> str:
     return url
 
 
+def _valid_time(value: str) -> bool:
+    hours, _, minutes = value.partition(":")
+    return (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+            and 0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59)
+
+
 class Config:
     ENV_NAME = os.environ.get("PORTAL_ENV", "development")
     _PRODUCTION = ENV_NAME == "production"
@@ -89,7 +95,15 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "IMS Clinic <no-reply@clinic.example>")
     MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR", str(INSTANCE / "outbox"))
     MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8)
-    MAIL_SEND_ON_COMMIT = _bool("MAIL_SEND_ON_COMMIT", True)
+
+    # Background work (SPEC 6.4): the Huey task queue. Empty: SQLite in instance/tasks.db
+    # (one machine, no server); redis://host:port/db when several workers run.
+    TASK_QUEUE_URL = os.environ.get("TASK_QUEUE_URL", "")
+    TASK_QUEUE_NAME = os.environ.get("TASK_QUEUE_NAME", "ims-portal")
+    TASK_WORKERS = _int("TASK_WORKERS", 2)
+    # The daily staff digest goes out once the clinic's day reaches this time (HH:MM, the
+    # clinic's time zone).
+    DIGEST_TIME = os.environ.get("DIGEST_TIME", "07:30")
 
     # Languages (SPEC 8.1)
     LANGUAGES = {"en": "English", "fr_CA": "Français"}
@@ -131,7 +145,11 @@ class Config:
 
     @classmethod
     def check(cls, config) -> None:
-        """Refuse to run in production with development secrets."""
+        """Refuse a malformed schedule, and development secrets in production."""
+        digest = str(config.get("DIGEST_TIME", "07:30"))
+        if not _valid_time(digest):
+            raise RuntimeError(f"DIGEST_TIME must be HH:MM in the clinic's time zone, "
+                               f"not {digest!r}")
         if config.get("ENV_NAME") != "production":
             return
         problems = []
@@ -156,7 +174,7 @@ class TestConfig(Config):
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 1  # the tests point this at their own SMTP server
     MAIL_TIMEOUT = 3
-    MAIL_SEND_ON_COMMIT = False
+    TASK_QUEUE_URL = "memory://"  # the tests give each app its own queue
     RATELIMIT_STORAGE_URI = "memory://"
     BASE_URL = "http://localhost"
     SERVER_NAME = None

@@ -1,9 +1,13 @@
 """E-mail through an outbox (SPEC 6.1, 6.3).
 
 ``queue()`` renders a message in the recipient's language and adds it to the caller's
-transaction: the message exists exactly when the event that caused it does. Delivery runs
-after the commit (when the response has been sent) and from ``flask send-mail``; a failed
-attempt is retried later with exponential backoff, so a mail server outage loses nothing.
+transaction: the message exists exactly when the event that caused it does. Once that
+transaction commits, a task asks the worker to deliver it (portal.tasks); no web request
+ever talks to the mail server. Each message is claimed before it is sent (a conditional
+UPDATE that moves its next attempt past a lease), so two workers never send one message
+twice, and a worker killed mid-send leaves it due again when the lease ends. A failed
+attempt is retried later with exponential backoff; after MAIL_MAX_ATTEMPTS the message is
+marked failed and shown to admins, who can send it again (``resend``).
 
 Messages never carry health information: only "there is something for you in the portal"
 and a link.
@@ -18,9 +22,9 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from flask import current_app, g, has_request_context, render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal import clock
 from portal.extensions import db
@@ -43,9 +47,27 @@ def queue(kind: str, to_addr: str, locale: str | None, **context) -> OutboxMessa
                             body_text=body_text, body_html=body_html,
                             next_attempt_at=clock.now())
     db.session.add(message)
-    if has_request_context():
-        g.portal_mail_queued = True
+    _deliver_after_commit()
     return message
+
+
+def _deliver_after_commit() -> None:
+    from portal import tasks
+    tasks.after_commit(tasks.deliver_mail)
+
+
+def resend(message: OutboxMessage) -> bool:
+    """Give a failed message a new round of attempts, due now (the caller commits and
+    audits). False when it is no longer failed (sent again by someone else meanwhile)."""
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id, OutboxMessage.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=clock.now())
+        .execution_options(synchronize_session=False)).rowcount
+    if claimed:
+        _deliver_after_commit()
+    db.session.expire(message)
+    return bool(claimed)
 
 
 def _clinic_name() -> str:
@@ -98,23 +120,50 @@ def _backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
+def _lease() -> timedelta:
+    """How long a claimed message is left to its worker before another may try it: longer
+    than one attempt can take (connect, STARTTLS, login and send, each bounded by
+    MAIL_TIMEOUT)."""
+    return timedelta(seconds=max(300, 6 * current_app.config["MAIL_TIMEOUT"]))
+
+
+def _claim(message_id: int) -> bool:
+    """Take one due message for this worker: a conditional UPDATE that only one of several
+    concurrent workers can win (committed at once, so the claim is visible to them)."""
+    now = clock.now()
+    won = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
+               OutboxMessage.next_attempt_at <= now)
+        .values(next_attempt_at=now + _lease(), attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return bool(won)
+
+
+def _due_ids(limit: int) -> list[int]:
+    stmt = (select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= clock.now())
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+    ids = list(db.session.scalars(stmt))
+    db.session.commit()  # end the read before the sends; claims are transactions of their own
+    return ids
+
+
 def deliver_due(limit: int = 100) -> tuple[int, int]:
-    """Send what is due. Returns (sent, failed attempts). Safe to run in several processes
-    on PostgreSQL (rows are claimed with SKIP LOCKED)."""
+    """Send what is due, each message claimed first. Returns (sent, failed attempts).
+
+    Safe in any number of processes at once. When the mail server cannot be reached (down,
+    refusing, or silent until the timeout) the round stops after that attempt: the other
+    messages wait for the next one instead of each holding the worker for the timeout."""
     sent = failed = 0
     backend = current_app.config["MAIL_BACKEND"]
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
-    for _ in range(limit):
-        stmt = (select(OutboxMessage)
-                .where(OutboxMessage.status == "pending",
-                       OutboxMessage.next_attempt_at <= clock.now())
-                .order_by(OutboxMessage.id).limit(1))
-        if db.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        message = db.session.scalars(stmt).first()
-        if message is None:
-            break
-        message.attempts += 1
+    for message_id in _due_ids(limit):
+        if not _claim(message_id):
+            continue  # another worker has it
+        message = db.session.get(OutboxMessage, message_id)
+        unreachable = False
         try:
             email = _build(message)
             if backend == "smtp":
@@ -123,6 +172,8 @@ def deliver_due(limit: int = 100) -> tuple[int, int]:
                 _send_console(email, message)
         except (OSError, smtplib.SMTPException) as exc:
             failed += 1
+            unreachable = isinstance(exc, (OSError, smtplib.SMTPServerDisconnected,
+                                           smtplib.SMTPConnectError))
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if message.attempts >= max_attempts:
                 message.status = "failed"
@@ -138,20 +189,13 @@ def deliver_due(limit: int = 100) -> tuple[int, int]:
             message.sent_at = clock.now()
             message.last_error = None
         db.session.commit()
+        if unreachable:
+            break
     return sent, failed
 
 
-def deliver_after_response(response):
-    """after_request hook: when this request queued mail, send it once the response is out."""
-    if g.get("portal_mail_queued") and current_app.config["MAIL_SEND_ON_COMMIT"]:
-        app = current_app._get_current_object()
-
-        def send():
-            with app.app_context():
-                try:
-                    deliver_due()
-                except Exception:  # never let mail break a finished request
-                    log.exception("delivery after response failed; send-mail will retry")
-                    db.session.rollback()
-        response.call_on_close(send)
-    return response
+def undelivered_count() -> int:
+    """Messages given up after their retries, waiting for an admin (SPEC 6.3)."""
+    from sqlalchemy import func
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.status == "failed")) or 0

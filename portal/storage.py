@@ -385,6 +385,21 @@ def get_storage() -> Storage:
     return cache["storage"]
 
 
+def known_document_keys() -> set[str]:
+    """Every stored key a document record refers to."""
+    from portal.models import Document
+    known: set[str] = set()
+    for row in db.session.execute(select(Document.blob_key, Document.preview_key)):
+        known.update(k for k in row if k)
+    return known
+
+
+def sweep_documents(grace: timedelta = timedelta(hours=1)) -> dict[str, int]:
+    """``sweep`` against what the document records refer to (``flask documents sweep`` and
+    the worker's hourly task)."""
+    return sweep(known_document_keys(), grace)
+
+
 def sweep(known_keys: set[str], grace: timedelta = timedelta(hours=1)) -> dict[str, int]:
     """Repair what a stopped process left behind (directory backend): move committed pending
     files into place, remove pending files with no record after ``grace``, and remove files

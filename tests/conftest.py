@@ -283,37 +283,24 @@ def mail_app(app, smtp_server):
 
 # --- live server for the browser --------------------------------------------------------
 
-def _close_when_sent(wsgi_app):
-    """Calls the response's close() (where the portal sends queued mail) as soon as the body
-    has been written. Werkzeug's server skips close() when the browser resets the connection
-    while it drains the socket (PEP 3333 says it must call it), which lost mail at random."""
-    def app(environ, start_response):
-        iterable = wsgi_app(environ, start_response)
-
-        def body():
-            try:
-                yield from iterable
-            finally:
-                if hasattr(iterable, "close"):
-                    iterable.close()
-        return body()
-    return app
-
-
 @pytest.fixture
 def live_server(app, smtp_server):
-    """The app served over HTTP on 127.0.0.1, mail going to the test SMTP server and sent
-    right after each response, as in production."""
+    """The app served over HTTP on 127.0.0.1 with a background worker (a real Huey consumer
+    in threads of this process), mail going to the test SMTP server, as in production."""
+    from portal import tasks
+
     app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER=smtp_server.host,
-                      MAIL_PORT=smtp_server.port, MAIL_SEND_ON_COMMIT=True)
-    server = make_server("127.0.0.1", 0, _close_when_sent(app), threaded=True)
+                      MAIL_PORT=smtp_server.port)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = server.url
     server.smtp = smtp_server
+    worker = tasks.BackgroundConsumer(workers=2)
     try:
-        yield server
+        with worker:
+            yield server
     finally:
         server.shutdown()
         thread.join(timeout=5)

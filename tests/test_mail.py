@@ -11,7 +11,7 @@ import pytest
 from flask_babel import force_locale, gettext
 from sqlalchemy import create_engine, func, select
 
-from portal import clock, mail
+from portal import clock, mail, tasks
 from portal.clinic_settings import current_settings
 from portal.models import OutboxMessage, User
 from tests.factories import make_patient, make_practitioner
@@ -169,35 +169,40 @@ def test_gives_up_after_max_attempts(mail_app, client, auth, runner, smtp_server
     assert smtp_server.messages == []
 
 
-def test_mail_goes_out_after_the_response(mail_app, client, auth, smtp_server, db):
-    """With MAIL_SEND_ON_COMMIT the request sends its mail once the response is finished.
-
-    A WSGI server calls ``close()`` on the response after sending it (PEP 3333); the test
-    client leaves that to the caller, so the test does what the server does."""
-    mail_app.config["MAIL_SEND_ON_COMMIT"] = True
+def test_the_request_queues_a_task_and_the_worker_sends(mail_app, client, auth, smtp_server,
+                                                        db):
+    """The request writes the message and, once committed, queues the delivery task; the
+    request itself sends nothing. The worker's task then sends it."""
     doctor = make_practitioner()
     auth.login(doctor)
+    assert tasks.huey.pending_count() == 0
     response = client.post("/clinic/invitations",
                            data={"name": "Quick Mail", "email": "quick@example.org"})
     assert response.status_code == 303
-    assert smtp_server.messages == []  # not while the response is still going out
-    response.close()
+    assert smtp_server.messages == []
+    assert [t.name for t in tasks.huey.pending()] == ["deliver_mail"]
+    assert tasks.run_pending() == 1
     [msg] = smtp_server.parsed()
     assert msg["To"] == "quick@example.org"
     [message] = _outbox(db)
-    assert message.status == "sent"
+    assert message.status == "sent" and message.attempts == 1
 
 
-def test_requests_that_queue_nothing_send_nothing(mail_app, client, auth, smtp_server, db):
-    """Mail queued earlier (say while the server was down) is left to send-mail: a page
-    view that queued nothing does not start delivering."""
-    mail_app.config["MAIL_SEND_ON_COMMIT"] = True
+def test_nothing_is_queued_when_the_transaction_rolls_back(app, db):
+    mail.queue("invitation", "never@example.org", "en", **_invite_context())
+    db.session.rollback()
+    db.session.commit()
+    assert tasks.huey.pending_count() == 0
+
+
+def test_requests_that_queue_nothing_queue_no_task(mail_app, client, auth, smtp_server, db):
     mail.queue("invitation", "later@example.org", "en", **_invite_context())
     db.session.commit()
+    tasks.huey.flush()
     patient = make_patient()
     auth.login(patient)
-    response = client.get("/me/")
-    response.close()
+    client.get("/me/")
+    assert tasks.huey.pending_count() == 0
     assert smtp_server.messages == []
     assert _outbox(db)[0].status == "pending"
 

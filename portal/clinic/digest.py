@@ -5,6 +5,8 @@ health (SPEC 6.1). ``flask send-digest`` runs it from cron.
 Sending twice the same day is prevented without a table of its own: the outbox already
 holds every digest queued, so a member of staff who has one created since midnight on the
 clinic's calendar gets no other. A lock taken first makes two overlapping runs queue one.
+The worker's schedule asks ``is_due()`` every quarter of an hour and sends once the clinic's
+day has reached DIGEST_TIME; ``flask send-digest`` sends at once.
 """
 from __future__ import annotations
 
@@ -69,6 +71,13 @@ def _start_of_clinic_day(moment: datetime) -> datetime:
     midnight = zone.localize(midnight) if hasattr(zone, "localize") else \
         midnight.replace(tzinfo=zone)
     return midnight.astimezone(timezone.utc)
+
+
+def is_due(moment: datetime | None = None) -> bool:
+    """Whether the clinic's day has reached DIGEST_TIME (HH:MM in the clinic's zone)."""
+    hours, minutes = (int(part) for part in current_app.config["DIGEST_TIME"].split(":"))
+    local = (moment or clock.now()).astimezone(get_timezone())
+    return (local.hour, local.minute) >= (hours, minutes)
 
 
 def _lock() -> None:

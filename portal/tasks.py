@@ -1,0 +1,229 @@
+"""Background work (SPEC 6.4): the task queue, its tasks and its schedule.
+
+This is the only module that imports Huey. The web process records what must happen in its
+own transaction (an outbox row, a document waiting to be checked) and, once that
+transaction has committed, puts a task on the queue (``after_commit``). A worker process,
+``flask worker``, runs the tasks and the periodic schedule inside an app context with the
+same configuration as the web app. Tasks are thin: they call services, which claim their
+rows with conditional updates, so a task that runs twice (two workers, a worker killed and
+the task run again, a periodic tick and an enqueued task at once) does the work once.
+
+The queue is ``SqliteHuey`` in ``instance/`` by default (``make run`` needs no server) and
+``RedisHuey`` when ``TASK_QUEUE_URL=redis://…``, so that any number of workers on any number
+of machines share it. Losing a queued task loses nothing: every periodic task also picks up
+what is due in the database, so a Redis outage or a worker killed mid-task only delays the
+work until the next tick.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask
+from huey import Huey, crontab
+from huey.storage import BlackHoleStorage, MemoryStorage, RedisStorage, SqliteStorage
+from sqlalchemy import event
+
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "ims-portal"
+
+# Configured by init_app(); until then nothing can be queued by accident.
+huey = Huey(QUEUE_NAME, results=False, utc=True, storage_class=BlackHoleStorage)
+_state: dict = {"app": None}
+_enqueue_failed_at: list[float] = []  # when enqueueing last failed (logged once per outage)
+
+
+# --- set-up -----------------------------------------------------------------------------
+
+def make_storage(url: str, name: str = QUEUE_NAME, instance_path: str = "instance"):
+    """The Huey storage for ``TASK_QUEUE_URL``: empty (SQLite in the instance folder),
+    ``sqlite:///path``, ``redis://host:port/db`` or ``memory://`` (one process only)."""
+    if not url:
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        return SqliteStorage(name, filename=str(Path(instance_path) / "tasks.db"))
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        filename = url.split("sqlite:///", 1)[1] if "sqlite:///" in url else ""
+        if not filename:
+            raise ValueError(f"TASK_QUEUE_URL {url!r}: give a file, sqlite:///path/tasks.db")
+        Path(filename).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteStorage(name, filename=filename)
+    if scheme in ("redis", "rediss", "unix"):
+        # A short socket timeout: a Redis that hangs must not hold a web request.
+        return RedisStorage(name, url=url, socket_timeout=2, socket_connect_timeout=2)
+    if scheme == "memory":
+        return MemoryStorage(name)
+    raise ValueError(f"TASK_QUEUE_URL {url!r}: use sqlite:///…, redis://… or memory://")
+
+
+def init_app(app: Flask) -> None:
+    """Point the queue at the configured storage and remember the app the tasks run in."""
+    huey.storage = make_storage(app.config["TASK_QUEUE_URL"],
+                                app.config.get("TASK_QUEUE_NAME") or QUEUE_NAME,
+                                app.instance_path)
+    _state["app"] = app
+    _listen_for_commits()
+
+
+def _listen_for_commits() -> None:
+    session = db.session
+    if not event.contains(session, "after_commit", _after_commit):
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", _after_rollback)
+
+
+# --- enqueueing after the commit --------------------------------------------------------
+
+def after_commit(task, *args) -> None:
+    """Queue ``task(*args)`` once the current transaction commits (never if it rolls
+    back): the worker must find the rows the web request wrote."""
+    pending = db.session.info.setdefault("portal_tasks", [])
+    if (task, args) not in pending:
+        pending.append((task, args))
+
+
+def _after_commit(session) -> None:
+    for task, args in session.info.pop("portal_tasks", []):
+        enqueue(task, *args)
+
+
+def _after_rollback(session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction only
+        session.info.pop("portal_tasks", None)
+
+
+def enqueue(task, *args) -> bool:
+    """Put a task on the queue now. A queue that cannot be reached (Redis down) is logged
+    once per outage, never raised: what the task would do is recorded in the database and
+    the periodic schedule picks it up."""
+    try:
+        task(*args)
+    except Exception:  # noqa: BLE001 - any storage error; the database has the work
+        if not _enqueue_failed_at:
+            log.exception("the task queue cannot be reached; the periodic schedule will "
+                          "pick up the work")
+        _enqueue_failed_at[:] = [time.monotonic()]
+        return False
+    if _enqueue_failed_at:
+        log.warning("the task queue is reachable again")
+        _enqueue_failed_at.clear()
+    return True
+
+
+# --- running tasks ----------------------------------------------------------------------
+
+def _in_app(func):
+    """Run the task in an app context of the worker's app (a fresh one each time, so the
+    session and ``g`` start empty and are cleaned up after)."""
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        app = _state["app"]
+        if app is None:
+            raise RuntimeError("portal.tasks.init_app() was not called in this process")
+        with app.app_context():
+            try:
+                return func(*args, **kwargs)
+            except Exception:
+                db.session.rollback()
+                raise
+    return run
+
+
+def task(**options):
+    return lambda func: huey.task(name=func.__name__, **options)(_in_app(func))
+
+
+def periodic(schedule, **options):
+    return lambda func: huey.periodic_task(schedule, name=func.__name__,
+                                           **options)(_in_app(func))
+
+
+def run_pending(limit: int = 1000) -> int:
+    """Run what is queued, here and now, until the queue is empty (for tests and the
+    ``flask worker --once`` command). Returns how many tasks ran."""
+    done = 0
+    while done < limit:
+        queued = huey.dequeue()
+        if queued is None:
+            break
+        huey.execute(queued)
+        done += 1
+    return done
+
+
+def consumer(workers: int = 2, periodic_tasks: bool = True, poll_seconds: float = 1.0):
+    """A Huey consumer of threads (tasks mostly wait on the mail server and the database).
+    SQLite storage is polled, at most ``poll_seconds`` apart; Redis blocks until work
+    arrives."""
+    return huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic_tasks,
+                                initial_delay=0.05, backoff=1.5, max_delay=poll_seconds,
+                                check_worker_health=True)
+
+
+class BackgroundConsumer:
+    """A consumer running in threads of this process, started and stopped by the caller
+    (tests, and anything that embeds a worker)."""
+
+    def __init__(self, workers: int = 2, periodic_tasks: bool = False):
+        self.consumer = consumer(workers, periodic_tasks, poll_seconds=0.2)
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self):
+        self.consumer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.consumer.stop(graceful=True)
+        for _worker, thread in self.consumer.worker_threads:
+            thread.join(timeout=30)
+        self.consumer.scheduler.join(timeout=5)
+        return False
+
+
+# --- the tasks --------------------------------------------------------------------------
+
+@task()
+def deliver_mail() -> None:
+    """Send the outbox messages that are due (each claimed first; portal.mail)."""
+    from portal import mail
+    mail.deliver_due()
+
+
+@periodic(crontab(minute="*"))
+def retry_mail() -> None:
+    """Every minute: messages whose retry time has come, and any whose task was lost."""
+    from portal import mail
+    mail.deliver_due()
+
+
+@periodic(crontab(minute="*/5"))
+def rating_reminders() -> None:
+    """Remind patients of ratings overdue, close ratings past their window (each claimed
+    with a conditional update, so several workers may run this at once)."""
+    from portal.treatment import services as treatment
+    treatment.send_reminders()
+
+
+@periodic(crontab(minute="*/15"))
+def staff_digest() -> None:
+    """The daily staff digest, once the clinic's day has reached DIGEST_TIME; a person gets
+    one a clinic day however often this runs."""
+    from portal.clinic import digest
+    if digest.is_due():
+        digest.send_digest()
+
+
+@periodic(crontab(minute="17"))
+def sweep_documents() -> None:
+    """Finish what a stopped process left in the document storage (SPEC 3.2)."""
+    from portal import storage
+    counts = storage.sweep_documents()
+    if any(counts.values()):
+        log.info("document storage swept: %s", counts)
