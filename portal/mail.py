@@ -47,11 +47,12 @@ def queue(kind: str, to_addr: str, locale: str | None, **context) -> OutboxMessa
                             body_text=body_text, body_html=body_html,
                             next_attempt_at=clock.now())
     db.session.add(message)
-    _deliver_after_commit()
+    deliver_after_commit()
     return message
 
 
-def _deliver_after_commit() -> None:
+def deliver_after_commit() -> None:
+    """Ask the worker to deliver once the transaction commits (``queue`` does it)."""
     from portal import tasks
     tasks.after_commit(tasks.deliver_mail)
 
@@ -65,7 +66,7 @@ def resend(message: OutboxMessage) -> bool:
         .values(status="pending", attempts=0, next_attempt_at=clock.now())
         .execution_options(synchronize_session=False)).rowcount
     if claimed:
-        _deliver_after_commit()
+        deliver_after_commit()
     db.session.expire(message)
     return bool(claimed)
 

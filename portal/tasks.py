@@ -56,8 +56,11 @@ def make_storage(url: str, name: str = QUEUE_NAME, instance_path: str = "instanc
         Path(filename).parent.mkdir(parents=True, exist_ok=True)
         return SqliteStorage(name, filename=filename)
     if scheme in ("redis", "rediss", "unix"):
-        # A short socket timeout: a Redis that hangs must not hold a web request.
-        return RedisStorage(name, url=url, socket_timeout=2, socket_connect_timeout=2)
+        # Short timeouts: a Redis that hangs must not hold a web request for long (the
+        # consumer's blocking read waits 1 s, within the socket's 5).
+        from redis import ConnectionPool
+        pool = ConnectionPool.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        return RedisStorage(name, connection_pool=pool)
     if scheme == "memory":
         return MemoryStorage(name)
     raise ValueError(f"TASK_QUEUE_URL {url!r}: use sqlite:///…, redis://… or memory://")

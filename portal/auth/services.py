@@ -429,6 +429,8 @@ def request_reset(email: str, locale: str | None) -> None:
         crypto.token_hash(crypto.new_token())
         render_template("email/password_reset.txt", name="", link="", minutes=60,
                         clinic_name="")
+        # And the same write to the task queue (a delivery round that finds nothing new).
+        mail.deliver_after_commit()
         audit.write("password.reset_requested_unknown", subject=normalise_email(email))
     db.session.commit()
 
