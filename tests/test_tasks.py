@@ -384,3 +384,12 @@ def test_reminders_run_on_the_schedule(app, db):
     tasks.rating_reminders.call_local()
     assert "rating_reminder" in [m.kind for m in _outbox(db)]
     assert session
+
+
+def test_only_the_tasks_module_imports_huey():
+    """One place declares the queue and its tasks (ARCHITECTURE: portal/tasks.py)."""
+    importers = sorted(
+        str(path.relative_to(ROOT)) for path in (ROOT / "portal").rglob("*.py")
+        if any(line.lstrip().startswith(("import huey", "from huey"))
+               for line in path.read_text(encoding="utf-8").splitlines()))
+    assert importers == ["portal/tasks.py"]
