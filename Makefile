@@ -52,16 +52,21 @@ demo: venv
 browser:
 	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's nginx for the deployment smoke test (tests/test_deploy.py): the test runs its own
+# nginx process on free ports with its own configuration; the system service is not used.
+nginx:
+	@test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
+
 # The whole suite on SQLite, then on PostgreSQL (a dedicated database is created and
 # dropped; on CI PostgreSQL is mandatory). pytest fails when no test was collected.
-test: setup browser
+test: setup browser nginx
 	PORTAL_TEST_DB=sqlite $(PY) -m pytest
 	PORTAL_TEST_DB=postgresql $(PY) -m pytest
 
-test-sqlite: setup browser
+test-sqlite: setup browser nginx
 	PORTAL_TEST_DB=sqlite $(PY) -m pytest
 
-test-postgresql: setup browser
+test-postgresql: setup browser nginx
 	PORTAL_TEST_DB=postgresql $(PY) -m pytest
 
 # The staff pages at 100,000 patients on PostgreSQL and SQLite (SPEC 8.5): seeds each
