@@ -11,8 +11,10 @@ CHROMIUM ?= /usr/bin/chromium
 
 run: setup db demo serve
 
+# The web server and the background worker (mail, upload checks, reminders, the digest),
+# from the Procfile; Ctrl-C stops both.
 serve:
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(VENV)/bin/honcho --no-colour start -f Procfile
 
 setup: venv assets translations
 
