@@ -28,7 +28,8 @@ def _free_port() -> int:
 
 def _environment(app, tmp_path, **overrides) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("FLASK_", "PORTAL_", "DATABASE_", "SECRET_", "ENCRYPTION_"))}
+           if not k.startswith(("FLASK_", "PORTAL_", "DATABASE_", "SECRET_", "ENCRYPTION_",
+                                  "TASK_"))}
     env.update(
         PORTAL_ENV="production",
         SECRET_KEY="gunicorn-test-" + "x" * 32,
@@ -36,6 +37,8 @@ def _environment(app, tmp_path, **overrides) -> dict[str, str]:
         # The test's own database, already migrated (SQLite file or PostgreSQL).
         DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
         MAIL_OUTBOX_DIR=str(tmp_path / "outbox"),
+        # The test's own queue, never the developer's instance/tasks.db.
+        TASK_QUEUE_URL=f"sqlite:///{tmp_path / 'tasks.db'}",
         PYTHONUNBUFFERED="1",
     )
     env.update(overrides)
