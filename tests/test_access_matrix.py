@@ -15,7 +15,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import User
+from portal.models import OutboxMessage, User
 from tests.conftest import Auth, CSRFClient
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
@@ -193,6 +193,17 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
               "admin": to("/admin/")}, method="POST", values={"public_id": "@invited_staff"}),
     ],
+    # Undelivered e-mail (SPEC 6.3): "@failed_mail" was given up after its retries; sent
+    # again, or already sent again by then, the admin is back on the page either way.
+    "admin.resend_mail": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+              "admin": to("/admin/")}, method="POST", values={"message_id": "@failed_mail"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"message_id": 424242}),
+    ],
+    "admin.resend_all_mail": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                    "practitioner": NOT_FOUND, "admin": to("/admin/")},
+                                   method="POST")],
     # The audit log (SPEC 7.1): search, CSV export of a search, chain verification.
     "admin.audit": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
                           "admin": 200})],
@@ -370,6 +381,12 @@ def people(app):
                                 override="Access matrix")
     alert = record(found["patient_a"], found["practitioner"], override="Access matrix")
     found["rating_a_alert"] = rate(alert, 4, breathing=True)
+    found["failed_mail"] = OutboxMessage(kind="invitation", to_addr="lost@example.org",
+                                         subject="Invitation", body_text="Hello",
+                                         status="failed", attempts=5,
+                                         last_error="ConnectionRefusedError")
+    db.session.add(found["failed_mail"])
+    db.session.commit()
     return found
 
 
@@ -382,8 +399,14 @@ def _client_for(app, actor: str, people: dict):
     return client
 
 
+def _public_id(thing):
+    """What the address names ``thing`` by: its public id, or its id when it has none (an
+    outbox message, seen by admins only)."""
+    return getattr(thing, "public_id", None) or thing.id
+
+
 def _url(app, endpoint: str, case: Case, people: dict) -> str:
-    values = {k: people[v[1:]].public_id if isinstance(v, str) and v.startswith("@") else v
+    values = {k: _public_id(people[v[1:]]) if isinstance(v, str) and v.startswith("@") else v
               for k, v in case.values.items()}
     with app.test_request_context():
         return url_for(endpoint, **values)

@@ -1,6 +1,7 @@
 """The daily staff digest (SPEC 6.2): ``flask send-digest`` queues one e-mail a day for each
-active practitioner and admin, in their language, with counts only; ``send-mail`` delivers
-it. Running it again the same day (on the clinic's calendar) sends nothing more."""
+active practitioner and admin, in their language, with counts only (admins' also count the
+e-mail waiting undelivered, SPEC 6.3); ``send-mail`` delivers it. Running it again the same
+day (on the clinic's calendar) sends nothing more."""
 from __future__ import annotations
 
 import re
@@ -10,12 +11,13 @@ import pytest
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
-from portal import clock
+from portal import clock, tasks
 from portal.auth import services as auth_services
 from portal.clinic import digest
 from portal.clinic_settings import current_settings
 from portal.models import IntakeResponse, OutboxMessage
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
+from tests.test_mail import _closed_port
 from tests.intake.helpers import make_intake
 from tests.treatment.helpers import rate, record
 
@@ -90,8 +92,10 @@ def test_digest_goes_once_a_day_to_active_staff_in_their_language(
     text = mine.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
     html = mine.get_body(preferencelist=("html",)).get_content()
     lines = re.findall(r"^\* (.+): (\d+)$", text, flags=re.M)
-    assert [int(n) for _label, n in lines] == [1, 1, 1, 1, 1, 1]
+    # An admin's digest also counts undelivered e-mail (none here).
+    assert [int(n) for _label, n in lines] == [1, 1, 1, 1, 1, 1, 0]
     assert lines[0][0] == "Intakes with red flags, not yet reviewed"
+    assert lines[-1][0] == "Undelivered e-mails, to send again from the Administration page"
     assert mine["Subject"] == "Your daily summary from the IMS Clinic patient portal"
     for leak in clinic["names"]:
         assert leak not in text and leak not in html and leak not in mine["Subject"]
@@ -100,6 +104,9 @@ def test_digest_goes_once_a_day_to_active_staff_in_their_language(
     # In the recipient's language: the French message is marked and worded in French.
     theirs = sent[french.email][0]
     french_text = theirs.get_body(preferencelist=("plain",)).get_content()
+    # A practitioner's has the worklist's counts only.
+    assert len(re.findall(r"^\* (.+): (\d+)$", french_text.replace("\r\n", "\n"),
+                          flags=re.M)) == 6
     assert 'lang="fr-CA"' in theirs.get_body(preferencelist=("html",)).get_content()
     assert "Ce message a été envoyé automatiquement" in french_text
     # The French subject once the catalogue has it, the English one until then.
@@ -146,3 +153,51 @@ def test_an_empty_day_says_so(db):
     digest.send_digest()
     message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "staff_digest"))
     assert "Nothing is waiting in the portal today." in message.body_text
+
+
+def test_admins_hear_of_undelivered_mail_and_practitioners_do_not(
+        app, mail_app, smtp_server, runner, db):
+    """Two e-mails given up while the mail server refused; once it is back, the admins'
+    digests say how many wait (a count, nothing more), the practitioner's does not."""
+    mail_app.config.update(MAIL_PORT=_closed_port(), MAIL_MAX_ATTEMPTS=2)
+    with app.test_request_context():
+        doctor = make_practitioner(name="Dr. Plain", email="plain@example.org")
+        auth_services.invite(doctor, "ivan.invited@example.org", "Ivan Invited", "patient")
+        auth_services.invite(doctor, "nina.invited@example.org", "Nina Invited", "patient")
+    db.session.commit()
+    for _round in range(4):  # a round stops at the first refused attempt
+        runner.invoke(args=["send-mail"])
+        clock.advance(minutes=30)
+    assert db.session.scalars(select(OutboxMessage.status)).all() == ["failed", "failed"]
+    tasks.huey.flush()
+
+    admin = make_admin(name="Ada Admin", email="ada@example.org", locale="en")
+    french_admin = make_admin(name="Alix Admin", email="alix@example.org", locale="fr_CA")
+    mail_app.config["MAIL_PORT"] = smtp_server.port
+    assert "digest queued 3" in runner.invoke(args=["send-digest"]).output
+    runner.invoke(args=["send-mail"])
+    sent = _by_recipient(smtp_server)
+    label = "Undelivered e-mails, to send again from the Administration page"
+
+    mine = sent[admin.email][0]
+    text = mine.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert f"* {label}: 2" in text
+    html = mine.get_body(preferencelist=("html",)).get_content()
+    assert f"<li>{label}: <strong>2</strong></li>" in html
+    for leak in ("ivan.invited", "nina.invited", "Ivan", "Nina", "Connection"):
+        assert leak not in text and leak not in html
+
+    with app.test_request_context(), force_locale("fr_CA"):
+        french_label = gettext(label)
+    assert french_label != label, "the French catalogue lacks the undelivered line"
+    french = sent[french_admin.email][0].get_body(preferencelist=("plain",)).get_content()
+    assert f"* {french_label}: 2" in french
+
+    theirs = sent[doctor.email][0]
+    for part in ("plain", "html"):
+        body = theirs.get_body(preferencelist=(part,)).get_content()
+        assert "Undelivered" not in body and "Administration" not in body
+    # Undelivered mail is not work on the worklist: the practitioner has nothing waiting
+    # but the two invitations.
+    assert "* Patient invitations not yet accepted: 2" in \
+        theirs.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")

@@ -38,6 +38,11 @@ class SettingsForm(FlaskForm):
     self_registration = BooleanField(_l("Patients may create their own account (with e-mail confirmation)"))
 
 
+class ResendMailForm(FlaskForm):
+    """"Send again", for one undelivered e-mail or for all of them: a button and its CSRF
+    token (which message is in the address)."""
+
+
 class AuditSearchForm(FlaskForm):
     """A GET search (bookmarkable, nothing changes): no CSRF token."""
 

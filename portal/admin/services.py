@@ -1,4 +1,4 @@
-"""Clinic settings, staff management and the audit log (admins only)."""
+"""Clinic settings, staff management, undelivered e-mail and the audit log (admins only)."""
 from __future__ import annotations
 
 import json
@@ -8,12 +8,12 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask_babel import format_datetime, get_timezone
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, load_only
 
-from portal import audit, clock, csvexport
+from portal import audit, clock, csvexport, mail
 from portal.clinic_settings import current_settings
 from portal.extensions import db
-from portal.models import AuditEvent, Patient, User
+from portal.models import AuditEvent, OutboxMessage, Patient, User
 
 
 def staff() -> list[User]:
@@ -37,6 +37,86 @@ def update_settings(admin: User, name: str, timezone: str, self_registration: bo
     if changed:
         audit.write("settings.changed", actor=admin, detail=changed)
     db.session.commit()
+
+
+# --- undelivered e-mail (SPEC 6.3) ---------------------------------------------------
+
+UNDELIVERED_SHOWN = 20
+ERROR_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class UndeliveredRow:
+    """What an admin needs to decide to send a message again; never its subject or body."""
+    id: int
+    kind: str
+    to_addr: str
+    created_at: datetime
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    rows: list[UndeliveredRow]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+
+def _trimmed(error: str | None) -> str | None:
+    if error and len(error) > ERROR_SHOWN:
+        return error[:ERROR_SHOWN - 1].rstrip() + "\u2026"
+    return error
+
+
+def undelivered_mail(limit: int = UNDELIVERED_SHOWN) -> Undelivered:
+    """The messages given up after their retries: how many, and the most recently queued
+    ``limit`` of them."""
+    total = mail.undelivered_count()
+    if not total:
+        return Undelivered([], 0)
+    stmt = (select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.to_addr,
+                   OutboxMessage.created_at, OutboxMessage.attempts, OutboxMessage.last_error)
+            .where(OutboxMessage.status == "failed")
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit))
+    rows = [UndeliveredRow(r.id, r.kind, r.to_addr, r.created_at, r.attempts,
+                           _trimmed(r.last_error)) for r in db.session.execute(stmt)]
+    return Undelivered(rows, max(total, len(rows)))
+
+
+def _resend(admin: User, message: OutboxMessage) -> bool:
+    # Read before resend(), which expires the object.
+    message_id, kind, to_addr = message.id, message.kind, message.to_addr
+    if not mail.resend(message):
+        return False
+    audit.write("mail.resent", actor=admin, subject=str(message_id),
+                detail={"kind": kind, "to": to_addr})
+    return True
+
+
+def resend_mail(admin: User, message: OutboxMessage) -> bool:
+    """Give one failed message a new round of attempts; False (and nothing written) when it
+    is no longer failed, for instance sent again by another admin meanwhile."""
+    done = _resend(admin, message)
+    db.session.commit()
+    return done
+
+
+def resend_all_mail(admin: User) -> int:
+    """Every failed message, each one sent again and audited; returns how many."""
+    messages = db.session.scalars(
+        select(OutboxMessage).options(load_only(OutboxMessage.kind, OutboxMessage.to_addr))
+        .where(OutboxMessage.status == "failed").order_by(OutboxMessage.id)).all()
+    done = sum(_resend(admin, message) for message in messages)
+    db.session.commit()
+    return done
+
+
+def outbox_message(message_id: int) -> OutboxMessage | None:
+    return db.session.get(OutboxMessage, message_id)
 
 
 # --- the audit log (SPEC 7.1) -----------------------------------------------------------

@@ -1,15 +1,18 @@
-"""Staff, invitations, clinic settings (SPEC 1.1, 10 /admin/) and the audit log (SPEC 7.1)."""
+"""Staff, invitations, clinic settings (SPEC 1.1, 10 /admin/), undelivered e-mail (SPEC 6.3)
+and the audit log (SPEC 7.1)."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, request, stream_with_context, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import clock, htmx
 from portal.admin import bp
 from portal.admin import services
-from portal.admin.forms import AuditSearchForm, SettingsForm, StaffInviteForm
+from portal.admin.forms import AuditSearchForm, ResendMailForm, SettingsForm, StaffInviteForm
 from portal.auth import services as auth_services
 from portal.auth.views import error_text
 from portal.clinic_settings import current_settings
@@ -27,7 +30,7 @@ def _home(invite_form=None, settings_form=None, status: int = 200):
                        invite_form=invite_form or StaffInviteForm(formdata=None),
                        settings_form=settings_form, staff=services.staff(),
                        pending=auth_services.pending_invitations("staff"),
-                       action_form=EmptyForm())
+                       action_form=EmptyForm(), **_mail_context())
 
 
 @bp.route("/")
@@ -109,6 +112,72 @@ def settings():
         flash(_("Clinic settings saved."), "success")
         return htmx.hx_redirect(url_for("admin.home"))
     return _home(settings_form=form, status=422)
+
+
+# --- undelivered e-mail (SPEC 6.3) ---------------------------------------------------
+
+# The outbox's kinds (templates/email/<kind>.*) as an admin reads them; a kind missing here
+# is shown by its code.
+MAIL_KINDS = {
+    "invitation": _l("Invitation"),
+    "password_reset": _l("Password reset"),
+    "confirm_email": _l("E-mail address confirmation"),
+    "register_existing": _l("Sign-up with an address that has an account"),
+    "rating_due": _l("Session rating due"),
+    "rating_reminder": _l("Session rating reminder"),
+    "document_news": _l("News about a document"),
+    "intake_submitted": _l("Intake submitted (to staff)"),
+    "safety_alert": _l("Safety alert (to staff)"),
+    "staff_digest": _l("Daily staff digest"),
+}
+
+# Outbox ids are integers in the database's INTEGER range: anything else is not a message.
+_MAX_ID = 2**31 - 1
+
+
+def _mail_context() -> dict:
+    return {"undelivered": services.undelivered_mail(), "mail_kinds": MAIL_KINDS,
+            "resend_form": ResendMailForm()}
+
+
+def _after_resend():
+    """The section again for htmx (the flash rides along out of band); otherwise back to
+    the page."""
+    if htmx.wants_fragment():
+        return htmx.render("admin/home.html", "admin/_undelivered_mail.html",
+                           **_mail_context())
+    return htmx.hx_redirect(url_for("admin.home"))
+
+
+@bp.route(f"/mail/<int(max={_MAX_ID}):message_id>/resend", methods=["POST"])
+@admin_required
+def resend_mail(message_id: int):
+    if not ResendMailForm().validate_on_submit():
+        abort(400)
+    message = services.outbox_message(message_id)
+    if message is None:
+        abort(404)
+    to_addr = message.to_addr
+    if services.resend_mail(current_user._get_current_object(), message):
+        flash(_("The e-mail to %(email)s will be sent again.", email=to_addr), "success")
+    else:
+        flash(_("The e-mail to %(email)s is not waiting any more: it was already sent again.",
+                email=to_addr), "warning")
+    return _after_resend()
+
+
+@bp.route("/mail/resend", methods=["POST"])
+@admin_required
+def resend_all_mail():
+    if not ResendMailForm().validate_on_submit():
+        abort(400)
+    count = services.resend_all_mail(current_user._get_current_object())
+    if count:
+        flash(ngettext("%(num)d e-mail will be sent again.", "%(num)d e-mails will be sent again.",
+                       count), "success")
+    else:
+        flash(_("No e-mail is waiting to be sent again."), "warning")
+    return _after_resend()
 
 
 # --- the audit log (SPEC 7.1) -----------------------------------------------------------
