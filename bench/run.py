@@ -56,8 +56,9 @@ def _app(url: str, backend: str):
 
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_BACKEND": "console",
-                      "MAIL_SEND_ON_COMMIT": False,
                       "MAIL_OUTBOX_DIR": str(BENCH_DIR / "outbox"),
+                      # Nothing is delivered here: tasks stay in this process.
+                      "TASK_QUEUE_URL": "memory://",
                       "RATELIMIT_ENABLED": False})
     # seed-demo writes demo-accounts.txt here, not over the developer's instance/ file.
     app.instance_path = str(BENCH_DIR / backend)
