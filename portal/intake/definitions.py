@@ -232,7 +232,23 @@ def registry() -> Registry:
 
 def init_app(app: Flask) -> None:
     folder = Path(app.config.get("INTAKE_DEFINITIONS_DIR") or FOLDER)
-    app.extensions["intake_definitions"] = load_folder(folder)
+    app.extensions["intake_definitions"] = load_cached(folder)
+
+
+# Parsed definitions by folder and by the files' names, sizes and modification times: an
+# app made again (every test makes one) reuses them; a file changed on disk is read again.
+_LOADED: dict[tuple, Registry] = {}
+
+
+def load_cached(folder: Path) -> Registry:
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                  for p in sorted(folder.glob("*.toml")))
+    key = (str(folder.resolve()), stamp)
+    if key not in _LOADED:
+        if len(_LOADED) > 16:
+            _LOADED.clear()
+        _LOADED[key] = load_folder(folder)
+    return _LOADED[key]
 
 
 def load_folder(folder: Path) -> Registry:
