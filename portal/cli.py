@@ -57,7 +57,12 @@ def register(app: Flask) -> None:
               help="Random seed of the generated patients (the same seed gives the same "
                    "patients).")
 def seed_demo(password: str, patients: int, seed: int) -> None:
-    """Create a believable demo clinic; safe to run again (it keeps what exists)."""
+    """Create a believable demo clinic; safe to run again (it keeps what exists). Refused
+    in production: its accounts share a password printed in the README."""
+    if current_app.config.get("ENV_NAME") == "production":
+        raise click.ClickException(
+            "seed-demo refuses to run with PORTAL_ENV=production: the demo accounts share a "
+            "public password. Create the first admin with `flask create-admin`.")
     if passwords.problem(password):
         raise click.BadParameter("choose at least 12 characters, not a common password",
                                  param_hint="--password")

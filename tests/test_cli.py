@@ -180,3 +180,13 @@ def test_send_mail_reports_what_it_did(runner, db):
     result = runner.invoke(args=["send-mail"])
     assert result.exit_code == 0 and "sent 0, failed 0" in result.output
 
+
+
+def test_seed_demo_refuses_production(app, runner, demo_file, db):
+    """The demo's password is public (README): never in production (exit status 1)."""
+    app.config["ENV_NAME"] = "production"
+    result = seed(runner)
+    assert result.exit_code == 1
+    assert "PORTAL_ENV=production" in result.output
+    assert users(db) == {}
+    assert not demo_file.exists()
