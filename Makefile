@@ -74,8 +74,13 @@ test-postgresql: setup browser nginx
 # The staff pages at 100,000 patients on PostgreSQL and SQLite (SPEC 8.5): seeds each
 # database once (kept for the next run), then prints server times and a worker's memory.
 # BENCH_DATABASE_URL picks the PostgreSQL database (default: ims_portal_bench, local).
+# Then the peak memory of a web worker and of the task worker while 20 patients upload 5
+# photos of 9 MB at once, and on one 49-megapixel image (issue 11): gunicorn and
+# `flask worker` on a fresh database each run; Redis holds the PostgreSQL run's queue.
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/uploads.py --backend sqlite
+	$(PY) bench/uploads.py --backend postgresql
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache test-artifacts
