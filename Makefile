@@ -22,8 +22,22 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $@
+
+# Regenerate the hash-locked requirements.txt and requirements-dev.txt from requirements.in
+# and requirements-dev.in (the direct dependencies): every package, transitive ones too,
+# pinned with the hashes of all its files. The runtime lock comes first: the dev lock is
+# constrained by it, so both hold the same versions. Versions already locked are kept;
+# `make lock UPGRADE="NAME ..."` moves those packages to their newest allowed version.
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-trusted-host --no-emit-find-links --resolver=backtracking \
+	$(foreach p,$(UPGRADE),--upgrade-package $(p))
+
+.PHONY: lock
+lock: venv
+	$(PIP_COMPILE) --output-file=requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
 
 assets: static/vendor/htmx.min.js
 
