@@ -8,7 +8,7 @@ from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.clinic.forms import InviteForm
+from portal.auth.forms import InviteForm
 
 # Canadian zones first: the clinics are Canadian; every IANA zone is accepted.
 CANADIAN_ZONES = ["America/Vancouver", "America/Edmonton", "America/Regina",

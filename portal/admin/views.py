@@ -9,12 +9,13 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import audit as audit_log
 from portal import clock, htmx
 from portal.admin import bp
 from portal.admin import services
 from portal.admin.forms import AuditSearchForm, ResendMailForm, SettingsForm, StaffInviteForm
 from portal.auth import services as auth_services
-from portal.auth.views import error_text
+from portal.auth.errors import error_text
 from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.forms import EmptyForm, read_get_form
@@ -185,15 +186,15 @@ def resend_all_mail():
 _SEARCH_FIELDS = ("patient", "actor", "action", "date_from", "date_to")
 
 
-def _audit_search() -> tuple[AuditSearchForm, services.AuditFilters | None, dict[str, str]]:
+def _audit_search() -> tuple[AuditSearchForm, audit_log.AuditFilters | None, dict[str, str]]:
     """The search in the address (GET): its form, its filters (None when invalid) and the
     query arguments that repeat it in links."""
     form = AuditSearchForm(request.args)
-    form.set_actions(services.audit_actions())
+    form.set_actions(audit_log.audit_actions())
     args, valid = read_get_form(form, _SEARCH_FIELDS)
     if not valid:
         return form, None, args
-    return form, services.AuditFilters(
+    return form, audit_log.AuditFilters(
         patient=(form.patient.data or "").strip(), actor=(form.actor.data or "").strip(),
         action=form.action.data or "", date_from=form.date_from.data,
         date_to=form.date_to.data), args
@@ -205,7 +206,7 @@ def audit():
     form, filters, args = _audit_search()
     results = None
     if filters is not None:
-        results = services.search_audit(filters,
+        results = audit_log.search_audit(filters,
                                         before=request.args.get("before", type=int),
                                         after=request.args.get("after", type=int))
     return htmx.render("admin/audit.html", "admin/_audit_search.html",
@@ -221,7 +222,7 @@ def audit_csv():
         abort(400)
     services.record_audit_export(current_user._get_current_object(), filters)
     filename = f"audit-{clock.now():%Y%m%d-%H%M%S}.csv"
-    return Response(stream_with_context(services.audit_csv(filters)), mimetype="text/csv",
+    return Response(stream_with_context(audit_log.audit_csv(filters)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -8,6 +8,15 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from portal.forms import email_field, new_password_field
 
 
+class InviteForm(FlaskForm):
+    """An invitation by e-mail: a practitioner's to a patient, an admin's to staff."""
+    name = StringField(_l("Full name"),
+                       validators=[DataRequired(_l("Enter the person's full name.")),
+                                   Length(max=200)],
+                       render_kw={"autocomplete": "off"})
+    email = email_field()
+
+
 class LoginForm(FlaskForm):
     email = email_field()
     password = PasswordField(_l("Password"),

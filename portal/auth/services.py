@@ -16,6 +16,7 @@ from flask import current_app, render_template, url_for
 from sqlalchemy import func, select, update
 
 from portal import audit, clock, crypto, mail, passwords
+from portal.auth.errors import AccountError
 from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.models import AccountToken, AuditEvent, Patient, RecoveryCode, User
@@ -26,15 +27,6 @@ LOCKOUT_MAX = timedelta(hours=1)
 UNKNOWN_FAILURES_WINDOW = timedelta(hours=24)
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-
-
-class AccountError(Exception):
-    """A refusal to show next to the form; ``code`` picks the message."""
-
-    def __init__(self, code: str, **params):
-        super().__init__(code)
-        self.code = code
-        self.params = params
 
 
 def normalise_email(email: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from portal import audit, clock, htmx, passwords, security
 from portal.auth import bp
 from portal.auth import services as svc
+from portal.auth.errors import error_text
 from portal.auth.forms import (ChangePasswordForm, CodeForm, ConfirmPasswordForm, LoginForm,
                                RegisterForm, ResetRequestForm, SetPasswordForm)
 from portal.clinic_settings import current_settings
@@ -19,25 +20,6 @@ from portal.forms import EmptyForm
 from portal.models import User, UserSession
 
 PENDING_TTL_SECONDS = 600
-
-
-def _messages() -> dict[str, str]:
-    return {
-        "invalid": _("That e-mail address and password do not match an account. Check them and try again."),
-        "locked": _("Too many failed attempts. For your security, sign-in is paused for this account. Try again in %(minutes)s minutes, or reset your password."),
-        "unconfirmed": _("Please confirm your e-mail address first. We have sent you a new link."),
-        "bad_code": _("That code did not work. Check your authenticator app and enter the newest code."),
-        "exists": _("An account with this e-mail address already exists."),
-        "not_allowed": _("You cannot invite this kind of account."),
-        "wrong_current": _("Your current password is not correct."),
-        "mfa_required": _("Staff accounts must keep two-step sign-in on."),
-        "closed": _("Registration is not open. Please ask your clinic for an invitation."),
-        "self": _("You cannot deactivate your own account."),
-    }
-
-
-def error_text(error: svc.AccountError) -> str:
-    return _messages()[error.code] % error.params if error.params else _messages()[error.code]
 
 
 def _locale() -> str:
@@ -352,7 +334,7 @@ def account_mfa_disable():
     user = current_user._get_current_object()
     if form.validate_on_submit():
         if not passwords.verify(user.password_hash, form.current.data):
-            form.current.errors = [_messages()["wrong_current"]]
+            form.current.errors = [error_text(svc.AccountError("wrong_current"))]
         else:
             try:
                 svc.disable_mfa(user)
@@ -375,5 +357,5 @@ def account_recovery_codes():
             codes = svc.regenerate_recovery_codes(user)
             return htmx.render("auth/recovery_codes.html", codes=codes,
                                next_url=url_for("auth.account"), first_time=False)
-        form.current.errors = [_messages()["wrong_current"]]
+        form.current.errors = [error_text(svc.AccountError("wrong_current"))]
     return _account_page(status=422, confirm_form=form)

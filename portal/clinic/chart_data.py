@@ -23,7 +23,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
 from portal import audit, clock
-from portal.admin.services import AuditPage, AuditRow
+from portal.audit import AuditPage, AuditRow
 from portal.clinic.chart_forms import discharge_reason_labels
 from portal.clinic.search import STATUS_LABELS
 from portal.documents import services as documents

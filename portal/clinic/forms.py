@@ -4,18 +4,8 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SearchField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
-
-from portal.forms import email_field
-
-
-class InviteForm(FlaskForm):
-    name = StringField(_l("Full name"),
-                       validators=[DataRequired(_l("Enter the person's full name.")),
-                                   Length(max=200)],
-                       render_kw={"autocomplete": "off"})
-    email = email_field()
+from wtforms import DateField, SearchField, SelectField
+from wtforms.validators import Length, Optional, ValidationError
 
 
 class PatientSearchForm(FlaskForm):

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from portal import htmx
 from portal.auth import services as auth_services
-from portal.auth.views import error_text
+from portal.auth.errors import error_text
 from portal.clinic import bp, search, worklist as work
-from portal.clinic.forms import InviteForm, PatientSearchForm
+from portal.auth.forms import InviteForm
+from portal.clinic.forms import PatientSearchForm
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import User

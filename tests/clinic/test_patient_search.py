@@ -505,7 +505,6 @@ def test_query_count_same_with_10_and_1000_patients(client, staff, db):
 
 def test_the_audit_log_finds_a_patient_as_the_search_does(app, db):
     from portal import audit
-    from portal.admin import services as admin
 
     cote = make_patient(name="Geneviève Côté")
     other = make_patient(name="Other Person")
@@ -516,7 +515,7 @@ def test_the_audit_log_finds_a_patient_as_the_search_does(app, db):
     db.session.commit()
 
     def found(term: str) -> set[int]:
-        page = admin.search_audit(admin.AuditFilters(patient=term))
+        page = audit.search_audit(audit.AuditFilters(patient=term))
         return {row.patient_public_id for row in page.rows}
 
     for term in ("cote", "GENEVIEVE", "604-555-0123", "21/03/1975", cote.patient.public_id):
