@@ -1,7 +1,7 @@
 """The patient chart (SPEC 5.3, 10 /clinic/patients/<public id>/): the summary, ratings and
 activity tabs, and the actions in its header (discharge, re-admit, resend the invitation).
 The intake, documents and sessions tabs are those features' own pages, drawn in the same
-frame (portal.clinic.tabs). Every tab view is one audit event (SPEC 7.1)."""
+frame (portal.chart_frame, whose header comes from ``frame_context`` here). Every tab view is one audit event (SPEC 7.1)."""
 from __future__ import annotations
 
 from flask import abort, flash, request, url_for
@@ -9,9 +9,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal import htmx
+from portal import chart_frame, htmx
 from portal.auth import services as auth_services
-from portal.clinic import bp, chart_data, tabs
+from portal.clinic import bp, chart_data
 from portal.clinic.chart_forms import DischargeForm, discharge_reason_labels
 from portal.clinic.search import STATUS_LABELS
 from portal.forms import EmptyForm
@@ -19,10 +19,9 @@ from portal.intake import bodymap
 from portal.intake import display as intake_display
 from portal.models import Patient
 from portal.security import patient_for, staff_required
-from portal.treatment import display
+from portal.treatment import charts, display
 from portal.treatment import forms as treatment_forms
 from portal.treatment import services as treatment
-from portal.treatment import views as treatment_views
 
 # The largest id a cursor may carry: beyond it, it is not one of ours (and PostgreSQL's
 # integer would overflow).
@@ -46,6 +45,16 @@ def error_text(error: chart_data.ChartError) -> str:
             "not_discharged": _("This patient is not discharged.")}[error.code]
 
 
+def frame_context(patient: Patient, discharge_form: DischargeForm | None) -> dict:
+    """What the chart's frame shows around every tab: the header and its action forms."""
+    return {"chart": chart_data.header(patient),
+            "discharge_form": discharge_form or DischargeForm(formdata=None),
+            "chart_action_form": EmptyForm()}
+
+
+bp.record_once(lambda state: chart_frame.set_frame(state.app, frame_context))
+
+
 # --- summary ------------------------------------------------------------------------------
 
 def _summary(patient: Patient, status: int = 200, discharge_form: DischargeForm | None = None):
@@ -53,7 +62,7 @@ def _summary(patient: Patient, status: int = 200, discharge_form: DischargeForm 
     locale = _locale()
     pain_lines = intake_display.lines(summary.body_map, summary.pain_map, locale) \
         if summary.body_map is not None else []
-    return tabs.render("summary", "clinic/chart/summary.html", "clinic/chart/_summary.html",
+    return chart_frame.render("summary", "clinic/chart/summary.html", "clinic/chart/_summary.html",
                        status=status, patient=patient, discharge_form=discharge_form,
                        summary=summary, progress=summary.progress, pain_lines=pain_lines,
                        display=display, bodymap=bodymap, locale=locale)
@@ -75,10 +84,10 @@ def chart_ratings(patient_id: str):
     patient = _patient(patient_id)
     chart_data.record_view(_me(), patient, "ratings.viewed")
     progress = treatment.progress(patient, treatment.sessions_for(patient))
-    return tabs.render("ratings", "clinic/chart/ratings.html", "clinic/chart/_ratings.html",
+    return chart_frame.render("ratings", "clinic/chart/ratings.html", "clinic/chart/_ratings.html",
                        patient=patient, pgic_labels=dict(treatment_forms.pgic_labels()),
                        durations=treatment_forms.duration_labels(),
-                       **treatment_views.chart_context(progress, "chart"))
+                       **charts.chart_context(progress, "chart"))
 
 
 # --- activity -----------------------------------------------------------------------------
@@ -94,7 +103,7 @@ def chart_activity(patient_id: str):
     patient = _patient(patient_id)
     chart_data.record_view(_me(), patient, "activity.viewed")
     before = _cursor()
-    return tabs.render("activity", "clinic/chart/activity.html", "clinic/chart/_activity.html",
+    return chart_frame.render("activity", "clinic/chart/activity.html", "clinic/chart/_activity.html",
                        patient=patient, events=chart_data.activity(patient, before),
                        paged=before is not None)
 

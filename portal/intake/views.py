@@ -16,8 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from portal import errors, htmx
-from portal.clinic import tabs as chart_tabs
+from portal import chart_frame, errors, htmx
 from portal.extensions import login_manager
 from portal.forms import EmptyForm
 from portal.intake import bp, bodymap, display, forms, services
@@ -518,7 +517,7 @@ def staff_view(patient_id: str):
     patient = patient_for(current_user, patient_id)
     ctx = _staff_context(patient)
     services.record_view(ctx["response"], patient, current_user._get_current_object())
-    return chart_tabs.render("intake", "intake/staff.html", "intake/_staff_intake.html",
+    return chart_frame.render("intake", "intake/staff.html", "intake/_staff_intake.html",
                              **ctx)
 
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portal.treatment.services import Progress
 
 WIDTH, HEIGHT = 360, 236
 LEFT, RIGHT, TOP, BOTTOM = 40, 18, 16, 50
@@ -129,3 +133,29 @@ def line_chart(chart_id: str, items: list[Item], baseline: float | None = None,
     chart.y_ticks = [(chart.y_for(v), v) for v in range(y_min, y_max + 1, tick_every)]
     chart.x_ticks = _x_ticks(chart.points)
     return chart
+
+
+# --- a course's charts ----------------------------------------------------------------
+
+def _nprs_chart(progress: Progress, chart_id: str) -> Chart:
+    items = [Item(r.number, r.session.treated_at, r.rating.pain_now)
+             for r in progress.rated]
+    return line_chart(chart_id, items, baseline=progress.baseline.value)
+
+
+def _psfs_chart(progress: Progress, chart_id: str) -> Chart:
+    items = [Item(p.number, p.session.treated_at, p.mean) for p in progress.psfs_points
+             if p.mean is not None]
+    return line_chart(chart_id, items, baseline=progress.psfs_baseline_mean)
+
+
+def chart_context(progress: Progress, prefix: str) -> dict:
+    """The pain and activity charts of a course, with what the page says beside them (the
+    patient's progress page and the chart's ratings tab)."""
+    from portal.treatment import display
+
+    return {"progress": progress,
+            "nprs_chart": _nprs_chart(progress, f"{prefix}-nprs"),
+            "psfs_chart": _psfs_chart(progress, f"{prefix}-psfs"),
+            "change_sentence": display.change_sentence(progress.nprs),
+            "display": display}

@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from portal import clock, htmx
-from portal.clinic import tabs as chart_tabs
+from portal import chart_frame, clock, htmx
 from portal.forms import EmptyForm
 from portal.intake import bodymap
 from portal.models import Patient, TreatmentSession
@@ -64,26 +63,6 @@ def _me():
 
 # --- charts -------------------------------------------------------------------------------
 
-def _nprs_chart(progress: services.Progress, chart_id: str) -> charts.Chart:
-    items = [charts.Item(r.number, r.session.treated_at, r.rating.pain_now)
-             for r in progress.rated]
-    return charts.line_chart(chart_id, items, baseline=progress.baseline.value)
-
-
-def _psfs_chart(progress: services.Progress, chart_id: str) -> charts.Chart:
-    items = [charts.Item(p.number, p.session.treated_at, p.mean) for p in progress.psfs_points
-             if p.mean is not None]
-    return charts.line_chart(chart_id, items, baseline=progress.psfs_baseline_mean)
-
-
-def chart_context(progress: services.Progress, prefix: str) -> dict:
-    return {"progress": progress,
-            "nprs_chart": _nprs_chart(progress, f"{prefix}-nprs"),
-            "psfs_chart": _psfs_chart(progress, f"{prefix}-psfs"),
-            "change_sentence": display.change_sentence(progress.nprs),
-            "display": display}
-
-
 # --- the practitioner's sessions page (SPEC 4.1, 5.3) ----------------------------------
 
 def _record_form(patient: Patient, submitted: bool = False) -> forms.RecordSessionForm:
@@ -129,12 +108,12 @@ def _staff_context(patient: Patient, record_form=None, baseline_form=None,
         "closes_at": services.closes_at,
         # After an htmx swap, the element with this id takes the focus (static/js).
         "focus": focus,
-        **chart_context(progress, "staff"),
+        **charts.chart_context(progress, "staff"),
     }
 
 
 def _staff_page(patient: Patient, status: int = 200, **forms_given) -> Response:
-    return chart_tabs.render("sessions", "treatment/patient_sessions.html",
+    return chart_frame.render("sessions", "treatment/patient_sessions.html",
                              "treatment/_patient_sessions.html", status=status,
                              **_staff_context(patient, **forms_given))
 
@@ -357,4 +336,4 @@ def progress():
     patient = _own_patient()
     sessions = services.sessions_for(patient)
     return htmx.render("treatment/progress.html",
-                       **chart_context(services.progress(patient, sessions), "my"))
+                       **charts.chart_context(services.progress(patient, sessions), "my"))
