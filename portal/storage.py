@@ -386,10 +386,12 @@ def get_storage() -> Storage:
 
 
 def known_document_keys() -> set[str]:
-    """Every stored key a document record refers to."""
+    """Every stored key a document record refers to (the original of an upload still being
+    checked included)."""
     from portal.models import Document
     known: set[str] = set()
-    for row in db.session.execute(select(Document.blob_key, Document.preview_key)):
+    for row in db.session.execute(select(Document.blob_key, Document.preview_key,
+                                         Document.original_key)):
         known.update(k for k in row if k)
     return known
 

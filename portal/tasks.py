@@ -230,3 +230,19 @@ def sweep_documents() -> None:
     counts = storage.sweep_documents()
     if any(counts.values()):
         log.info("document storage swept: %s", counts)
+
+
+@task()
+def check_document(document_id: int) -> None:
+    """Check an uploaded file and make it ready for review, or refuse it (SPEC 3.1); the
+    document is claimed first, so a second run does nothing (portal.documents.checks)."""
+    from portal.documents import checks
+    checks.check(document_id)
+
+
+@periodic(crontab(minute="*"))
+def check_documents() -> None:
+    """Every minute: uploads whose check was lost (the queue was down when they came, or a
+    worker stopped mid-check and its claim expired)."""
+    from portal.documents import checks
+    checks.check_due()

@@ -67,18 +67,23 @@ def make_document(patient_user: User, *, kind: str = "clearance", status: str = 
                   content: bytes | None = None, name: str = "clearance.pdf",
                   valid_until=None, reason: str = "Not signed by a physician.",
                   reviewer: User | None = None):
-    """A document uploaded by ``patient_user`` through the real service (checked, encrypted,
-    stored), then reviewed if ``status`` says so. Each call makes a different file."""
+    """A document uploaded by ``patient_user`` through the real service (encrypted, stored,
+    and checked at once as the worker would: ready for review), then reviewed if ``status``
+    says so. ``status="checking"`` leaves it waiting for the worker (its task queued);
+    ``"refused"`` uploads a file the check refuses. Each call makes a different file."""
     import io
 
     from flask import current_app
 
     from portal.documents import samples, services as documents
 
+    if status == "refused":
+        content = content or b"%PDF-1.7\n" + f"not a PDF {next(_seq)}".encode()
     content = content or samples.pdf([f"Clearance letter {next(_seq)}"])
     doc, = documents.upload(patient_user.patient, patient_user, kind,
-                            [documents.Upload(name, io.BytesIO(content))])
-    if status != "pending":
+                            [documents.Upload(name, io.BytesIO(content))],
+                            check_now=status != "checking")
+    if status in ("accepted", "rejected"):
         reviewer = reviewer or make_practitioner()
         with current_app.test_request_context():
             if status == "accepted":

@@ -217,20 +217,35 @@ ROUTES: dict[str, list[Case]] = {
     # An empty upload: the form answers 422 with its errors.
     "documents.upload": [Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND},
                               method="POST")],
+    # The line of a file being checked and the clearance notice ask for themselves (htmx);
+    # a browser that comes to them is sent to the list.
+    "documents.my_line": [
+        Case({"visitor": LOGIN, "patient_a": to("/me/documents/"), "patient_b": NOT_FOUND,
+              "staff": NOT_FOUND}, values={"public_id": "@doc_a_checking"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "no-such-id"}),
+    ],
+    "documents.my_clearance": [Case({"visitor": LOGIN, "patient": to("/me/documents/"),
+                                     "staff": NOT_FOUND})],
     "documents.withdraw": [
         Case({"visitor": LOGIN, "patient_a": to("/me/documents/"), "patient_b": NOT_FOUND,
               "staff": NOT_FOUND}, method="POST", values={"public_id": "@doc_a_spare"}),
+        Case({"visitor": LOGIN, "patient_a": to("/me/documents/"), "patient_b": NOT_FOUND,
+              "staff": NOT_FOUND}, method="POST", values={"public_id": "@doc_a_refused"}),
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
              values={"public_id": "no-such-id"}),
     ],
+    # No file of a document being checked or refused, for anyone; staff never see them.
     "documents.download": [
         Case({"visitor": LOGIN, "patient_a": 200, "patient_b": NOT_FOUND, "staff": 200},
              values={"public_id": "@doc_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "@doc_a_checking"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "@doc_a_refused"}),
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "no-such-id"}),
     ],
     "documents.preview": [
         Case({"visitor": LOGIN, "patient_a": 200, "patient_b": NOT_FOUND, "staff": 200},
              values={"public_id": "@doc_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "@doc_a_checking"}),
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "no-such-id"}),
     ],
     "documents.patient_documents": [
@@ -249,6 +264,8 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "patient": NOT_FOUND,
               "staff": to("/clinic/patients/@record_a/documents")},
              method="POST", values={"public_id": "@doc_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"public_id": "@doc_a_checking"}),
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
              values={"public_id": "no-such-id"}),
     ],
@@ -373,6 +390,8 @@ def people(app):
     found["record_invited"] = found["invited_patient"].patient
     for name in ("doc_a", "doc_a_spare", "doc_a_removable"):
         found[name] = make_document(found["patient_a"])
+    found["doc_a_checking"] = make_document(found["patient_a"], status="checking")
+    found["doc_a_refused"] = make_document(found["patient_a"], status="refused")
     # A patient (who never signs in here) with a sent intake, for the staff pages.
     found["record_c"] = make_intake(make_patient(name="Patient C")).patient
     # Sessions of patient A (not cleared: recorded with an override), one of them rated

@@ -336,7 +336,7 @@ def bundle(patient: Patient, locale: str) -> dict[str, Any]:
                                              _ref(qr)))
     resources.extend(session_observations(ids, patient, patient_ref))
     resources.extend(document_reference(ids, doc, patient_ref)
-                     for doc in documents.patient_documents(patient))
+                     for doc in documents.patient_documents(patient, for_staff=True))
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),

@@ -91,7 +91,7 @@ def summary(patient: Patient) -> Summary:
         flags=flags, born=born, age=_age(born, intake.today()) if born else None, phone=phone,
         signature=consents.latest_signature(patient),
         consent_current=consents.has_current_consent(patient),
-        clearance=documents.clearance_state(patient),
+        clearance=documents.clearance_state(patient, for_staff=True),
         sessions=[SessionLine(s, numbered.get(s.id)) for s in sessions],
         progress=treatment.progress(patient, sessions))
 

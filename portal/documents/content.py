@@ -17,6 +17,10 @@ browser claims (SPEC 3.1); and what the portal keeps of it.
   streams, and asks PDFium about document JavaScript and XFA.
 * Every kept file gets a JPEG preview (images scaled; PDFs as their first page), so staff
   can look without opening the file.
+
+Two steps: ``receive`` is what the upload request checks (size, and the type by the first
+bytes, while hashing the bytes), and ``prepare`` is everything, run by the background worker
+on the stored original (portal.documents.checks).
 """
 from __future__ import annotations
 
@@ -27,13 +31,16 @@ import tempfile
 import unicodedata
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import pillow_heif
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
-from PIL import Image, ImageOps
+from PIL import Image
+
+from portal.documents import pngbands
 
 pillow_heif.register_heif_opener()
 
@@ -151,6 +158,41 @@ def prepare(stream: BinaryIO, filename: str | None, *, max_bytes: int,
     return _prepare_image(stream, name, kind, max_pixels)
 
 
+@dataclass
+class Received:
+    """What the upload request knows of a file before the worker checks it."""
+    original_name: str
+    original_type: str  # by its first bytes
+    content_type: str  # what will be stored if the check keeps it
+    size: int
+    sha256: str  # of the bytes as uploaded
+
+
+def receive(stream: BinaryIO, filename: str | None, *, max_bytes: int) -> Received:
+    """The checks made in the upload request, reading the file once a chunk at a time:
+    empty, too large, or not a PDF, JPEG, PNG or HEIC by its first bytes. Everything else
+    (decoding, active content, the preview) is the worker's ``prepare``."""
+    name = display_name(filename)
+    stream.seek(0)
+    head = stream.read(64)
+    digest = hashlib.sha256(head)
+    size = len(head)
+    while size <= max_bytes and (chunk := stream.read(1024 * 1024)):
+        digest.update(chunk)
+        size += len(chunk)
+    stream.seek(0)
+    if size == 0:
+        raise Refused("empty", name=name)
+    if size > max_bytes:
+        raise Refused("too_big", name=name, mb=_mb(max_bytes))
+    kind = sniff(head)
+    if kind is None:
+        raise Refused("type", name=name)
+    stored = {PDF: PDF, PNG: PNG}.get(kind, JPEG)  # HEIF photos are kept as JPEG
+    return Received(original_name=name, original_type=kind, content_type=stored, size=size,
+                    sha256=digest.hexdigest())
+
+
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):g}"
 
@@ -167,6 +209,23 @@ def _digest(stream: BinaryIO) -> tuple[str, int]:
 
 
 # --- images -----------------------------------------------------------------------------
+#
+# Memory: a 49-megapixel image is 196 MB once decoded (Pillow keeps RGB in four bytes a
+# pixel), so the worker never holds one whole if it can help it. JPEGs are decoded at a
+# reduced scale by the decoder itself (Image.draft) when the full size would pass
+# IMAGE_MAX_EDGE² pixels; large PNGs are decoded a band of rows at a time and each band
+# scaled down as it comes (pngbands.py); whatever is decoded whole (HEIF, interlaced or
+# 16-bit colour PNGs) is scaled down a band of output rows at a time, so no intermediate as
+# large as the image exists beside it. The image is turned upright once it is small, and
+# the preview is made from the scaled image, never from the full one.
+
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+              6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+_ORIENTATION = 0x0112
+SHRINK_BAND = 64  # output rows scaled at a time
+
 
 def _prepare_image(stream: BinaryIO, name: str, kind: str, max_pixels: int) -> Prepared:
     try:
@@ -176,10 +235,7 @@ def _prepare_image(stream: BinaryIO, name: str, kind: str, max_pixels: int) -> P
             width, height = image.size
             if width * height > max_pixels or width < 1 or height < 1:
                 raise Refused("pixels", name=name)
-            if kind == JPEG:
-                # Decode at a reduced scale when the result would be scaled down anyway.
-                image.draft("RGB", (IMAGE_MAX_EDGE, IMAGE_MAX_EDGE))
-            image.load()
+            image, orientation = _decode(image, kind, stream)
     except Refused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -187,9 +243,8 @@ def _prepare_image(stream: BinaryIO, name: str, kind: str, max_pixels: int) -> P
     except Exception:  # any decoder failure: not really that kind of image
         raise Refused("unreadable", name=name) from None
 
-    image = ImageOps.exif_transpose(image)
-    if max(image.size) > IMAGE_MAX_EDGE:
-        image.thumbnail((IMAGE_MAX_EDGE, IMAGE_MAX_EDGE), Image.Resampling.LANCZOS)
+    if orientation in _TRANSPOSE:  # upright, now that it is small
+        image = image.transpose(_TRANSPOSE[orientation])
     # Pixels only: EXIF, GPS, XMP, ICC, comments and text chunks all stay behind.
     keep = {k: image.info[k] for k in ("transparency",) if k in image.info}
     image.info = keep
@@ -209,6 +264,137 @@ def _prepare_image(stream: BinaryIO, name: str, kind: str, max_pixels: int) -> P
                     content=out, size=size, sha256=sha256, preview=_preview(image))
 
 
+def _decode(image: Image.Image, kind: str, stream: BinaryIO) -> tuple[Image.Image, int]:
+    """The image decoded and no larger than IMAGE_MAX_EDGE a side (not yet upright), and its
+    EXIF orientation."""
+    box = (IMAGE_MAX_EDGE, IMAGE_MAX_EDGE)
+    target = fit(image.size, box)
+    if kind == PNG and target != image.size:
+        orientation = _exif_orientation(image.info.get("exif"))
+        rows = pngbands.bands(stream)
+        if rows is not None:
+            return scale_bands(rows, image.size, target), orientation
+        stream.seek(0)
+        image = Image.open(stream, formats=["PNG"])
+    if kind == JPEG:
+        image.draft("RGB", _draft_size(image.size))
+    image.load()
+    # Read once decoded: a PNG's eXIf may follow its pixels, and HEIF photos are decoded
+    # upright by libheif, which then says so in the EXIF it hands over.
+    orientation = image.getexif().get(_ORIENTATION, 1)
+    target = fit(image.size, box)
+    if target != image.size:
+        image = shrink(image, target)
+    return image, orientation
+
+
+def _draft_size(size: tuple[int, int]) -> tuple[int, int]:
+    """What to ask JPEG's draft mode for: the smallest of the decoder's scales (1/1, 1/2,
+    1/4, 1/8) that brings the image within IMAGE_MAX_EDGE² pixels, so a 49-megapixel photo
+    is decoded at 12 megapixels and scaled from there."""
+    width, height = size
+    for scale in (1, 2, 4, 8):
+        if -(-width // scale) * -(-height // scale) <= IMAGE_MAX_EDGE ** 2:
+            break
+    return max(1, width // scale), max(1, height // scale)
+
+
+def _exif_orientation(exif: bytes | None) -> int:
+    if not exif:
+        return 1
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        return int(parsed.get(_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 - a damaged EXIF block orients nothing
+        return 1
+
+
+def fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """``size`` scaled down (never up) to fit in ``box``, keeping its proportions."""
+    width, height = size
+    if width <= box[0] and height <= box[1]:
+        return size
+    scale = min(box[0] / width, box[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def working_mode(image: Image.Image) -> Image.Image:
+    """A mode that scales smoothly (palettes and 1-bit images would be scaled by their
+    nearest pixel)."""
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode in ("L", "RGB") and "transparency" in image.info:
+        return image.convert("LA" if image.mode == "L" else "RGBA")
+    if image.mode not in ("L", "LA", "RGB", "RGBA"):
+        return image.convert("RGBA")
+    return image
+
+
+def shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image.resize(size, LANCZOS)``, a band of output rows at a time: Pillow's resize
+    first scales every row across into an image as tall as the source (115 MB for a
+    49-megapixel image to 4096 pixels), which this never holds."""
+    return scale_bands(iter([(0, image)]), image.size, size)
+
+
+def scale_bands(bands: Iterator[tuple[int, Image.Image]], source: tuple[int, int],
+                size: tuple[int, int]) -> Image.Image:
+    """An image of ``source`` size, given as bands of rows top to bottom (first row, band),
+    scaled to ``size`` as they come: only the rows the next output rows need are held."""
+    width, height = source
+    scale = height / size[1]
+    margin = int(3 * max(scale, 1.0)) + 2  # LANCZOS reaches three (scaled) pixels out
+
+    def rows_for(top: int) -> tuple[int, float, float, int, int]:
+        bottom = min(size[1], top + SHRINK_BAND)
+        y0, y1 = top * scale, min(bottom * scale, height)
+        return bottom, y0, y1, max(0, int(y0) - margin), min(height, int(y1) + margin + 1)
+
+    out: Image.Image | None = None
+    window: list[tuple[int, Image.Image]] = []
+    covered = top = 0
+    for first, band in bands:
+        if first != covered:
+            raise ValueError("bands out of order")
+        window.append((first, band))
+        covered = first + band.height
+        while top < size[1]:
+            bottom, y0, y1, start, stop = rows_for(top)
+            if covered < stop:
+                break
+            rows = working_mode(_rows(window, start, stop, width))
+            if out is None:
+                out = Image.new(rows.mode, size)
+            out.paste(rows.resize((size[0], bottom - top), Image.Resampling.LANCZOS,
+                                  box=(0, y0 - start, width, y1 - start)), (0, top))
+            top = bottom
+            if top < size[1]:
+                keep = rows_for(top)[3]
+                window = [(f, b) for f, b in window if f + b.height > keep]
+    if out is None or top < size[1]:
+        raise ValueError("rows missing")
+    return out
+
+
+def _rows(window: list[tuple[int, Image.Image]], start: int, stop: int,
+          width: int) -> Image.Image:
+    pieces = [(f, b) for f, b in window if f < stop and f + b.height > start]
+    if len(pieces) == 1:
+        first, band = pieces[0]
+        return band.crop((0, start - first, width, stop - first))
+    joined = Image.new(pieces[0][1].mode, (width, stop - start))
+    joined.info = dict(pieces[0][1].info)
+    if joined.mode == "P":
+        joined.putpalette(pieces[0][1].getpalette(rawmode="RGB"))
+    for first, band in pieces:
+        a, z = max(start, first), min(stop, first + band.height)
+        joined.paste(band.crop((0, a - first, width, z - first)), (0, a - start))
+    return joined
+
+
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB on a white background (transparent parts of a PNG would turn black in JPEG)."""
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
@@ -220,9 +406,12 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _preview(image: Image.Image) -> bytes:
-    small = image.copy()
-    small.thumbnail(PREVIEW_BOX, Image.Resampling.LANCZOS)
-    small = _flatten(small) if small.mode != "RGB" else small
+    """A JPEG within PREVIEW_BOX, from the image as it will be stored (already scaled)."""
+    size = fit(image.size, PREVIEW_BOX)
+    small = working_mode(image)
+    if size != small.size:
+        small = small.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    small = _flatten(small) if small.mode != "RGB" else small.copy()
     small.info = {}
     out = io.BytesIO()
     small.save(out, "JPEG", quality=PREVIEW_QUALITY)

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit, clock, mail, storage
+from portal import audit, clock, mail, storage, tasks
 from portal.clinic_settings import current_settings
 from portal.documents import content
 from portal.documents.content import Refused
 from portal.extensions import db
 from portal.models import Document, Patient, User
+from portal.models.document import STAFF_STATUSES
 
 
 class DocumentError(Exception):
@@ -54,7 +55,8 @@ class Upload:
 
 @dataclass
 class ClearanceState:
-    # "cleared", "pending", "rejected", "expired" or "missing"
+    # "cleared", "pending", "checking" (the patient's view only), "rejected", "expired" or
+    # "missing"
     state: str
     document: Document | None = None
 
@@ -95,19 +97,27 @@ def current_clearance(patient: Patient, on: date | None = None) -> Document | No
                   Document.reviewed_at.desc()).limit(1))
 
 
-def clearance_state(patient: Patient, on: date | None = None) -> ClearanceState:
-    """What the patient (and the to-do list) should know about their clearance."""
+def clearance_state(patient: Patient, on: date | None = None, *,
+                    for_staff: bool = False) -> ClearanceState:
+    """What the patient (and the to-do list) should know about their clearance; with
+    ``for_staff``, what staff should (who never see a file still being checked).
+
+    A clearance being checked counts for the patient as one on its way ("checking", after
+    one waiting for review); it is never one to review. A refused file counts for nothing."""
     on = on or today()
     valid = current_clearance(patient, on)
     if valid is not None:
         return ClearanceState("cleared", valid)
     clearances = list(db.session.scalars(
         select(Document).where(Document.patient_id == patient.id,
-                               Document.kind == "clearance")
+                               Document.kind == "clearance",
+                               Document.status.in_(STAFF_STATUSES if for_staff
+                                                   else STAFF_STATUSES + ("checking",)))
         .order_by(Document.created_at.desc(), Document.id.desc())))
-    pending = [d for d in clearances if d.status == "pending"]
-    if pending:
-        return ClearanceState("pending", pending[0])
+    for waiting in ("pending", "checking"):
+        found = [d for d in clearances if d.status == waiting]
+        if found:
+            return ClearanceState(waiting, found[0])
     reviewed = sorted((d for d in clearances if d.reviewed_at),
                       key=lambda d: d.reviewed_at, reverse=True)
     if reviewed:
@@ -130,11 +140,21 @@ def sync_status(patient: Patient) -> None:
 
 # --- reading ----------------------------------------------------------------------------
 
-def patient_documents(patient: Patient) -> list[Document]:
+def patient_documents(patient: Patient, *, for_staff: bool) -> list[Document]:
+    """The patient's documents, newest first. Staff see checked files only: never one still
+    being checked, nor one the check refused (nothing of it is kept but its name)."""
+    query = select(Document).where(Document.patient_id == patient.id)
+    if for_staff:
+        query = query.where(Document.status.in_(STAFF_STATUSES))
     return list(db.session.scalars(
-        select(Document).where(Document.patient_id == patient.id)
-        .options(joinedload(Document.reviewed_by), selectinload(Document.replaced_by))
+        query.options(joinedload(Document.reviewed_by), selectinload(Document.replaced_by))
         .order_by(Document.created_at.desc(), Document.id.desc())))
+
+
+def visible_to(doc: Document, viewer: User) -> bool:
+    """Whether ``viewer`` (already allowed to see the patient) may see this document at
+    all: staff see checked files only."""
+    return doc.status in STAFF_STATUSES or doc.patient.user_id == viewer.id
 
 
 def document_by_public_id(public_id: str) -> Document | None:
@@ -165,14 +185,16 @@ def count_clearances_to_review() -> int:
 
 # --- upload (SPEC 3.1, 3.2) -------------------------------------------------------------
 
-def _limits() -> dict:
-    cfg = current_app.config
-    return {"max_bytes": cfg["DOCUMENT_MAX_BYTES"], "max_pixels": cfg["DOCUMENT_MAX_PIXELS"]}
+def upload(patient: Patient, uploader: User, kind: str, files: list[Upload], *,
+           check_now: bool | None = None) -> list[Document]:
+    """Keep every file of the upload, or none: each is checked for what the request can
+    tell at once (size, and the type by its first bytes), stored encrypted as it came, and
+    committed with its record as "checking"; after the commit the worker is asked to check
+    it (portal.documents.checks), which makes it "pending" (ready for review) or "refused".
 
-
-def upload(patient: Patient, uploader: User, kind: str, files: list[Upload]) -> list[Document]:
-    """Keep every file of the upload, or none: each is checked by its content, stripped of
-    metadata, encrypted and stored, and committed together with its record.
+    ``check_now`` runs those checks here after the commit instead of on the worker; by
+    default it does so outside a web request (``flask seed-demo``, scripts, the shell),
+    where no worker may be running and the caller wants the result.
 
     Raises UploadRefused (with one problem per refused file) or DocumentError."""
     if kind not in ("clearance", "imaging", "referral", "other"):
@@ -182,15 +204,18 @@ def upload(patient: Patient, uploader: User, kind: str, files: list[Upload]) -> 
     max_files = current_app.config["DOCUMENT_MAX_FILES"]
     if len(files) > max_files:
         raise DocumentError("too_many", n=max_files)
+    if check_now is None:
+        check_now = not has_request_context()
 
-    prepared: list[content.Prepared] = []
+    received: list[tuple[Upload, content.Received]] = []
     problems: list[Refused | DocumentError] = []
     for item in files:
         try:
-            prepared.append(content.prepare(item.stream, item.filename, **_limits()))
+            received.append((item, content.receive(
+                item.stream, item.filename, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"])))
         except Refused as refused:
             problems.append(refused)
-    problems += _duplicates(patient, prepared)
+    problems += _duplicates(patient, [got for _item, got in received])
     if problems:
         raise UploadRefused(problems)
 
@@ -198,48 +223,58 @@ def upload(patient: Patient, uploader: User, kind: str, files: list[Upload]) -> 
     store = storage.get_storage()
     documents = []
     try:
-        for item in prepared:
-            doc = Document(patient=patient, kind=kind, status="pending",
-                           original_name=item.original_name, original_type=item.original_type,
-                           content_type=item.content_type, size=item.size, sha256=item.sha256,
-                           blob_key=storage.new_key(), preview_key=storage.new_key(),
+        for item, got in received:
+            doc = Document(patient=patient, kind=kind, status="checking",
+                           original_name=got.original_name, original_type=got.original_type,
+                           content_type=got.content_type, size=got.size,
+                           original_sha256=got.sha256, original_key=storage.new_key(),
                            uploaded_by=uploader, created_at=clock.now(), replaces=replaces)
-            store.write(doc.blob_key, storage.iter_file(item.content))
-            store.write(doc.preview_key, [item.preview])
+            store.write(doc.original_key, storage.iter_file(item.stream))
             db.session.add(doc)
             db.session.flush()
             audit.write("document.uploaded", patient=patient, actor=uploader,
-                        subject=doc.public_id, detail={"kind": kind, "type": item.content_type,
-                                                       "size": item.size})
+                        subject=doc.public_id, detail={"kind": kind, "type": got.original_type,
+                                                       "size": got.size})
+            if not check_now:
+                tasks.after_commit(tasks.check_document, doc.id)
             documents.append(doc)
         patient.last_activity_at = clock.now()
         db.session.commit()
     except IntegrityError:
         # The same file arrived twice at once (a double click): the unique index caught it.
         db.session.rollback()
-        raise UploadRefused([DocumentError("duplicate_now", name=prepared[0].original_name)])
+        raise UploadRefused([DocumentError("duplicate_now", name=received[0][1].original_name)])
     except BaseException:
         db.session.rollback()  # the stored blobs go with it (portal.storage)
         raise
-    finally:
-        for item in prepared:
-            item.content.close()
+    if check_now:
+        from portal.documents import checks
+        for doc in documents:
+            checks.check(doc.id)
     return documents
 
 
-def _duplicates(patient: Patient, prepared: list[content.Prepared]) -> list[DocumentError]:
+def _duplicates(patient: Patient, received: list[content.Received]) -> list[DocumentError]:
+    """The same bytes as a document the patient has (compared with what was uploaded, and,
+    for documents from before the worker checked uploads, with what was stored)."""
     problems = []
-    known = {row.sha256: row for row in db.session.scalars(
-        select(Document).where(Document.patient_id == patient.id,
-                               Document.sha256.in_([p.sha256 for p in prepared])))}
+    hashes = [got.sha256 for got in received]
+    known: dict[str, Document] = {}
+    for row in db.session.scalars(
+            select(Document).where(Document.patient_id == patient.id,
+                                   or_(Document.original_sha256.in_(hashes),
+                                       Document.sha256.in_(hashes)))):
+        for value in (row.original_sha256, row.sha256):
+            if value:
+                known.setdefault(value, row)
     seen: set[str] = set()
-    for item in prepared:
-        if item.sha256 in known:
-            problems.append(DocumentError("duplicate", name=item.original_name,
-                                          when=known[item.sha256].created_at))
-        elif item.sha256 in seen:
-            problems.append(DocumentError("duplicate_batch", name=item.original_name))
-        seen.add(item.sha256)
+    for got in received:
+        if got.sha256 in known:
+            problems.append(DocumentError("duplicate", name=got.original_name,
+                                          when=known[got.sha256].created_at))
+        elif got.sha256 in seen:
+            problems.append(DocumentError("duplicate_batch", name=got.original_name))
+        seen.add(got.sha256)
     return problems
 
 
@@ -319,8 +354,11 @@ def _reviewed(doc: Document, reviewer: User, action: str, detail: dict) -> None:
 # --- withdrawal and removal -------------------------------------------------------------
 
 def withdraw(doc: Document, patient_user: User) -> None:
-    """A patient takes back a document nobody has reviewed yet."""
-    if doc.status != "pending":
+    """A patient takes back a document nobody has reviewed yet, or clears a refused one from
+    their list. One being checked waits for its result (a few seconds)."""
+    if doc.status == "checking":
+        raise DocumentError("still_checking", name=doc.original_name)
+    if doc.status not in ("pending", "refused"):
         raise DocumentError("reviewed_kept")
     _delete(doc, patient_user, "document.withdrawn")
 
@@ -337,7 +375,7 @@ def _delete(doc: Document, actor: User, action: str) -> None:
     audit.write(action, patient=patient, actor=actor, subject=doc.public_id,
                 detail={"kind": doc.kind, "status": doc.status})
     store = storage.get_storage()
-    for key in (doc.blob_key, doc.preview_key):
+    for key in (doc.blob_key, doc.preview_key, doc.original_key):
         if key:
             store.delete(key)
     db.session.delete(doc)

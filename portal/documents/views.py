@@ -3,20 +3,24 @@ authorization rule (security.patient_for on the document's patient): anyone else
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, flash, request, stream_with_context, url_for
+from flask import (Response, abort, current_app, flash, redirect, request, stream_with_context,
+                   url_for)
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from portal import chart_frame, htmx
+from portal import htmx
+from portal.clinic import tabs as chart_tabs
 from portal.documents import bp, forms, services
 from portal.documents.content import Refused, download_name
 from portal.forms import EmptyForm
 from portal.models import Document, Patient
-from portal.security import admin_required, patient_for, role_required, staff_required
+from portal.models.document import STAFF_STATUSES
+from portal.security import admin_required, passive, patient_for, role_required, staff_required
 
 signed_in_required = role_required("patient", "practitioner", "admin")
 
@@ -53,23 +57,37 @@ def _messages() -> dict[str, str]:
         "reviewed_kept": _("Reviewed documents stay in your record. Ask your clinic if one "
                            "should be removed."),
         "admin_only": _("Only an administrator can remove a reviewed document."),
+        "still_checking": _("%(name)s is still being checked. Try again in a moment."),
     }
 
 
 def error_text(error: Refused | services.DocumentError) -> str:
     params = dict(error.params)
     if "when" in params:
-        params["date"] = format_date(params.pop("when"), "long")
+        when = params.pop("when")
+        # A refusal stored by the worker keeps its date as text (portal.documents.checks).
+        params["date"] = format_date(datetime.fromisoformat(when) if isinstance(when, str)
+                                     else when, "long")
     message = _messages()[error.code]
     return message % params if params else message
 
 
+def refusal_text(doc: Document) -> str:
+    """Why the check refused ``doc``, in the reader's language, naming the file."""
+    code = doc.refusal_code if doc.refusal_code in _messages() else "unreadable"
+    return error_text(Refused(code, **{**(doc.refusal_params or {}),
+                                       "name": doc.original_name}))
+
+
 def _document(public_id: str) -> Document:
-    """The document, if the signed-in user may see its patient; otherwise 404."""
+    """The document, if the signed-in user may see its patient and it (staff never see a
+    file still being checked, or refused); otherwise 404."""
     doc = services.document_by_public_id(public_id)
     if doc is None:
         abort(404)
     patient_for(current_user, doc.patient.public_id)
+    if not services.visible_to(doc, current_user._get_current_object()):
+        abort(404)
     return doc
 
 
@@ -95,15 +113,22 @@ def _mine(form: forms.UploadForm | None = None, status: int = 200) -> Response:
         wanted = request.args.get("kind")
         form = forms.UploadForm(formdata=None,
                                 kind=wanted if wanted in forms.kind_labels() else None)
-    documents = services.patient_documents(patient)
-    # A rejected clearance with a newer one (waiting or accepted) needs nothing more.
-    newest_clearance = max((d.created_at for d in documents
-                            if d.kind == "clearance" and d.status != "rejected"), default=None)
+    documents = services.patient_documents(patient, for_staff=False)
     return htmx.render("documents/mine.html", "documents/_mine.html", status=status,
-                       patient=patient, documents=documents, newest_clearance=newest_clearance,
-                       clearance=services.clearance_state(patient), form=form,
-                       withdraw_form=EmptyForm(), kinds=forms.kind_labels(),
-                       today=services.today(), **_limits())
+                       form=form, **_limits(),
+                       **_my_list_context(patient, documents))
+
+
+def _my_list_context(patient: Patient, documents: list[Document]) -> dict:
+    """What the patient's list of documents, and each of its lines, needs."""
+    # A rejected clearance with a newer one (being checked, waiting or accepted) needs
+    # nothing more.
+    newest_clearance = max((d.created_at for d in documents if d.kind == "clearance"
+                            and d.status not in ("rejected", "refused")), default=None)
+    return {"patient": patient, "documents": documents, "newest_clearance": newest_clearance,
+            "clearance": services.clearance_state(patient), "withdraw_form": EmptyForm(),
+            "kinds": forms.kind_labels(), "today": services.today(),
+            "refusal_text": refusal_text}
 
 
 @bp.route("/me/documents/")
@@ -127,13 +152,47 @@ def upload():
         except services.DocumentError as exc:
             form.files.errors = [error_text(exc)]
         else:
-            flash(ngettext("Your file was uploaded. Your clinic will review it.",
-                           "Your %(num)d files were uploaded. Your clinic will review them.",
+            flash(ngettext("Your file was uploaded. We are checking it, then your clinic "
+                           "will review it.",
+                           "Your %(num)d files were uploaded. We are checking them, then "
+                           "your clinic will review them.",
                            len(documents)), "success")
             if htmx.wants_fragment():
                 return _mine()
             return htmx.hx_redirect(url_for("documents.mine"))
     return _mine(form, status=422)
+
+
+@bp.route("/me/documents/<public_id>/line")
+@role_required("patient")
+@passive
+def my_line(public_id: str):
+    """One line of the patient's list, which asks for itself every few seconds while its
+    file is being checked; once the check is done it says so to the page (the
+    "document-checked" event), whose clearance notice then asks for itself too. Not a page
+    of its own: a browser that comes here goes to the list."""
+    doc = _document(public_id)
+    if not htmx.wants_fragment():
+        return redirect(url_for("documents.mine", _anchor=f"doc-{doc.public_id}"), 303)
+    documents = services.patient_documents(doc.patient, for_staff=False)
+    response = htmx.render("documents/mine.html", "documents/_my_doc.html", doc=doc,
+                           **_my_list_context(doc.patient, documents))
+    if doc.status != "checking":
+        htmx.trigger(response, "document-checked")
+    return response
+
+
+@bp.route("/me/documents/clearance")
+@role_required("patient")
+@passive
+def my_clearance():
+    """The clearance notice at the top of the patient's documents, asked for again when a
+    check is done (see my_line)."""
+    patient = _own_patient()
+    if not htmx.wants_fragment():
+        return redirect(url_for("documents.mine"), 303)
+    return htmx.render("documents/mine.html", "documents/_clearance_status.html",
+                       clearance=services.clearance_state(patient))
 
 
 @bp.route("/me/documents/<public_id>/withdraw", methods=["POST"])
@@ -142,12 +201,14 @@ def withdraw(public_id: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     doc = _document(public_id)
+    refused = doc.status == "refused"
     try:
         services.withdraw(doc, current_user._get_current_object())
     except services.DocumentError as exc:
         flash(error_text(exc), "error")
     else:
-        flash(_("%(name)s was withdrawn.", name=doc.original_name), "success")
+        flash(_("%(name)s was removed from your list.", name=doc.original_name) if refused
+              else _("%(name)s was withdrawn.", name=doc.original_name), "success")
     if htmx.wants_fragment():
         return _mine()
     return htmx.hx_redirect(url_for("documents.mine"))
@@ -174,10 +235,19 @@ def _file_response(chunks, mimetype: str, filename: str, length: int | None) -> 
     return response
 
 
+def _checked_document(public_id: str) -> Document:
+    """A document whose file may be read: none while being checked, and none kept of a
+    refused one (404 for the patient too)."""
+    doc = _document(public_id)
+    if doc.status not in STAFF_STATUSES:
+        abort(404)
+    return doc
+
+
 @bp.route("/documents/<public_id>/download")
 @signed_in_required
 def download(public_id: str):
-    doc = _document(public_id)
+    doc = _checked_document(public_id)
     chunks = services.open_file(doc, current_user._get_current_object())
     return _file_response(chunks, doc.content_type,
                           download_name(doc.original_name, doc.content_type), doc.size)
@@ -186,7 +256,7 @@ def download(public_id: str):
 @bp.route("/documents/<public_id>/preview")
 @signed_in_required
 def preview(public_id: str):
-    doc = _document(public_id)
+    doc = _checked_document(public_id)
     if not doc.preview_key:
         abort(404)
     chunks = services.open_file(doc, current_user._get_current_object(), preview=True)
@@ -198,7 +268,7 @@ def preview(public_id: str):
 def staff_list_context(patient: Patient, submitted: dict | None = None) -> dict:
     """What templates/documents/_staff_list.html needs; the patient chart's documents tab
     renders that fragment with this. ``submitted`` holds forms that failed validation."""
-    documents = services.patient_documents(patient)
+    documents = services.patient_documents(patient, for_staff=True)
     review = {}
     for doc in documents:
         if doc.status == "pending":
@@ -207,12 +277,13 @@ def staff_list_context(patient: Patient, submitted: dict | None = None) -> dict:
     for public_id, given in (submitted or {}).items():
         review.setdefault(public_id, {}).update(given)
     return {"patient": patient, "documents": documents, "review": review,
-            "clearance": services.clearance_state(patient), "kinds": forms.kind_labels(),
+            "clearance": services.clearance_state(patient, for_staff=True),
+            "kinds": forms.kind_labels(),
             "remove_form": EmptyForm(), "today": services.today()}
 
 
 def _staff_page(patient: Patient, submitted: dict | None = None, status: int = 200):
-    return chart_frame.render("documents", "documents/patient_documents.html",
+    return chart_tabs.render("documents", "documents/patient_documents.html",
                              "documents/_staff_list.html", status=status,
                              **staff_list_context(patient, submitted))
 

@@ -3,12 +3,20 @@
 The file itself is not here: ``blob_key`` and ``preview_key`` name encrypted blobs in the
 configured storage (portal.storage). ``original_name`` is what the patient's device called
 the file, kept only to show it back; it never becomes a path.
+
+A document's life: the upload request stores the bytes as they came (``original_key``) and
+the record as "checking"; the background worker (portal.documents.checks) claims it
+(``check_claimed_until``), checks and converts it, and in one transaction stores what is
+kept (``blob_key``, ``preview_key``), drops the original and makes it "pending" (ready for
+review), or "refused" with a reason (``refusal_code``, ``refusal_params``) and nothing of
+the file kept but its name. Staff never see "checking" or "refused" documents.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary,
+from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary,
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -18,7 +26,9 @@ from portal.models.patient import Patient
 from portal.models.user import User
 
 DOCUMENT_KINDS = ("clearance", "imaging", "referral", "other")
-DOCUMENT_STATUSES = ("pending", "accepted", "rejected")
+DOCUMENT_STATUSES = ("checking", "pending", "accepted", "rejected", "refused")
+# What staff may see: checked files, whatever their review.
+STAFF_STATUSES = ("pending", "accepted", "rejected")
 # What the portal stores (HEIC/HEIF photos are converted to JPEG on the way in).
 STORED_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
@@ -27,11 +37,15 @@ class Document(db.Model):
     __tablename__ = "documents"
     __table_args__ = (
         CheckConstraint("kind IN ('clearance', 'imaging', 'referral', 'other')", name="kind"),
-        CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+        CheckConstraint("status IN ('checking', 'pending', 'accepted', 'rejected', 'refused')",
+                        name="status"),
         CheckConstraint("content_type IN ('application/pdf', 'image/jpeg', 'image/png')",
                         name="content_type"),
         # The same file twice for one patient is refused (services.upload says so).
+        # (NULLs, while checking and once refused, never collide.)
         UniqueConstraint("patient_id", "sha256", name="uq_documents_patient_sha256"),
+        UniqueConstraint("patient_id", "original_sha256",
+                         name="uq_documents_patient_original_sha256"),
         Index("ix_documents_review_queue", "status", "kind", "created_at"),
         # The worklist's letters waiting, one entry per patient (GROUP BY patient_id) read
         # from the index alone, instead of every document by patient.
@@ -49,9 +63,19 @@ class Document(db.Model):
     content_type: Mapped[str] = mapped_column(String(40), nullable=False)
     original_type: Mapped[str] = mapped_column(String(40), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
-    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
-    blob_key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    # Of what is stored (blob_key); none while checking, or once refused.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # Of the bytes as uploaded, to refuse the same file twice (none on older rows, and once
+    # refused).
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
+    blob_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     preview_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The upload as it came, until the worker has checked it.
+    original_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    check_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the check refused it: a message code of portal.documents.views and its values.
+    refusal_code: Mapped[str | None] = mapped_column(String(20))
+    refusal_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = created_at_column()
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -71,7 +95,7 @@ class Document(db.Model):
 
     @property
     def reviewed(self) -> bool:
-        return self.status != "pending"
+        return self.status in ("accepted", "rejected")
 
     @property
     def is_image(self) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from portal import storage, tasks
 from portal.extensions import db
 from portal.models import Document, StoredChunk
 from tests.conftest import Auth, CSRFClient
@@ -64,15 +65,25 @@ def doctor_client(app, doctor):
 
 
 def upload(client, *files: tuple[bytes, str] | tuple[bytes, str, str], kind="clearance",
-           field="files", headers=None, **extra):
-    """POST files as multipart/form-data: (content, file name[, browser's content type])."""
+           field="files", headers=None, check=True, **extra):
+    """POST files as multipart/form-data: (content, file name[, browser's content type]);
+    then, unless ``check`` is false, run what the request queued (the worker's check of
+    each file, portal.documents.checks), as the worker would once the request is done."""
     parts = []
     for item in files:
         content, name = item[0], item[1]
         parts.append((io.BytesIO(content), name, *(item[2:] or ())))
     data = {"kind": kind, field: parts, **extra}
-    return client.post("/me/documents/upload", data=data, headers=headers or {},
-                       content_type="multipart/form-data")
+    response = client.post("/me/documents/upload", data=data, headers=headers or {},
+                           content_type="multipart/form-data")
+    if check:
+        tasks.run_pending()
+    return response
+
+
+def stored_keys() -> set[str]:
+    """Every blob in the configured storage."""
+    return storage.get_storage().keys()
 
 
 def stored_everything(document_dir: Path | None = None) -> dict:

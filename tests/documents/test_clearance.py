@@ -106,6 +106,8 @@ def test_clearance_state_follows_the_story(app, patient):
 @pytest.mark.parametrize("setup,key", [
     (lambda p: None, "clearance_missing"),
     (lambda p: make_document(p), "clearance_pending"),
+    (lambda p: make_document(p, status="checking"), "clearance_checking"),
+    (lambda p: make_document(p, status="refused"), "clearance_missing"),
     (lambda p: make_document(p, status="rejected"), "clearance_rejected"),
     (lambda p: make_document(p, status="accepted"), None),
 ])

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from portal import storage
-from portal.documents import services
+from portal.documents import checks, services
 from portal.extensions import db
 from portal.models import Document, StoredChunk
 from tests.documents import files
@@ -234,12 +234,15 @@ def test_directory_files_are_renamed_into_place_only_after_the_commit(app, docum
 
 def test_a_stop_between_commit_and_rename_loses_nothing(app, document_dir, patient,
                                                         monkeypatch):
-    """The record is committed but the process stops before the rename: the complete
-    pending file is found by the next read, and by the sweep."""
+    """The worker's result is committed but the process stops before the rename: the
+    complete pending files are found by the next read, and by the sweep."""
     directory = directory_app(app, document_dir)
-    monkeypatch.setattr(storage.DirectoryStorage, "promote", lambda self, key: None)
     data = files.pdf("committed, not yet moved")
-    doc = make_document(patient, content=data)
+    doc, = services.upload(patient.patient, patient, "clearance",
+                           [services.Upload("a.pdf", io.BytesIO(data))], check_now=False)
+    monkeypatch.setattr(storage.DirectoryStorage, "promote", lambda self, key: None)
+    assert checks.check(doc.id) == "pending"
+    doc = db.session.get(Document, doc.id)
     assert (document_dir / "pending" / doc.blob_key).exists()
     monkeypatch.undo()
 

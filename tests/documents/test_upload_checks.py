@@ -1,6 +1,10 @@
 """What an upload is, decided by its content (SPEC 3.1): accepted types whatever their name
 and the browser's claim; refused disguises and hostile files; names that are only names;
-image metadata gone; limits; duplicates."""
+image metadata gone; limits; duplicates.
+
+What the first bytes and the size tell is refused by the upload request itself, by the
+field (422); what takes decoding is refused by the worker's check after it (the
+``upload`` helper runs it), and the patient reads why on the documents page."""
 from __future__ import annotations
 
 import io
@@ -14,7 +18,7 @@ from portal.documents import content
 from portal.extensions import db
 from portal.models import Document
 from tests.documents import files
-from tests.documents.conftest import upload
+from tests.documents.conftest import stored_keys, upload
 from tests.markup import parse
 
 
@@ -32,6 +36,19 @@ def field_errors(response) -> str:
     assert "files-error" in control.attrs.get("aria-describedby", "")
     assert doc.find_all(role="alert"), "no error summary"
     return error.text
+
+
+def refused_by_the_check(client, response, message: str) -> None:
+    """The request took the file; the check refused it: the patient's list says why, and
+    nothing of the file is kept but its name."""
+    assert response.status_code == 303, response.get_data(as_text=True)
+    doc, = documents()
+    assert doc.status == "refused"
+    assert (doc.blob_key, doc.preview_key, doc.original_key, doc.sha256) == (None,) * 4
+    assert stored_keys() == set()
+    line = parse(client.get("/me/documents/").get_data(as_text=True)).by_id(
+        f"doc-{doc.public_id}")
+    assert "Refused" in line.text and message in line.text
 
 
 def download(client, doc: Document) -> bytes:
@@ -132,9 +149,7 @@ def test_disguised_files_are_refused(patient_client, data, name, claim):
 ])
 def test_files_that_only_start_right_are_refused(patient_client, data, name):
     response = upload(patient_client, (data, name))
-    assert response.status_code == 422
-    assert f"{name} could not be opened" in field_errors(response)
-    assert documents() == []
+    refused_by_the_check(patient_client, response, f"{name} could not be opened")
 
 
 @pytest.mark.parametrize("make", [files.pdf_with_javascript, files.pdf_with_escaped_javascript,
@@ -143,9 +158,8 @@ def test_files_that_only_start_right_are_refused(patient_client, data, name):
 def test_pdfs_with_active_content_are_refused(patient_client, make):
     """Refused, not flagged (see portal/documents/content.py and the README for why)."""
     response = upload(patient_client, (make(), "clearance.pdf"))
-    assert response.status_code == 422
-    assert "contains scripts or attached files" in field_errors(response)
-    assert documents() == []
+    refused_by_the_check(patient_client, response,
+                         "clearance.pdf contains scripts or attached files")
 
 
 def test_active_content_scan_finds_what_is_hidden():
@@ -163,9 +177,7 @@ def test_decompression_bombs_are_refused(patient_client, make):
     data = make()
     assert len(data) < 200_000
     response = upload(patient_client, (data, "bomb.png"))
-    assert response.status_code == 422
-    assert "bomb.png is too large an image" in field_errors(response)
-    assert documents() == []
+    refused_by_the_check(patient_client, response, "bomb.png is too large an image")
 
 
 def test_an_empty_file_is_refused(patient_client):

@@ -16,7 +16,8 @@ def test_plain_form_post_redirects_with_a_message(patient_client):
     response = upload(patient_client, (files.pdf(), "letter.pdf"))
     assert response.status_code == 303 and response.location.endswith("/me/documents/")
     html = patient_client.get("/me/documents/").get_data(as_text=True)
-    assert "Your file was uploaded. Your clinic will review it." in html
+    assert "Your file was uploaded. We are checking it, then your clinic will review it." \
+        in html
     assert "letter.pdf" in html and "Waiting for review" in html
 
 
