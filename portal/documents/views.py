@@ -13,8 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from portal import htmx
-from portal.clinic import tabs as chart_tabs
+from portal import chart_frame, htmx
 from portal.documents import bp, forms, services
 from portal.documents.content import Refused, download_name
 from portal.forms import EmptyForm
@@ -283,7 +282,7 @@ def staff_list_context(patient: Patient, submitted: dict | None = None) -> dict:
 
 
 def _staff_page(patient: Patient, submitted: dict | None = None, status: int = 200):
-    return chart_tabs.render("documents", "documents/patient_documents.html",
+    return chart_frame.render("documents", "documents/patient_documents.html",
                              "documents/_staff_list.html", status=status,
                              **staff_list_context(patient, submitted))
 
