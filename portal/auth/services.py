@@ -12,13 +12,14 @@ from datetime import timedelta
 
 import pyotp
 import segno
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from sqlalchemy import func, select, update
 
 from portal import audit, clock, crypto, mail, passwords
 from portal.auth.errors import AccountError
 from portal.clinic_settings import current_settings
 from portal.extensions import db
+from portal.links import absolute_url
 from portal.models import AccountToken, AuditEvent, Patient, RecoveryCode, User
 
 LOCKOUT_BASE = timedelta(minutes=1)
@@ -67,11 +68,6 @@ def find_token(token: str, purpose: str) -> AccountToken | None:
     return row
 
 
-def _link(endpoint: str, **values) -> str:
-    base = current_app.config["BASE_URL"].rstrip("/")
-    return base + url_for(endpoint, **values)
-
-
 # --- invitations (SPEC 1.2) -----------------------------------------------------------
 
 def invite(inviter: User, email: str, name: str, role: str) -> User:
@@ -99,7 +95,7 @@ def invite(inviter: User, email: str, name: str, role: str) -> User:
     db.session.flush()
     token = _issue_token(user, "invite", current_app.config["INVITATION_TTL"], inviter)
     mail.queue("invitation", user.email, user.locale or inviter.locale,
-               name=user.name, link=_link("auth.accept_invite", token=token),
+               name=user.name, link=absolute_url("auth.accept_invite", token=token),
                role=role, days=current_app.config["INVITATION_TTL"].days)
     audit.write(action, actor=inviter, patient=user.patient if role == "patient" else None,
                 subject=user.email, detail={"role": role})
@@ -151,8 +147,8 @@ def register_patient(name: str, email: str, password: str, locale: str | None) -
     if existing is not None:
         passwords.hash_password(password)  # the same work as a new account: no timing tell
         mail.queue("register_existing", existing.email, existing.locale or locale,
-                   name=existing.name, link=_link("auth.login"),
-                   reset_link=_link("auth.reset_request"))
+                   name=existing.name, link=absolute_url("auth.login"),
+                   reset_link=absolute_url("auth.reset_request"))
         audit.write("registration.duplicate", subject=existing.email)
         db.session.commit()
         return
@@ -165,7 +161,7 @@ def register_patient(name: str, email: str, password: str, locale: str | None) -
     db.session.flush()
     token = _issue_token(user, "confirm", current_app.config["CONFIRM_TTL"], None)
     mail.queue("confirm_email", user.email, locale, name=user.name,
-               link=_link("auth.confirm_email", token=token))
+               link=absolute_url("auth.confirm_email", token=token))
     audit.write("registration.created", actor=user, patient=user.patient, subject=user.email)
     db.session.commit()
 
@@ -182,7 +178,7 @@ def confirm_email(row: AccountToken) -> User:
 def resend_confirmation(user: User) -> None:
     token = _issue_token(user, "confirm", current_app.config["CONFIRM_TTL"], None)
     mail.queue("confirm_email", user.email, user.locale, name=user.name,
-               link=_link("auth.confirm_email", token=token))
+               link=absolute_url("auth.confirm_email", token=token))
     db.session.commit()
 
 
@@ -414,7 +410,7 @@ def request_reset(email: str, locale: str | None) -> None:
     if user is not None and user.active and user.has_password:
         token = _issue_token(user, "reset", current_app.config["RESET_TTL"], None)
         mail.queue("password_reset", user.email, user.locale or locale, name=user.name,
-                   link=_link("auth.reset_password", token=token), minutes=60)
+                   link=absolute_url("auth.reset_password", token=token), minutes=60)
         audit.write("password.reset_requested", actor=user, subject=user.email)
     else:
         # Spend what a real request spends (token, hash, template) and send nothing.

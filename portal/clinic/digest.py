@@ -14,15 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import get_timezone
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import select, text
 
 from portal import clock, mail
-from portal.documents import services as documents
+from portal.clinic import worklist
 from portal.extensions import db
-from portal.models import AccountToken, IntakeResponse, OutboxMessage, User
-from portal.treatment import services as treatment
+from portal.links import absolute_url
+from portal.models import OutboxMessage, User
 
 KIND = "staff_digest"
 # Any constant: the PostgreSQL advisory lock that serialises digest runs.
@@ -30,33 +30,9 @@ _DIGEST_LOCK = 7_241_102
 
 
 def counts() -> dict[str, int]:
-    """What waits for the clinic's staff, in the worklist's order (red flags first)."""
-    # As on the worklist, an intake with red flags is counted under red flags only, so the
-    # total is the number of things to do.
-    return {
-        "intake_red_flags": _count_unreviewed_intakes(flagged=True),
-        "safety_alerts": treatment.count_safety_alerts(),
-        "new_intakes": _count_unreviewed_intakes(flagged=False),
-        "clearances": documents.count_clearances_to_review(),
-        "overdue_ratings": treatment.count_overdue_ratings(),
-        "invitations": _count_pending_invitations(),
-    }
-
-
-def _count_unreviewed_intakes(flagged: bool) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(IntakeResponse)
-        .where(IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None),
-               IntakeResponse.has_red_flags.is_(flagged))) or 0
-
-
-def _count_pending_invitations() -> int:
-    """Patients invited who have not chosen a password yet (the worklist's list)."""
-    invited = exists().where(AccountToken.user_id == User.id, AccountToken.purpose == "invite",
-                             AccountToken.used_at.is_(None))
-    return db.session.scalar(select(func.count()).select_from(User).where(
-        User.role == "patient", User.password_hash.is_(None), User.active.is_(True),
-        invited)) or 0
+    """What waits for the clinic's staff, in the worklist's order (red flags first), counted
+    by the worklist's own statements."""
+    return worklist.counts()
 
 
 def recipients() -> list[User]:
@@ -90,9 +66,7 @@ def _lock() -> None:
 
 
 def _worklist_link() -> str:
-    base = current_app.config["BASE_URL"].rstrip("/")
-    with current_app.test_request_context():
-        return base + url_for("clinic.worklist")
+    return absolute_url("clinic.worklist")
 
 
 @dataclass

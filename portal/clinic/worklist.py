@@ -526,3 +526,19 @@ def build(scope: Scope, keys=SECTIONS) -> dict[str, Section]:
     """The sections ``keys`` (every one by default), in the worklist's order."""
     found = _sections(scope, keys, clock.now(), current_app.config["WORKLIST_LIST_SIZE"])
     return {key: Section(key, *found[key]) for key in SECTIONS if key in keys}
+
+
+def counts() -> dict[str, int]:
+    """How many things wait for the whole clinic, by kind, counted by the worklist's own
+    statements (the daily digest, SPEC 6.2). An intake with red flags is counted under red
+    flags only, as on the worklist."""
+    scope, now = Scope("all", 0), clock.now()
+    intakes = _list_intakes((True, False), scope, now, 1)
+    return {
+        "intake_red_flags": intakes[True][0],
+        "safety_alerts": _list_safety(scope, now, 1)[0],
+        "new_intakes": intakes[False][0],
+        "clearances": _list_clearances(scope, now, 1)[0],
+        "overdue_ratings": _list_overdue(scope, now, 1)[0],
+        "invitations": _list_invitations(scope, now, 1)[0],
+    }

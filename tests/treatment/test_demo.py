@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Patient, TreatmentOutcome, TreatmentSession
+from portal.clinic import worklist
 from portal.treatment import services
 
 
@@ -31,8 +32,8 @@ def test_seed_demo_treatment(app, runner, tmp_path):
         AuditEvent.patient_id == discharged.id, AuditEvent.action == "patient.discharged"))
     statuses = Counter(db.session.scalars(select(TreatmentOutcome.status)))
     assert statuses["improved"] and statuses["worse"] and statuses["unchanged"], statuses
-    data = services.worklist()
-    assert data["overdue_count"] >= 2 and data["safety_alert_count"] == 1
+    data = worklist.counts()
+    assert data["overdue_ratings"] >= 2 and data["safety_alerts"] == 1
     overridden = db.session.scalars(select(TreatmentSession)
                                     .where(TreatmentSession.override_reason.is_not(None))).all()
     assert len(overridden) == 1

@@ -7,9 +7,12 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from sqlalchemy import select
 
 from portal import clock
+from portal.clinic import worklist
 from portal.extensions import db
+from portal.models import SessionRating
 from portal.treatment import charts, services
 from tests.factories import make_patient
 from tests.markup import parse
@@ -206,10 +209,11 @@ def test_worklist_lists_safety_first_then_outcomes(app, doctor, doctor_client):
         assert section is not None and name in section.text, section_id
     assert "Wendy Worse" not in doc.by_id("improved").text
     # Handling the alert takes it off the worklist.
-    rating = services.safety_alerts()[0]
+    rating = db.session.scalar(select(SessionRating)
+                               .where(SessionRating.breathing_alert.is_(True)))
     response = doctor_client.post(f"/clinic/ratings/{rating.public_id}/handled")
     assert response.status_code == 303
-    assert services.count_safety_alerts() == 0
+    assert worklist.counts()["safety_alerts"] == 0
     after = parse(doctor_client.get("/clinic/").get_data(as_text=True))
     assert "Sam Safety" not in after.by_id("red-flags").text
 
@@ -217,9 +221,10 @@ def test_worklist_lists_safety_first_then_outcomes(app, doctor, doctor_client):
 def test_worklist_counts(app, doctor):
     for values in ([6, 8], [5, 3], [5, 3]):
         history(make_treatable(baseline=5), values)
-    data = services.worklist()
-    assert data["worsening_count"] == 1 and data["improved_count"] == 2
-    assert data["overdue_count"] == 0 and data["safety_alert_count"] == 0
+    sections = worklist.build(worklist.Scope("all", 0))
+    data = {key: section.count for key, section in sections.items()}
+    assert data["worsening"] == 1 and data["improved"] == 2
+    assert data["ratings-overdue"] == 0 and worklist.counts()["safety_alerts"] == 0
 
 
 def test_progress_for_a_patient_without_anything(app):

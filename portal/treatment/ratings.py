@@ -1,0 +1,204 @@
+"""The patient's rating of a session (SPEC 4.2): the rating window, one rating per session,
+edits for RATING_EDIT_WINDOW, and the safety question's alert to staff.
+
+The rating window of a session opens when the session is recorded (or at the session, if it
+is recorded ahead of time): ``rating_opens_at``. A reminder is due RATING_REMINDER_AFTER
+later, and the window closes RATING_WINDOW later (portal/config.py)."""
+from __future__ import annotations
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, not_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit, clock, mail, outcomes
+from portal.extensions import db
+from portal.models import (STAFF_ROLES, Patient, SessionRating,
+                           TreatmentSession, User)
+from portal.links import absolute_url
+from portal.treatment.outcome import refresh_outcome
+from portal.treatment.times import (TreatmentError, closes_at, config_delta, editable_until,
+                                    reminder_due_at, take_write_lock)
+
+
+# --- the rating window (SPEC 4.2) -------------------------------------------------------
+
+def rating_status(session: TreatmentSession, now: datetime | None = None) -> str:
+    """cancelled, rated, missed (window closed without a rating), overdue (reminder time
+    passed) or due."""
+    now = now or clock.now()
+    if session.cancelled:
+        return "cancelled"
+    if session.rating is not None:
+        return "rated"
+    if session.rating_closed_at is not None or now >= closes_at(session):
+        return "missed"
+    if now >= reminder_due_at(session):
+        return "overdue"
+    return "due"
+
+
+def can_rate(session: TreatmentSession, now: datetime | None = None) -> bool:
+    return rating_status(session, now) in ("due", "overdue")
+
+
+def can_edit(rating: SessionRating, now: datetime | None = None) -> bool:
+    now = now or clock.now()
+    return rating.session.status == "recorded" and now < editable_until(rating)
+
+
+def _awaiting(now: datetime):
+    """SQL: recorded, not rated, window open."""
+    rated = exists().where(SessionRating.session_id == TreatmentSession.id)
+    return and_(TreatmentSession.status == "recorded",
+                TreatmentSession.rating_closed_at.is_(None),
+                TreatmentSession.rating_opens_at > now - config_delta("RATING_WINDOW"),
+                not_(rated))
+
+
+def overdue_clause(now: datetime):
+    """SQL: sessions whose rating is past its reminder time and still open (the worklist
+    filters them by practitioner; the reminders go to them)."""
+    return and_(_awaiting(now),
+                TreatmentSession.rating_opens_at <= now - config_delta("RATING_REMINDER_AFTER"))
+
+
+def to_rate(patient: Patient) -> list[TreatmentSession]:
+    """The patient's sessions waiting for a rating, oldest first (it closes first)."""
+    return list(db.session.scalars(
+        select(TreatmentSession)
+        .where(TreatmentSession.patient_id == patient.id, _awaiting(clock.now()))
+        .order_by(TreatmentSession.treated_at, TreatmentSession.id)))
+
+
+@dataclass
+class RatingInput:
+    pain_now: int
+    pgic: int
+    soreness: int
+    soreness_duration: str
+    breathing_alert: bool
+    comment: str | None = None
+    psfs: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class RatingResult:
+    rating: SessionRating
+    created: bool = False
+    alert_raised: bool = False
+
+
+def _rating_values(data: RatingInput) -> dict[str, Any]:
+    psfs = data.psfs or None
+    return {"pain_now": data.pain_now, "pgic": data.pgic, "soreness": data.soreness,
+            "soreness_duration": data.soreness_duration,
+            "comment": (data.comment or "").strip() or None,
+            "psfs": psfs,
+            "psfs_mean": outcomes.mean(item["score"] for item in psfs) if psfs else None}
+
+
+def save_rating(session: TreatmentSession, patient_user: User, data: RatingInput) -> RatingResult:
+    try:
+        return _save_rating(session, patient_user, data)
+    except TreatmentError:
+        db.session.rollback()  # let go of SQLite's write lock at once
+        raise
+
+
+def _save_rating(session: TreatmentSession, patient_user: User,
+                 data: RatingInput) -> RatingResult:
+    """The patient's rating of ``session``: created while the window is open, changed
+    while it is editable (24 hours by default), refused after. The database allows one
+    rating per session: of two simultaneous submissions (a double click, a retried
+    request) one inserts and the other becomes an edit of it.
+
+    A "yes" to the safety question is never taken back by an edit: the clinic marks it
+    handled. Raises TreatmentError("closed" | "locked" | "cancelled")."""
+    now = clock.now()
+    if session.cancelled:
+        raise TreatmentError("cancelled")
+    values = _rating_values(data)
+    take_write_lock()
+    existing = db.session.scalar(select(SessionRating)
+                                 .where(SessionRating.session_id == session.id))
+    created = False
+    if existing is None:
+        if not can_rate(session, now):
+            raise TreatmentError("closed")
+        rating = SessionRating(session_id=session.id, patient_id=session.patient_id,
+                               breathing_alert=data.breathing_alert, created_at=now,
+                               updated_at=now, **values)
+        try:
+            with db.session.begin_nested():
+                db.session.add(rating)
+        except IntegrityError:  # the same rating, sent twice at once
+            existing = db.session.scalar(select(SessionRating)
+                                         .where(SessionRating.session_id == session.id))
+        else:
+            created = True
+            # can_rate() loaded "no rating" onto the session; refresh_outcome() below must
+            # see this one.
+            session.rating = rating
+    if not created:
+        rating = existing
+        if not can_edit(rating, now):
+            raise TreatmentError("locked")
+    alert_raised = data.breathing_alert and (created or not rating.breathing_alert)
+    if not created:
+        for name, value in values.items():
+            setattr(rating, name, value)
+        rating.breathing_alert = rating.breathing_alert or data.breathing_alert
+        rating.updated_at = now
+    db.session.flush()
+    patient = session.patient
+    patient.last_activity_at = now
+    audit.write("rating.submitted" if created else "rating.changed", patient=patient,
+                actor=patient_user, subject=session.public_id)
+    if alert_raised:
+        audit.write("rating.safety_alert", patient=patient, actor=patient_user,
+                    subject=session.public_id)
+        _alert_staff(session)
+    refresh_outcome(patient)
+    db.session.commit()
+    return RatingResult(rating, created=created, alert_raised=alert_raised)
+
+
+def _alert_staff(session: TreatmentSession) -> None:
+    """Chest pain or shortness of breath after needling: the practitioner hears at once,
+    by e-mail, that the worklist has something urgent (no name, no health information).
+    The patient's practitioner, else the one who gave the session, else every one."""
+    patient = session.patient
+    chosen = [p for p in (patient.practitioner, session.recorded_by)
+              if p is not None and p.active and p.is_staff]
+    if chosen:
+        people = chosen[:1]
+    else:
+        people = list(db.session.scalars(select(User).where(
+            User.role.in_(STAFF_ROLES), User.active.is_(True),
+            User.password_hash.is_not(None)).order_by(User.id)))
+    link = absolute_url("clinic.worklist")
+    for person in people:
+        mail.queue("safety_alert", person.email, person.locale, name=person.name, link=link)
+
+
+def mark_alert_handled(rating: SessionRating, practitioner: User) -> bool:
+    """Once: a second click (or a colleague at the same time) changes nothing."""
+    result = db.session.execute(
+        update(SessionRating)
+        .where(SessionRating.id == rating.id, SessionRating.breathing_alert.is_(True),
+               SessionRating.alert_handled_at.is_(None))
+        .values(alert_handled_at=clock.now(), alert_handled_by_id=practitioner.id)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    audit.write("rating.safety_alert_handled", patient=rating.patient, actor=practitioner,
+                subject=rating.session.public_id)
+    db.session.commit()
+    db.session.refresh(rating)
+    return True

@@ -1,0 +1,211 @@
+"""Recording, correcting and cancelling sessions behind the clearance and consent gate
+(SPEC 4.1); a staff view of a patient's sessions is audited here."""
+from __future__ import annotations
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit, clock, mail
+from portal.extensions import db
+from portal.intake import bodymap
+from portal.models import (Patient, TreatmentSession, User)
+from portal.treatment import intake_link
+from portal.links import absolute_url
+from portal.treatment.outcome import refresh_outcome
+from portal.treatment.times import (FUTURE_TOLERANCE, GateRefused, TreatmentError,
+                                    clinic_date, take_write_lock)
+
+
+# --- the gate (SPEC 4.1) ----------------------------------------------------------------
+
+@dataclass
+class Gate:
+    cleared: bool
+    consented: bool
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, ok in (("clearance", self.cleared),
+                                      ("consent", self.consented)) if not ok]
+
+    @property
+    def open(self) -> bool:
+        return not self.missing
+
+
+def gate(patient: Patient, on: date | None = None) -> Gate:
+    """May ``patient`` be treated on ``on`` (the clinic's date; default today)?"""
+    return Gate(cleared=intake_link.is_cleared(patient, on=on),
+                consented=intake_link.has_current_consent(patient))
+
+
+# --- recording, correcting, cancelling (SPEC 4.1) ---------------------------------------
+
+@dataclass
+class SessionInput:
+    treated_at: datetime
+    regions: list[str]
+    nprs_before: int | None = None
+    notes: str | None = None
+
+
+def _clean(data: SessionInput) -> dict[str, Any]:
+    if data.treated_at.tzinfo is None:
+        raise ValueError("treated_at must be timezone-aware")
+    if data.treated_at > clock.now() + FUTURE_TOLERANCE:
+        raise TreatmentError("future")
+    regions = [code for code in dict.fromkeys(data.regions) if bodymap.is_region(code)]
+    if not regions:
+        raise TreatmentError("no_regions")
+    if data.nprs_before is not None and not 0 <= data.nprs_before <= 10:
+        raise TreatmentError("nprs_range")
+    notes = (data.notes or "").strip() or None
+    return {"treated_at": data.treated_at, "regions": regions,
+            "nprs_before": data.nprs_before, "notes": notes}
+
+
+def _by_form_key(patient: Patient, form_key: str | None) -> TreatmentSession | None:
+    if not form_key:
+        return None
+    return db.session.scalar(select(TreatmentSession).where(
+        TreatmentSession.patient_id == patient.id, TreatmentSession.form_key == form_key))
+
+
+def record_session(patient: Patient, practitioner: User, data: SessionInput,
+                   override_reason: str | None = None,
+                   form_key: str | None = None) -> TreatmentSession:
+    """Record a session, if the patient is cleared on its day and has signed the current
+    consent, or if the practitioner gives a reason to go ahead anyway (audited and shown
+    on the patient's page). Opens the patient's rating and e-mails them (no health
+    information). The same form sent twice (``form_key``) records one session.
+    Raises GateRefused or TreatmentError."""
+    values = _clean(data)
+    reason = (override_reason or "").strip() or None
+    form_key = (form_key or "")[:32] or None
+    take_write_lock()
+    already = _by_form_key(patient, form_key)
+    if already is not None:
+        db.session.rollback()
+        return already
+    checks = gate(patient, on=clinic_date(values["treated_at"]))
+    if checks.missing and not reason:
+        db.session.rollback()
+        raise GateRefused(checks.missing)
+    now = clock.now()
+    session = TreatmentSession(patient_id=patient.id, recorded_by_id=practitioner.id,
+                               created_at=now, updated_at=now, status="recorded",
+                               corrections=[], form_key=form_key,
+                               rating_opens_at=max(values["treated_at"], now), **values)
+    if checks.missing:
+        session.override_gates = checks.missing
+        session.override_reason = reason
+    try:
+        with db.session.begin_nested():
+            db.session.add(session)
+    except IntegrityError:  # the same form, sent twice at once
+        db.session.rollback()
+        already = _by_form_key(patient, form_key)
+        if already is None:
+            raise
+        return already
+    audit.write("session.recorded", patient=patient, actor=practitioner,
+                subject=session.public_id)
+    if checks.missing:
+        # The reason stays on the session (it may say something clinical), not in the log.
+        audit.write("session.gate_overridden", patient=patient, actor=practitioner,
+                    subject=session.public_id, detail={"missing": checks.missing})
+    if patient.status == "discharged":
+        # A session for a discharged patient re-admits them, as the chart's button does.
+        audit.write("patient.readmitted", patient=patient, actor=practitioner,
+                    detail={"to": "in_treatment"})
+        patient.discharged_at = patient.discharge_reason = None
+    if patient.status != "in_treatment":
+        patient.status = "in_treatment"
+    patient.last_activity_at = now
+    user = patient.user
+    if user.active and user.has_password:
+        mail.queue("rating_due", user.email, user.locale, name=user.name,
+                   link=absolute_url("treatment.rate", session_id=session.public_id))
+    # A session given before others renumbers them: the stored outcome points follow.
+    refresh_outcome(patient)
+    db.session.commit()
+    return session
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def correct_session(session: TreatmentSession, practitioner: User, data: SessionInput,
+                    reason: str) -> TreatmentSession:
+    """Change what was recorded. The values replaced are kept on the session with who,
+    when and why; the audit log says which fields changed (not their values)."""
+    if session.cancelled:
+        raise TreatmentError("cancelled")
+    reason = (reason or "").strip()
+    if not reason:
+        raise TreatmentError("reason")
+    values = _clean(data)
+    previous = {}
+    for name, value in values.items():
+        old = getattr(session, name)
+        if name == "treated_at" and _minute(old) == _minute(value):
+            continue  # the form shows minutes: the same minute is no change
+        if old != value:
+            previous[name] = old.isoformat() if isinstance(old, datetime) else old
+            setattr(session, name, value)
+    if not previous:
+        raise TreatmentError("unchanged")
+    now = clock.now()
+    if "treated_at" in previous:
+        session.rating_opens_at = max(session.treated_at, session.created_at)
+    session.corrections = [*session.corrections, {
+        "at": now.isoformat(), "by": practitioner.public_id, "by_name": practitioner.name,
+        "reason": reason, "previous": previous}]
+    session.updated_at = now
+    audit.write("session.corrected", patient=session.patient, actor=practitioner,
+                subject=session.public_id, detail={"fields": sorted(previous)})
+    refresh_outcome(session.patient)
+    db.session.commit()
+    return session
+
+
+def cancel_session(session: TreatmentSession, practitioner: User, reason: str) -> None:
+    """A cancelled session stays in the record, marked, with who and why; its rating (if
+    any) no longer counts and an unrated one is no longer asked for."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise TreatmentError("reason")
+    now = clock.now()
+    result = db.session.execute(
+        update(TreatmentSession)
+        .where(TreatmentSession.id == session.id, TreatmentSession.status == "recorded")
+        .values(status="cancelled", cancelled_at=now, cancelled_by_id=practitioner.id,
+                cancel_reason=reason, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise TreatmentError("already_cancelled")
+    db.session.refresh(session)
+    audit.write("session.cancelled", patient=session.patient, actor=practitioner,
+                subject=session.public_id)
+    refresh_outcome(session.patient)
+    db.session.commit()
+
+
+
+def record_sessions_view(viewer: User, patient: Patient) -> None:
+    """Staff looking at a patient's sessions is a view of the record (SPEC 7.1). The stored
+    outcome is brought up to date on the way (an intake amendment may have changed the
+    baseline since the last rating)."""
+    audit.write("sessions.viewed", patient=patient, actor=viewer)
+    if db.session.scalar(select(TreatmentSession.id)
+                         .where(TreatmentSession.patient_id == patient.id).limit(1)):
+        refresh_outcome(patient)
+    db.session.commit()

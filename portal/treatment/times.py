@@ -1,0 +1,92 @@
+"""Errors and the clinic's clock for treatment (SPEC 4): the refusals the services raise,
+session times on the clinic's wall clock, and the rating window's moments (opens, reminder
+due, closes, editable until)."""
+from __future__ import annotations
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from flask import current_app
+from flask_babel import get_timezone, to_user_timezone
+from sqlalchemy import text
+
+from portal.extensions import db
+from portal.models import (SessionRating,
+                           TreatmentSession)
+
+
+# A session time a little ahead of the server's clock (a practitioner's watch) is accepted.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+# PSFS activities are asked again every third session (SPEC 4.2).
+PSFS_EVERY = 3
+GATES = ("clearance", "consent")
+
+
+class TreatmentError(Exception):
+    """A refusal to show to the user; ``code`` picks the message (views.error_text)."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+class GateRefused(TreatmentError):
+    """No valid clearance or no current consent, and no override reason given."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__("gate", missing=missing)
+        self.missing = missing
+
+
+
+# --- time -------------------------------------------------------------------------------
+
+# The clinic's time zone is the one Flask-Babel shows times in (its timezone selector is the
+# clinic's setting), with the same time-zone rules: a time typed in a form must come back
+# on the page as typed. (Flask-Babel uses pytz, whose rules can be newer than the system's
+# zoneinfo: British Columbia's permanent daylight time from 2026 is one such difference.)
+
+def clinic_zone():
+    return get_timezone()
+
+
+def to_clinic(moment: datetime) -> datetime:
+    """``moment`` on the clinic's wall clock (aware)."""
+    return to_user_timezone(moment)
+
+
+def clinic_date(moment: datetime) -> date:
+    return to_clinic(moment).date()
+
+
+def clinic_datetime(day: date, time_of_day) -> datetime:
+    """A date and time on the clinic's wall clock, as an aware UTC datetime."""
+    local = clinic_zone().localize(datetime.combine(day, time_of_day))
+    return local.astimezone(timezone.utc)
+
+
+def take_write_lock() -> None:
+    """On SQLite, take the database's write lock before reading what a change depends on:
+    a concurrent request then waits here (busy timeout) and reads the result of the first
+    one, instead of failing half-way. PostgreSQL needs nothing: the unique constraints and
+    row locks decide there."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("UPDATE treatment_sessions SET id = id WHERE 1 = 0"))
+
+
+def config_delta(name: str) -> timedelta:
+    return current_app.config[name]
+
+
+def reminder_due_at(session: TreatmentSession) -> datetime:
+    return session.rating_opens_at + config_delta("RATING_REMINDER_AFTER")
+
+
+def closes_at(session: TreatmentSession) -> datetime:
+    return session.rating_opens_at + config_delta("RATING_WINDOW")
+
+
+def editable_until(rating: SessionRating) -> datetime:
+    return rating.created_at + config_delta("RATING_EDIT_WINDOW")
