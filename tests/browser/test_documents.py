@@ -1,19 +1,21 @@
 """Clearance documents end to end in Chromium (SPEC 3, 8.2): a patient on a phone uploads a
-photo and a PDF and watches them go; a practitioner previews them and says why they cannot
-be accepted; the patient reads the reason and sends the right letter; the practitioner
-accepts it, and the patient is cleared for IMS. axe-core on every page reached."""
+photo and two PDFs and watches them go, then be checked by the background worker (one is
+refused, with the reason); a practitioner previews the others and says why they cannot be
+accepted; the patient reads the reason and sends the right letter; the practitioner accepts
+it, and the patient is cleared for IMS. axe-core on every page reached."""
 from __future__ import annotations
 
 import io
 import random
 import re
+import threading
 from datetime import timedelta
 
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from portal.documents import samples
+from portal.documents import content, samples
 from portal.documents import services as documents
 from tests.browser.helpers import (body_font_px, check_a11y, enter_code, horizontal_overflow,
                                    mailed_link, sign_in, small_touch_targets, totp_now)
@@ -78,10 +80,19 @@ def patient_uploads(page: Page, base: str, files: dict, shot: str) -> None:
     assert progress[-1] == [100] * count, progress
 
 
-def test_clearance_from_upload_to_cleared(open_page, live_server):
+def test_clearance_from_upload_to_cleared(open_page, live_server, monkeypatch):
     base, smtp = live_server.url, live_server.smtp
     patient = make_patient(name="Margaret Côté")
     doctor = make_practitioner(name="Dr. Jordan Lee")
+    # The worker (threads of this process) waits for the test's word before checking, so
+    # that the page is seen while the files are being checked.
+    may_check = threading.Event()
+    real_prepare = content.prepare
+
+    def prepare_when_allowed(*args, **kwargs):
+        may_check.wait(30)
+        return real_prepare(*args, **kwargs)
+    monkeypatch.setattr(content, "prepare", prepare_when_allowed)
 
     # --- the patient, on a phone: a photo and a PDF --------------------------------------
     phone = open_page(**PHONE)
@@ -95,16 +106,34 @@ def test_clearance_from_upload_to_cleared(open_page, live_server):
     check_phone(phone, "documents-phone-empty")
 
     letter = samples.pdf(["Dr. A. Brown, Family Medicine", "Referral for physiotherapy"])
+    scripted = samples.pdf(["Clearance"], catalog_extra=b" /OpenAction 6 0 R",
+                           extra_objects=(b"<< /S /JavaScript /JS (app.alert(1)) >>",))
     patient_uploads(phone, base, {
-        "files": [{"name": "letter.pdf", "mimeType": "application/pdf", "buffer": letter}],
+        "files": [{"name": "letter.pdf", "mimeType": "application/pdf", "buffer": letter},
+                  {"name": "scripted.pdf", "mimeType": "application/pdf", "buffer": scripted}],
         "photo": {"name": "image.jpg", "mimeType": "image/jpeg", "buffer": phone_photo()},
     }, "documents-phone")
-    expect(phone.locator("#flash")).to_contain_text("Your 2 files were uploaded.")
-    expect(phone.get_by_role("heading", name="Your clearance is waiting for review")).to_be_visible()
+    expect(phone.locator("#flash")).to_contain_text("Your 3 files were uploaded.")
+    # Stored at once, then checked by the worker: each line says so, and asks for itself.
     listed = phone.locator(".doc-list .doc")
+    expect(listed).to_have_count(3)
+    for name in ("letter.pdf", "scripted.pdf", "image.jpg"):
+        expect(listed.filter(has_text=name)).to_contain_text("Checking…")
+    expect(phone.get_by_role("heading", name="We are checking your clearance")).to_be_visible()
+    check_phone(phone, "documents-phone-checking")
+
+    may_check.set()
+    for name in ("letter.pdf", "image.jpg"):
+        expect(listed.filter(has_text=name)).to_contain_text("Waiting for review",
+                                                             timeout=15_000)
+    refused = listed.filter(has_text="scripted.pdf")
+    expect(refused).to_contain_text("Refused", timeout=15_000)
+    expect(refused).to_contain_text("scripted.pdf contains scripts or attached files")
+    expect(phone.get_by_role("heading", name="Your clearance is waiting for review")).to_be_visible()
+    check_phone(phone, "documents-phone-checked")
+    refused.get_by_role("button", name="Remove from the list scripted.pdf").tap()
+    expect(phone.locator("#flash")).to_contain_text("scripted.pdf was removed from your list.")
     expect(listed).to_have_count(2)
-    expect(listed.filter(has_text="letter.pdf")).to_contain_text("Waiting for review")
-    expect(listed.filter(has_text="image.jpg")).to_contain_text("Waiting for review")
     check_phone(phone, "documents-phone-pending")
 
     # --- the practitioner: the worklist, previews, and "not accepted" --------------------

@@ -269,6 +269,30 @@ def test_a_check_that_lost_its_claim_writes_nothing(app, storage_backend, patien
     assert actions(doc) == ["document.uploaded", "document.checked"]
 
 
+def test_a_check_that_lost_its_claim_to_a_worker_still_busy_writes_nothing(app, patient,
+                                                                          monkeypatch):
+    """The first worker's claim expires and a second claims the file; the first finishes
+    while the second is still at work: the result is the claimant's to write, not the
+    first's."""
+    doc = uploaded(patient)
+    real_prepare = content.prepare
+
+    def slow_prepare(*args, **kwargs):
+        clock.advance(minutes=11)
+        with app.app_context():
+            assert checks._claim(doc.id) is not None  # the second worker starts
+        return real_prepare(*args, **kwargs)
+    monkeypatch.setattr(content, "prepare", slow_prepare)
+    assert checks.check(doc.id) is None
+    monkeypatch.undo()
+    doc = the(doc)
+    assert doc.status == "checking" and stored_keys() == {doc.original_key}
+    clock.advance(minutes=11)  # the second one stopped too: the periodic task finishes
+    assert checks.check_due() == 1
+    doc = the(doc)
+    assert doc.status == "pending" and stored_keys() == {doc.blob_key, doc.preview_key}
+
+
 def test_checking_twice_stores_one_set_of_files(app, patient):
     doc = uploaded(patient)
     assert checks.check(doc.id) == "pending"
