@@ -20,6 +20,7 @@ from typing import Any
 
 from portal.intake import bodymap
 from portal.intake.definitions import TEXT_CAP, Question, Questionnaire
+from portal.intake.types import Question as QuestionType
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -58,6 +59,10 @@ def missing(definition: Questionnaire, answers: dict[str, Any],
         if not question.required or not visible(definition, question, answers):
             continue
         value = answers.get(question.id)
+        if isinstance(question, QuestionType):
+            if question.is_missing(value, signed_versions):
+                out.append(question)
+            continue
         if question.type == "rows":
             if len(value or []) < max(question.min_rows, 1):
                 out.append(question)
@@ -83,14 +88,9 @@ def _text_ok(value: Any, limit: int) -> bool:
 
 def value_ok(question: Question, value: Any, today: date | None = None) -> bool:
     """Whether ``value`` is something the portal could have stored for ``question``."""
+    if isinstance(question, QuestionType):
+        return question.value_ok(value, today)
     kind = question.type
-    if kind in ("short_text", "long_text"):
-        return _text_ok(value, question.max_length or TEXT_CAP)
-    if kind in ("single_choice", "yes_no"):
-        return value in question.option_values()
-    if kind == "multiple_choice":
-        return isinstance(value, list) and bool(value) and len(set(value)) == len(value) \
-            and all(v in question.option_values() for v in value)
     if kind == "date":
         if not isinstance(value, str) or not _DATE.match(value):
             return False

@@ -9,17 +9,16 @@ from flask_babel import gettext as _
 
 from portal.intake import bodymap
 from portal.intake.definitions import Question, text
+from portal.intake.types import Question as QuestionType
 
 
 def lines(question: Question, value: Any, locale: str) -> list[str]:
     """One or more lines; an empty list when the question has no answer."""
     if value in (None, "", [], {}):
         return []
+    if isinstance(question, QuestionType):
+        return question.lines(value, locale)
     kind = question.type
-    if kind in ("single_choice", "yes_no"):
-        return [question.option_label(value, locale)]
-    if kind == "multiple_choice":
-        return [question.option_label(v, locale) for v in value]
     if kind == "scale":
         return [_("%(n)d out of 10", n=value)]
     if kind == "number":

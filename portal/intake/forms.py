@@ -13,40 +13,30 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, HiddenField, RadioField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField)
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.intake import bodymap
 from portal.intake.answers import date_bound
-from portal.intake.definitions import TEXT_CAP, Question, Questionnaire, Step, text
+from portal.intake.definitions import Question, Questionnaire, Step, text
+from portal.intake.types import Question as QuestionType
+from portal.intake.types.base import ErrorItem, StepInput
+from portal.intake.types.checks import ChoiceCheck, Needed, TextCheck, clean_text, field_id
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_PHONE = re.compile(r"^[0-9+().\-\s/extEXT#]+$")
-_DIGITS = re.compile(r"\d")
+__all__ = ["ChoiceCheck", "ErrorItem", "Needed", "StepInput", "TextCheck", "clean_text", "field_id"]
+
 _INT = re.compile(r"^[+-]?\d{1,7}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EDITOR = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 SIGNATURE_NAME_MAX = 200
 REASON_MAX = 1000
-
-
-def clean_text(value: Any) -> Any:
-    """Strip, normalise line ends and drop control characters (NUL, escapes) that no one
-    types and PostgreSQL refuses; tabs and new lines stay."""
-    if not isinstance(value, str):
-        return value
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", value).strip()
 
 
 def new_editor() -> str:
@@ -55,52 +45,6 @@ def new_editor() -> str:
 
 
 # --- format checks (each lets an empty value through: required is decided elsewhere) -------
-
-class Needed:
-    """Marks a field "(required)" for the field macro; the check itself is the service's,
-    because a follow-up is required only when it applies."""
-    field_flags = {"required": True}
-
-    def __call__(self, form, field):
-        return None
-
-
-class TextCheck:
-    def __init__(self, limit: int, phone: bool = False):
-        self.limit = min(limit, TEXT_CAP)
-        self.phone = phone
-
-    def __call__(self, form, field):
-        value = field.data or ""
-        if len(value) > self.limit:
-            raise ValidationError(_("Use at most %(max)d characters. This answer has "
-                                    "%(count)d.", max=self.limit, count=len(value)))
-        if value and self.phone and (not _PHONE.match(value)
-                                     or len(_DIGITS.findall(value)) < 7):
-            raise ValidationError(_("Enter a phone number, like 604-555-0123."))
-
-
-class ChoiceCheck:
-    def __init__(self, values: tuple[str, ...], message=None):
-        self.values = values
-        self.message = message
-
-    def __call__(self, form, field):
-        data = field.data
-        if data in (None, ""):
-            return
-        if data not in self.values:
-            raise ValidationError(self.message or _("Choose one of the options."))
-
-
-class MultiChoiceCheck:
-    def __init__(self, values: tuple[str, ...]):
-        self.values = values
-
-    def __call__(self, form, field):
-        if any(v not in self.values for v in field.data or ()):
-            raise ValidationError(_("Choose from the options shown."))
-
 
 class DateCheck:
     def __init__(self, low: str, high: str, today: date):
@@ -175,12 +119,10 @@ class AmendForm(StepForm):
                            filters=[clean_text], render_kw={"rows": 3})
 
 
-def field_id(*parts: str) -> str:
-    return "q-" + "-".join(p.replace(".", "-").replace("_", "-") for p in parts)
-
-
 def anchor(question: Question) -> str:
     """The id a link to this question (error summary, review page) points at."""
+    if isinstance(question, QuestionType):
+        return question.anchor()
     if question.type in ("single_choice", "yes_no", "scale", "multiple_choice"):
         return field_id(question.id) + "-0"
     if question.type == "rows":
@@ -188,10 +130,6 @@ def anchor(question: Question) -> str:
     if question.type == "signature":
         return field_id(question.id, "name")
     return field_id(question.id)
-
-
-def _choices(question: Question, locale: str) -> list[SelectChoice]:
-    return [SelectChoice(o.value, text(o.label, locale)) for o in question.options]
 
 
 def _intensity_choices(empty_label: str) -> list[SelectChoice]:
@@ -211,37 +149,17 @@ def _marked(question: Question, check) -> list:
 
 
 def _question_fields(question: Question, locale: str, today: date) -> dict[str, Any]:
+    if isinstance(question, QuestionType):
+        return question.form_fields(locale, today)
     label = text(question.label, locale)
     qid = question.id
     kind = question.type
-    if kind in ("short_text", "long_text"):
-        render_kw: dict[str, Any] = {}
-        if question.input_type:
-            render_kw["type"] = question.input_type
-        if question.autocomplete:
-            render_kw["autocomplete"] = question.autocomplete
-        if question.input_type == "tel":
-            render_kw["inputmode"] = "tel"
-        cls = StringField if kind == "short_text" else TextAreaField
-        if kind == "long_text":
-            render_kw["rows"] = 4
-        return {qid: cls(label, id=field_id(qid), filters=[clean_text], render_kw=render_kw,
-                         validators=_marked(question, TextCheck(question.max_length,
-                                                                phone=question.format == "phone")))}
-    if kind in ("single_choice", "yes_no", "scale"):
-        choices = _choices(question, locale) if kind != "scale" else \
-            [SelectChoice(str(i), str(i)) for i in range(11)]
+    if kind == "scale":
+        choices = [SelectChoice(str(i), str(i)) for i in range(11)]
         values = tuple(c.value for c in choices)
-        message = _l("Choose a number from 0 to 10.") if kind == "scale" else None
         return {qid: RadioField(label, id=field_id(qid), choices=choices, validate_choice=False,
-                                validators=[ChoiceCheck(values, message)])}
-    if kind == "multiple_choice":
-        return {qid: SelectMultipleField(label, id=field_id(qid),
-                                         choices=_choices(question, locale),
-                                         validate_choice=False,
-                                         widget=ListWidget(prefix_label=False),
-                                         option_widget=CheckboxInput(),
-                                         validators=[MultiChoiceCheck(question.option_values())])}
+                                validators=[ChoiceCheck(values, _l("Choose a number from 0 to "
+                                                                   "10."))])}
     if kind == "date":
         render_kw = {"type": "date", "min": date_bound(question.min, today).isoformat(),
                      "max": date_bound(question.max, today).isoformat()}
@@ -325,6 +243,9 @@ def form_data(step: Step, answers: dict[str, Any]) -> dict[str, Any]:
         value = answers.get(question.id)
         if value is None:
             continue
+        if isinstance(question, QuestionType):
+            data.update(question.form_values(value))
+            continue
         kind = question.type
         if kind in ("scale", "number"):
             data[question.id] = str(value)
@@ -347,26 +268,6 @@ def form_data(step: Step, answers: dict[str, Any]) -> dict[str, Any]:
 
 # --- reading a posted step ----------------------------------------------------------------
 
-@dataclass
-class ErrorItem:
-    target: str   # element id to link to
-    label: str    # the question, for the summary
-    message: str
-
-
-@dataclass
-class StepInput:
-    """What a posted step holds: a value (None: no answer) for each question whose input
-    was valid, and the errors of the others (their stored answers are kept)."""
-    values: dict[str, Any] = field(default_factory=dict)
-    errors: list[ErrorItem] = field(default_factory=list)
-    signature_name: str | None = None
-
-    @property
-    def invalid(self) -> set[str]:
-        return {e.target for e in self.errors}
-
-
 def read_step(form: StepForm) -> StepInput:
     """Run the format checks and collect the answers of a posted step."""
     form.validate()
@@ -383,18 +284,17 @@ def _fail(out: StepInput, form: StepForm, question: Question, message: str,
 
 
 def _read_question(form: StepForm, question: Question, out: StepInput) -> None:
+    if isinstance(question, QuestionType):
+        question.read(form, out)
+        return
     kind, qid = question.type, question.id
-    if kind in ("short_text", "long_text", "date", "single_choice", "yes_no", "scale",
-                "number", "multiple_choice"):
+    if kind in ("date", "scale", "number"):
         f = form[qid]
         if f.errors:
             _fail(out, form, question, f.errors[0])
             return
         value = f.data
-        if kind == "multiple_choice":
-            chosen = set(value or ())
-            out.values[qid] = [v for v in question.option_values() if v in chosen] or None
-        elif kind in ("scale", "number"):
+        if kind in ("scale", "number"):
             out.values[qid] = int(value) if value not in (None, "") else None
         else:
             out.values[qid] = value or None
@@ -459,6 +359,8 @@ def _read_question(form: StepForm, question: Question, out: StepInput) -> None:
 
 
 def required_message(question: Question) -> str:
+    if isinstance(question, QuestionType):
+        return question.required_message()
     if question.type == "body_map":
         return _("Mark at least one place where you feel pain.")
     if question.type == "rows":
@@ -483,6 +385,8 @@ def add_required_errors(form: StepForm, questions: list[Question], out: StepInpu
 
 
 def _first_field(form: StepForm, question: Question):
+    if isinstance(question, QuestionType):
+        return question.first_field(form)
     if question.type in ("body_map",):
         return None
     if question.type == "rows":
