@@ -88,7 +88,7 @@ def seed(backend: str, patients: int) -> None:
     app = _app(url, backend)
     from flask_migrate import upgrade
 
-    from portal import bulk_demo
+    from portal.demo import bulk as bulk_demo
     with app.app_context():
         upgrade()
         have = bulk_demo.next_number()
@@ -163,7 +163,7 @@ def _sample_patient(app) -> dict[str, str]:
     """Search terms that find one generated patient in the middle of the list."""
     from sqlalchemy import func, select
 
-    from portal.bulk_demo import DOMAIN
+    from portal.demo.bulk import DOMAIN
     from portal.extensions import db
     from portal.models import Patient, User
 

@@ -3,37 +3,18 @@ worker), and manual runs of its work: ``flask send-mail``, ``flask send-reminder
 ``flask send-digest``, ``flask documents sweep``."""
 from __future__ import annotations
 
-import io
-import random
 from datetime import timedelta
 from pathlib import Path
 
 import click
-import pyotp
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from portal import audit, clock, crypto, mail, passwords
+from portal import audit, clock, mail, passwords
 from portal.extensions import db
-from portal.models import AccountToken, Patient, User
+from portal.models import User
 
 DEMO_PASSWORD = "demo-password-123"
-# The named demo patients (patient@example.com, patient01@example.com, ...).
-DEMO_PATIENTS = 40
-
-DEMO_STAFF = [
-    ("admin@example.com", "Alex Admin", "admin"),
-    ("dr.lee@example.com", "Dr. Jordan Lee", "practitioner"),
-    ("dr.tremblay@example.com", "Dr. Camille Tremblay", "practitioner"),
-]
-
-# Invented names, English and French Canadian, for believable lists.
-FIRST = ["Margaret", "Robert", "Linda", "Daniel", "Susan", "Michel", "Isabelle", "Gurpreet",
-         "Mei", "Thomas", "Nathalie", "Patrick", "Sophie", "Raj", "Helen", "Luc", "Amira",
-         "George", "Chantal", "Wei", "Brenda", "François", "Olivia", "Kenji"]
-LAST = ["Anderson", "Bouchard", "Chen", "Dubois", "Evans", "Fortin", "Gill", "Harris",
-        "Ito", "Johnson", "Kaur", "Lavoie", "MacDonald", "Nguyen", "Ouellet", "Patel",
-        "Roy", "Singh", "Thompson", "Wong", "Gagnon", "Côté", "Morin", "Wilson"]
 
 
 def register(app: Flask) -> None:
@@ -70,67 +51,24 @@ def seed_demo(password: str, patients: int, seed: int) -> None:
         # demo-accounts.txt separates its fields with spaces (SPEC 9).
         raise click.BadParameter("no spaces, so that demo-accounts.txt stays one account "
                                  "per line of four fields", param_hint="--password")
-    rng = random.Random(20261124)
-    password_hash = passwords.hash_password(password)
-    lines: list[str] = []
-    staff: dict[str, User] = {}
+    from portal.demo import clinic
 
-    for email, name, role in DEMO_STAFF:
-        user = db.session.scalar(select(User).where(User.email == email))
-        if user is None:
-            user = User(email=email, name=name, role=role, password_hash=password_hash,
-                        email_confirmed_at=clock.now(), created_at=clock.now(),
-                        locale="fr_CA" if "tremblay" in email else "en")
-            secret = pyotp.random_base32()
-            user.totp_secret = crypto.encrypt(secret.encode())
-            user.totp_enabled_at = clock.now()
-            db.session.add(user)
-        else:
-            user.password_hash = password_hash
-        staff[email] = user
-    db.session.flush()
-    for email, _name, role in DEMO_STAFF:
-        secret = crypto.decrypt(staff[email].totp_secret).decode()
-        lines.append(f"{email} {password} {role} {secret}")
-
-    practitioners = [staff["dr.lee@example.com"], staff["dr.tremblay@example.com"]]
-    main_patient = _demo_patient("patient@example.com", "Pat Morgan", practitioners[0],
-                                 "intake_in_progress", password_hash)
-    lines.append(f"{main_patient.user.email} {password} patient -")
-
-    for i in range(DEMO_PATIENTS - 1):
-        first, last = FIRST[i % len(FIRST)], LAST[(i * 7 + 3) % len(LAST)]
-        email = f"patient{i + 1:02d}@example.com"
-        # About one in five has not accepted the invitation yet.
-        state = "invited" if i % 5 == 4 else "intake_in_progress"
-        patient = _demo_patient(email, f"{first} {last}", practitioners[i % 2], state,
-                                password_hash if state != "invited" else None, rng)
-        if state != "invited":
-            lines.append(f"{patient.user.email} {password} patient -")
-    db.session.commit()
-    _demo_documents(practitioners)
-    # Intakes (SPEC 9): the demo patient half-way, others sent with and without flags.
-    from portal.intake import demo as intake_demo
-    intake_demo.seed(random.Random(2026))
-    # Treatment (SPEC 9): courses of sessions improving, flat and worsening.
-    from portal.treatment import demo as treatment_demo
-    treatment_demo.seed(random.Random(4), practitioners)
-
+    seeded = clinic.seed(password)
     out = Path(current_app.instance_path) / "demo-accounts.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out.write_text("\n".join(seeded.lines) + "\n", encoding="utf-8")
     click.echo(f"Demo clinic ready. Every account's password: {password}")
-    for email, _name, role in DEMO_STAFF:
-        secret = crypto.decrypt(staff[email].totp_secret).decode()
+    for email, role, secret in seeded.staff:
         click.echo(f"  {role:<12} {email:<28} TOTP secret {secret}")
-    click.echo(f"  patient      patient@example.com          (and {DEMO_PATIENTS - 1} more)")
+    click.echo(f"  patient      patient@example.com          "
+               f"(and {clinic.DEMO_PATIENTS - 1} more)")
     click.echo(f"Accounts written to {out}")
     if patients:
-        _generate(patients, seed, practitioners)
+        _generate(patients, seed, seeded.practitioners)
 
 
 def _generate(count: int, seed: int, practitioners: list[User]) -> None:
-    from portal import bulk_demo
+    from portal.demo import bulk as bulk_demo
 
     def progress(done: int, total: int) -> None:
         if done == total or done % (bulk_demo.BATCH * 10) == 0:
@@ -142,90 +80,6 @@ def _generate(count: int, seed: int, practitioners: list[User]) -> None:
                f"(@{bulk_demo.DOMAIN}): {report.intakes} intakes, {report.documents} "
                f"clearance letters, {report.sessions} sessions, {report.ratings} ratings. "
                "They cannot sign in.")
-
-
-def _demo_patient(email: str, name: str, practitioner: User, state: str,
-                  password_hash: str | None, rng: random.Random | None = None) -> Patient:
-    user = db.session.scalar(select(User).where(User.email == email))
-    if user is not None:
-        if password_hash and user.password_hash:
-            user.password_hash = password_hash
-        return user.patient
-    joined = clock.now() - timedelta(days=(rng.randint(1, 60) if rng else 3))
-    user = User(email=email, name=name, role="patient", password_hash=password_hash,
-                email_confirmed_at=joined if password_hash else None, created_at=joined,
-                invited_by=practitioner, locale="fr_CA" if name.split()[-1] in
-                {"Bouchard", "Dubois", "Fortin", "Lavoie", "Ouellet", "Roy", "Gagnon",
-                 "Côté", "Morin"} else "en")
-    patient = Patient(user=user, practitioner=practitioner, status=state, created_at=joined,
-                      last_activity_at=joined)
-    db.session.add_all([user, patient])
-    if state == "invited":
-        db.session.flush()
-        # The link itself is not recoverable (only its hash is kept); staff can resend.
-        db.session.add(AccountToken(user=user, purpose="invite",
-                                    token_hash=crypto.token_hash(crypto.new_token()),
-                                    created_at=joined, created_by=practitioner,
-                                    expires_at=joined + current_app.config["INVITATION_TTL"]))
-    return patient
-
-
-# Clearances in every state (SPEC 9): patient number -> (what, days since upload).
-DEMO_CLEARANCES = {2: ("pending", 2), 3: ("accepted", 20), 4: ("rejected", 9),
-                   6: ("expired", 400), 7: ("replaced", 12), 8: ("pending_photo", 1)}
-
-
-def _demo_documents(practitioners: list[User]) -> None:
-    """Clearance letters (small real PDFs and photos made in code) for a few demo patients;
-    a patient who already has documents is left alone, so running seed-demo again adds
-    nothing."""
-    from portal.documents import samples
-    from portal.documents import services as documents
-    from portal.models import Document
-
-    today = documents.today()
-    for number, (state, age) in DEMO_CLEARANCES.items():
-        user = db.session.scalar(select(User).where(User.email == f"patient{number:02d}@example.com"))
-        if user is None or user.patient is None or not user.has_password or \
-                db.session.scalar(select(Document.id).where(Document.patient_id == user.patient.id)
-                                  .limit(1)) is not None:
-            continue
-        patient, reviewer = user.patient, practitioners[number % 2]
-        lines = samples.clearance_lines(user.name)
-        if state == "pending_photo":
-            files = [("IMG_2041.png", samples.png(lines))]
-        else:
-            files = [(f"clearance-{user.name.split()[-1].lower()}.pdf", samples.pdf(lines))]
-        if state == "replaced":
-            old, = documents.upload(patient, user, "clearance",
-                                    [documents.Upload("clearance-old.pdf", io.BytesIO(samples.pdf(
-                                        ["Referral to physiotherapy", user.name])))])
-            _review(old, reviewer, "rejected", age + 3, reason=_demo_reason())
-        doc, = documents.upload(patient, user, "clearance",
-                                [documents.Upload(name, io.BytesIO(data)) for name, data in files])
-        doc.created_at = clock.now() - timedelta(days=age)
-        if state == "accepted":
-            _review(doc, reviewer, "accepted", age - 1, valid_until=today + timedelta(days=180))
-        elif state == "rejected":
-            _review(doc, reviewer, "rejected", age - 1, reason=_demo_reason())
-        elif state == "expired":
-            _review(doc, reviewer, "accepted", age - 1, valid_until=today - timedelta(days=30))
-        documents.sync_status(patient)
-        db.session.commit()
-
-
-def _demo_reason() -> str:
-    return ("This letter is a referral, not a clearance. Please ask your physician to write "
-            "that they examined you and that IMS may proceed.")
-
-
-def _review(doc, reviewer: User, status: str, days_ago: int, valid_until=None,
-            reason: str | None = None) -> None:
-    doc.status = status
-    doc.reviewed_by = reviewer
-    doc.reviewed_at = clock.now() - timedelta(days=max(days_ago, 0))
-    doc.valid_until = valid_until
-    doc.rejection_reason = reason
 
 
 @click.command("create-admin")

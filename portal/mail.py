@@ -2,7 +2,7 @@
 
 ``queue()`` renders a message in the recipient's language and adds it to the caller's
 transaction: the message exists exactly when the event that caused it does. Once that
-transaction commits, a task asks the worker to deliver it (portal.tasks); no web request
+transaction commits, a task asks the worker to deliver it (portal.background); no web request
 ever talks to the mail server. Each message is claimed before it is sent (a conditional
 UPDATE that moves its next attempt past a lease), so two workers never send one message
 twice, and a worker killed mid-send leaves it due again when the lease ends. A failed
@@ -26,7 +26,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import select, update
 
-from portal import clock
+from portal import background, clock
 from portal.extensions import db
 from portal.models import OutboxMessage
 
@@ -53,8 +53,7 @@ def queue(kind: str, to_addr: str, locale: str | None, **context) -> OutboxMessa
 
 def deliver_after_commit() -> None:
     """Ask the worker to deliver once the transaction commits (``queue`` does it)."""
-    from portal import tasks
-    tasks.after_commit(tasks.deliver_mail)
+    background.after_commit("deliver_mail")
 
 
 def resend(message: OutboxMessage) -> bool:

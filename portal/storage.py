@@ -143,7 +143,7 @@ class Storage:
 
     def write_many(self, blobs: Iterable[tuple[str, bytes]]) -> None:
         """Many small blobs (key, plaintext) at once, as write() would store each: the
-        generated demo patients' letters (portal.bulk_demo)."""
+        generated demo patients' letters (portal.demo.bulk)."""
         for key, data in blobs:
             self.write(key, [data])
 

@@ -1,8 +1,9 @@
 """Background work (SPEC 6.4): the task queue, its tasks and its schedule.
 
 This is the only module that imports Huey. The web process records what must happen in its
-own transaction (an outbox row, a document waiting to be checked) and, once that
-transaction has committed, puts a task on the queue (``after_commit``). A worker process,
+own transaction (an outbox row, a document waiting to be checked) and names the task that
+will do it (``portal.background.after_commit``); once that transaction has committed, the
+name comes here and the task goes on the queue. A worker process,
 ``flask worker``, runs the tasks and the periodic schedule inside an app context with the
 same configuration as the web app. Tasks are thin: they call services, which claim their
 rows with conditional updates, so a task that runs twice (two workers, a worker killed and
@@ -26,8 +27,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from huey import Huey, crontab
 from huey.storage import BlackHoleStorage, MemoryStorage, RedisStorage, SqliteStorage
-from sqlalchemy import event
-
+from portal import background
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
@@ -72,34 +72,14 @@ def init_app(app: Flask) -> None:
                                 app.config.get("TASK_QUEUE_NAME") or QUEUE_NAME,
                                 app.instance_path)
     _state["app"] = app
-    _listen_for_commits()
+    background.set_dispatch(dispatch)
 
 
-def _listen_for_commits() -> None:
-    session = db.session
-    if not event.contains(session, "after_commit", _after_commit):
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_soft_rollback", _after_rollback)
+# --- enqueueing -------------------------------------------------------------------------
 
-
-# --- enqueueing after the commit --------------------------------------------------------
-
-def after_commit(task, *args) -> None:
-    """Queue ``task(*args)`` once the current transaction commits (never if it rolls
-    back): the worker must find the rows the web request wrote."""
-    pending = db.session.info.setdefault("portal_tasks", [])
-    if (task, args) not in pending:
-        pending.append((task, args))
-
-
-def _after_commit(session) -> None:
-    for task, args in session.info.pop("portal_tasks", []):
-        enqueue(task, *args)
-
-
-def _after_rollback(session, previous_transaction) -> None:
-    if previous_transaction.parent is None:  # the outermost transaction only
-        session.info.pop("portal_tasks", None)
+def dispatch(name: str, args: tuple) -> None:
+    """A task asked for by name after a commit (portal.background)."""
+    enqueue(_BY_NAME[name], *args)
 
 
 def enqueue(task, *args) -> bool:
@@ -246,3 +226,7 @@ def check_documents() -> None:
     worker stopped mid-check and its claim expired)."""
     from portal.documents import checks
     checks.check_due()
+
+
+# The tasks the portal asks for by name after a commit (portal.background).
+_BY_NAME = {wrapper.name: wrapper for wrapper in (deliver_mail, check_document)}

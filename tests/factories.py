@@ -75,7 +75,8 @@ def make_document(patient_user: User, *, kind: str = "clearance", status: str = 
 
     from flask import current_app
 
-    from portal.documents import samples, services as documents
+    from portal.demo import samples
+    from portal.documents import services as documents
 
     if status == "refused":
         content = content or b"%PDF-1.7\n" + f"not a PDF {next(_seq)}".encode()

@@ -22,10 +22,10 @@ def queries_for(db, client, url: str, **kwargs) -> int:
 
 
 def grow_to(db, total: int, practitioners) -> None:
-    """Add generated patients (portal.bulk_demo: every status, with intakes, documents,
+    """Add generated patients (portal.demo.bulk: every status, with intakes, documents,
     sessions, ratings and outcomes, shared among ``practitioners`` and generated ones)
     until the clinic has ``total``: the "1,000 patients" side of a query count."""
-    from portal import bulk_demo
+    from portal.demo import bulk as bulk_demo
     from portal.models import Patient
 
     have = db.session.scalar(select(func.count()).select_from(Patient))

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import outcomes
-from portal import bulk_demo
-from portal.bulk_demo import DOMAIN, Generator
+from portal.demo import bulk as bulk_demo
+from portal.demo.bulk import DOMAIN, Generator
 from portal.documents import services as documents
 from portal.extensions import db as _db
 from portal.intake import services as intake

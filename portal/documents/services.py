@@ -19,7 +19,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit, clock, mail, storage, tasks
+from portal import audit, background, clock, mail, storage
 from portal.clinic_settings import current_settings
 from portal.documents import content
 from portal.documents.content import Refused
@@ -236,7 +236,7 @@ def upload(patient: Patient, uploader: User, kind: str, files: list[Upload], *,
                         subject=doc.public_id, detail={"kind": kind, "type": got.original_type,
                                                        "size": got.size})
             if not check_now:
-                tasks.after_commit(tasks.check_document, doc.id)
+                background.after_commit("check_document", doc.id)
             documents.append(doc)
         patient.last_activity_at = clock.now()
         db.session.commit()

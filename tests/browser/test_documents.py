@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from portal.documents import content, samples
+from portal.demo import samples
+from portal.documents import content
 from portal.documents import services as documents
 from tests.browser.helpers import (body_font_px, check_a11y, enter_code, horizontal_overflow,
                                    mailed_link, sign_in, small_touch_targets, totp_now)

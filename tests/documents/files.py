@@ -7,7 +7,7 @@ import zlib
 
 from PIL import Image
 
-from portal.documents import samples
+from portal.demo import samples
 
 GPS_IFD = 0x8825
 

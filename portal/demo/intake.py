@@ -114,7 +114,7 @@ def seed(rng: random.Random) -> int:
     """Intakes for the demo patients who have joined and have none yet (so running
     seed-demo again adds nothing). Returns how many were made."""
     made = 0
-    # The named demo patients only (not the generated ones of portal.bulk_demo).
+    # The named demo patients only (not the generated ones of portal.demo.bulk).
     patients = db.session.scalars(select(Patient).join(Patient.user)
                                   .where(User.password_hash.is_not(None),
                                          User.email.endswith("@example.com"))

@@ -43,7 +43,7 @@ from portal import audit, clock, outcomes, passwords
 from portal.extensions import db
 from portal.intake import bodymap
 from portal.intake import consent as consents
-from portal.intake import demo as intake_demo
+from portal.demo import intake as intake_demo
 from portal.intake import flags as flag_rules
 from portal.intake import services as intake
 from portal.intake.questionnaires import scoring
@@ -51,8 +51,8 @@ from portal.models import (AccountToken, ConsentSignature, Document, IntakeRespo
                            OutcomePoint, Patient, SessionRating, TreatmentOutcome,
                            TreatmentSession, User)
 from portal.searchtext import fold, phone_digits, search_text
-from portal.treatment.demo import REGION_SETS
-from portal.treatment.demo import _values as pain_course
+from portal.demo.treatment import REGION_SETS
+from portal.demo.treatment import _values as pain_course
 
 DOMAIN = "generated.example.net"
 BATCH = 1000
@@ -279,7 +279,7 @@ class Generator:
     def _clearance(self, plan: Plan, uploaded: datetime, status: str,
                    valid_until: date | None = None) -> datetime:
         """A clearance letter uploaded at ``uploaded``; when it was reviewed (or uploaded)."""
-        from portal.documents import samples
+        from portal.demo import samples
 
         lines = samples.clearance_lines(plan.user["name"], self.rng.choice(
             ["Dr. R. Singh, MD", "Dr. M. Tremblay, MD", "Dr. A. Wong, MD"]))

@@ -53,7 +53,7 @@ def candidates(limit: int = len(TRAJECTORIES)) -> list[Patient]:
         .join(IntakeResponse, IntakeResponse.patient_id == Patient.id)
         .where(User.password_hash.is_not(None), IntakeResponse.status == "submitted",
                IntakeResponse.has_red_flags.is_(False),
-               User.email.like("patient%@example.com"))  # not portal.bulk_demo's
+               User.email.like("patient%@example.com"))  # not portal.demo.bulk's
         .order_by(Patient.id)).all()
     chosen = [p for p in rows if _number(p.user) is not None
               and _number(p.user) not in LEAVE_ALONE]
@@ -81,7 +81,7 @@ def _values(rng: random.Random, trajectory: str, baseline: int, n: int) -> list[
 
 
 def _clear(patient: Patient, reviewer: User) -> None:
-    from portal.documents import samples
+    from portal.demo import samples
     from portal.documents import services as documents
 
     if documents.is_cleared(patient):
