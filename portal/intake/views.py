@@ -155,7 +155,6 @@ def _step_context(patient: Patient, response: IntakeResponse | None,
         "answers": answers, "locale": locale, "text": text, "bodymap": bodymap,
         "anchor": forms.anchor, "consent": consent, "signature": signature,
         "question_advice": flag_rules.question_advice(definition),
-        "field_name": forms.region_field_name, "row_name": forms.row_field_name,
         "autosave": consent is None, "problems": [], "notice": None, "typed": {},
         "restored": False,
     }
@@ -165,13 +164,7 @@ def _step_context(patient: Patient, response: IntakeResponse | None,
 
 def _current_values(form, step: Step) -> dict:
     """The answers a drawn form shows, for advice and follow-ups shown by the server."""
-    out = {}
-    for question in step.questions:
-        if question.type in ("yes_no", "single_choice"):
-            out[question.id] = form[question.id].data
-        elif question.type == "multiple_choice":
-            out[question.id] = form[question.id].data or []
-    return out
+    return {q.id: q.drawn(form) for q in step.questions if q.condition}
 
 
 def _render_step(status: int = 200, **ctx):

@@ -17,9 +17,10 @@ is shown as missing, never as zero.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from portal.intake.definitions import Questionnaire
+if TYPE_CHECKING:  # the question types score with these rules; no import cycle at run time
+    from portal.intake.definitions import Questionnaire
 
 SCALE_MIN, SCALE_MAX = 0, 10
 

@@ -15,17 +15,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from portal.intake.types.base import Choice, ErrorItem, Question, StepInput
+from portal.intake.types.body_map import BodyMap
+from portal.intake.types.date import Date
 from portal.intake.types.long_text import LongText
 from portal.intake.types.multiple_choice import MultipleChoice
+from portal.intake.types.number import Number
+from portal.intake.types.rows import Rows
+from portal.intake.types.scale import Scale
 from portal.intake.types.schema import SettingsError, explain
 from portal.intake.types.short_text import ShortText
+from portal.intake.types.signature import Signature
 from portal.intake.types.single_choice import SingleChoice
 from portal.intake.types.yes_no import YesNo
 
 __all__ = ["TYPES", "Choice", "ErrorItem", "Question", "SettingsError", "StepInput", "build"]
 
 TYPES: dict[str, type[Question]] = {cls.type: cls for cls in (
-    ShortText, LongText, SingleChoice, MultipleChoice, YesNo)}
+    ShortText, LongText, SingleChoice, MultipleChoice, YesNo, Date, Number, Scale, BodyMap,
+    Rows, Signature)}
 
 # Every key a question's table may have, whatever its type; another key is a typo.
 SETTINGS = {"show_if"}.union(*(cls.settings() for cls in TYPES.values()))

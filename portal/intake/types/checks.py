@@ -6,7 +6,7 @@ is decided by the service (portal.intake.answers), not by the field.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
@@ -35,7 +35,7 @@ def field_id(*parts: str) -> str:
 class Needed:
     """Marks a field "(required)" for the field macro; the check itself is the service's,
     because a follow-up is required only when it applies."""
-    field_flags = {"required": True}
+    field_flags: ClassVar[dict[str, bool]] = {"required": True}
 
     def __call__(self, form, field):
         return None
