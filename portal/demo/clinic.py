@@ -122,7 +122,8 @@ def _patient(email: str, name: str, practitioner: User, state: str,
 
 # Clearances in every state (SPEC 9): patient number -> (what, days since upload).
 DEMO_CLEARANCES = {2: ("pending", 2), 3: ("accepted", 20), 4: ("rejected", 9),
-                   6: ("expired", 400), 7: ("replaced", 12), 8: ("pending_photo", 1)}
+                   6: ("expired", 400), 7: ("replaced", 12), 8: ("pending_photo", 1),
+                   9: ("refused", 0)}
 
 
 def _documents(practitioners: list[User]) -> None:
@@ -140,6 +141,12 @@ def _documents(practitioners: list[User]) -> None:
         lines = samples.clearance_lines(user.name)
         if state == "pending_photo":
             files = [("IMG_2041.png", samples.png(lines))]
+        elif state == "refused":
+            # A fillable form saved with a script in it: the worker's check refuses it, and
+            # the patient's list says why.
+            scripted = samples.pdf(lines, catalog_extra=b" /OpenAction 6 0 R", extra_objects=(
+                b"<< /S /JavaScript /JS (app.alert(1)) >>",))
+            files = [("clearance-form.pdf", scripted)]
         else:
             files = [(f"clearance-{user.name.split()[-1].lower()}.pdf", samples.pdf(lines))]
         if state == "replaced":

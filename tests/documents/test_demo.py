@@ -36,8 +36,13 @@ def test_seed_demo_has_clearances_in_every_state(app, runner, tmp_path):
     rejected = services.clearance_state(states["rejected"][0]).document
     assert rejected.rejection_reason and rejected.reviewed_by is not None
     assert any(d.replaces_id for d in db.session.scalars(select(Document)))
+    # Every demo file was checked as it was made; one was refused, with a reason to show.
+    assert db.session.scalar(select(func.count()).select_from(Document)
+                             .where(Document.status == "checking")) == 0
+    refused, = db.session.scalars(select(Document).where(Document.status == "refused"))
+    assert refused.refusal_code == "pdf_active" and refused.blob_key is None
     # The files are real: each opens (and so does its preview).
-    for doc in db.session.scalars(select(Document)):
+    for doc in db.session.scalars(select(Document).where(Document.status != "refused")):
         body = b"".join(storage.get_storage().read(doc.blob_key))
         assert len(body) == doc.size
         if doc.content_type == "application/pdf":
