@@ -38,10 +38,9 @@ from flask_babel import gettext as _
 
 from portal import clock
 from portal.documents import services as documents
-from portal.intake import bodymap
 from portal.intake import services as intake
 from portal.intake.answers import visible
-from portal.intake.definitions import Question, Questionnaire, text
+from portal.intake.definitions import Question, Questionnaire
 from portal.models import Document, IntakeResponse, Patient
 from portal.treatment import services as treatment
 
@@ -146,65 +145,19 @@ def questionnaire_canonical(definition: Questionnaire) -> str:
            f"{definition.key}|{definition.version}"
 
 
-def _answer_values(question: Question, value: Any, locale: str) -> list[dict[str, Any]]:
-    kind = question.type
-    if kind in ("single_choice", "yes_no"):
-        return [{"valueCoding": {"code": str(value),
-                                 "display": question.option_label(value, locale)}}]
-    if kind == "multiple_choice":
-        return [{"valueCoding": {"code": str(v), "display": question.option_label(v, locale)}}
-                for v in value]
-    if kind == "scale" and isinstance(value, int):
-        return [{"valueInteger": value}]
-    if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return [{"valueInteger": value} if isinstance(value, int) else {"valueDecimal": value}]
-    if kind == "date" and _iso_date(value):
-        return [{"valueDate": value}]
-    if kind == "signature" and isinstance(value, dict):
-        return [{"valueString": str(value.get("name", ""))}]
-    return [{"valueString": str(value)}]
-
-
-def _item(question: Question, value: Any, locale: str) -> list[dict[str, Any]]:
-    """The response item(s) for one answered question. A body map is a group with one item
-    per marked region; each PSFS activity a repetition of the question's group (same
-    linkId), with its columns inside."""
-    label = text(question.label, locale)
-    if question.type == "body_map" and isinstance(value, dict):
-        parts = [{"linkId": f"{question.id}.{code}", "text": bodymap.label(code, locale),
-                  "answer": [{"valueInteger": n}]}
-                 for code, n in sorted(value.items()) if isinstance(n, int)]
-        return [{"linkId": question.id, "text": label, "item": parts}] if parts else []
-    if question.type == "rows" and isinstance(value, list):
-        out = []
-        for row in value:
-            if not isinstance(row, dict):
-                continue
-            cells = []
-            for col in question.columns:
-                cell = row.get(col.id)
-                if cell in (None, ""):
-                    continue
-                answer = {"valueInteger": cell} if col.type == "scale" and isinstance(cell, int) \
-                    else {"valueString": str(cell)}
-                cells.append({"linkId": f"{question.id}.{col.id}",
-                              "text": text(col.label, locale), "answer": [answer]})
-            if cells:
-                out.append({"linkId": question.id, "text": label, "item": cells})
-        return out
-    return [{"linkId": question.id, "text": label,
-             "answer": _answer_values(question, value, locale)}]
-
-
 def questionnaire_response(ids: _Ids, response: IntakeResponse, definition: Questionnaire,
                            answers: dict[str, Any], patient_ref: dict[str, str],
                            locale: str) -> dict[str, Any]:
+    # Each answered question's item(s), as its type writes them (portal.intake.types,
+    # fhir_items): answers with valueString, valueInteger, valueDecimal, valueDate or
+    # valueCoding; a body map is a group with one item per marked region; each PSFS activity
+    # a repetition of the question's group (same linkId), with its columns inside.
     items: list[dict[str, Any]] = []
     for step in definition.steps:
         for question in step.questions:
             value = _answered(question, answers)
             if value is not None and visible(definition, question, answers):
-                items.extend(_item(question, value, locale))
+                items.extend(question.fhir_items(value, locale))
     return {
         "resourceType": "QuestionnaireResponse",
         "id": ids("QuestionnaireResponse", response.public_id),

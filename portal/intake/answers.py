@@ -1,7 +1,8 @@
 """Rules about stored answers that do not depend on a request: which questions show, which
 required ones are missing, and whether a stored value is one the definition allows.
 
-Answers are a JSON object ``{question id: value}``. Values by question type:
+Answers are a JSON object ``{question id: value}``. Values by question type (each type's
+class in portal.intake.types says what it stores, and checks it: ``value_ok``):
 
 * short_text, long_text: str (stripped, never empty)
 * single_choice, yes_no: an option value; multiple_choice: a list of option values
@@ -14,15 +15,13 @@ An unanswered question has no key.
 """
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
-from portal.intake import bodymap
-from portal.intake.definitions import TEXT_CAP, Question, Questionnaire
-from portal.intake.types import Question as QuestionType
+from portal.intake.definitions import Question, Questionnaire
+from portal.intake.types.date import date_bound
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+__all__ = ["date_bound"]
 
 
 def visible(definition: Questionnaire, question: Question, answers: dict[str, Any]) -> bool:
@@ -43,91 +42,20 @@ def is_answered(value: Any) -> bool:
     return value not in (None, "", [], {})
 
 
-def date_bound(bound: str, today: date) -> date:
-    return today if bound == "today" else date.fromisoformat(bound)
-
-
 def missing(definition: Questionnaire, answers: dict[str, Any],
             signed_versions: dict[str, int] | None = None,
             step: int | None = None) -> list[Question]:
     """Required questions (that show) without an answer; a signature counts only for the
     current version of its consent (``signed_versions``: consent key -> current version)."""
-    out = []
-    for question in definition.questions.values():
-        if step is not None and question.step != step:
-            continue
-        if not question.required or not visible(definition, question, answers):
-            continue
-        value = answers.get(question.id)
-        if isinstance(question, QuestionType):
-            if question.is_missing(value, signed_versions):
-                out.append(question)
-            continue
-        if question.type == "rows":
-            if len(value or []) < max(question.min_rows, 1):
-                out.append(question)
-            continue
-        if question.type == "signature" and signed_versions is not None:
-            current = signed_versions.get(question.consent)
-            if not isinstance(value, dict) or value.get("consent_version") != current:
-                out.append(question)
-            continue
-        if not is_answered(value):
-            out.append(question)
-    return out
-
-
-def _int_in(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _text_ok(value: Any, limit: int) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= min(limit, TEXT_CAP) \
-        and value == value.strip() and "\x00" not in value
+    return [question for question in definition.questions.values()
+            if (step is None or question.step == step) and question.required
+            and visible(definition, question, answers)
+            and question.is_missing(answers.get(question.id), signed_versions)]
 
 
 def value_ok(question: Question, value: Any, today: date | None = None) -> bool:
     """Whether ``value`` is something the portal could have stored for ``question``."""
-    if isinstance(question, QuestionType):
-        return question.value_ok(value, today)
-    kind = question.type
-    if kind == "date":
-        if not isinstance(value, str) or not _DATE.match(value):
-            return False
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            return False
-        low = date_bound(question.min, today or date.max)
-        high = date_bound(question.max, today or date.max)
-        return low <= day <= high
-    if kind == "number":
-        return _int_in(value, question.min, question.max)
-    if kind == "scale":
-        return _int_in(value, 0, 10)
-    if kind == "body_map":
-        return isinstance(value, dict) and bool(value) and all(
-            bodymap.is_region(code) and _int_in(v, 0, 10) for code, v in value.items())
-    if kind == "rows":
-        if not isinstance(value, list) or not 0 < len(value) <= question.max_rows:
-            return False
-        for row in value:
-            if not isinstance(row, dict) or set(row) != {c.id for c in question.columns}:
-                return False
-            for column in question.columns:
-                cell = row[column.id]
-                ok = _text_ok(cell, column.max_length) if column.type == "short_text" \
-                    else _int_in(cell, 0, 10)
-                if not ok:
-                    return False
-        return True
-    if kind == "signature":
-        return isinstance(value, dict) and set(value) == {
-            "name", "consent_key", "consent_version", "sha256", "locale"} \
-            and _text_ok(value["name"], 200) and value["consent_key"] == question.consent \
-            and _int_in(value["consent_version"], 1, 1_000_000) \
-            and isinstance(value["sha256"], str) and len(value["sha256"]) == 64
-    return False
+    return question.value_ok(value, today)
 
 
 def problems(definition: Questionnaire, answers: Any, today: date | None = None) -> list[str]:

@@ -16,31 +16,29 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 
 from portal.intake import types
-from portal.intake.types.base import ELSEWHERE
-from portal.intake.types.schema import (LOCALES, TEXT_CAP, Condition, Option, SettingsError, Text,
+from portal.intake.types import Question, SettingsError
+from portal.intake.types.rows import COLUMN_TYPES
+from portal.intake.types.schema import (ID, LOCALES, TEXT_CAP, Condition, Option, Text,
                                         text, text_problem)
 
-__all__ = ["LOCALES", "TEXT_CAP", "Condition", "Option", "Text", "text"]
+__all__ = ["COLUMN_TYPES", "LOCALES", "TEXT_CAP", "Condition", "Option", "Question", "Text",
+           "text"]
 
-QUESTION_TYPES = ("short_text", "long_text", "single_choice", "multiple_choice", "yes_no",
-                  "date", "number", "scale", "body_map", "rows", "signature")
-COLUMN_TYPES = ("short_text", "scale")
+# The TOML ``type`` names, one class each in portal/intake/types/.
+QUESTION_TYPES = tuple(types.TYPES)
 FLAG_KINDS = ("red_flag", "precaution")
 ADVICE_LEVELS = ("emergency", "urgent", "soon")
 SCORING_KEYS = ("nprs_now", "nprs_average", "nprs_worst", "peg", "psfs")
-DEFAULT_MAX_LENGTH = {"short_text": 200, "long_text": 2000}
 FOLDER = Path(__file__).resolve().parent / "questionnaires"
 
-_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_ID = re.compile(ID)
 _FILENAME = re.compile(r"^(?P<key>[a-z][a-z0-9_]*)_v(?P<version>\d+)\.toml$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class DefinitionError(Exception):
@@ -48,50 +46,7 @@ class DefinitionError(Exception):
 
 
 # --- the shapes ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Column:
-    id: str
-    type: str
-    label: Text
-    max_length: int = 100
-
-
-@dataclass
-class Question:
-    id: str
-    type: str
-    label: Text
-    step: int = 0
-    help: Text | None = None
-    required: bool = False
-    max_length: int | None = None
-    min: Any = None
-    max: Any = None
-    options: tuple[Option, ...] = ()
-    show_if: Condition | None = None
-    anchors: dict[str, Text] = field(default_factory=dict)
-    columns: tuple[Column, ...] = ()
-    max_rows: int = 5
-    min_rows: int = 0
-    consent: str | None = None
-    input_type: str | None = None
-    autocomplete: str | None = None
-    format: str | None = None
-    unit: Text | None = None
-
-    def option_values(self) -> tuple[str, ...]:
-        return tuple(o.value for o in self.options)
-
-    def option_label(self, value: str, locale: str) -> str:
-        for option in self.options:
-            if option.value == value:
-                return text(option.label, locale)
-        return value
-
-    def column(self, column_id: str) -> Column | None:
-        return next((c for c in self.columns if c.id == column_id), None)
-
+# A question is an instance of its type's class (portal.intake.types).
 
 @dataclass
 class Step:
@@ -280,77 +235,73 @@ def parse_consent(data: dict, source: str) -> Consent:
                    body=c.text(data.get("text"), "consent", "text"), source=source)
 
 
-# Settings of the types that have no class yet (portal.intake.types).
-ELSEWHERE.update({"min": "min and max are for number and date questions",
-                  "max": "min and max are for number and date questions",
-                  "columns": "columns and rows settings are for rows questions",
-                  "max_rows": "columns and rows settings are for rows questions",
-                  "min_rows": "columns and rows settings are for rows questions",
-                  "consent": "consent is for signature questions"})
-_LEGACY_SETTINGS = {"min", "max", "anchors", "columns", "max_rows", "min_rows", "consent",
-                    "unit"}
-
-types.SETTINGS |= _LEGACY_SETTINGS
-
-_QUESTION_KEYS = {"id", "type", "label", "help", "required", "max_length", "min", "max",
-                  "options", "show_if", "anchors", "columns", "max_rows", "min_rows",
-                  "consent", "input_type", "autocomplete", "format", "unit"}
-
-
 def parse_questionnaire(data: dict, source: str, reg: Registry) -> Questionnaire:
     c = _Checker(source)
     c.keys(data, {"kind", "key", "version", "title", "advice", "steps", "flags", "scoring"},
            "questionnaire")
     title = c.text(data.get("title"), "questionnaire", "title")
-    advice = {}
-    for level, entry in (data.get("advice") or {}).items():
-        where = f"advice {level!r}"
-        if level not in ADVICE_LEVELS:
-            c.fail(where, f"level must be one of {ADVICE_LEVELS}")
-        c.keys(entry, {"title", "text"}, where)
-        advice[level] = Advice(level, c.text(entry.get("title"), where, "title"),
-                               c.text(entry.get("text"), where, "text"))
-
-    raw_steps = data.get("steps")
-    if not isinstance(raw_steps, list) or len(raw_steps) < 2:
-        c.fail("steps", "a questionnaire needs question steps and a review step")
-    steps: list[Step] = []
+    advice = _parse_advice(c, data.get("advice") or {})
     seen: dict[str, Question] = {}
-    step_ids: set[str] = set()
-    for number, raw in enumerate(raw_steps, start=1):
-        where = f"step {number}"
-        c.keys(raw, {"id", "kind", "title", "intro", "questions"}, where)
-        step_id = raw.get("id")
-        if not isinstance(step_id, str) or not _ID.match(step_id) or step_id in step_ids:
-            c.fail(where, "needs a unique id of lower-case letters, digits and _")
-        step_ids.add(step_id)
-        kind = raw.get("kind", "questions")
-        if kind not in ("questions", "review"):
-            c.fail(where, 'kind must be "questions" or "review"')
-        last = number == len(raw_steps)
-        if (kind == "review") != last:
-            c.fail(where, "the review step comes last, and only there")
-        step = Step(number, step_id, c.text(raw.get("title"), where, "title"), kind,
-                    c.text(raw.get("intro"), where, "intro", required=False))
-        questions = raw.get("questions") or []
-        if kind == "review" and questions:
-            c.fail(where, "the review step has no questions of its own")
-        if kind == "questions" and not questions:
-            c.fail(where, "has no questions")
-        for raw_q in questions:
-            q = _parse_question(c, raw_q, number, seen, reg)
-            seen[q.id] = q
-            step.questions.append(q)
-        steps.append(step)
-
+    steps = _parse_steps(c, data.get("steps"), seen, {k for k, _v in reg.consents})
     flags = _parse_flags(c, data.get("flags") or [], seen, advice)
     scoring = _parse_scoring(c, data.get("scoring") or {}, seen)
     return Questionnaire(data["key"], data["version"], title, steps, flags, advice, scoring,
                          source)
 
 
+def _parse_advice(c: _Checker, raw: dict) -> dict[str, Advice]:
+    advice = {}
+    for level, entry in raw.items():
+        where = f"advice {level!r}"
+        if level not in ADVICE_LEVELS:
+            c.fail(where, f"level must be one of {ADVICE_LEVELS}")
+        c.keys(entry, {"title", "text"}, where)
+        advice[level] = Advice(level, c.text(entry.get("title"), where, "title"),
+                               c.text(entry.get("text"), where, "text"))
+    return advice
+
+
+def _parse_steps(c: _Checker, raw_steps: Any, seen: dict[str, Question],
+                 consents: set[str]) -> list[Step]:
+    """The steps and their questions (added to ``seen`` as they come: a follow-up depends
+    on an earlier question)."""
+    if not isinstance(raw_steps, list) or len(raw_steps) < 2:
+        c.fail("steps", "a questionnaire needs question steps and a review step")
+    steps: list[Step] = []
+    for number, raw in enumerate(raw_steps, start=1):
+        step = _parse_step(c, raw, number, number == len(raw_steps), steps)
+        for raw_q in raw.get("questions") or []:
+            question = _parse_question(c, raw_q, number, seen, consents)
+            seen[question.id] = question
+            step.questions.append(question)
+        steps.append(step)
+    return steps
+
+
+def _parse_step(c: _Checker, raw: dict, number: int, last: bool, before: list[Step]) -> Step:
+    where = f"step {number}"
+    c.keys(raw, {"id", "kind", "title", "intro", "questions"}, where)
+    step_id = raw.get("id")
+    if not isinstance(step_id, str) or not _ID.match(step_id) \
+            or any(s.id == step_id for s in before):
+        c.fail(where, "needs a unique id of lower-case letters, digits and _")
+    kind = raw.get("kind", "questions")
+    if kind not in ("questions", "review"):
+        c.fail(where, 'kind must be "questions" or "review"')
+    if (kind == "review") != last:
+        c.fail(where, "the review step comes last, and only there")
+    step = Step(number, step_id, c.text(raw.get("title"), where, "title"), kind,
+                c.text(raw.get("intro"), where, "intro", required=False))
+    if kind == "review" and raw.get("questions"):
+        c.fail(where, "the review step has no questions of its own")
+    if kind == "questions" and not raw.get("questions"):
+        c.fail(where, "has no questions")
+    return step
+
+
 def _parse_question(c: _Checker, raw: Any, step: int, seen: dict[str, Question],
-                    reg: Registry) -> Question:
+                    consents: set[str]) -> Question:
+    """The id and the follow-up are checked here; the rest by the question's type."""
     if not isinstance(raw, dict):
         c.fail(f"step {step}", "a question must be a table")
     qid = raw.get("id")
@@ -359,104 +310,13 @@ def _parse_question(c: _Checker, raw: Any, step: int, seen: dict[str, Question],
     where = f"question {qid!r}"
     if qid in seen:
         c.fail(where, "the id is used twice")
-    c.keys(raw, _QUESTION_KEYS, where)
-    qtype = raw.get("type")
-    if qtype not in QUESTION_TYPES:
-        c.fail(where, f"type {qtype!r} is not one of {QUESTION_TYPES}")
-    if qtype in types.TYPES:
-        try:
-            q = types.build(raw, step, {k for k, _v in reg.consents})
-        except SettingsError as error:
-            c.fail(where + error.where, error.problem)
-        if "show_if" in raw:
-            q.show_if = _parse_condition(c, raw["show_if"], where, seen, same_step=step)
-        return q
-    required = raw.get("required", False)
-    if not isinstance(required, bool):
-        c.fail(where, "required must be true or false")
-    q = Question(id=qid, type=qtype, step=step, label=c.text(raw.get("label"), where, "label"),
-                 help=c.text(raw.get("help"), where, "help", required=False),
-                 required=required, input_type=raw.get("input_type"),
-                 autocomplete=raw.get("autocomplete"), format=raw.get("format"),
-                 unit=c.text(raw.get("unit"), where, "unit", required=False))
-    if q.input_type not in (None, "text", "tel", "email"):
-        c.fail(where, "input_type must be text, tel or email")
-    if q.format not in (None, "phone"):
-        c.fail(where, 'format must be "phone"')
-
-    if "max_length" in raw:
-        c.fail(where, "max_length is for text questions")
-    if "options" in raw:
-        c.fail(where, "options are for choice questions")
-
-    if qtype == "number":
-        q.min, q.max = raw.get("min"), raw.get("max")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (q.min, q.max)) \
-                or q.min >= q.max or abs(q.min) > 999_999 or abs(q.max) > 999_999:
-            c.fail(where, "a number question needs whole-number min < max (at most 999999)")
-    elif qtype == "date":
-        q.min, q.max = raw.get("min", "1900-01-01"), raw.get("max", "today")
-        for bound in (q.min, q.max):
-            if bound != "today" and (not isinstance(bound, str) or not _DATE.match(bound)
-                                     or not _valid_date(bound)):
-                c.fail(where, f'date bound {bound!r} must be "today" or YYYY-MM-DD')
-    elif qtype == "scale":
-        q.min, q.max = 0, 10
-        anchors = raw.get("anchors") or {}
-        c.keys(anchors, {"low", "high"}, where + " anchors")
-        q.anchors = {k: c.text(v, where, f"anchor {k}") for k, v in anchors.items()}
-    elif "min" in raw or "max" in raw:
-        c.fail(where, "min and max are for number and date questions")
-
-    if qtype == "rows":
-        cols = raw.get("columns")
-        if not isinstance(cols, list) or not cols:
-            c.fail(where, "a rows question needs columns")
-        parsed = []
-        for col in cols:
-            cid = col.get("id") if isinstance(col, dict) else None
-            if not isinstance(cid, str) or not _ID.match(cid):
-                c.fail(where, f"column id {cid!r} is not valid")
-            c.keys(col, {"id", "type", "label", "max_length"}, f"{where} column {cid!r}")
-            if col.get("type") not in COLUMN_TYPES:
-                c.fail(where, f"column {cid!r} type must be one of {COLUMN_TYPES}")
-            max_length = col.get("max_length", 100)
-            if not isinstance(max_length, int) or not 1 <= max_length <= 500:
-                c.fail(where, f"column {cid!r} max_length must be from 1 to 500")
-            parsed.append(Column(cid, col["type"], c.text(col.get("label"), where,
-                                                          f"column {cid!r} label"),
-                                 max_length))
-        if len({p.id for p in parsed}) != len(parsed):
-            c.fail(where, "column ids must be unique")
-        if [p.type for p in parsed].count("short_text") != 1:
-            c.fail(where, "a rows question needs exactly one short_text column (the name)")
-        q.columns = tuple(parsed)
-        q.max_rows = raw.get("max_rows", 5)
-        q.min_rows = raw.get("min_rows", 1 if required else 0)
-        if not isinstance(q.max_rows, int) or not 1 <= q.max_rows <= 10 \
-                or not isinstance(q.min_rows, int) or not 0 <= q.min_rows <= q.max_rows:
-            c.fail(where, "max_rows must be 1 to 10 and min_rows 0 to max_rows")
-    elif "columns" in raw or "max_rows" in raw or "min_rows" in raw:
-        c.fail(where, "columns and rows settings are for rows questions")
-
-    if qtype == "signature":
-        q.consent = raw.get("consent")
-        if not isinstance(q.consent, str) or not any(k == q.consent for k, _v in reg.consents):
-            c.fail(where, f"consent {q.consent!r} is not a consent definition in the folder")
-    elif "consent" in raw:
-        c.fail(where, "consent is for signature questions")
-
-    if "show_if" in raw:
-        q.show_if = _parse_condition(c, raw["show_if"], where, seen, same_step=step)
-    return q
-
-
-def _valid_date(value: str) -> bool:
     try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+        question = types.build(raw, step, consents)
+    except SettingsError as error:
+        c.fail(where + error.where, error.problem)
+    if "show_if" in raw:
+        question.show_if = _parse_condition(c, raw["show_if"], where, seen, same_step=step)
+    return question
 
 
 def _parse_condition(c: _Checker, raw: Any, where: str, seen: dict[str, Question],
@@ -470,7 +330,7 @@ def _parse_condition(c: _Checker, raw: Any, where: str, seen: dict[str, Question
                       "question")
     if same_step is not None and target.step != same_step:
         c.fail(where, "a follow-up depends on a question of its own step")
-    if getattr(target, "condition", None) is None:
+    if target.condition is None:
         c.fail(where, f"condition on {target.id!r}: only choice questions can be conditions")
     given = [k for k in ("equals", "any_of", "includes") if k in raw]
     if len(given) != 1:
@@ -527,6 +387,6 @@ def _parse_scoring(c: _Checker, raw: dict, questions: dict[str, Question]) -> di
             wanted = "rows" if key == "psfs" else "scale"
             if q.type != wanted:
                 c.fail(where, f"{qid!r} must be a {wanted} question")
-            if key == "psfs" and not any(col.type == "scale" for col in q.columns):
+            if key == "psfs" and q.score_column is None:
                 c.fail(where, f"{qid!r} needs a scale column (the score)")
     return dict(raw)

@@ -128,12 +128,9 @@ def _stale(response: IntakeResponse, revision: int | None, editor: str | None,
                 and revision < response.revision and editor == response.last_editor)
 
 
-def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: StepInput, *,
-              revision: int | None, editor: str | None, go_to: int, enforce_required: bool,
-              locale: str, client: consents.Client, autosave: bool = False) -> SaveResult:
-    """Store the valid answers of one step (never the invalid ones), refuse a stale page,
-    and move the resume point to ``go_to`` when the step is complete enough to leave."""
-    step = definition.step(step_no)
+def _response_to_save(patient: Patient, definition: Questionnaire, revision: int | None,
+                      editor: str | None, autosave: bool) -> IntakeResponse | SaveResult:
+    """The response a step's answers go into (made at the first save), or why not."""
     response = response_for(patient)
     if response is not None and response.submitted:
         return SaveResult(response, submitted=True)
@@ -147,26 +144,55 @@ def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: S
             return SaveResult(response_for(patient), conflict=True)
     elif _stale(response, revision, editor, own_older_ok=not autosave):
         return SaveResult(response, conflict=True)
+    return response
 
-    merged = dict(response.answers)
-    for qid, value in data.values.items():
+
+def _with_changes(definition: Questionnaire, step_no: int, answers: dict[str, Any],
+                  changes: dict[str, Any]) -> dict[str, Any]:
+    """``answers`` with a step's posted values (None: no answer any more), without the
+    step's follow-ups that no longer apply."""
+    out = dict(answers)
+    for qid, value in changes.items():
         if value is None:
-            merged.pop(qid, None)
+            out.pop(qid, None)
         else:
-            merged[qid] = value
-    for question in step.questions:
-        if not rules.visible(definition, question, merged):
-            merged.pop(question.id, None)
-    signature_q = next((q for q in step.questions if q.type == "signature"), None)
-    if signature_q is not None:
-        consent = registry().consent(signature_q.consent)
-        if data.signature_name:
-            row = consents.sign(patient, consent, data.signature_name, locale, client,
-                                response)
-        else:  # signed already (this step, or the consent page): the answer follows it
-            row = consents.signature(patient, consent)
-        if row is not None:
-            merged[signature_q.id] = consents.answer(row)
+            out[qid] = value
+    for question in definition.step(step_no).questions:
+        if not rules.visible(definition, question, out):
+            out.pop(question.id, None)
+    return out
+
+
+def _signature_answer(patient: Patient, response: IntakeResponse, step_no: int,
+                      data: StepInput, locale: str, client: consents.Client,
+                      definition: Questionnaire) -> tuple[str, dict] | None:
+    """The signature question of the step and its answer: signed now with the typed name,
+    or signed already (this step, or the consent page); None when neither."""
+    question = next((q for q in definition.step(step_no).questions
+                     if q.type == "signature"), None)
+    if question is None:
+        return None
+    consent = registry().consent(question.consent)
+    if data.signature_name:
+        row = consents.sign(patient, consent, data.signature_name, locale, client, response)
+    else:
+        row = consents.signature(patient, consent)
+    return (question.id, consents.answer(row)) if row is not None else None
+
+
+def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: StepInput, *,
+              revision: int | None, editor: str | None, go_to: int, enforce_required: bool,
+              locale: str, client: consents.Client, autosave: bool = False) -> SaveResult:
+    """Store the valid answers of one step (never the invalid ones), refuse a stale page,
+    and move the resume point to ``go_to`` when the step is complete enough to leave."""
+    step = definition.step(step_no)
+    response = _response_to_save(patient, definition, revision, editor, autosave)
+    if isinstance(response, SaveResult):
+        return response
+    merged = _with_changes(definition, step_no, response.answers, data.values)
+    signed = _signature_answer(patient, response, step_no, data, locale, client, definition)
+    if signed is not None:
+        merged[signed[0]] = signed[1]
 
     missing = rules.missing(definition, merged, signed_versions(definition), step=step_no) \
         if enforce_required else []
@@ -411,15 +437,7 @@ def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int
     definition = definition_for(response)
     step = definition.step(step_no)
     before = effective_answers(response)
-    after = dict(before)
-    for qid, value in data.values.items():
-        if value is None:
-            after.pop(qid, None)
-        else:
-            after[qid] = value
-    for question in step.questions:
-        if not rules.visible(definition, question, after):
-            after.pop(question.id, None)
+    after = _with_changes(definition, step_no, before, data.values)
     changed = [q.id for q in step.questions if after.get(q.id) != before.get(q.id)]
     if not changed:
         return AmendResult(unchanged=True)
@@ -526,5 +544,5 @@ def psfs_activities(patient: Patient) -> list[str]:
     question = definition.questions.get(qid) if qid else None
     if question is None:
         return []
-    name = next(c.id for c in question.columns if c.type == "short_text")
+    name = question.name_column.id
     return [row[name] for row in effective_answers(response).get(qid) or []]

@@ -17,9 +17,10 @@ is shown as missing, never as zero.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the question types score with these rules; no import cycle at run time
+if TYPE_CHECKING:  # the question types (rows) score with these rules: no cycle at run time
     from portal.intake.definitions import Questionnaire
 
 SCALE_MIN, SCALE_MAX = 0, 10
@@ -57,20 +58,25 @@ def psfs_scores(rows: Any, score_column: str = "score") -> list[int]:
 
 
 def compute(definition: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
-    """Every score the definition's [scoring] table names, from stored answers."""
+    """Every score the definition's [scoring] table names, from stored answers (each read by
+    its question's type: ``scores`` gives the 0-10 items an answer holds)."""
     spec = definition.scoring
     out: dict[str, Any] = {}
     for key in ("nprs_now", "nprs_average", "nprs_worst"):
         if key in spec:
-            out[key] = nprs(answers.get(spec[key]))
+            out[key] = nprs(_item(definition, answers, spec[key]))
     if "nprs_average" in out:
         out["nprs_baseline"] = out["nprs_average"]
     if "peg" in spec:
-        out["peg"] = peg(*(answers.get(qid) for qid in spec["peg"]))
+        out["peg"] = peg(*(_item(definition, answers, qid) for qid in spec["peg"]))
     if "psfs" in spec:
-        question = definition.questions[spec["psfs"]]
-        column = next(c.id for c in question.columns if c.type == "scale")
-        scores = psfs_scores(answers.get(spec["psfs"]), column)
+        scores = definition.questions[spec["psfs"]].scores(answers.get(spec["psfs"]))
         out["psfs"] = psfs(scores)
         out["psfs_items"] = len(scores)
     return out
+
+
+def _item(definition: Questionnaire, answers: dict[str, Any], qid: str) -> Any:
+    """A one-item answer (a scale), None when it gives no item."""
+    items = definition.questions[qid].scores(answers.get(qid))
+    return items[0] if items else None

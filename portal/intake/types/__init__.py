@@ -45,7 +45,7 @@ def build(table: dict[str, Any], step: int, consents: set[str]) -> Question:
     unknown = sorted(set(table) - SETTINGS)
     if unknown:
         raise SettingsError("", f"unknown setting(s) {unknown} (a typo?)")
-    cls = TYPES.get(table.get("type"))
+    cls = TYPES.get(str(table.get("type")))
     if cls is None:
         raise SettingsError("", f"type {table.get('type')!r} is not one of {tuple(TYPES)}")
     settings = {k: v for k, v in table.items() if k not in ("type", "show_if")}

@@ -123,14 +123,19 @@ class Rows(Question):
         if not filled:
             return None
         if len(filled) < len(cells):
-            for cid, f in cells.items():
-                if cid not in filled:
-                    f.errors = [_("Name the activity you rated.") if cid == self.name_column.id
-                                else _("Give this activity a number from 0 to 10.")]
-                    out.fail(self, locale, f.errors[0], f.id)
+            self._ask_for_the_rest(cells, filled, locale, out)
             return False
         return {c.id: int(filled[c.id]) if c.type == "scale" else filled[c.id]
                 for c in self.columns}
+
+    def _ask_for_the_rest(self, cells: dict, filled: dict, locale: str,
+                          out: StepInput) -> None:
+        """A row half filled in: an error by each empty cell."""
+        for cid, f in cells.items():
+            if cid not in filled:
+                f.errors = [_("Name the activity you rated.") if cid == self.name_column.id
+                            else _("Give this activity a number from 0 to 10.")]
+                out.fail(self, locale, f.errors[0], f.id)
 
     def required_message(self) -> str:
         return _("Name at least one activity and give it a number.")
@@ -138,7 +143,7 @@ class Rows(Question):
     # --- stored answers ------------------------------------------------------------------
 
     def is_missing(self, value: Any, signed_versions: dict[str, int] | None) -> bool:
-        return len(value or []) < max(self.min_rows, 1)
+        return len(value or []) < max(self.min_rows or 0, 1)
 
     def value_ok(self, value: Any, today: date | None = None) -> bool:
         if not isinstance(value, list) or not 0 < len(value) <= self.max_rows:

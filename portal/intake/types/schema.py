@@ -157,10 +157,11 @@ def _nested(annotation: Any) -> type[Part] | None:
     return None
 
 
-def _follow(model: type[BaseModel], table: Any, loc: tuple) -> tuple[type, Any, str | None]:
+def _follow(model: type[BaseModel], table: Any, loc: tuple) -> tuple[Any, Any, Any]:
     """The model and raw table an error's location ends in, and the setting (None when the
     location is a list entry that is not a table)."""
-    owner, data, name, inside = model, table, None, None
+    owner: Any = model
+    data, name, inside = table, None, None
     for part in loc:
         if name is None:
             name = part
@@ -171,8 +172,8 @@ def _follow(model: type[BaseModel], table: Any, loc: tuple) -> tuple[type, Any, 
         if nested is None:
             break
         if isinstance(part, int):
-            fits = isinstance(inside, (list, tuple)) and 0 <= part < len(inside)
-            owner, data, name = nested, inside[part] if fits else None, None
+            items = inside if isinstance(inside, (list, tuple)) else ()
+            owner, data, name = nested, items[part] if 0 <= part < len(items) else None, None
         else:
             owner, data, name = nested, inside, part
             inside = data.get(part) if isinstance(data, dict) else None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StrictInt
@@ -20,7 +21,7 @@ class ShortText(Question):
         "max_length": "max_length is for text questions",
         "input_type": "input_type is for text questions",
         "format": "format is for text questions"}
-    field_class: ClassVar[type] = StringField
+    field_class: ClassVar[Callable[..., Any]] = StringField
 
     max_length: Annotated[StrictInt, Field(ge=1, le=TEXT_CAP), Says(MAX_LENGTH)] = 200
     # The HTML input type: a phone keypad on phones for "tel".
