@@ -1,4 +1,6 @@
-"""The intake wizard (/me/intake/), and the practitioner's reading of it.
+"""The intake wizard (/me/intake/): its steps, the review step, sending it, and the sent
+intake's summary. Corrections after sending and a new consent are in after_views.py, the
+practitioner's reading in staff_views.py.
 
 Every step works as a plain form post (SPEC 2.5); htmx adds autosave through its own route,
 which answers with the save status only (or, on a stale tab, the form with the newer
@@ -16,31 +18,29 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from portal import chart_frame, errors, htmx
+from portal import errors, htmx
 from portal.extensions import login_manager
-from portal.forms import EmptyForm
 from portal.intake import bp, bodymap, display, forms, services
 from portal.intake import consent as consents
 from portal.intake import flags as flag_rules
 from portal.intake.answers import visible
 from portal.intake.definitions import TEXT_CAP, Questionnaire, Step, text
 from portal.models import IntakeResponse, Patient
-from portal.security import patient_for, staff_required
 
 STASH_MAX_VALUES = 100
 
 
-def _locale() -> str:
+def page_locale() -> str:
     return str(get_locale())
 
 
-def _client() -> consents.Client:
+def request_client() -> consents.Client:
     return consents.Client(request.remote_addr, request.user_agent.string)
 
 
 @bp.context_processor
 def _template_helpers() -> dict:
-    locale = _locale()
+    locale = page_locale()
     return {"text": text, "bodymap": bodymap, "anchor": forms.anchor,
             "consent_blocks": display.blocks,
             "amendment_lines": lambda question, value: display.lines(question, value, locale)}
@@ -66,7 +66,7 @@ def patient_intake(view):
 
 def _stashable(definition: Questionnaire, step: Step) -> dict[str, list[str]]:
     """The posted fields that belong to ``step``, bounded in size; nothing else."""
-    cls = forms.step_form_class(definition, step, _locale(), services.today())
+    cls = forms.step_form_class(definition, step, page_locale(), services.today())
     names = {f.name for f in cls(formdata=None)}
     names -= {"csrf_token", "revision", "editor", "action"}
     kept = {}
@@ -124,31 +124,31 @@ def _expired_form(error: CSRFError):
 
 # --- the wizard ---------------------------------------------------------------------------
 
-def _question_step(definition: Questionnaire, step_no: int) -> Step:
+def question_step(definition: Questionnaire, step_no: int) -> Step:
     step = definition.step(step_no)
     if step is None:
         abort(404)
     return step
 
 
-def _form_class(definition: Questionnaire, step: Step, base=forms.StepForm):
-    return forms.step_form_class(definition, step, _locale(), services.today(), base)
+def form_class(definition: Questionnaire, step: Step, base=forms.StepForm):
+    return forms.step_form_class(definition, step, page_locale(), services.today(), base)
 
 
-def _blank_form(definition, step, answers, revision, editor=None, base=forms.StepForm):
+def blank_form(definition, step, answers, revision, editor=None, base=forms.StepForm):
     data = forms.form_data(step, answers)
     data.update(revision=str(revision), editor=editor or forms.new_editor())
-    return _form_class(definition, step, base)(formdata=None, data=data)
+    return form_class(definition, step, base)(formdata=None, data=data)
 
 
-def _step_context(patient: Patient, response: IntakeResponse | None,
+def step_context(patient: Patient, response: IntakeResponse | None,
                   definition: Questionnaire, step: Step, form, **extra) -> dict:
     answers = response.answers if response else {}
     consent = signature = None
     if any(q.type == "signature" for q in step.questions):
         consent = consents.current_consent()
         signature = consents.signature(patient, consent)
-    locale = _locale()
+    locale = page_locale()
     # What the questions of this step currently hold: posted values when re-drawing a post.
     ctx = {
         "definition": definition, "step": step, "form": form, "response": response,
@@ -162,20 +162,20 @@ def _step_context(patient: Patient, response: IntakeResponse | None,
     return ctx
 
 
-def _current_values(form, step: Step) -> dict:
+def current_values(form, step: Step) -> dict:
     """The answers a drawn form shows, for advice and follow-ups shown by the server."""
     return {q.id: q.drawn(form) for q in step.questions if q.condition}
 
 
 def _render_step(status: int = 200, **ctx):
-    ctx.setdefault("shown", _current_values(ctx["form"], ctx["step"]))
+    ctx.setdefault("shown", current_values(ctx["form"], ctx["step"]))
     return htmx.render("intake/step.html", "intake/_step_form.html", status=status, **ctx)
 
 
 def _show_step(patient: Patient, step_no: int, status: int = 200, notice: str | None = None):
     response = services.response_for(patient)
     definition = services.definition_for(response)
-    step = _question_step(definition, step_no)
+    step = question_step(definition, step_no)
     answers = response.answers if response else {}
     revision = response.revision if response else 0
     kept = services.stashed(patient, step_no)
@@ -185,11 +185,11 @@ def _show_step(patient: Patient, step_no: int, status: int = 200, notice: str | 
         data = MultiDict([(k, v) for k, values in kept.fields.items() for v in values])
         data["revision"] = str(kept.revision)
         data["editor"] = kept.editor or forms.new_editor()
-        form = _form_class(definition, step)(formdata=data)
+        form = form_class(definition, step)(formdata=data)
         notice = notice or "restored"
     else:
-        form = _blank_form(definition, step, answers, revision)
-    return _render_step(status, **_step_context(patient, response, definition, step, form,
+        form = blank_form(definition, step, answers, revision)
+    return _render_step(status, **step_context(patient, response, definition, step, form,
                                                 notice=notice, restored=kept is not None))
 
 
@@ -210,7 +210,7 @@ def step(patient: Patient, step: int):
     if response is not None and response.submitted:
         return redirect(url_for("intake.summary"))
     definition = services.definition_for(response)
-    if _question_step(definition, step).kind == "review":
+    if question_step(definition, step).kind == "review":
         return _review(patient, response, definition)
     return _show_step(patient, step)
 
@@ -219,15 +219,15 @@ def _conflict_context(patient, definition, step, data: forms.StepInput, editor):
     """The newer answers, and what this page had typed where they differ (not saved)."""
     response = services.response_for(patient)
     answers = response.answers if response else {}
-    form = _blank_form(definition, step, answers, response.revision if response else 0,
+    form = blank_form(definition, step, answers, response.revision if response else 0,
                        editor)
-    locale = _locale()
+    locale = page_locale()
     typed = {}
     for question in step.questions:
         mine = data.values.get(question.id)
         if question.id in data.values and mine != answers.get(question.id):
             typed[question.id] = display.lines(question, mine, locale) or [_("(no answer)")]
-    return _step_context(patient, response, definition, step, form, notice="conflict",
+    return step_context(patient, response, definition, step, form, notice="conflict",
                          typed=typed)
 
 
@@ -240,22 +240,22 @@ def save(patient: Patient, step: int):
               "warning")
         return htmx.hx_redirect(url_for("intake.summary"))
     definition = services.definition_for(response)
-    step_def = _question_step(definition, step)
+    step_def = question_step(definition, step)
     if step_def.kind != "questions":
         abort(404)
-    form = _form_class(definition, step_def)()
+    form = form_class(definition, step_def)()
     data = forms.read_step(form)
     revision, editor = form.posted_revision(), form.posted_editor() or forms.new_editor()
     if revision is None:
         form.revision.data = str(response.revision if response else 0)
         form.editor.data = editor
-        return _render_step(422, **_step_context(patient, response, definition, step_def, form,
+        return _render_step(422, **step_context(patient, response, definition, step_def, form,
                                                  notice="reload"))
     action = form.pressed()
     go_to = {"next": step + 1, "back": max(step - 1, 1)}.get(action, step)
     result = services.save_step(patient, definition, step, data, revision=revision,
                                 editor=editor, go_to=go_to, enforce_required=action == "next",
-                                locale=_locale(), client=_client())
+                                locale=page_locale(), client=request_client())
     if result.submitted:
         return htmx.hx_redirect(url_for("intake.summary"))
     if result.conflict:
@@ -266,11 +266,11 @@ def save(patient: Patient, step: int):
     if data.errors:
         form.revision.data = str(result.response.revision)
         form.editor.data = editor
-        return _render_step(422, **_step_context(patient, result.response, definition,
+        return _render_step(422, **step_context(patient, result.response, definition,
                                                  step_def, form, problems=data.errors))
     for level in result.advice:
         advice = definition.advice[level]
-        flash(f"{text(advice.title, _locale())}. {text(advice.text, _locale())}", "urgent")
+        flash(f"{text(advice.title, page_locale())}. {text(advice.text, page_locale())}", "urgent")
     if action == "later":
         flash(_("Your answers are saved. Come back any time to finish."), "success")
         return htmx.hx_redirect(url_for("patient.home"))
@@ -288,10 +288,10 @@ def autosave(patient: Patient, step: int):
     if response is not None and response.submitted:
         return htmx.hx_redirect(url_for("intake.summary"))
     definition = services.definition_for(response)
-    step_def = _question_step(definition, step)
+    step_def = question_step(definition, step)
     if step_def.kind != "questions":
         abort(404)
-    form = _form_class(definition, step_def)()
+    form = form_class(definition, step_def)()
     data = forms.read_step(form)
     data.signature_name = None  # signing takes a button, never an autosave
     revision, editor = form.posted_revision(), form.posted_editor()
@@ -300,7 +300,7 @@ def autosave(patient: Patient, step: int):
         if revision is not None and editor:
             services.save_step(patient, definition, step, data, revision=revision,
                                editor=editor, go_to=step, enforce_required=False,
-                               locale=_locale(), client=_client())
+                               locale=page_locale(), client=request_client())
         return htmx.hx_redirect(url_for("intake.step", step=step))
     if revision is None or editor is None:
         return htmx.render("intake/step.html", "intake/_save_status.html", status=422,
@@ -308,7 +308,7 @@ def autosave(patient: Patient, step: int):
                            status_problems=[], saved_at=None)
     result = services.save_step(patient, definition, step, data, revision=revision,
                                 editor=editor, go_to=step, enforce_required=False,
-                                locale=_locale(), client=_client(), autosave=True)
+                                locale=page_locale(), client=request_client(), autosave=True)
     if result.submitted:
         return htmx.hx_redirect(url_for("intake.summary"))
     if result.conflict:
@@ -324,11 +324,11 @@ def autosave(patient: Patient, step: int):
 
 # --- review and submit --------------------------------------------------------------------
 
-def _answer_sections(definition: Questionnaire, answers: dict, response=None,
+def answer_sections(definition: Questionnaire, answers: dict, response=None,
                      flagged: dict[str, str] | None = None) -> list[dict]:
     """Steps with their questions' answers as lines, for the review and read-only pages.
     ``flagged``: question id -> the kind of flag its answer raised (staff view)."""
-    locale = _locale()
+    locale = page_locale()
     amended = services.amended_questions(response) if response is not None else {}
     sections = []
     for step in definition.steps:
@@ -351,11 +351,11 @@ def _review(patient: Patient, response, definition: Questionnaire, status: int =
             notice: str | None = None):
     answers = response.answers if response else {}
     missing = services.missing_answers(response)
-    locale = _locale()
+    locale = page_locale()
     return htmx.render(
         "intake/review.html", status=status, definition=definition,
         step=definition.review_step, response=response, locale=locale, text=text,
-        sections=_answer_sections(definition, answers), anchor=forms.anchor,
+        sections=answer_sections(definition, answers), anchor=forms.anchor,
         missing=missing, notice=notice, bodymap=bodymap,
         form=forms.SubmitForm(formdata=None,
                               data={"revision": str(response.revision if response else 0)}),
@@ -390,143 +390,9 @@ def summary(patient: Patient):
     definition = services.definition_for(response)
     answers = services.effective_answers(response)
     return htmx.render("intake/summary.html", definition=definition, response=response,
-                       locale=_locale(), text=text, bodymap=bodymap,
-                       sections=_answer_sections(definition, answers, response),
+                       locale=page_locale(), text=text, bodymap=bodymap,
+                       sections=answer_sections(definition, answers, response),
                        signature=consents.latest_signature(patient),
                        consent_current=consents.has_current_consent(patient),
                        advice=[definition.advice[level] for level in
                                flag_rules.advice_levels(definition, answers)])
-
-
-# --- corrections after submission ---------------------------------------------------------
-
-def _amendable_step(definition: Questionnaire, step_no: int) -> Step:
-    step = _question_step(definition, step_no)
-    if step.kind != "questions" or any(q.type == "signature" for q in step.questions):
-        abort(404)  # the consent is signed again on its own page, never amended
-    return step
-
-
-@bp.route("/me/intake/amend/<int:step>", methods=["GET", "POST"])
-@patient_intake
-def amend(patient: Patient, step: int):
-    response = services.submitted_response(patient)
-    if response is None:
-        return redirect(url_for("intake.resume"))
-    definition = services.definition_for(response)
-    step_def = _amendable_step(definition, step)
-    current = services.effective_answers(response)
-    problems: list[forms.ErrorItem] = []
-    if request.method == "POST":
-        form = _form_class(definition, step_def, forms.AmendForm)()
-        data = forms.read_step(form)
-        reason = form.reason.data or ""
-        if not reason:
-            form.reason.errors = [_("Tell your clinic in a few words why you are changing "
-                                    "your answers.")]
-        elif len(reason) > forms.REASON_MAX:
-            form.reason.errors = [_("Use at most %(max)d characters. This answer has "
-                                    "%(count)d.", max=forms.REASON_MAX, count=len(reason))]
-        problems = list(data.errors)
-        if form.reason.errors:
-            problems.append(forms.ErrorItem(form.reason.id, str(form.reason.label.text),
-                                            form.reason.errors[0]))
-        if not problems:
-            result = services.amend(patient, current_user._get_current_object(), response,
-                                    step, data, reason)
-            if result.unchanged:
-                flash(_("Nothing was changed."), "warning")
-                return htmx.hx_redirect(url_for("intake.summary"))
-            if result.amendment is not None:
-                flash(_("Your correction is saved. Your practitioner will see it, and your "
-                        "original answers are kept."), "success")
-                return htmx.hx_redirect(url_for("intake.summary"))
-            forms.add_required_errors(form, result.missing, data)
-            problems = data.errors
-    else:
-        form = _blank_form(definition, step_def, current, response.revision,
-                           base=forms.AmendForm)
-    ctx = _step_context(patient, response, definition, step_def, form, problems=problems,
-                        amending=True, autosave=False)
-    ctx["answers"] = current
-    return htmx.render("intake/amend.html", status=422 if problems else 200,
-                       shown=_current_values(form, step_def), **ctx)
-
-
-# --- a new consent version ----------------------------------------------------------------
-
-@bp.route("/me/intake/consent", methods=["GET", "POST"])
-@patient_intake
-def consent(patient: Patient):
-    """Sign the current consent when the clinic published a new version (SPEC 2.3)."""
-    current = consents.current_consent()
-    existing = consents.signature(patient, current)
-    form = forms.ConsentForm()
-    if request.method == "POST" and existing is None:
-        if form.validate():
-            services.sign_current_consent(patient, form.name.data, _locale(), _client())
-            flash(_("Thank you. Your consent is signed."), "success")
-            return htmx.hx_redirect(url_for("patient.home"))
-    status = 422 if form.errors else 200
-    return htmx.render("intake/consent.html", status=status, form=form, consent=current,
-                       signature=existing, locale=_locale(), text=text)
-
-
-# --- practitioners (SPEC 2.7, 5.3) --------------------------------------------------------
-
-def _staff_context(patient: Patient) -> dict:
-    response = services.response_for(patient)
-    ctx = {"patient": patient, "response": response, "locale": _locale(), "text": text,
-           "bodymap": bodymap, "review_form": EmptyForm(),
-           "signatures": [], "flags": [], "scores": {}, "sections": [], "definition": None,
-           "state": services.state(patient)}
-    if response is not None and response.submitted:
-        definition = services.definition_for(response)
-        answers = services.effective_answers(response)
-        flags = []
-        flagged: dict[str, str] = {}
-        for stored in services.effective_flags(response):
-            flag = definition.flag(stored["code"])
-            if flag is None:
-                continue
-            if flagged.get(flag.when.question) != "red_flag":
-                flagged[flag.when.question] = flag.kind
-            details = [(text(definition.questions[qid].label, ctx["locale"]),
-                        display.lines(definition.questions[qid], answers.get(qid),
-                                      ctx["locale"])) for qid in flag.details]
-            flags.append({"flag": flag, "label": text(flag.label, ctx["locale"]),
-                          "details": [d for d in details if d[1]]})
-        ctx.update(definition=definition, flags=flags,
-                   scores=services.effective_scores(response),
-                   sections=_answer_sections(definition, answers, response, flagged),
-                   signatures=consents.signatures(patient),
-                   consent_current=consents.has_current_consent(patient))
-    return ctx
-
-
-@bp.route("/clinic/patients/<patient_id>/intake")
-@staff_required
-def staff_view(patient_id: str):
-    patient = patient_for(current_user, patient_id)
-    ctx = _staff_context(patient)
-    services.record_view(ctx["response"], patient, current_user._get_current_object())
-    return chart_frame.render("intake", "intake/staff.html", "intake/_staff_intake.html",
-                             **ctx)
-
-
-@bp.route("/clinic/patients/<patient_id>/intake/reviewed", methods=["POST"])
-@staff_required
-def mark_reviewed(patient_id: str):
-    patient = patient_for(current_user, patient_id)
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
-    response = services.submitted_response(patient)
-    if response is None:
-        abort(404)
-    if services.mark_reviewed(response, current_user._get_current_object()):
-        flash(_("Intake marked as reviewed."), "success")
-    else:
-        flash(_("This intake was already reviewed."), "warning")
-    return htmx.hx_redirect(url_for("intake.staff_view", patient_id=patient.public_id))
-

@@ -1,0 +1,78 @@
+"""Corrections after the intake was sent (SPEC 2.6), and signing a newer consent."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from blinker import Namespace
+
+from portal import audit, clock
+from portal.extensions import db
+from portal.intake import answers as rules
+from portal.intake import consent as consents
+from portal.intake import flags as flag_rules
+from portal.intake.definitions import Question
+from portal.intake.questionnaires import scoring
+from portal.intake.responses import (definition_for, effective_answers, response_for,
+                                     with_changes)
+from portal.intake.submission import record_contact
+from portal.intake.types import StepInput
+from portal.models import IntakeAmendment, IntakeResponse, Patient, User
+
+
+@dataclass
+class AmendResult:
+    amendment: IntakeAmendment | None = None
+    unchanged: bool = False
+    missing: list[Question] = field(default_factory=list)
+
+
+_signals = Namespace()
+# Sent by amend() with the patient, inside its transaction: what other features derive from
+# the intake (the treatment outcome's baseline) is brought up to date in the same commit.
+intake_amended = _signals.signal("intake-amended")
+
+
+def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int,
+          data: StepInput, reason: str) -> AmendResult:
+    """A correction after submission (SPEC 2.6): the original stays, the amendment holds
+    what changed, and the intake goes back on the practitioner's list to review."""
+    definition = definition_for(response)
+    step = definition.step(step_no)
+    before = effective_answers(response)
+    after = with_changes(definition, step_no, before, data.values)
+    changed = [q.id for q in step.questions if after.get(q.id) != before.get(q.id)]
+    if not changed:
+        return AmendResult(unchanged=True)
+    missing = rules.missing(definition, after, None, step=step_no)
+    if missing:
+        return AmendResult(missing=missing)
+    raised = flag_rules.compute(definition, after)
+    reds = sum(1 for f in raised if f["kind"] == "red_flag")
+    now = clock.now()
+    amendment = IntakeAmendment(response=response, step=step_no, created_at=now,
+                                author_id=author.id, reason=reason,
+                                changes={qid: after.get(qid) for qid in changed},
+                                previous={qid: before.get(qid) for qid in changed},
+                                scores=scoring.compute(definition, after), flags=raised)
+    db.session.add(amendment)
+    response.has_red_flags = reds > 0
+    response.red_flag_count = reds
+    response.precaution_count = len(raised) - reds
+    response.reviewed_at = None
+    response.reviewed_by_id = None
+    response.updated_at = now
+    patient.last_activity_at = now
+    record_contact(patient, definition, after)
+    audit.write("intake.amended", patient=patient, actor=author, subject=response.public_id,
+                detail={"step": step_no})
+    intake_amended.send(patient)
+    db.session.commit()
+    return AmendResult(amendment=amendment)
+
+def sign_current_consent(patient: Patient, name: str, locale: str,
+                         client: consents.Client) -> None:
+    """A new consent version, signed after the intake was sent (from the patient's home)."""
+    consents.sign(patient, consents.current_consent(), name, locale, client,
+                  response_for(patient))
+    patient.last_activity_at = clock.now()
+    db.session.commit()

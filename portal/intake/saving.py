@@ -1,0 +1,130 @@
+"""Saving a step of the wizard (SPEC 2.4, 2.5): the valid answers only, never over newer
+ones (the stale-tab check), the resume point moved on when the step is complete enough to
+leave, and the consent signed when its step is."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import clock
+from portal.extensions import db
+from portal.intake import answers as rules
+from portal.intake import consent as consents
+from portal.intake import flags as flag_rules
+from portal.intake.definitions import Question, Questionnaire, registry
+from portal.intake.responses import response_for, signed_versions, with_changes
+from portal.intake.types import StepInput
+from portal.models import IntakeResponse, IntakeStash, Patient
+
+
+@dataclass
+class SaveResult:
+    response: IntakeResponse | None
+    saved: bool = False
+    conflict: bool = False
+    submitted: bool = False          # refused: the intake was already sent
+    missing: list[Question] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+
+
+def _start(patient: Patient, definition: Questionnaire) -> IntakeResponse | None:
+    """Create the response at the first save; None when another request just did."""
+    now = clock.now()
+    response = IntakeResponse(patient_id=patient.id, definition_key=definition.key,
+                              definition_version=definition.version, answers={}, revision=0,
+                              current_step=1, created_at=now, updated_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(response)
+    except IntegrityError:
+        return None
+    return response
+
+
+def _stale(response: IntakeResponse, revision: int | None, editor: str | None,
+           own_older_ok: bool) -> bool:
+    """A save is stale when the response changed since the page was drawn. One exception:
+    a button post may carry the revision from before its own page's last autosave (the two
+    raced); the post holds the whole form as the patient left it, so it is the newest. An
+    autosave never gets that exception: arriving after its page's button post, it holds
+    older answers (and would move the patient back a step)."""
+    if revision == response.revision:
+        return False
+    return not (own_older_ok and editor and revision is not None
+                and revision < response.revision and editor == response.last_editor)
+
+
+def _response_to_save(patient: Patient, definition: Questionnaire, revision: int | None,
+                      editor: str | None, autosave: bool) -> IntakeResponse | SaveResult:
+    """The response a step's answers go into (made at the first save), or why not."""
+    response = response_for(patient)
+    if response is not None and response.submitted:
+        return SaveResult(response, submitted=True)
+    if response is not None and response.definition_version != definition.version:
+        return SaveResult(response, conflict=True)
+    if response is None:
+        if revision not in (0, None):
+            return SaveResult(None, conflict=True)
+        response = _start(patient, definition)
+        if response is None:  # created meanwhile by another tab
+            return SaveResult(response_for(patient), conflict=True)
+    elif _stale(response, revision, editor, own_older_ok=not autosave):
+        return SaveResult(response, conflict=True)
+    return response
+
+
+def _signature_answer(patient: Patient, response: IntakeResponse, step_no: int,
+                      data: StepInput, locale: str, client: consents.Client,
+                      definition: Questionnaire) -> tuple[str, dict] | None:
+    """The signature question of the step and its answer: signed now with the typed name,
+    or signed already (this step, or the consent page); None when neither."""
+    question = next((q for q in definition.step(step_no).questions
+                     if q.type == "signature"), None)
+    if question is None:
+        return None
+    consent = registry().consent(question.consent)
+    if data.signature_name:
+        row = consents.sign(patient, consent, data.signature_name, locale, client, response)
+    else:
+        row = consents.signature(patient, consent)
+    return (question.id, consents.answer(row)) if row is not None else None
+
+
+def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: StepInput, *,
+              revision: int | None, editor: str | None, go_to: int, enforce_required: bool,
+              locale: str, client: consents.Client, autosave: bool = False) -> SaveResult:
+    """Store the valid answers of one step (never the invalid ones), refuse a stale page,
+    and move the resume point to ``go_to`` when the step is complete enough to leave."""
+    step = definition.step(step_no)
+    response = _response_to_save(patient, definition, revision, editor, autosave)
+    if isinstance(response, SaveResult):
+        return response
+    merged = with_changes(definition, step_no, response.answers, data.values)
+    signed = _signature_answer(patient, response, step_no, data, locale, client, definition)
+    if signed is not None:
+        merged[signed[0]] = signed[1]
+
+    missing = rules.missing(definition, merged, signed_versions(definition), step=step_no) \
+        if enforce_required else []
+    leaving = not missing and not data.errors
+    now = clock.now()
+    result = db.session.execute(
+        update(IntakeResponse)
+        .where(IntakeResponse.id == response.id, IntakeResponse.revision == response.revision,
+               IntakeResponse.status == "in_progress")
+        .values(answers=merged, revision=response.revision + 1, last_editor=editor,
+                current_step=go_to if leaving else step_no, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # another save won the race since we read the response
+        db.session.rollback()
+        return SaveResult(response_for(patient), conflict=True)
+    patient.last_activity_at = now
+    db.session.execute(delete(IntakeStash).where(IntakeStash.patient_id == patient.id,
+                                                 IntakeStash.step == step_no))
+    db.session.commit()
+    db.session.refresh(response)
+    step_answers = {q.id: merged.get(q.id) for q in step.questions}
+    return SaveResult(response, saved=True, missing=missing,
+                      advice=flag_rules.advice_levels(definition, step_answers))

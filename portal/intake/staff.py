@@ -1,0 +1,52 @@
+"""What practitioners do with sent intakes (SPEC 2.7, 5.3, 7.1): read them (audited), mark
+them reviewed once, and find the new ones, red flags first."""
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import audit, clock
+from portal.extensions import db
+from portal.models import IntakeResponse, Patient, User
+
+
+def record_view(response: IntakeResponse | None, patient: Patient, viewer: User) -> None:
+    """Every view of a patient's intake is audited (SPEC 7.1)."""
+    audit.write("intake.viewed", patient=patient, actor=viewer,
+                subject=response.public_id if response else None)
+    db.session.commit()
+
+
+def mark_reviewed(response: IntakeResponse, reviewer: User) -> bool:
+    """Once: a second click (or a second practitioner) changes nothing."""
+    result = db.session.execute(
+        update(IntakeResponse)
+        .where(IntakeResponse.id == response.id, IntakeResponse.status == "submitted",
+               IntakeResponse.reviewed_at.is_(None))
+        .values(reviewed_at=clock.now(), reviewed_by_id=reviewer.id)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    audit.write("intake.reviewed", patient=response.patient, actor=reviewer,
+                subject=response.public_id)
+    db.session.commit()
+    db.session.refresh(response)
+    return True
+
+
+def new_intakes(limit: int = 50) -> list[IntakeResponse]:
+    """Submitted and not yet reviewed: red flags first, then oldest first."""
+    return list(db.session.scalars(
+        select(IntakeResponse)
+        .where(IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None))
+        .order_by(IntakeResponse.has_red_flags.desc(), IntakeResponse.submitted_at,
+                  IntakeResponse.id)
+        .options(joinedload(IntakeResponse.patient).joinedload(Patient.user),
+                 selectinload(IntakeResponse.amendments))
+        .limit(limit)))
+
+
+def count_new_intakes() -> int:
+    return db.session.scalar(select(func.count()).select_from(IntakeResponse).where(
+        IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None))) or 0
