@@ -6,8 +6,8 @@ seed-demo --patients N``; a database that already has them is reused), then, in 
 process that plays one worker, sign in as a practitioner and time each page: the worklist,
 the patient list, searches by name, phone and date of birth, both pain-change orders,
 second pages by cursor, a patient's chart and the outcomes page. Each page is asked
-``--requests`` times, or fewer (at least 5) once it has taken ``--budget`` seconds. Server time is the
-time the application takes to answer (Flask's test client in the worker's process: no
+``--requests`` times, or fewer (at least 5) once it has taken ``--budget`` seconds. Server
+time is the time the application takes to answer (Flask's test client in the worker's process: no
 network, no browser); the worker's resident memory is read after the requests.
 
 Targets (SPEC 8.5): under 50 ms server time, a worker under 150 MB resident.
@@ -146,7 +146,7 @@ def _sign_in(client) -> None:
                            headers={"X-CSRFToken": token})
     assert response.status_code == 303, response.status_code
     totp = pyotp.TOTP(secret)
-    for attempt in range(2):
+    for _attempt in range(2):
         page = client.get("/auth/mfa").get_data(as_text=True)
         token = _TOKEN.search(page).group(1)
         response = client.post("/auth/mfa", data={"code": totp.now()},
@@ -247,7 +247,7 @@ def measure(backend: str, size: int, requests: int, budget: float) -> dict:
         times.sort()
         results.append({"page": label, "url": url, "status": status, "n": len(times),
                         "median_ms": statistics.median(times),
-                        "p95_ms": times[max(0, int(round(0.95 * len(times))) - 1)]})
+                        "p95_ms": times[max(0, round(0.95 * len(times)) - 1)]})
     rss, peak = _rss_mb()
     with app.app_context():
         from sqlalchemy import func, select

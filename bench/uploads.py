@@ -155,7 +155,7 @@ class DocumentCounts:
                                          "GROUP BY status")).all()
         except OperationalError:  # SQLite busy for a moment: ask again next time
             return None
-        return {status: count for status, count in rows}
+        return dict(rows)
 
     def worker_checks(self) -> bool:
         """Whether this schema has documents checked by the worker (issue 11's change)."""
@@ -348,7 +348,7 @@ class MemorySampler(threading.Thread):
     def __init__(self, gunicorn_pid: int, worker_pid: int):
         super().__init__(daemon=True)
         self.groups = {"web": lambda: children(gunicorn_pid),
-                       "task": lambda: [worker_pid] + children(worker_pid)}
+                       "task": lambda: [worker_pid, *children(worker_pid)]}
         self.peaks: dict[str, dict[int, float]] = {"web": {}, "task": {}}
         self._stop_event = threading.Event()
 
@@ -450,7 +450,7 @@ class Client:
         token = self.token("/auth/login")
         body = urllib.parse.urlencode({"csrf_token": token, "email": email,
                                        "password": PASSWORD}).encode()
-        status, location, _ = self.request(
+        status, _location, _ = self.request(
             "POST", "/auth/login", body,
             {"Content-Type": "application/x-www-form-urlencoded"})
         if status != 303:
@@ -517,7 +517,7 @@ def _queue_size(queue_url: str, queue_name: str) -> int | None:
     from portal.tasks import make_storage
     try:
         return make_storage(queue_url, queue_name).queue_size()
-    except Exception:  # noqa: BLE001 - not knowable: the caller falls back to its timeout
+    except Exception:  # not knowable: the caller falls back to its timeout
         return None
 
 
@@ -532,7 +532,7 @@ def run_uploads(port: int, emails: list[str], uploads: list[tuple[str, list[Part
     def one(index: int) -> None:
         try:
             tokens[index] = clients[index].sign_in(emails[index])
-        except Exception as exc:  # noqa: BLE001 - counted and reported
+        except Exception as exc:  # counted and reported
             log(f"client {index + 1}: {exc}")
         try:
             ready.wait(timeout=300)
@@ -723,7 +723,7 @@ def bench(backend: str, clients: int, files: int, jpegs: list[bytes], png: bytes
             try:
                 from portal.tasks import make_storage
                 make_storage(queue_url, queue_name).flush_all()
-            except Exception as exc:  # noqa: BLE001 - a leftover queue is only noted
+            except Exception as exc:  # a leftover queue is only noted
                 log(f"could not remove the Redis queue {queue_name}: {exc}")
     outcomes = [photos_outcome, scan_outcome]
     for outcome in outcomes:

@@ -97,6 +97,7 @@ def register_template_helpers(app: Flask) -> None:
 def register_proxy_fix(app: Flask) -> None:
     cfg = app.config
     if cfg["PROXY_FIX_X_FOR"] or cfg["PROXY_FIX_X_PROTO"] or cfg["PROXY_FIX_X_HOST"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg["PROXY_FIX_X_FOR"],
-                                x_proto=cfg["PROXY_FIX_X_PROTO"],
-                                x_host=cfg["PROXY_FIX_X_HOST"])
+        proxied = ProxyFix(app.wsgi_app, x_for=cfg["PROXY_FIX_X_FOR"],
+                           x_proto=cfg["PROXY_FIX_X_PROTO"], x_host=cfg["PROXY_FIX_X_HOST"])
+        # Flask's documented way to add WSGI middleware; Flask types wsgi_app as a method.
+        app.wsgi_app = proxied  # type: ignore[method-assign]

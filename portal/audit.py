@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import has_request_context, request
@@ -36,7 +36,7 @@ _CHAIN_LOCK = 7_241_101
 
 
 def _canonical(event: AuditEvent) -> bytes:
-    created = event.created_at.astimezone(timezone.utc)
+    created = event.created_at.astimezone(UTC)
     payload = [
         event.prev_hash,
         created.isoformat(timespec="microseconds"),
@@ -176,7 +176,7 @@ def _clinic_midnight(day: date) -> datetime:
     zone = get_timezone()
     local = datetime.combine(day, time.min)
     local = zone.localize(local) if hasattr(zone, "localize") else local.replace(tzinfo=zone)
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def _audit_select(filters: AuditFilters):

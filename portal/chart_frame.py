@@ -4,11 +4,11 @@ Every tab is its own address, drawn by its own feature's view (the intake, docum
 sessions tabs belong to those features, the others to the clinic). This module sits below
 all of them so that each can draw its tab; what the header shows (flags, clearance,
 consent, outcome, the discharge form) is the clinic's, which hands it over at start-up
-through ``set_frame`` instead of being imported from here. Each view renders through ``render()``: a plain
-request (a link, a bookmark, the back button's history restore) gets the whole chart; an
-htmx request from a tab link gets the panel alone, which htmx swaps into ``#chart-panel``.
-Which of the two is decided by portal.htmx, never by a request parameter. The tab list,
-the panel heading and the title follow in static/js/chart.js.
+through ``set_frame`` instead of being imported from here. Each view renders through
+``render()``: a plain request (a link, a bookmark, the back button's history restore) gets
+the whole chart; an htmx request from a tab link gets the panel alone, which htmx swaps
+into ``#chart-panel``. Which of the two is decided by portal.htmx, never by a request
+parameter. The tab list, the panel heading and the title follow in static/js/chart.js.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Response, current_app
+from flask.sansio.app import App
 from flask_babel import lazy_gettext as _l
 
 from portal import htmx
@@ -45,7 +46,7 @@ TABS = (
 _BY_KEY = {tab.key: tab for tab in TABS}
 
 
-def set_frame(app: Flask, frame: FrameContext) -> None:
+def set_frame(app: App, frame: FrameContext) -> None:
     app.extensions["chart_frame"] = frame
 
 

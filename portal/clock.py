@@ -4,7 +4,7 @@ Tests move it forward instead of sleeping: ``clock.advance(minutes=31)``.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytz
 
@@ -12,7 +12,7 @@ _offset = timedelta(0)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc) + _offset
+    return datetime.now(UTC) + _offset
 
 
 def advance(**kwargs) -> None:

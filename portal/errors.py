@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, render_template
+from flask import Flask, Response, current_app
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal import htmx
 from portal.extensions import db
@@ -47,10 +48,11 @@ def render_error(status: int, title: str | None = None, message: str | None = No
 
 def _csrf_error(error: CSRFError) -> Response:
     return render_error(400, _("This form has expired"),
-                        _("For your security, forms expire. Please reload the page and submit again."))
+                        _("For your security, forms expire. "
+                          "Please reload the page and submit again."))
 
 
-def _http_error(error: HTTPException) -> Response:
+def _http_error(error: HTTPException) -> BaseResponse:
     if error.code is None or error.code < 400:
         return error.get_response()
     return render_error(error.code)

@@ -32,4 +32,4 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
-__all__ = ["db", "migrate", "login_manager", "csrf", "htmx", "babel", "limiter"]
+__all__ = ["babel", "csrf", "db", "htmx", "limiter", "login_manager", "migrate"]

@@ -30,7 +30,8 @@ class NewPasswordCheck:
     """12+ characters, not a common password (SPEC 1.3)."""
 
     MESSAGES = {
-        "too_short": _l("Use at least %(n)d characters. A short sentence you will remember works well.",
+        "too_short": _l("Use at least %(n)d characters. "
+                        "A short sentence you will remember works well.",
                         n=passwords.MIN_LENGTH),
         "too_long": _l("Use at most %(n)d characters.", n=passwords.MAX_LENGTH),
         "common": _l("This password is too common and easy to guess. Please choose another."),

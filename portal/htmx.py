@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request
 from htmx_flask import Htmx
+from werkzeug.wrappers import Response as BaseResponse
 
 _SWAPS = {"innerHTML", "outerHTML", "beforebegin", "afterbegin", "beforeend",
           "afterend", "delete", "none"}
@@ -43,18 +44,20 @@ def current_url() -> str | None:
 def wants_fragment() -> bool:
     """A fragment for htmx requests that are neither boosted nor a history restore."""
     hx = getattr(request, "htmx", None)
-    return bool(hx) and not hx.boosted and not hx.history_restore_request
+    if not hx:
+        return False
+    return not hx.boosted and not hx.history_restore_request
 
 
 def render(page: str, fragment: str | None = None, status: int = 200, **ctx: Any) -> Response:
     as_fragment = bool(fragment) and wants_fragment()
     ctx.setdefault("htmx_fragment", as_fragment)
-    response = Response(render_template(fragment if as_fragment else page, **ctx), status=status,
-                        mimetype="text/html")
+    template = fragment if fragment and as_fragment else page
+    response = Response(render_template(template, **ctx), status=status, mimetype="text/html")
     return response
 
 
-def hx_redirect(url: str) -> Response:
+def hx_redirect(url: str) -> BaseResponse:
     """Redirect a whole page: HX-Redirect for htmx, 303 See Other otherwise."""
     if is_htmx():
         response = Response("", status=200)

@@ -21,10 +21,11 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any, cast
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from portal import background, clock
 from portal.extensions import db
@@ -59,11 +60,11 @@ def deliver_after_commit() -> None:
 def resend(message: OutboxMessage) -> bool:
     """Give a failed message a new round of attempts, due now (the caller commits and
     audits). False when it is no longer failed (sent again by someone else meanwhile)."""
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message.id, OutboxMessage.status == "failed")
         .values(status="pending", attempts=0, next_attempt_at=clock.now())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))).rowcount
     if claimed:
         deliver_after_commit()
     db.session.expire(message)
@@ -131,12 +132,12 @@ def _claim(message_id: int) -> bool:
     """Take one due message for this worker: a conditional UPDATE that only one of several
     concurrent workers can win (committed at once, so the claim is visible to them)."""
     now = clock.now()
-    won = db.session.execute(
+    won = cast(CursorResult[Any], db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
                OutboxMessage.next_attempt_at <= now)
         .values(next_attempt_at=now + _lease(), attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))).rowcount
     db.session.commit()
     return bool(won)
 
@@ -163,6 +164,7 @@ def deliver_due(limit: int = 100) -> tuple[int, int]:
         if not _claim(message_id):
             continue  # another worker has it
         message = db.session.get(OutboxMessage, message_id)
+        assert message is not None  # just claimed: outbox rows are never deleted
         unreachable = False
         try:
             email = _build(message)

@@ -33,9 +33,9 @@ their own, boundaries included.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Sequence
 
 IMPROVED = "improved"
 UNCHANGED = "unchanged"

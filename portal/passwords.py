@@ -7,6 +7,8 @@ commonly used or compromised.
 """
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 from functools import lru_cache
 
@@ -54,7 +56,7 @@ def _is_run(text: str) -> bool:
         if len(text) < 2 or any(c not in alphabet for c in text):
             continue
         steps = {(alphabet.index(b) - alphabet.index(a)) % len(alphabet)
-                 for a, b in zip(text, text[1:])}
+                 for a, b in itertools.pairwise(text)}
         if steps in ({1}, {len(alphabet) - 1}):
             return True
     return False
@@ -94,7 +96,5 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
 
 
 def _burn(password: str) -> None:
-    try:
+    with contextlib.suppress(VerificationError):
         _hasher.verify(_DUMMY_HASH, password)
-    except VerificationError:
-        pass

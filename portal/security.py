@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import wraps
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import (Flask, Response, abort, current_app, g, request, session, url_for)
+from flask import Flask, Response, abort, current_app, g, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal import clock, htmx
 from portal.crypto import new_token, token_hash
@@ -67,7 +69,7 @@ def revoke_all_sessions(user: User, keep_current: bool = False) -> int:
     sid = session.get("sid") if keep_current else None
     if sid:
         stmt = stmt.where(UserSession.token_hash != token_hash(sid))
-    return db.session.execute(stmt).rowcount or 0
+    return cast(CursorResult[Any], db.session.execute(stmt)).rowcount or 0
 
 
 def idle_timeout(user: User) -> timedelta:
@@ -82,22 +84,22 @@ def _load_from_session(_request) -> User | None:
     row = db.session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(sid)))
     now = clock.now()
     user = row.user if row is not None else None
-    ended = row is None or row.revoked_at is not None or user is None or not user.active
+    if row is None or row.revoked_at is not None or user is None or not user.active:
+        session.pop("sid", None)
+        return None
     timed_out = None
-    if not ended:
-        if now - row.created_at > current_app.config["SESSION_LIFETIME"]:
-            timed_out = "lifetime"
-        elif now - row.last_seen_at > idle_timeout(user):
-            timed_out = "idle"
-    if ended or timed_out:
-        if timed_out:
-            session["expired"] = timed_out  # the sign-in page says why
-            # Whose session timed out in this browser (an opaque id, in the signed cookie):
-            # a form posted after the timeout is kept for that person (SPEC 2.4). Sign-in
-            # clears it with the rest of the anonymous session.
-            session["expired_user"] = user.public_id
-            row.revoked_at = now
-            db.session.commit()
+    if now - row.created_at > current_app.config["SESSION_LIFETIME"]:
+        timed_out = "lifetime"
+    elif now - row.last_seen_at > idle_timeout(user):
+        timed_out = "idle"
+    if timed_out:
+        session["expired"] = timed_out  # the sign-in page says why
+        # Whose session timed out in this browser (an opaque id, in the signed cookie):
+        # a form posted after the timeout is kept for that person (SPEC 2.4). Sign-in
+        # clears it with the rest of the anonymous session.
+        session["expired_user"] = user.public_id
+        row.revoked_at = now
+        db.session.commit()
         session.pop("sid", None)
         return None
     if now - row.last_seen_at > _TOUCH_EVERY and not _passive_request():
@@ -121,7 +123,7 @@ def _passive_request() -> bool:
 
 
 @login_manager.unauthorized_handler
-def _unauthorized() -> Response:
+def _unauthorized() -> BaseResponse:
     # htmx requests get HX-Redirect, never a sign-in form swapped into a fragment.
     return htmx.hx_redirect(url_for("auth.login", next=_current_path()))
 

@@ -40,7 +40,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from cryptography.fernet import InvalidToken
 from flask import current_app
@@ -76,7 +76,7 @@ def _key_bytes(key: str) -> bytes:
         raise StorageError("malformed blob key") from None
 
 
-def iter_file(stream: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+def iter_file(stream: IO[bytes], size: int = CHUNK_SIZE) -> Iterator[bytes]:
     stream.seek(0)
     while True:
         chunk = stream.read(size)
@@ -95,10 +95,9 @@ def _seal(key: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
     current = next(iterator, b"")
     while True:
         following = next(iterator, None)
-        last = following is None
-        plain = _HEADER.pack(kb, seq, 1 if last else 0) + current
+        plain = _HEADER.pack(kb, seq, 1 if following is None else 0) + current
         yield base64.urlsafe_b64decode(crypto.encrypt(plain))
-        if last:
+        if following is None:
             return
         seq += 1
         current = following
@@ -204,6 +203,7 @@ class DatabaseStorage(Storage):
         for row_id in db.session.scalars(select(StoredChunk.id)
                                          .where(StoredChunk.key == key)).all():
             data = db.session.scalar(select(StoredChunk.data).where(StoredChunk.id == row_id))
+            assert data is not None  # the row listed above, in this transaction
             db.session.execute(update(StoredChunk).where(StoredChunk.id == row_id)
                                .values(data=_rotate_token(bytes(data))))
 
@@ -304,7 +304,7 @@ class DirectoryStorage(Storage):
         self._write_file(path, iter(tokens))
 
     def keys(self) -> set[str]:
-        found = set()
+        found: set[str] = set()
         if not self.root.exists():
             return found
         for folder in self.root.iterdir():

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from huey import Huey, crontab
 from huey.storage import BlackHoleStorage, MemoryStorage, RedisStorage, SqliteStorage
+
 from portal import background
 from portal.extensions import db
 
@@ -88,7 +89,7 @@ def enqueue(task, *args) -> bool:
     the periodic schedule picks it up."""
     try:
         task(*args)
-    except Exception:  # noqa: BLE001 - any storage error; the database has the work
+    except Exception:  # any storage error; the database has the work
         if not _enqueue_failed_at:
             log.exception("the task queue cannot be reached; the periodic schedule will "
                           "pick up the work")

@@ -13,7 +13,7 @@ class Element:
     tag: str
     attrs: dict[str, str | None]
     text: str = ""  # direct and nested text, for <script> and <style>
-    children: list["Element"] = field(default_factory=list)
+    children: list[Element] = field(default_factory=list)
 
 
 class _Parser(HTMLParser):

@@ -15,8 +15,16 @@ from portal.demo.bulk import DOMAIN, Generator
 from portal.documents import services as documents
 from portal.extensions import db as _db
 from portal.intake import services as intake
-from portal.models import (AccountToken, Document, IntakeResponse, Patient, SessionRating,
-                           TreatmentOutcome, TreatmentSession, User)
+from portal.models import (
+    AccountToken,
+    Document,
+    IntakeResponse,
+    Patient,
+    SessionRating,
+    TreatmentOutcome,
+    TreatmentSession,
+    User,
+)
 from portal.models.patient import DISCHARGE_REASONS, PATIENT_STATUSES
 from portal.searchtext import phone_digits, search_text
 from portal.storage import get_storage
@@ -123,7 +131,7 @@ def test_the_command_adds_patients_mostly_discharged(seeded, db):
         check_consistent(patient)
 
 
-EVEN = {status: 1 for status in PATIENT_STATUSES}
+EVEN = dict.fromkeys(PATIENT_STATUSES, 1)
 
 
 def test_generates_consistent_patients_in_every_status(seeded, db, client):
@@ -144,7 +152,7 @@ def test_generates_consistent_patients_in_every_status(seeded, db, client):
     assert any(p.phone for p in patients) and any(p.date_of_birth for p in patients)
     # Ratings improve, stay flat or worsen; some intakes raise flags.
     assert count(SessionRating) > 0 and count(TreatmentSession) > count(SessionRating)
-    assert {o for o in _db.session.scalars(select(TreatmentOutcome.status))} >= {
+    assert set(_db.session.scalars(select(TreatmentOutcome.status))) >= {
         "improved", "unchanged"}
 
 

@@ -78,7 +78,7 @@ def test_seed_demo_creates_a_believable_clinic(runner, demo_file, db):
     assert all(people[e].has_password for e in by_email)
 
     # The secrets are printed too.
-    for email, _password, _role, secret in lines:
+    for _email, _password, _role, secret in lines:
         if secret != "-":
             assert secret in result.output
     assert DEMO_PASSWORD in result.output

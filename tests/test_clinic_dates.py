@@ -6,7 +6,7 @@ Flask-Babel converts times with pytz, whose rules can be newer than the system's
 an hour off, and the wrong day for an hour every night."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask_babel import to_user_timezone
 
@@ -18,7 +18,7 @@ from portal.intake import services as intake
 
 def test_every_clinic_date_is_the_day_the_pages_show(app, db):
     zone = current_settings().timezone
-    start = datetime.now(timezone.utc).replace(minute=30, second=0, microsecond=0)
+    start = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
     clock.advance(seconds=(start - clock.now()).total_seconds())
     with app.test_request_context():
         for _hour in range(48):  # two days: both midnights, whatever the offset
@@ -32,7 +32,7 @@ def test_every_clinic_date_is_the_day_the_pages_show(app, db):
 def test_british_columbia_in_november_2026():
     """pytz's rules, pinned: 07:30 UTC on 2026-11-25 is already that day in Vancouver
     (UTC-7 from November 2026) though the older rule (UTC-8) would still say the 24th."""
-    moment = datetime(2026, 11, 25, 7, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
     clock.advance(seconds=(moment - clock.now()).total_seconds())
     assert clock.today_in("America/Vancouver").isoformat() == "2026-11-25"
     clock.advance(hours=-1)

@@ -5,7 +5,7 @@ day (on the clinic's calendar) sends nothing more."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask_babel import force_locale, gettext
@@ -17,8 +17,8 @@ from portal.clinic import digest
 from portal.clinic_settings import current_settings
 from portal.models import IntakeResponse, OutboxMessage
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
-from tests.test_mail import _closed_port
 from tests.intake.helpers import make_intake
+from tests.test_mail import _closed_port
 from tests.treatment.helpers import rate, record
 
 
@@ -137,12 +137,12 @@ def test_a_day_is_a_day_on_the_clinics_calendar(db):
     make_practitioner()
     # 23:30 in Toronto on the 23rd, then 23:50: the same clinic day, though both are on
     # the 24th in UTC.
-    _at(datetime(2026, 11, 24, 4, 30, tzinfo=timezone.utc))
+    _at(datetime(2026, 11, 24, 4, 30, tzinfo=UTC))
     assert digest.send_digest().queued == 1
-    _at(datetime(2026, 11, 24, 4, 50, tzinfo=timezone.utc))
+    _at(datetime(2026, 11, 24, 4, 50, tzinfo=UTC))
     assert digest.send_digest().queued == 0
     # 00:10 on the 24th in Toronto: a new day.
-    _at(datetime(2026, 11, 24, 5, 10, tzinfo=timezone.utc))
+    _at(datetime(2026, 11, 24, 5, 10, tzinfo=UTC))
     assert digest.send_digest().queued == 1
     assert len(db.session.scalars(select(OutboxMessage)
                                   .where(OutboxMessage.kind == "staff_digest")).all()) == 2

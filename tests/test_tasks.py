@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -153,8 +153,8 @@ def _wait_for(predicate, seconds: float = 20.0) -> bool:
 def test_no_request_opens_an_smtp_connection(app, client, auth, db):
     """Invitations (staff and patient), a password reset and a session recorded all queue
     mail; the mail server sees no connection until the worker runs."""
-    from tests.treatment.test_sessions import record_form, sessions_url
     from tests.treatment.helpers import make_treatable
+    from tests.treatment.test_sessions import record_form, sessions_url
 
     with CountingSMTP() as smtp:
         _use_smtp(app, smtp.port)
@@ -367,10 +367,10 @@ def test_the_digest_goes_out_once_the_clinics_day_reaches_digest_time(app, db):
     app.config["DIGEST_TIME"] = "07:30"
     make_practitioner(email="doc@example.org")
     # 14:20 UTC is 07:20 in Vancouver: too early.
-    _set_clock(datetime(2026, 12, 7, 14, 20, tzinfo=timezone.utc))
+    _set_clock(datetime(2026, 12, 7, 14, 20, tzinfo=UTC))
     tasks.staff_digest.call_local()
     assert [m.kind for m in _outbox(db)] == []
-    _set_clock(datetime(2026, 12, 7, 14, 31, tzinfo=timezone.utc))
+    _set_clock(datetime(2026, 12, 7, 14, 31, tzinfo=UTC))
     tasks.staff_digest.call_local()
     tasks.staff_digest.call_local()  # a second tick (or a second worker) sends nothing more
     assert [(m.kind, m.to_addr) for m in _outbox(db)] == [("staff_digest", "doc@example.org")]

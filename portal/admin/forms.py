@@ -18,13 +18,15 @@ CANADIAN_ZONES = ["America/Vancouver", "America/Edmonton", "America/Regina",
 
 def timezone_choices() -> list[SelectChoice]:
     others = sorted(z for z in zoneinfo.available_timezones()
-                    if "/" in z and not z.startswith(("Etc/", "SystemV/")) and z not in CANADIAN_ZONES)
+                    if "/" in z and not z.startswith(("Etc/", "SystemV/"))
+                    and z not in CANADIAN_ZONES)
     return [SelectChoice(z, z.replace("_", " ")) for z in CANADIAN_ZONES + others]
 
 
 class StaffInviteForm(InviteForm):
-    role = SelectField(_l("Role"), choices=[SelectChoice("practitioner", _l("Practitioner")),
-                                            SelectChoice("admin", _l("Administrator (also a practitioner)"))],
+    role = SelectField(_l("Role"),
+                       choices=[SelectChoice("practitioner", _l("Practitioner")),
+                                SelectChoice("admin", _l("Administrator (also a practitioner)"))],
                        default="practitioner")
 
 
@@ -35,7 +37,8 @@ class SettingsForm(FlaskForm):
                        validators=[DataRequired(_l("Enter the clinic's name.")), Length(max=200)],
                        id="clinic-name")
     timezone = SelectField(_l("Time zone"), choices=timezone_choices)
-    self_registration = BooleanField(_l("Patients may create their own account (with e-mail confirmation)"))
+    self_registration = BooleanField(
+        _l("Patients may create their own account (with e-mail confirmation)"))
 
 
 class ResendMailForm(FlaskForm):

@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from portal import audit as audit_log
 from portal import clock, htmx
-from portal.admin import bp
-from portal.admin import services
+from portal.admin import bp, services
 from portal.admin.forms import AuditSearchForm, ResendMailForm, SettingsForm, StaffInviteForm
 from portal.auth import services as auth_services
 from portal.auth.errors import error_text

@@ -17,10 +17,13 @@ class AccountError(Exception):
 
 def _messages() -> dict[str, str]:
     return {
-        "invalid": _("That e-mail address and password do not match an account. Check them and try again."),
-        "locked": _("Too many failed attempts. For your security, sign-in is paused for this account. Try again in %(minutes)s minutes, or reset your password."),
+        "invalid": _("That e-mail address and password do not match an account. "
+                     "Check them and try again."),
+        "locked": _("Too many failed attempts. For your security, sign-in is paused for this "
+                    "account. Try again in %(minutes)s minutes, or reset your password."),
         "unconfirmed": _("Please confirm your e-mail address first. We have sent you a new link."),
-        "bad_code": _("That code did not work. Check your authenticator app and enter the newest code."),
+        "bad_code": _("That code did not work. "
+                      "Check your authenticator app and enter the newest code."),
         "exists": _("An account with this e-mail address already exists."),
         "not_allowed": _("You cannot invite this kind of account."),
         "wrong_current": _("Your current password is not correct."),

@@ -41,7 +41,8 @@ class SetPasswordForm(FlaskForm):
     password = new_password_field()
     confirm = PasswordField(_l("Type the password again"),
                             validators=[DataRequired(_l("Type the password again.")),
-                                        EqualTo("password", _l("The two passwords are not the same."))],
+                                        EqualTo("password",
+                                                _l("The two passwords are not the same."))],
                             render_kw={"autocomplete": "new-password"})
 
 

@@ -260,6 +260,7 @@ def check_password(email: str, password: str) -> SignIn:
     if user.role == "patient" and user.email_confirmed_at is None:
         resend_confirmation(user)
         raise AccountError("unconfirmed")
+    assert user.password_hash is not None  # the password was just verified against it
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
         db.session.commit()

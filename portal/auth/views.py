@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -12,8 +11,15 @@ from portal import audit, clock, htmx, passwords, security
 from portal.auth import bp
 from portal.auth import services as svc
 from portal.auth.errors import error_text
-from portal.auth.forms import (ChangePasswordForm, CodeForm, ConfirmPasswordForm, LoginForm,
-                               RegisterForm, ResetRequestForm, SetPasswordForm)
+from portal.auth.forms import (
+    ChangePasswordForm,
+    CodeForm,
+    ConfirmPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetRequestForm,
+    SetPasswordForm,
+)
 from portal.clinic_settings import current_settings
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
@@ -50,15 +56,16 @@ def _set_pending(user: User, next_url: str | None, enrol: bool) -> None:
                       "next": next_url, "enrol": enrol}
 
 
-def _pending_user() -> tuple[User, dict] | tuple[None, None]:
+def _pending_user() -> tuple[User, dict] | None:
+    """The account waiting for its second factor and what the first step kept, or None."""
     pending = session.get("mfa")
     if not pending or clock.now().timestamp() - pending.get("at", 0) > PENDING_TTL_SECONDS:
         session.pop("mfa", None)
-        return None, None
+        return None
     user = db.session.scalar(select(User).where(User.public_id == pending["uid"]))
     if user is None or not user.active:
         session.pop("mfa", None)
-        return None, None
+        return None
     return user, pending
 
 
@@ -92,9 +99,11 @@ def login():
             return _finish_sign_in(result.user, "password", next_url)
     expired = session.pop("expired", None) if request.method == "GET" else None
     if expired == "idle":
-        flash(_("You were signed out after a period of inactivity. Please sign in again."), "warning")
+        flash(_("You were signed out after a period of inactivity. Please sign in again."),
+              "warning")
     elif expired:
-        flash(_("For your security, sessions last at most 12 hours. Please sign in again."), "warning")
+        flash(_("For your security, sessions last at most 12 hours. Please sign in again."),
+              "warning")
     status = 422 if (form.errors or error) else 200
     return htmx.render("auth/login.html", "auth/_login_form.html", status=status,
                        form=form, error=error, next_url=next_url,
@@ -120,10 +129,11 @@ def logout():
 @bp.route("/mfa", methods=["GET", "POST"])
 @limiter.limit(_login_ip_limit, methods=["POST"])
 def mfa():
-    user, pending = _pending_user()
-    if user is None:
+    found = _pending_user()
+    if found is None:
         flash(_("Please sign in again."), "warning")
         return htmx.hx_redirect(url_for("auth.login"))
+    user, pending = found
     if pending.get("enrol"):
         return redirect(url_for("auth.mfa_setup"))
     form = CodeForm()
@@ -137,8 +147,10 @@ def mfa():
         else:
             session.pop("mfa", None)
             if method == "recovery_code":
-                flash(ngettext("You used a recovery code. You have %(num)d left; you can make new ones on your account page.",
-                               "You used a recovery code. You have %(num)d left; you can make new ones on your account page.",
+                flash(ngettext("You used a recovery code. You have %(num)d left; "
+                               "you can make new ones on your account page.",
+                               "You used a recovery code. You have %(num)d left; "
+                               "you can make new ones on your account page.",
                                svc.remaining_recovery_codes(user)), "warning")
             return _finish_sign_in(user, method, pending.get("next"))
     status = 422 if (form.errors or error) else 200
@@ -155,10 +167,11 @@ def mfa_setup():
         if user.mfa_enabled:
             return redirect(url_for("auth.account"))
     else:
-        user, pending = _pending_user()
-        if user is None:
+        found = _pending_user()
+        if found is None:
             flash(_("Please sign in again."), "warning")
             return htmx.hx_redirect(url_for("auth.login"))
+        user, pending = found
         if not pending.get("enrol"):
             return redirect(url_for("auth.mfa"))
     form = CodeForm()
@@ -261,7 +274,8 @@ def reset_password(token: str):
         svc.reset_password(row, form.password.data)
         if current_user.is_authenticated:
             security.end_session()
-        flash(_("Your password has been changed and you have been signed out everywhere. Please sign in with your new password."), "success")
+        flash(_("Your password has been changed and you have been signed out everywhere. "
+                "Please sign in with your new password."), "success")
         return htmx.hx_redirect(url_for("auth.login"))
     status = 422 if form.errors else 200
     return htmx.render("auth/reset_password.html", status=status, form=form)
@@ -308,7 +322,8 @@ def account_password():
             # Every session ended, this browser gets a new one.
             security.start_session(user)
             db.session.commit()
-            flash(_("Your password has been changed. Any other devices have been signed out."), "success")
+            flash(_("Your password has been changed. Any other devices have been signed out."),
+                  "success")
             return htmx.hx_redirect(url_for("auth.account"))
     return _account_page(status=422, password_form=form)
 

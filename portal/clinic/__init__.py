@@ -2,7 +2,5 @@ from flask import Blueprint
 
 bp = Blueprint("clinic", __name__)
 
-from portal.clinic import views  # noqa: E402,F401
-from portal.clinic import outcomes_views  # noqa: E402,F401
-from portal.clinic import chart  # noqa: E402,F401
-from portal.clinic import exports  # noqa: E402,F401
+# The views register their routes on ``bp``, so they are imported after it exists.
+from portal.clinic import chart, exports, outcomes_views, views  # noqa: E402,F401

@@ -1,7 +1,8 @@
 """The patient chart (SPEC 5.3, 10 /clinic/patients/<public id>/): the summary, ratings and
 activity tabs, and the actions in its header (discharge, re-admit, resend the invitation).
 The intake, documents and sessions tabs are those features' own pages, drawn in the same
-frame (portal.chart_frame, whose header comes from ``frame_context`` here). Every tab view is one audit event (SPEC 7.1)."""
+frame (portal.chart_frame, whose header comes from ``frame_context`` here). Every tab view
+is one audit event (SPEC 7.1)."""
 from __future__ import annotations
 
 from flask import abort, flash, request, url_for
@@ -103,9 +104,10 @@ def chart_activity(patient_id: str):
     patient = _patient(patient_id)
     chart_data.record_view(_me(), patient, "activity.viewed")
     before = _cursor()
-    return chart_frame.render("activity", "clinic/chart/activity.html", "clinic/chart/_activity.html",
-                       patient=patient, events=chart_data.activity(patient, before),
-                       paged=before is not None)
+    return chart_frame.render("activity", "clinic/chart/activity.html",
+                              "clinic/chart/_activity.html",
+                              patient=patient, events=chart_data.activity(patient, before),
+                              paged=before is not None)
 
 
 # --- actions ------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import aliased
 
 from portal import audit, clock
@@ -30,8 +30,15 @@ from portal.documents import services as documents
 from portal.extensions import db
 from portal.intake import services as intake
 from portal.intake.definitions import Question, Questionnaire
-from portal.models import (DISCHARGE_REASONS, AuditEvent, IntakeResponse, Patient,
-                           TreatmentOutcome, TreatmentSession, User)
+from portal.models import (
+    DISCHARGE_REASONS,
+    AuditEvent,
+    IntakeResponse,
+    Patient,
+    TreatmentOutcome,
+    TreatmentSession,
+    User,
+)
 from portal.treatment import display
 from portal.treatment import services as treatment
 
@@ -219,10 +226,10 @@ def _move(patient: Patient, actor: User, when_status, to: str, action: str,
           detail: dict[str, str], refusal: str, **values) -> None:
     """Change the status once: a conditional UPDATE, so that two people pressing the same
     button at once change it (and audit it) once."""
-    result = db.session.execute(
+    result = cast(CursorResult[Any], db.session.execute(
         update(Patient).where(Patient.id == patient.id, when_status)
         .values(status=to, last_activity_at=clock.now(), **values)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         db.session.rollback()
         raise ChartError(refusal)

@@ -26,5 +26,5 @@ class DischargeForm(FlaskForm):
         # Its fields sit beside other forms on every tab: a prefix keeps their ids apart.
         kwargs.setdefault("prefix", "discharge")
         super().__init__(*args, **kwargs)
-        self.reason.choices = [("", _l("Choose a reason"))] + list(
-            discharge_reason_labels().items())
+        self.reason.choices = [("", _l("Choose a reason")),
+                               *discharge_reason_labels().items()]

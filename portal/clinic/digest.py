@@ -12,7 +12,7 @@ day has reached DIGEST_TIME; ``flask send-digest`` sends at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from flask import current_app
 from flask_babel import get_timezone
@@ -47,7 +47,7 @@ def _start_of_clinic_day(moment: datetime) -> datetime:
     midnight = datetime.combine(local.date(), time.min)
     midnight = zone.localize(midnight) if hasattr(zone, "localize") else \
         midnight.replace(tzinfo=zone)
-    return midnight.astimezone(timezone.utc)
+    return midnight.astimezone(UTC)
 
 
 def is_due(moment: datetime | None = None) -> bool:

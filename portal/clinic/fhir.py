@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import current_app, url_for
@@ -63,7 +63,7 @@ GENDERS = {"female": "female", "male": "male", "another": "other", "prefer_not":
 
 def instant(moment: datetime) -> str:
     """A FHIR dateTime/instant in UTC, to the second: 2025-05-01T18:00:00Z."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class _Ids:
@@ -152,6 +152,7 @@ def questionnaire_response(ids: _Ids, response: IntakeResponse, definition: Ques
     # fhir_items): answers with valueString, valueInteger, valueDecimal, valueDate or
     # valueCoding; a body map is a group with one item per marked region; each PSFS activity
     # a repetition of the question's group (same linkId), with its columns inside.
+    assert response.submitted_at is not None  # a submitted response (check constraint)
     items: list[dict[str, Any]] = []
     for step in definition.steps:
         for question in step.questions:
@@ -201,6 +202,7 @@ def _intake_pain_labels() -> dict[str, str]:
 def intake_observations(ids: _Ids, response: IntakeResponse, definition: Questionnaire,
                         answers: dict[str, Any], patient_ref: dict[str, str],
                         response_ref: dict[str, str]) -> list[dict[str, Any]]:
+    assert response.submitted_at is not None  # a submitted response (check constraint)
     out = []
     amended = {qid for a in response.amendments for qid in a.changes}
     for key, label in _intake_pain_labels().items():
@@ -252,6 +254,7 @@ def _review_text(doc: Document) -> str:
 def document_reference(ids: _Ids, doc: Document,
                        patient_ref: dict[str, str]) -> dict[str, Any]:
     kind = _document_labels().get(doc.kind, doc.kind)
+    assert doc.sha256 is not None  # staff see checked documents only, which have it
     return {
         "resourceType": "DocumentReference", "id": ids("DocumentReference", doc.public_id),
         "identifier": [{"system": URI_SYSTEM, "value": _ni(doc.sha256)}],
@@ -282,7 +285,7 @@ def bundle(patient: Patient, locale: str) -> dict[str, Any]:
     person = patient_resource(ids, patient, definition, answers)
     patient_ref = _ref(person)
     resources = [person]
-    if response is not None:
+    if response is not None and definition is not None:
         qr = questionnaire_response(ids, response, definition, answers, patient_ref, locale)
         resources.append(qr)
         resources.extend(intake_observations(ids, response, definition, answers, patient_ref,

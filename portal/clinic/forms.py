@@ -23,8 +23,8 @@ class PatientSearchForm(FlaskForm):
 
     def set_choices(self, statuses: list[tuple[str, str]],
                     staff: list[tuple[str, str]], sorts: list[tuple[str, str]]) -> None:
-        self.status.choices = [("", _l("Any status"))] + statuses
-        self.practitioner.choices = [("", _l("Any practitioner"))] + staff
+        self.status.choices = [("", _l("Any status")), *statuses]
+        self.practitioner.choices = [("", _l("Any practitioner")), *staff]
         self.sort.choices = sorts
 
 
@@ -51,7 +51,7 @@ class OutcomeFilterForm(FlaskForm):
     date_to = DateField(_l("Sessions to"), validators=[Optional(), _plausible_date])
 
     def set_choices(self, staff: list[tuple[str, str]]) -> None:
-        self.practitioner.choices = [("", _l("All practitioners"))] + staff
+        self.practitioner.choices = [("", _l("All practitioners")), *staff]
 
     def validate_date_to(self, field) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:

@@ -31,8 +31,7 @@ from sqlalchemy.orm import aliased
 
 from portal import audit, csvexport, outcomes
 from portal.extensions import db
-from portal.models import (OutcomePoint, Patient, TreatmentOutcome, TreatmentSession,
-                           User)
+from portal.models import OutcomePoint, Patient, TreatmentOutcome, TreatmentSession, User
 from portal.treatment.services import clinic_datetime
 
 # Session numbers above this are pooled in one "12+" group: few patients get that far, and
@@ -220,10 +219,10 @@ def patient_outcomes(filters: OutcomeFilters, batch: int = 500) -> Iterator[Pati
     as_of = _as_of(filters)
     _start, end = _bounds(filters)
     s = TreatmentSession
-    counted = select(s.patient_id, func.count().label("sessions")).where(s.status == "recorded")
+    recorded = select(s.patient_id, func.count().label("sessions")).where(s.status == "recorded")
     if end is not None:
-        counted = counted.where(s.treated_at < end)
-    counted = counted.group_by(s.patient_id).subquery("counted")
+        recorded = recorded.where(s.treated_at < end)
+    counted = recorded.group_by(s.patient_id).subquery("counted")
     practitioner = aliased(User, name="practitioner")
     stmt = (select(Patient.public_id, practitioner.name.label("practitioner"),
                    TreatmentOutcome.baseline, as_of.c.pain, as_of.c.previous, as_of.c.rated,

@@ -69,7 +69,7 @@ def summary(patient: Patient) -> Summary:
     answers = intake.effective_answers(response) if response is not None else {}
     flags: list[FlagLine] = []
     born = phone = None
-    if definition is not None:
+    if response is not None and definition is not None:
         for stored in intake.effective_flags(response):
             flag = definition.flag(stored["code"])
             if flag is not None:

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, literal, or_, select, union_all
+from sqlalchemy import CompoundSelect, Select, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
@@ -37,7 +39,7 @@ from portal.models import Patient, User
 from portal.patient_terms import parse_term, term_condition
 from portal.searchtext import fold
 
-__all__ = ["fold", "search_patients", "PatientFilters", "STATUS_LABELS", "SORT_LABELS"]
+__all__ = ["SORT_LABELS", "STATUS_LABELS", "PatientFilters", "fold", "search_patients"]
 
 PAGE_SIZE = 25
 
@@ -155,7 +157,11 @@ def _rows(stmt) -> list[PatientRow]:
             for row in db.session.execute(stmt)]
 
 
-def _by_activity(stmt: Select, after, limit: int) -> tuple[list[PatientRow], object]:
+# A page's rows, and how to read the sort key of a row (for the next page's cursor).
+RowsAndKey = tuple[list[PatientRow], Callable[[PatientRow], Any]]
+
+
+def _by_activity(stmt: Select, after, limit: int) -> RowsAndKey:
     if after is not None:
         when, id_ = after
         # The first condition is redundant; it gives the index a range to start from.
@@ -166,15 +172,14 @@ def _by_activity(stmt: Select, after, limit: int) -> tuple[list[PatientRow], obj
     return rows, (lambda row: row.activity_at)
 
 
-def _by_pain_change(stmt: Select, after, limit: int,
-                    improved: bool) -> tuple[list[PatientRow], object]:
+def _by_pain_change(stmt: Select, after, limit: int, improved: bool) -> RowsAndKey:
     """Known changes in the chosen direction, then the patients without one, newest first:
     both parts in one statement, each taken in index order; the page is put together here."""
     unknown = stmt.where(Patient.pain_change.is_(None))
     known = stmt.where(Patient.pain_change.is_not(None))
     change, after_id = after if after is not None else (None, None)
-    if after is not None and change is None:  # already among the patients without one
-        known = None
+    unknown_only = after is not None and change is None  # already among those without one
+    if unknown_only:
         unknown = unknown.where(Patient.id < after_id)
     elif after is not None:
         if improved:
@@ -187,7 +192,8 @@ def _by_pain_change(stmt: Select, after, limit: int,
     # PostgreSQL that the index on (pain_change, id) is already in this order.
     unknown = (unknown.add_columns(literal(1).label("part"))
                .order_by(Patient.pain_change.desc(), Patient.id.desc()).limit(limit))
-    if known is None:
+    statement: Select | CompoundSelect
+    if unknown_only:
         statement = unknown
     else:
         order = ((Patient.pain_change.asc(), Patient.id.asc()) if improved

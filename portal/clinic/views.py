@@ -2,8 +2,7 @@
 list (SPEC 5.2)."""
 from __future__ import annotations
 
-from flask import (Response, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -11,8 +10,9 @@ from sqlalchemy import select
 from portal import htmx
 from portal.auth import services as auth_services
 from portal.auth.errors import error_text
-from portal.clinic import bp, search, worklist as work
 from portal.auth.forms import InviteForm
+from portal.clinic import bp, search
+from portal.clinic import worklist as work
 from portal.clinic.forms import PatientSearchForm
 from portal.extensions import db
 from portal.forms import EmptyForm

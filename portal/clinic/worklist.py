@@ -41,10 +41,11 @@ is left alone.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -53,8 +54,17 @@ from sqlalchemy.orm import contains_eager, defer, joinedload
 
 from portal import clock, outcomes
 from portal.extensions import db
-from portal.models import (AccountToken, Document, IntakeAmendment, IntakeResponse, Patient,
-                           SessionRating, TreatmentOutcome, TreatmentSession, User)
+from portal.models import (
+    AccountToken,
+    Document,
+    IntakeAmendment,
+    IntakeResponse,
+    Patient,
+    SessionRating,
+    TreatmentOutcome,
+    TreatmentSession,
+    User,
+)
 from portal.treatment import services as treatment
 
 SECTIONS = ("red-flags", "new-intakes", "clearances-to-review", "worsening",
@@ -180,7 +190,7 @@ class Item:
             shown = (row.baseline, row.latest_nprs)
         practitioner = self.patient.practitioner
         return (self.kind, self.patient.id, self.patient.user.name,
-                practitioner.name if practitioner else None) + shown
+                practitioner.name if practitioner else None, *shown)
 
 
 @dataclass
@@ -238,7 +248,7 @@ def _picks(who: str, sources: tuple[Rows, ...], now: datetime | None, column,
     that a total is read whenever there is one. Not ``counted`` (0): a pick that an index
     gives in order stops at its first rows, and a count would make it read them all."""
     total = func.count().over() if counted else literal(0, Integer)
-    picks = []
+    picks: list[Select] = []
     for rows in sources:
         for stmt in rows.parts(who, now):
             picks.append(stmt.with_only_columns(
@@ -336,7 +346,8 @@ def _outcome(status: str) -> Rows:
     return Rows(rows, split=False)
 
 
-def _overdue_rows(part, now: datetime) -> Select:
+def _overdue_rows(part, now: datetime | None) -> Select:
+    assert now is not None  # overdue depends on the time: never a kept statement
     return _scoped(select(TreatmentSession).where(treatment.overdue_clause(now)),
                    TreatmentSession.patient_id, part)
 

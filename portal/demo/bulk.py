@@ -40,19 +40,28 @@ from flask import current_app
 from sqlalchemy import func, insert, select
 
 from portal import audit, clock, outcomes, passwords
+from portal.demo import intake as intake_demo
+from portal.demo.treatment import REGION_SETS
+from portal.demo.treatment import _values as pain_course
 from portal.extensions import db
 from portal.intake import bodymap
 from portal.intake import consent as consents
-from portal.demo import intake as intake_demo
 from portal.intake import flags as flag_rules
 from portal.intake import services as intake
 from portal.intake.questionnaires import scoring
-from portal.models import (AccountToken, ConsentSignature, Document, IntakeResponse,
-                           OutcomePoint, Patient, SessionRating, TreatmentOutcome,
-                           TreatmentSession, User)
+from portal.models import (
+    AccountToken,
+    ConsentSignature,
+    Document,
+    IntakeResponse,
+    OutcomePoint,
+    Patient,
+    SessionRating,
+    TreatmentOutcome,
+    TreatmentSession,
+    User,
+)
 from portal.searchtext import fold, phone_digits, search_text
-from portal.demo.treatment import REGION_SETS
-from portal.demo.treatment import _values as pain_course
 
 DOMAIN = "generated.example.net"
 BATCH = 1000
@@ -193,7 +202,8 @@ class Generator:
         user = {"public_id": self._id(), "email": email, "name": name, "role": "patient",
                 "locale": "fr_CA" if french else "en", "active": True, "failed_logins": 0,
                 "invited_by_id": practitioner_id}
-        patient = {"public_id": self._id(), "status": status, "practitioner_id": practitioner_id}
+        patient: dict[str, Any] = {"public_id": self._id(), "status": status,
+                                   "practitioner_id": practitioner_id}
         plan = Plan(user, patient)
         getattr(self, f"_{status}")(plan, phone, dob)
         submitted = plan.intake is not None and plan.intake["status"] == "submitted"
@@ -344,6 +354,7 @@ class Generator:
         kind = "precaution" if rng.random() < 0.3 else "clean"
         submitted = self._submit(plan, phone, dob, joined, kind, reviewed=True,
                                  latest=first_session - timedelta(days=4))
+        assert plan.intake is not None  # just submitted
         uploaded = submitted + self._days(0, 2)
         valid = (self._valid_until() if plan.patient["status"] == "in_treatment"
                  else (uploaded + timedelta(days=365)).date())
@@ -384,7 +395,8 @@ class Generator:
         rng = self.rng
         practitioner_id = plan.patient["practitioner_id"]
         session = {"public_id": self._id(), "recorded_by_id": practitioner_id,
-                   "treated_at": treated, "regions": rng.sample(regions, rng.randint(1, len(regions))),
+                   "treated_at": treated,
+                   "regions": rng.sample(regions, rng.randint(1, len(regions))),
                    "nprs_before": min(10, value + rng.choice([0, 1])) if rng.random() < 0.6
                    else None, "notes": rng.choice(NOTES), "status": "recorded",
                    "corrections": [], "created_at": treated, "updated_at": treated,
@@ -409,7 +421,7 @@ class Generator:
                 session["rating_closed_at"] = treated + self.window
             return session, None
         rated_at = self._before_now(treated + self._hours(2, 20), timedelta(minutes=1))
-        psfs = None
+        psfs: list[dict[str, Any]] | None = None
         if activities and (i + 1) % 3 == 0:
             shift = {"improving": 1 + round(4 * i / max(n - 1, 1)), "flat": 0,
                      "worsening": -1}[trajectory]
@@ -448,49 +460,72 @@ def _insert(model, rows: list[dict[str, Any]], returning: bool = False) -> list[
     return []
 
 
-def _write(plans: list[Plan]) -> Report:
-    from portal.storage import get_storage
+@dataclass
+class _Rows:
+    """The rows of the plans below their user and patient, with those ids filled in."""
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    intakes: list[tuple[Plan, dict[str, Any]]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    blobs: list[tuple[str, bytes]] = field(default_factory=list)
+    sessions: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    points: list[dict[str, Any]] = field(default_factory=list)
 
-    report = Report(patients=len(plans))
-    user_ids = _insert(User, [p.user for p in plans], returning=True)
-    for plan, user_id in zip(plans, user_ids):
-        plan.patient["user_id"] = user_id
-    patient_ids = _insert(Patient, [p.patient for p in plans], returning=True)
-    tokens, intakes, documents, blobs, sessions, outcome_rows, points = [], [], [], [], [], [], []
+
+def _gather(plans: list[Plan], user_ids: list[int], patient_ids: list[int]) -> _Rows:
+    rows = _Rows()
     for plan, user_id, patient_id in zip(plans, user_ids, patient_ids):
         if plan.token:
-            tokens.append({**plan.token, "user_id": user_id})
+            rows.tokens.append({**plan.token, "user_id": user_id})
         if plan.intake:
-            intakes.append((plan, {**plan.intake, "patient_id": patient_id}))
+            rows.intakes.append((plan, {**plan.intake, "patient_id": patient_id}))
         for doc in plan.documents:
-            documents.append({**doc, "patient_id": patient_id, "uploaded_by_id": user_id})
-        blobs += plan.blobs
-        sessions += [({**s, "patient_id": patient_id}, r) for s, r in plan.sessions]
+            rows.documents.append({**doc, "patient_id": patient_id, "uploaded_by_id": user_id})
+        rows.blobs += plan.blobs
+        rows.sessions += [({**s, "patient_id": patient_id}, r) for s, r in plan.sessions]
         if plan.outcome:
-            outcome_rows.append({**plan.outcome, "patient_id": patient_id})
-        points += [{**point, "patient_id": patient_id} for point in plan.points]
-    _insert(AccountToken, tokens)
+            rows.outcomes.append({**plan.outcome, "patient_id": patient_id})
+        rows.points += [{**point, "patient_id": patient_id} for point in plan.points]
+    return rows
+
+
+def _write_intakes(intakes: list[tuple[Plan, dict[str, Any]]]) -> None:
     response_ids = _insert(IntakeResponse, [row for _plan, row in intakes], returning=True)
     _insert(ConsentSignature, [{**plan.signature, "patient_id": row["patient_id"],
                                 "response_id": response_id}
                                for (plan, row), response_id in zip(intakes, response_ids)
                                if plan.signature])
-    get_storage().write_many(blobs)
-    _insert(Document, documents)
+
+
+def _write_treatment(rows: _Rows) -> None:
+    sessions, points = rows.sessions, rows.points
     session_ids = _insert(TreatmentSession, [s for s, _r in sessions], returning=True)
     rating_ids = _insert(SessionRating, [{**r, "session_id": sid, "patient_id": s["patient_id"]}
                                          for (s, r), sid in zip(sessions, session_ids)
                                          if r is not None], returning=True)
-    _insert(TreatmentOutcome, outcome_rows)
+    _insert(TreatmentOutcome, rows.outcomes)
     if len(points) != len(rating_ids):  # one point per rating, in the same order
         raise RuntimeError("outcome points out of step with the ratings")
     _insert(OutcomePoint, [{**point, "rating_id": rating_id}
                            for point, rating_id in zip(points, rating_ids)])
-    report.intakes = len(intakes)
-    report.documents = len(documents)
-    report.sessions = len(sessions)
-    report.ratings = sum(1 for _s, r in sessions if r is not None)
-    return report
+
+
+def _write(plans: list[Plan]) -> Report:
+    from portal.storage import get_storage
+
+    user_ids = _insert(User, [p.user for p in plans], returning=True)
+    for plan, user_id in zip(plans, user_ids):
+        plan.patient["user_id"] = user_id
+    patient_ids = _insert(Patient, [p.patient for p in plans], returning=True)
+    rows = _gather(plans, user_ids, patient_ids)
+    _insert(AccountToken, rows.tokens)
+    _write_intakes(rows.intakes)
+    get_storage().write_many(rows.blobs)
+    _insert(Document, rows.documents)
+    _write_treatment(rows)
+    return Report(patients=len(plans), intakes=len(rows.intakes),
+                  documents=len(rows.documents), sessions=len(rows.sessions),
+                  ratings=sum(1 for _s, r in rows.sessions if r is not None))
 
 
 def _practitioners(password_hash: str, patients: int) -> tuple[list[User], int]:

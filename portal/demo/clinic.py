@@ -66,8 +66,7 @@ def seed(password: str) -> Seeded:
             user.password_hash = password_hash
         staff[email] = user
     db.session.flush()
-    secrets = [(email, role, crypto.decrypt(staff[email].totp_secret).decode())
-               for email, _name, role in DEMO_STAFF]
+    secrets = [(email, role, _totp_secret(staff[email])) for email, _name, role in DEMO_STAFF]
     lines += [f"{email} {password} {role} {secret}" for email, role, secret in secrets]
 
     practitioners = [staff["dr.lee@example.com"], staff["dr.tremblay@example.com"]]
@@ -94,12 +93,18 @@ def seed(password: str) -> Seeded:
     return Seeded(lines, secrets, practitioners)
 
 
+def _totp_secret(user: User) -> str:
+    assert user.totp_secret is not None  # every demo staff account is created with one
+    return crypto.decrypt(user.totp_secret).decode()
+
+
 def _patient(email: str, name: str, practitioner: User, state: str,
              password_hash: str | None, rng: random.Random | None = None) -> Patient:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is not None:
         if password_hash and user.password_hash:
             user.password_hash = password_hash
+        assert user.patient is not None  # a demo patient's account, made with its record
         return user.patient
     joined = clock.now() - timedelta(days=(rng.randint(1, 60) if rng else 3))
     user = User(email=email, name=name, role="patient", password_hash=password_hash,
@@ -132,7 +137,8 @@ def _documents(practitioners: list[User]) -> None:
     nothing."""
     today = documents.today()
     for number, (state, age) in DEMO_CLEARANCES.items():
-        user = db.session.scalar(select(User).where(User.email == f"patient{number:02d}@example.com"))
+        email = f"patient{number:02d}@example.com"
+        user = db.session.scalar(select(User).where(User.email == email))
         if user is None or user.patient is None or not user.has_password or \
                 db.session.scalar(select(Document.id).where(Document.patient_id == user.patient.id)
                                   .limit(1)) is not None:

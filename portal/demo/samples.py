@@ -22,7 +22,8 @@ def pdf(lines: list[str] | tuple[str, ...] = ("Medical clearance",), *,
     text = b"BT /F1 13 Tf 72 720 Td 20 TL " + b" ".join(
         b"(" + _escape(line) + b") Tj T*" for line in lines) + b" ET"
     stream = zlib.compress(text) if compress else text
-    stream_dict = b"<< /Length %d%s >>" % (len(stream), b" /Filter /FlateDecode" if compress else b"")
+    stream_dict = b"<< /Length %d%s >>" % (len(stream),
+                                           b" /Filter /FlateDecode" if compress else b"")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R" + catalog_extra + b" >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -51,13 +52,14 @@ def letter_image(lines: list[str] | tuple[str, ...] = ("Medical clearance",),
     """A picture of a letter, as a phone would take it (slightly off-white paper)."""
     image = Image.new("RGB", size, (250, 248, 240))
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=max(12, size[0] // 30))
+    font_size = max(12, size[0] // 30)
+    font = ImageFont.load_default(size=font_size)
     y = size[1] // 12
     for line in lines:
         # The built-in font has no accents: "Côté" is drawn "Cote".
         line = unicodedata.normalize("NFKD", line).encode("ascii", "ignore").decode()
         draw.text((size[0] // 12, y), line, fill=(20, 20, 30), font=font)
-        y += int(font.size * 1.6)
+        y += int(font_size * 1.6)
     return image.convert(mode) if mode != "RGB" else image
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import random
 from datetime import time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from portal import audit, clock
 from portal.clinic import chart_data
 from portal.extensions import db
 from portal.intake import bodymap
-from portal.models import (IntakeResponse, Patient, SessionRating, TreatmentSession, User)
+from portal.models import IntakeResponse, Patient, SessionRating, TreatmentSession, User
 from portal.treatment import intake_link, services
 
 # Patients whose clearance the documents demo shows in another state (pending, rejected...)
@@ -61,7 +62,7 @@ def candidates(limit: int = len(TRAJECTORIES)) -> list[Patient]:
 
 
 def _values(rng: random.Random, trajectory: str, baseline: int, n: int) -> list[int]:
-    out = []
+    out: list[int] = []
     for i in range(n):
         progress = i / max(n - 1, 1)
         if trajectory == "improving":
@@ -138,7 +139,7 @@ def _course(patient: Patient, practitioner: User, rng: random.Random, trajectory
             session.rating_closed_at = when + timedelta(days=7)  # never rated
             continue
         rated += 1
-        psfs = None
+        psfs: list[dict[str, Any]] | None = None
         if activities and (i + 1) % services.PSFS_EVERY == 0:
             shift = {"improving": 1 + round(4 * i / max(n - 1, 1)), "flat": 0,
                      "worsening": -1}[trajectory]

@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 import tempfile
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock, storage
@@ -98,25 +99,25 @@ def check_due(limit: int = 100) -> int:
 def _claim(document_id: int) -> datetime | None:
     now = clock.now()
     until = now + CLAIM_FOR
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         update(Document)
         .where(Document.id == document_id, Document.status == "checking",
                or_(Document.check_claimed_until.is_(None),
                    Document.check_claimed_until < now))
         .values(check_claimed_until=until)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))).rowcount
     db.session.commit()
     return until if claimed == 1 else None
 
 
 def _conclude(document_id: int, claim: datetime, **values) -> bool:
     """Write the result if the claim is still this worker's; else roll back what it did."""
-    done = db.session.execute(
+    done = cast(CursorResult[Any], db.session.execute(
         update(Document)
         .where(Document.id == document_id, Document.status == "checking",
                Document.check_claimed_until == claim)
         .values(check_claimed_until=None, original_key=None, **values)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))).rowcount
     if done != 1:
         db.session.rollback()
         log.info("document %s: checked by another worker meanwhile", document_id)
@@ -126,12 +127,14 @@ def _conclude(document_id: int, claim: datetime, **values) -> bool:
 
 def _keep(document_id: int, claim: datetime, prepared: content.Prepared) -> str | None:
     doc = db.session.get(Document, document_id)
+    assert doc is not None  # check() found it, under this worker's claim
     same = db.session.scalar(
         select(Document).where(Document.patient_id == doc.patient_id,
                                Document.sha256 == prepared.sha256, Document.id != doc.id))
     if same is not None:  # another file that comes out the same (a photo sent twice)
         return _refuse(document_id, claim, "duplicate", {"when": same.created_at.isoformat()})
     original_key = doc.original_key
+    assert original_key is not None  # check() refused the document that had none
     store = storage.get_storage()
     blob_key, preview_key = storage.new_key(), storage.new_key()
     store.write(blob_key, storage.iter_file(prepared.content))
@@ -157,6 +160,7 @@ def _refuse(document_id: int, claim: datetime, code: str, params: dict) -> str |
     """Nothing of the file is kept but its name, to tell the patient which one: the
     original goes, and so do its hashes (the same file may be tried again)."""
     doc = db.session.get(Document, document_id)
+    assert doc is not None  # check() found it, under this worker's claim
     original_key = doc.original_key
     params = {k: v for k, v in params.items() if k != "name"}  # the name is the document's
     if not _conclude(document_id, claim, status="refused", refusal_code=code,

@@ -33,7 +33,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 import pillow_heif
 import pypdfium2 as pdfium
@@ -77,7 +77,7 @@ class Prepared:
     original_name: str
     original_type: str
     content_type: str
-    content: BinaryIO  # what will be stored, at position 0
+    content: IO[bytes]  # what will be stored, at position 0
     size: int
     sha256: str
     preview: bytes
@@ -197,7 +197,7 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):g}"
 
 
-def _digest(stream: BinaryIO) -> tuple[str, int]:
+def _digest(stream: IO[bytes]) -> tuple[str, int]:
     h = hashlib.sha256()
     stream.seek(0)
     total = 0
@@ -231,7 +231,7 @@ def _prepare_image(stream: BinaryIO, name: str, kind: str, max_pixels: int) -> P
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(stream, formats=[_PIL_FORMAT[kind]])
+            image: Image.Image = Image.open(stream, formats=[_PIL_FORMAT[kind]])
             width, height = image.size
             if width * height > max_pixels or width < 1 or height < 1:
                 raise Refused("pixels", name=name)
@@ -246,11 +246,12 @@ def _prepare_image(stream: BinaryIO, name: str, kind: str, max_pixels: int) -> P
     if orientation in _TRANSPOSE:  # upright, now that it is small
         image = image.transpose(_TRANSPOSE[orientation])
     # Pixels only: EXIF, GPS, XMP, ICC, comments and text chunks all stay behind.
-    keep = {k: image.info[k] for k in ("transparency",) if k in image.info}
+    keep: dict[str | tuple[int, int], Any] = {k: image.info[k] for k in ("transparency",)
+                                              if k in image.info}
     image.info = keep
 
     stored_type = PNG if kind == PNG else JPEG
-    out = tempfile.SpooledTemporaryFile(max_size=SPOOL)
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - returned, open
     if stored_type == PNG:
         if image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
             image = image.convert("RGBA")
@@ -306,7 +307,7 @@ def _exif_orientation(exif: bytes | None) -> int:
         parsed = Image.Exif()
         parsed.load(exif)
         return int(parsed.get(_ORIENTATION, 1))
-    except Exception:  # noqa: BLE001 - a damaged EXIF block orients nothing
+    except Exception:  # a damaged EXIF block orients nothing
         return 1
 
 
@@ -388,7 +389,9 @@ def _rows(window: list[tuple[int, Image.Image]], start: int, stop: int,
     joined = Image.new(pieces[0][1].mode, (width, stop - start))
     joined.info = dict(pieces[0][1].info)
     if joined.mode == "P":
-        joined.putpalette(pieces[0][1].getpalette(rawmode="RGB"))
+        palette = pieces[0][1].getpalette(rawmode="RGB")
+        assert palette is not None  # an image in "P" mode has its palette
+        joined.putpalette(palette)
     for first, band in pieces:
         a, z = max(start, first), min(stop, first + band.height)
         joined.paste(band.crop((0, a - first, width, z - first)), (0, a - start))

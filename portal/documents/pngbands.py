@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from PIL import Image
@@ -126,7 +126,7 @@ def _inflated(stream: BinaryIO, idat: list[tuple[int, int]], wanted: int) -> Ite
 
 
 def _png(size: tuple[int, int], depth: int, colour: int, rows: bytes,
-         extra: list[tuple[bytes, bytes]] = ()) -> Image.Image:
+         extra: Sequence[tuple[bytes, bytes]] = ()) -> Image.Image:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))

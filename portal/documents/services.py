@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
-from typing import BinaryIO
+from datetime import date, datetime
+from typing import BinaryIO, cast
 
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import exists, func, or_, select
@@ -112,14 +112,14 @@ def clearance_state(patient: Patient, on: date | None = None, *,
         select(Document).where(Document.patient_id == patient.id,
                                Document.kind == "clearance",
                                Document.status.in_(STAFF_STATUSES if for_staff
-                                                   else STAFF_STATUSES + ("checking",)))
+                                                   else (*STAFF_STATUSES, "checking")))
         .order_by(Document.created_at.desc(), Document.id.desc())))
     for waiting in ("pending", "checking"):
         found = [d for d in clearances if d.status == waiting]
         if found:
             return ClearanceState(waiting, found[0])
     reviewed = sorted((d for d in clearances if d.reviewed_at),
-                      key=lambda d: d.reviewed_at, reverse=True)
+                      key=lambda d: cast(datetime, d.reviewed_at), reverse=True)
     if reviewed:
         latest = reviewed[0]
         return ClearanceState("rejected" if latest.status == "rejected" else "expired", latest)
@@ -224,12 +224,13 @@ def upload(patient: Patient, uploader: User, kind: str, files: list[Upload], *,
     documents = []
     try:
         for item, got in received:
+            original_key = storage.new_key()
             doc = Document(patient=patient, kind=kind, status="checking",
                            original_name=got.original_name, original_type=got.original_type,
                            content_type=got.content_type, size=got.size,
-                           original_sha256=got.sha256, original_key=storage.new_key(),
+                           original_sha256=got.sha256, original_key=original_key,
                            uploaded_by=uploader, created_at=clock.now(), replaces=replaces)
-            store.write(doc.original_key, storage.iter_file(item.stream))
+            store.write(original_key, storage.iter_file(item.stream))
             db.session.add(doc)
             db.session.flush()
             audit.write("document.uploaded", patient=patient, actor=uploader,
@@ -243,7 +244,8 @@ def upload(patient: Patient, uploader: User, kind: str, files: list[Upload], *,
     except IntegrityError:
         # The same file arrived twice at once (a double click): the unique index caught it.
         db.session.rollback()
-        raise UploadRefused([DocumentError("duplicate_now", name=received[0][1].original_name)])
+        raise UploadRefused([DocumentError("duplicate_now",
+                                           name=received[0][1].original_name)]) from None
     except BaseException:
         db.session.rollback()  # the stored blobs go with it (portal.storage)
         raise
@@ -293,7 +295,9 @@ def open_file(doc: Document, viewer: User, preview: bool = False) -> Iterator[by
     """The plaintext, chunk by chunk, after the download or preview is audited (committed).
     The first chunk is read here, so a missing or damaged blob fails before the response
     starts, not half-way through it."""
-    chunks = storage.get_storage().read(doc.preview_key if preview else doc.blob_key)
+    key = doc.preview_key if preview else doc.blob_key
+    assert key is not None  # only checked documents, which have both, are served
+    chunks = storage.get_storage().read(key)
     first = next(chunks, b"")
     audit.write("document.previewed" if preview else "document.downloaded",
                 patient=doc.patient, actor=viewer, subject=doc.public_id,

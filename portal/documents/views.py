@@ -6,12 +6,20 @@ import unicodedata
 from datetime import datetime
 from urllib.parse import quote
 
-from flask import (Response, abort, current_app, flash, redirect, request, stream_with_context,
-                   url_for)
-from flask_babel import format_date
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal import chart_frame, htmx
 from portal.documents import bp, forms, services
@@ -287,7 +295,7 @@ def _staff_page(patient: Patient, submitted: dict | None = None, status: int = 2
                              **staff_list_context(patient, submitted))
 
 
-def _after_review(patient: Patient) -> Response:
+def _after_review(patient: Patient) -> BaseResponse:
     if htmx.wants_fragment():
         return _staff_page(patient)
     return htmx.hx_redirect(url_for("documents.patient_documents",

@@ -2,13 +2,30 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from portal import clock
+from portal.extensions import db
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FlaskModel
+    from sqlalchemy import Table
+
+    from portal.extensions import Base
+
+    class Model(_FlaskModel, Base):
+        """What ``db.Model`` is at run time: Flask-SQLAlchemy builds it from ``Base`` and
+        its own mixins when the extension is created, which a type checker cannot follow."""
+        __abstract__ = True
+        # Every model here is declared with __tablename__: a Table, not any FromClause.
+        __table__: ClassVar[Table]
+else:
+    Model = db.Model
 
 
 class UTCDateTime(TypeDecorator):
@@ -23,14 +40,14 @@ class UTCDateTime(TypeDecorator):
         if value is not None:
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
             if dialect.name == "sqlite":
                 value = value.replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 

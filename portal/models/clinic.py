@@ -6,11 +6,10 @@ from datetime import datetime
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, created_at_column
+from portal.models.base import Model, UTCDateTime, created_at_column
 
 
-class ClinicSettings(db.Model):
+class ClinicSettings(Model):
     __tablename__ = "clinic_settings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -16,12 +16,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary,
-                        String, Text, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, created_at_column, public_id_column
+from portal.models.base import Model, UTCDateTime, created_at_column, public_id_column
 from portal.models.patient import Patient
 from portal.models.user import User
 
@@ -33,7 +42,7 @@ STAFF_STATUSES = ("pending", "accepted", "rejected")
 STORED_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
 
-class Document(db.Model):
+class Document(Model):
     __tablename__ = "documents"
     __table_args__ = (
         CheckConstraint("kind IN ('clearance', 'imaging', 'referral', 'other')", name="kind"),
@@ -86,12 +95,12 @@ class Document(db.Model):
     replaces_id: Mapped[int | None] = mapped_column(
         ForeignKey("documents.id", ondelete="SET NULL"))
 
-    patient: Mapped[Patient] = relationship(backref=db.backref(
-        "documents", passive_deletes=True, order_by="Document.created_at.desc()"))
+    patient: Mapped[Patient] = relationship(back_populates="documents")
     uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
     replaces: Mapped[Document | None] = relationship(remote_side=[id],
-                                                     backref="replaced_by")
+                                                     back_populates="replaced_by")
+    replaced_by: Mapped[list[Document]] = relationship(back_populates="replaces")
 
     @property
     def reviewed(self) -> bool:
@@ -105,7 +114,7 @@ class Document(db.Model):
         return f"<Document {self.public_id} {self.kind} {self.status}>"
 
 
-class StoredChunk(db.Model):
+class StoredChunk(Model):
     """The database storage backend: encrypted content in ordered chunks, so that a file
     is written and read a chunk at a time, never whole in memory (portal.storage)."""
     __tablename__ = "stored_chunks"

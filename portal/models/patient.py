@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, created_at_column, public_id_column
+from portal.models.base import Model, UTCDateTime, created_at_column, public_id_column
 from portal.models.user import User
+
+if TYPE_CHECKING:
+    from portal.models.document import Document
 
 # SPEC 5.2; the foundation sets the first two, later features the rest.
 PATIENT_STATUSES = ("invited", "intake_in_progress", "intake_submitted", "cleared",
@@ -18,7 +21,7 @@ PATIENT_STATUSES = ("invited", "intake_in_progress", "intake_submitted", "cleare
 DISCHARGE_REASONS = ("completed", "patient_request", "referred", "no_contact", "other")
 
 
-class Patient(db.Model):
+class Patient(Model):
     __tablename__ = "patients"
     __table_args__ = (
         CheckConstraint("status IN ('invited', 'intake_in_progress', 'intake_submitted', "
@@ -69,6 +72,8 @@ class Patient(db.Model):
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     discharge_reason: Mapped[str | None] = mapped_column(String(20))
 
-    user: Mapped[User] = relationship(foreign_keys=[user_id],
-                                      backref=db.backref("patient", uselist=False))
+    user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="patient")
     practitioner: Mapped[User | None] = relationship(foreign_keys=[practitioner_id])
+    # Newest first; the database deletes them with the patient (ON DELETE CASCADE).
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="patient", passive_deletes=True, order_by="Document.created_at.desc()")

@@ -18,12 +18,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, created_at_column, public_id_column
+from portal.models.base import Model, UTCDateTime, created_at_column, public_id_column
 from portal.models.patient import Patient
 from portal.models.user import User
 
@@ -33,7 +43,7 @@ SORENESS_DURATIONS = ("none", "under_day", "one_two_days", "three_plus_days", "s
 OUTCOME_STATUSES = ("improved", "unchanged", "worse", "unknown")
 
 
-class TreatmentSession(db.Model):
+class TreatmentSession(Model):
     __tablename__ = "treatment_sessions"
     __table_args__ = (
         CheckConstraint("status IN ('recorded', 'cancelled')", name="status"),
@@ -97,7 +107,7 @@ class TreatmentSession(db.Model):
         return f"<TreatmentSession {self.public_id} {self.status}>"
 
 
-class SessionRating(db.Model):
+class SessionRating(Model):
     __tablename__ = "session_ratings"
     __table_args__ = (
         UniqueConstraint("session_id", name="uq_session_ratings_session_id"),
@@ -144,7 +154,7 @@ class SessionRating(db.Model):
         return f"<SessionRating {self.public_id}>"
 
 
-class TreatmentOutcome(db.Model):
+class TreatmentOutcome(Model):
     __tablename__ = "treatment_outcomes"
     __table_args__ = (
         UniqueConstraint("patient_id", name="uq_treatment_outcomes_patient_id"),
@@ -175,7 +185,7 @@ class TreatmentOutcome(db.Model):
     baseline_set_by: Mapped[User | None] = relationship()
 
 
-class OutcomePoint(db.Model):
+class OutcomePoint(Model):
     """The patient's outcome as it stood just after each rated session (portal.outcomes
     CoursePoint), one row per rating of a session that counts, written by the treatment
     services with each outcome refresh. The clinic's outcome figures (SPEC 5.4) add these

@@ -2,20 +2,32 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index,
-                        Integer, LargeBinary, String, text)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, created_at_column, public_id_column
+from portal.models.base import Model, UTCDateTime, created_at_column, public_id_column
+
+if TYPE_CHECKING:
+    from portal.models.patient import Patient
 
 ROLES = ("patient", "practitioner", "admin")
 STAFF_ROLES = ("practitioner", "admin")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('patient', 'practitioner', 'admin')",
                                       name="role"),
@@ -52,6 +64,9 @@ class User(UserMixin, db.Model):
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     invited_by: Mapped[User | None] = relationship(remote_side=[id])
+    # A patient's account has its record; a staff account has none.
+    patient: Mapped[Patient | None] = relationship(foreign_keys="Patient.user_id",
+                                                   back_populates="user", uselist=False)
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -80,7 +95,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.public_id} {self.role}>"
 
 
-class AccountToken(db.Model):
+class AccountToken(Model):
     """Single-use e-mailed links: invitations, password resets, e-mail confirmations.
 
     Only the SHA-256 of the token is stored; the token itself lives in the e-mail.
@@ -105,7 +120,7 @@ class AccountToken(db.Model):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """A signed-in browser. The cookie carries a random id; only its hash is here, so
     revoking the row ends the session for real (SPEC 1.4)."""
     __tablename__ = "user_sessions"
@@ -123,7 +138,7 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     __tablename__ = "recovery_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,8 +4,7 @@ from flask import abort
 from flask_login import current_user
 
 from portal import htmx
-from portal.patient import bp
-from portal.patient import services
+from portal.patient import bp, services
 from portal.security import patient_required
 
 

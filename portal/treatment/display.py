@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import format_date, format_decimal, format_percent, format_time
+from flask_babel import format_date, format_decimal, format_percent, format_time, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from portal import outcomes
 
@@ -24,10 +23,12 @@ def change_sentence(change: outcomes.NprsChange) -> str:
     if change.baseline is None:
         return _("Your latest pain rating is %(n)d out of 10.", n=change.latest)
     points = change.points
+    assert points is not None  # the baseline and the latest rating are both known
     if points == 0:
         return _("Your pain is the same as when you started (%(n)d out of 10).", n=change.latest)
     percent = change.percent
     if points < 0:
+        assert percent is not None  # less pain than the baseline: the baseline is above 0
         return ngettext("Your pain is %(num)d point lower than when you started (%(percent)s).",
                         "Your pain is %(num)d points lower than when you started "
                         "(%(percent)s).", -points, percent=MINUS + _percent(percent))

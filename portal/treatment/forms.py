@@ -4,17 +4,24 @@ keyboard, a screen reader and without JavaScript."""
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (DateField, HiddenField, RadioField, SelectField, SelectMultipleField,
-                     TextAreaField, TimeField)
+from wtforms import (
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.intake import bodymap
-
 
 
 def scale() -> list[SelectChoice]:
@@ -115,7 +122,7 @@ def rating_form(psfs_names: list[str], rating=None, formdata=True) -> RatingForm
             name, coerce=int, choices=scale(),
             message=_l("Choose a number from 0 to 10 for this activity."))
     form_class = type("SessionRatingForm", (RatingForm,), attrs)
-    kwargs = {} if formdata else {"formdata": None}
+    kwargs: dict[str, Any] = {} if formdata else {"formdata": None}
     if rating is not None and not formdata:
         data = {"pain_now": rating.pain_now, "pgic": rating.pgic, "soreness": rating.soreness,
                 "soreness_duration": rating.soreness_duration, "comment": rating.comment,

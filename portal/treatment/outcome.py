@@ -3,8 +3,6 @@ override), the rated sessions, the stored outcome and its points for the clinic'
 and the progress the charts draw."""
 from __future__ import annotations
 
-from __future__ import annotations
-
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import exists, select
@@ -12,12 +10,17 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock, outcomes
 from portal.extensions import db
-from portal.models import (OutcomePoint, Patient, SessionRating,
-                           TreatmentOutcome, TreatmentSession, User)
+from portal.models import (
+    OutcomePoint,
+    Patient,
+    SessionRating,
+    TreatmentOutcome,
+    TreatmentSession,
+    User,
+)
 from portal.treatment import intake_link
 from portal.treatment.records import numbers, sessions_for
 from portal.treatment.times import TreatmentError
-
 
 # --- outcome (SPEC 4.3, 4.4) ------------------------------------------------------------
 
@@ -34,6 +37,7 @@ def _outcome_row(patient: Patient) -> TreatmentOutcome:
     except IntegrityError:  # made meanwhile by another request
         row = db.session.scalar(select(TreatmentOutcome)
                                 .where(TreatmentOutcome.patient_id == patient.id))
+        assert row is not None  # the other request's row, which the unique index kept
     return row
 
 

@@ -6,24 +6,26 @@ is recorded ahead of time): ``rating_opens_at``. A reminder is due RATING_REMIND
 later, and the window closes RATING_WINDOW later (portal/config.py)."""
 from __future__ import annotations
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, not_, select, update
+from sqlalchemy import CursorResult, and_, exists, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock, mail, outcomes
 from portal.extensions import db
-from portal.models import (STAFF_ROLES, Patient, SessionRating,
-                           TreatmentSession, User)
 from portal.links import absolute_url
+from portal.models import STAFF_ROLES, Patient, SessionRating, TreatmentSession, User
 from portal.treatment.outcome import refresh_outcome
-from portal.treatment.times import (TreatmentError, closes_at, config_delta, editable_until,
-                                    reminder_due_at, take_write_lock)
-
+from portal.treatment.times import (
+    TreatmentError,
+    closes_at,
+    config_delta,
+    editable_until,
+    reminder_due_at,
+    take_write_lock,
+)
 
 # --- the rating window (SPEC 4.2) -------------------------------------------------------
 
@@ -145,6 +147,7 @@ def _save_rating(session: TreatmentSession, patient_user: User,
             # see this one.
             session.rating = rating
     if not created:
+        assert existing is not None  # found above, or inserted meanwhile by the other request
         rating = existing
         if not can_edit(rating, now):
             raise TreatmentError("locked")
@@ -188,12 +191,12 @@ def _alert_staff(session: TreatmentSession) -> None:
 
 def mark_alert_handled(rating: SessionRating, practitioner: User) -> bool:
     """Once: a second click (or a colleague at the same time) changes nothing."""
-    result = db.session.execute(
+    result = cast(CursorResult[Any], db.session.execute(
         update(SessionRating)
         .where(SessionRating.id == rating.id, SessionRating.breathing_alert.is_(True),
                SessionRating.alert_handled_at.is_(None))
         .values(alert_handled_at=clock.now(), alert_handled_by_id=practitioner.id)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         db.session.rollback()
         return False

@@ -2,18 +2,13 @@
 session's number in it, and which sessions ask the PSFS activities again."""
 from __future__ import annotations
 
-from __future__ import annotations
-
-
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import (Patient, SessionRating,
-                           TreatmentSession)
+from portal.models import Patient, SessionRating, TreatmentSession
 from portal.treatment import intake_link
 from portal.treatment.times import PSFS_EVERY
-
 
 # --- reading ----------------------------------------------------------------------------
 

@@ -3,20 +3,17 @@ and ``flask send-reminders``) sends each reminder and closes each window exactly
 conditional UPDATEs, so several workers may run it at once."""
 from __future__ import annotations
 
-from __future__ import annotations
-
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import exists, not_, select, update
+from sqlalchemy import CursorResult, exists, not_, select, update
 
 from portal import clock, mail
 from portal.extensions import db
-from portal.models import (Patient, SessionRating,
-                           TreatmentSession, User)
 from portal.links import absolute_url
+from portal.models import Patient, SessionRating, TreatmentSession, User
 from portal.treatment.ratings import overdue_clause
 from portal.treatment.times import config_delta
-
 
 # --- reminders and closing (flask send-reminders) ---------------------------------------
 
@@ -41,30 +38,31 @@ def send_reminders(limit: int = 1000) -> ReminderReport:
                User.active.is_(True))
         .order_by(TreatmentSession.rating_opens_at).limit(limit)))
     for session_id in due:
-        claimed = db.session.execute(
+        claimed = cast(CursorResult[Any], db.session.execute(
             update(TreatmentSession)
             .where(TreatmentSession.id == session_id,
                    TreatmentSession.reminder_sent_at.is_(None), overdue_clause(now))
             .values(reminder_sent_at=now)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)))
         if claimed.rowcount != 1:
             db.session.rollback()
             continue
         session = db.session.get(TreatmentSession, session_id)
+        assert session is not None  # claimed above, in this transaction
         user = session.patient.user
         mail.queue("rating_reminder", user.email, user.locale, name=user.name,
                    link=absolute_url("treatment.rate", session_id=session.public_id))
         db.session.commit()
         report.reminded += 1
     rated = exists().where(SessionRating.session_id == TreatmentSession.id)
-    closed = db.session.execute(
+    closed = cast(CursorResult[Any], db.session.execute(
         update(TreatmentSession)
         .where(TreatmentSession.status == "recorded",
                TreatmentSession.rating_closed_at.is_(None),
                TreatmentSession.rating_opens_at <= now - config_delta("RATING_WINDOW"),
                not_(rated))
         .values(rating_closed_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     report.closed = closed.rowcount or 0
     db.session.commit()
     return report

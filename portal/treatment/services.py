@@ -13,17 +13,54 @@ The rules and the commits live there; nothing reads the request.
 """
 from __future__ import annotations
 
-from portal.treatment.outcome import (Progress, baseline_for, baseline_override, progress,
-                                      rated_sessions, refresh_outcome, set_baseline)
-from portal.treatment.ratings import (RatingInput, can_edit, can_rate, mark_alert_handled,
-                                      overdue_clause, rating_status, save_rating, to_rate)
-from portal.treatment.records import (numbers, psfs_activities_for, rating_by_public_id,
-                                      session_by_public_id, session_number, sessions_for)
+from portal.treatment.outcome import (
+    Progress,
+    baseline_for,
+    baseline_override,
+    progress,
+    rated_sessions,
+    refresh_outcome,
+    set_baseline,
+)
+from portal.treatment.ratings import (
+    RatingInput,
+    can_edit,
+    can_rate,
+    mark_alert_handled,
+    overdue_clause,
+    rating_status,
+    save_rating,
+    to_rate,
+)
+from portal.treatment.records import (
+    numbers,
+    psfs_activities_for,
+    rating_by_public_id,
+    session_by_public_id,
+    session_number,
+    sessions_for,
+)
 from portal.treatment.reminders import send_reminders
-from portal.treatment.sessions import (Gate, SessionInput, cancel_session, correct_session,
-                                       gate, record_session, record_sessions_view)
-from portal.treatment.times import (GATES, PSFS_EVERY, GateRefused, TreatmentError, clinic_date,
-                                    clinic_datetime, closes_at, editable_until, to_clinic)
+from portal.treatment.sessions import (
+    Gate,
+    SessionInput,
+    cancel_session,
+    correct_session,
+    gate,
+    record_session,
+    record_sessions_view,
+)
+from portal.treatment.times import (
+    GATES,
+    PSFS_EVERY,
+    GateRefused,
+    TreatmentError,
+    clinic_date,
+    clinic_datetime,
+    closes_at,
+    editable_until,
+    to_clinic,
+)
 
 __all__ = [
     "GATES", "PSFS_EVERY", "Gate", "GateRefused", "Progress", "RatingInput", "SessionInput",

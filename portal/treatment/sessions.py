@@ -2,25 +2,27 @@
 (SPEC 4.1); a staff view of a patient's sessions is audited here."""
 from __future__ import annotations
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock, mail
 from portal.extensions import db
 from portal.intake import bodymap
-from portal.models import (Patient, TreatmentSession, User)
-from portal.treatment import intake_link
 from portal.links import absolute_url
+from portal.models import Patient, TreatmentSession, User
+from portal.treatment import intake_link
 from portal.treatment.outcome import refresh_outcome
-from portal.treatment.times import (FUTURE_TOLERANCE, GateRefused, TreatmentError,
-                                    clinic_date, take_write_lock)
-
+from portal.treatment.times import (
+    FUTURE_TOLERANCE,
+    GateRefused,
+    TreatmentError,
+    clinic_date,
+    take_write_lock,
+)
 
 # --- the gate (SPEC 4.1) ----------------------------------------------------------------
 
@@ -183,12 +185,12 @@ def cancel_session(session: TreatmentSession, practitioner: User, reason: str) -
     if not reason:
         raise TreatmentError("reason")
     now = clock.now()
-    result = db.session.execute(
+    result = cast(CursorResult[Any], db.session.execute(
         update(TreatmentSession)
         .where(TreatmentSession.id == session.id, TreatmentSession.status == "recorded")
         .values(status="cancelled", cancelled_at=now, cancelled_by_id=practitioner.id,
                 cancel_reason=reason, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         db.session.rollback()
         raise TreatmentError("already_cancelled")

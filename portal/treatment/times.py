@@ -3,18 +3,14 @@ session times on the clinic's wall clock, and the rating window's moments (opens
 due, closes, editable until)."""
 from __future__ import annotations
 
-from __future__ import annotations
-
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import get_timezone, to_user_timezone
 from sqlalchemy import text
 
 from portal.extensions import db
-from portal.models import (SessionRating,
-                           TreatmentSession)
-
+from portal.models import SessionRating, TreatmentSession
 
 # A session time a little ahead of the server's clock (a practitioner's watch) is accepted.
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -64,7 +60,7 @@ def clinic_date(moment: datetime) -> date:
 def clinic_datetime(day: date, time_of_day) -> datetime:
     """A date and time on the clinic's wall clock, as an aware UTC datetime."""
     local = clinic_zone().localize(datetime.combine(day, time_of_day))
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def take_write_lock() -> None:

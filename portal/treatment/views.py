@@ -4,10 +4,10 @@ form and progress. Every session is reached through the one authorization rule
 from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal import chart_frame, clock, htmx
 from portal.forms import EmptyForm
@@ -118,7 +118,7 @@ def _staff_page(patient: Patient, status: int = 200, **forms_given) -> Response:
                              **_staff_context(patient, **forms_given))
 
 
-def _after_change(patient: Patient, focus: str | None = None) -> Response:
+def _after_change(patient: Patient, focus: str | None = None) -> BaseResponse:
     if htmx.wants_fragment():
         return _staff_page(patient, focus=focus)
     return htmx.hx_redirect(url_for("treatment.patient_sessions", patient_id=patient.public_id))
@@ -280,8 +280,8 @@ def _rating_page(session: TreatmentSession, form=None, status: int = 200, saved=
     rating = session.rating
     names = [item["activity"] for item in rating.psfs] if rating is not None and rating.psfs \
         else services.psfs_activities_for(session)
-    editable = rating is None and services.can_rate(session) or \
-        rating is not None and services.can_edit(rating)
+    editable = (rating is None and services.can_rate(session)) or \
+        (rating is not None and services.can_edit(rating))
     if form is None:
         form = forms.rating_form(names, rating=rating, formdata=False)
     return htmx.render("treatment/rate.html", "treatment/_rating.html", status=status,

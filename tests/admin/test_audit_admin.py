@@ -7,7 +7,7 @@ import csv
 import html
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -133,11 +133,11 @@ def test_filter_by_period_uses_the_clinics_calendar(client, admin, db):
     settings.timezone = "America/Toronto"  # UTC-5 in November
     db.session.commit()
     # 03:30 UTC on the 20th is 22:30 on the 19th in Toronto.
-    _at(datetime(2026, 11, 20, 3, 30, tzinfo=timezone.utc))
+    _at(datetime(2026, 11, 20, 3, 30, tzinfo=UTC))
     late_on_19th = _write(db, "test.period")
-    _at(datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc))
+    _at(datetime(2026, 11, 20, 15, 0, tzinfo=UTC))
     on_20th = _write(db, "test.period")
-    _at(datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc))
+    _at(datetime(2026, 11, 22, 12, 0, tzinfo=UTC))
     on_22nd = _write(db, "test.period")
     clock.reset()
     q = {"action": "test.period"}
@@ -209,7 +209,7 @@ def _bulk_events(db, n: int, patients, actors, start: int) -> None:
         {"created_at": now, "actor_id": actors[i % len(actors)].id,
          "actor_email": actors[i % len(actors)].email, "action": f"test.bulk{i % 7}",
          "patient_id": patients[i % len(patients)].patient.id, "ip": "10.0.0.1",
-         "detail": '{"i": %d}' % i, "prev_hash": "0" * 64, "hash": f"{start + i:064x}"}
+         "detail": f'{{"i": {i}}}', "prev_hash": "0" * 64, "hash": f"{start + i:064x}"}
         for i in range(n)])
     db.session.commit()
 
@@ -313,7 +313,8 @@ def test_csv_export_is_streamed_neutralised_filtered_and_logged(client, admin, d
     subjects = [r[header.index("subject")] for r in body]
     assert subjects == ["plain", "'\rCR", "'\tTAB", "'@cmd", "'-3", "'+SUM(A1)", "'=1+2"]
     assert {r[header.index("patient_name")] for r in body} == {"'=HYPERLINK(\"http://evil\")"}
-    assert {r[header.index("patient_id")] for r in body} == {csvexport.csv_safe(sly.patient.public_id)}
+    assert {r[header.index("patient_id")] for r in body} == {
+        csvexport.csv_safe(sly.patient.public_id)}
     # Times are on the clinic's clock, with their offset.
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d",
                         body[0][header.index("time")])

@@ -10,9 +10,19 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.models import AccountToken, Patient, User
-from tests.auth.helpers import (code_for, deliver, field_error, fresh, html, input_value,
-                                path_of, recovery_codes_on_page, sign_in, start_of_step,
-                                totp_secret_on_page)
+from tests.auth.helpers import (
+    code_for,
+    deliver,
+    field_error,
+    fresh,
+    html,
+    input_value,
+    path_of,
+    recovery_codes_on_page,
+    sign_in,
+    start_of_step,
+    totp_secret_on_page,
+)
 from tests.factories import make_admin, make_patient, make_practitioner
 
 NEW_PASSWORD = "blue heron over the fraser"

@@ -40,7 +40,7 @@ def test_sign_in_lands_on_the_roles_home(client, make, home):
 
 
 def test_email_is_matched_without_case_or_spaces(client):
-    patient = make_patient(email="mixed@example.org")
+    make_patient(email="mixed@example.org")
     response = client.post("/auth/login", data={"email": "  Mixed@Example.ORG ",
                                                 "password": PASSWORD})
     assert response.status_code == 303 and response.location.endswith("/me/")

@@ -7,8 +7,16 @@ from sqlalchemy import select
 
 from portal import clock, crypto
 from portal.models import RecoveryCode
-from tests.auth.helpers import (code_for, fresh, html, next_code, recovery_codes_on_page,
-                                sign_in, start_of_step, totp_secret_on_page)
+from tests.auth.helpers import (
+    code_for,
+    fresh,
+    html,
+    next_code,
+    recovery_codes_on_page,
+    sign_in,
+    start_of_step,
+    totp_secret_on_page,
+)
 from tests.factories import PASSWORD, make_patient, make_practitioner
 
 BAD_CODE = "That code did not work."
@@ -223,7 +231,7 @@ def test_regenerating_recovery_codes_replaces_the_old_ones(client, patient_with_
 
 
 def test_a_patient_opts_out_with_their_password(client, patient_with_mfa, db):
-    patient, codes = patient_with_mfa
+    patient, _codes = patient_with_mfa
     response = client.post("/auth/account/mfa/disable", data={"current": "not my password"})
     assert response.status_code == 422
     assert fresh(patient).mfa_enabled

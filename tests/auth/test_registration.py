@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 
 from portal import passwords
 from portal.models import User
-from tests.auth.helpers import (deliver, field_error, html, outbox, path_of, sign_in,
-                                without_csrf)
+from tests.auth.helpers import deliver, field_error, html, outbox, path_of, sign_in, without_csrf
 from tests.factories import PASSWORD, make_admin, make_patient
 
 NEW_PASSWORD = "tea kettle on the woodstove"
@@ -101,7 +100,7 @@ def test_registering_an_existing_address_sends_the_owner_a_note(registration_ope
 
     assert [m.kind for m in outbox("owner@example.org")] == ["register_existing"]
     deliver(runner)
-    note = [m for m in smtp_server.parsed() if m["To"] == "owner@example.org"][0]
+    note = next(m for m in smtp_server.parsed() if m["To"] == "owner@example.org")
     body = note.get_body(preferencelist=("plain",)).get_content()
     assert "you already have one" in body and "/auth/reset" in body
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from portal import clock, passwords
-from tests.auth.helpers import (deliver, field_error, fresh, html, outbox, path_of, sign_in,
-                                without_csrf)
+from tests.auth.helpers import (
+    deliver,
+    field_error,
+    fresh,
+    html,
+    outbox,
+    path_of,
+    sign_in,
+    without_csrf,
+)
 from tests.factories import PASSWORD, make_patient, make_practitioner
 
 NEW_PASSWORD = "seven otters under the bridge"

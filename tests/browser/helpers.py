@@ -53,7 +53,8 @@ def check_a11y(page: Page, name: str, artifacts: Path = ARTIFACTS) -> None:
     artifacts.mkdir(exist_ok=True)
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
     results = _axe.run(page)
-    assert results.violations_count == 0, f"axe on {name} ({page.url}):\n{results.generate_report()}"
+    assert results.violations_count == 0, \
+        f"axe on {name} ({page.url}):\n{results.generate_report()}"
     assert_console_clean(page)
 
 

@@ -12,8 +12,15 @@ from playwright.sync_api import Page, expect
 
 from portal.extensions import db
 from portal.models import Patient
-from tests.browser.helpers import (body_font_px, check_a11y, enter_code, horizontal_overflow,
-                                   sign_in, small_touch_targets, totp_now)
+from tests.browser.helpers import (
+    body_font_px,
+    check_a11y,
+    enter_code,
+    horizontal_overflow,
+    sign_in,
+    small_touch_targets,
+    totp_now,
+)
 from tests.factories import PASSWORD, make_document, make_practitioner
 from tests.treatment.helpers import history, make_treatable
 

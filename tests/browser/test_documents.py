@@ -18,8 +18,16 @@ from playwright.sync_api import Page, expect
 from portal.demo import samples
 from portal.documents import content
 from portal.documents import services as documents
-from tests.browser.helpers import (body_font_px, check_a11y, enter_code, horizontal_overflow,
-                                   mailed_link, sign_in, small_touch_targets, totp_now)
+from tests.browser.helpers import (
+    body_font_px,
+    check_a11y,
+    enter_code,
+    horizontal_overflow,
+    mailed_link,
+    sign_in,
+    small_touch_targets,
+    totp_now,
+)
 from tests.factories import PASSWORD, make_patient, make_practitioner
 
 pytestmark = pytest.mark.browser
@@ -130,7 +138,8 @@ def test_clearance_from_upload_to_cleared(open_page, live_server, monkeypatch):
     refused = listed.filter(has_text="scripted.pdf")
     expect(refused).to_contain_text("Refused", timeout=15_000)
     expect(refused).to_contain_text("scripted.pdf contains scripts or attached files")
-    expect(phone.get_by_role("heading", name="Your clearance is waiting for review")).to_be_visible()
+    expect(phone.get_by_role("heading", name="Your clearance is waiting for review")) \
+        .to_be_visible()
     check_phone(phone, "documents-phone-checked")
     refused.get_by_role("button", name="Remove from the list scripted.pdf").tap()
     expect(phone.locator("#flash")).to_contain_text("scripted.pdf was removed from your list.")
@@ -180,7 +189,8 @@ def test_clearance_from_upload_to_cleared(open_page, live_server, monkeypatch):
     patient_uploads(phone, base, {"files": [
         {"name": "clearance.pdf", "mimeType": "application/pdf", "buffer": clearance}]},
         "documents-phone-again")
-    expect(phone.get_by_role("heading", name="Your clearance is waiting for review")).to_be_visible()
+    expect(phone.get_by_role("heading", name="Your clearance is waiting for review")) \
+        .to_be_visible()
     expect(phone.locator(".doc", has_text="letter.pdf")).to_contain_text(
         "You have uploaded a new one since.")
 

@@ -9,8 +9,16 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import (check_a11y, enter_code, identity, mailed_link, next_totp,
-                                   sign_in, sign_out, totp_now)
+from tests.browser.helpers import (
+    check_a11y,
+    enter_code,
+    identity,
+    mailed_link,
+    next_totp,
+    sign_in,
+    sign_out,
+    totp_now,
+)
 from tests.factories import PASSWORD, make_admin
 
 pytestmark = pytest.mark.browser
@@ -145,7 +153,8 @@ def test_invitation_to_sign_out_in_french(open_page, live_server, translate):
         expect(page.locator("html")).to_have_attribute("lang", "fr-CA")
         # The switcher now offers the way back, labelled in its own language.
         expect(page.get_by_role("button", name="English", exact=True)).to_be_visible()
-        expect(page.get_by_role("button", name="English", exact=True)).to_have_attribute("lang", "en")
+        expect(page.get_by_role("button", name="English", exact=True)) \
+            .to_have_attribute("lang", "en")
 
     admin_page, practitioner, patient = run_invitation_flow(
         open_page, live_server, admin, fr, fr, "fr", staff_context=french,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import (body_font_px, check_a11y, horizontal_overflow,
-                                   small_touch_targets)
+from tests.browser.helpers import body_font_px, check_a11y, horizontal_overflow, small_touch_targets
 from tests.factories import PASSWORD, make_patient
 
 pytestmark = pytest.mark.browser

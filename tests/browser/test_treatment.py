@@ -10,8 +10,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal import clock
-from tests.browser.helpers import (body_font_px, check_a11y, enter_code, horizontal_overflow,
-                                   sign_in, small_touch_targets, totp_now)
+from tests.browser.helpers import (
+    body_font_px,
+    check_a11y,
+    enter_code,
+    horizontal_overflow,
+    sign_in,
+    small_touch_targets,
+    totp_now,
+)
 from tests.factories import PASSWORD, make_practitioner
 from tests.treatment.helpers import history, make_treatable, rate, record
 
@@ -165,7 +172,7 @@ def test_a_safety_yes_in_french_with_the_keyboard(open_page, live_server, transl
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
     expect(page.locator("#pain_now-2")).to_be_checked()
-    for name, value in (("pgic", "#pgic-3"), ("soreness", "#soreness-1"),
+    for _name, value in (("pgic", "#pgic-3"), ("soreness", "#soreness-1"),
                         ("soreness_duration", "#soreness_duration-1")):
         page.locator(value).focus()
         page.keyboard.press("Space")

@@ -14,8 +14,15 @@ from sqlalchemy import update
 from portal.auth import services as auth_services
 from portal.extensions import db
 from portal.models import Patient
-from tests.browser.helpers import (check_a11y, enter_code, horizontal_overflow, next_totp,
-                                   sign_in, small_touch_targets, totp_now)
+from tests.browser.helpers import (
+    check_a11y,
+    enter_code,
+    horizontal_overflow,
+    next_totp,
+    sign_in,
+    small_touch_targets,
+    totp_now,
+)
 from tests.factories import PASSWORD, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
 

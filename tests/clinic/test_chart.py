@@ -23,6 +23,7 @@ from tests.factories import make_patient
 from tests.intake.helpers import make_intake
 from tests.markup import parse
 from tests.queries import grow_to, queries_for
+
 # Long sign-ins (the clock moves), a practitioner and their signed-in client.
 from tests.treatment.conftest import app_config, doctor, doctor_client  # noqa: F401
 from tests.treatment.helpers import HX, history, make_treatable, rate, record
@@ -86,7 +87,7 @@ def test_every_tab_is_a_whole_chart_and_one_audit_event(staff, margaret, tab):
     assert [h.text.strip() for h in doc.find_all("h1")] == ["Margaret Côté"]
     nav = doc.find_all("nav", class_="chart-tabs")
     assert len(nav) == 1
-    links = [e for e in nav[0].children[0].children]
+    links = list(nav[0].children[0].children)
     hrefs = [li.children[0].attrs["href"] for li in links]
     assert hrefs == [url(margaret, t) for t in TABS]
     current = [li.children[0] for li in links if li.children[0].attrs.get("aria-current")]
@@ -276,7 +277,7 @@ def test_activity_is_newest_first_in_keyset_pages(staff, margaret, db):
         assert len(ids) == 25 and ids == sorted(ids, reverse=True)
         # Its own view is the newest event.
         assert doc.by_id(f"event-{ids[0]}").text.count("activity.viewed") == 1
-        older = [a for a in doc.find_all("a") if a.attrs.get("rel") == "next"][0]
+        older = next(a for a in doc.find_all("a") if a.attrs.get("rel") == "next")
         assert older.attrs["hx-get"] == older.attrs["href"]
         assert parse_qs(urlsplit(older.attrs["href"]).query)["before"] == [str(ids[-1])]
         _events(2, margaret)  # written meanwhile: no repeat, no gap

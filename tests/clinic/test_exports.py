@@ -209,10 +209,10 @@ def test_summary_shows_the_record_on_one_page(staff_client, treated, doctor):
     rows = [r for r in doc.find_all("tr") if r.children and r.children[0].tag == "th"
             and r.children[0].attrs.get("scope") == "row"]
     labels = [r.children[0].text.strip() for r in rows]
-    assert ["1", "2", "Cancelled", "3"] == [x for x in labels if x in ("1", "2", "3", "Cancelled")]
+    assert [x for x in labels if x in ("1", "2", "3", "Cancelled")] == ["1", "2", "Cancelled", "3"]
     assert "No red flags and no precautions." in html
     assert 'media="print"' in html and "data-print" in html
-    button = [b for b in doc.find_all("button") if "data-print" in b.attrs][0]
+    button = next(b for b in doc.find_all("button") if "data-print" in b.attrs)
     assert "hidden" in button.attrs  # shown by the script only
     assert "style=" not in html.split("<main", 1)[1]
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "summary.viewed"))

@@ -75,36 +75,38 @@ def test_existing_ratings_get_their_points(migrating_app):
     cases = _clinic()
     expected = {}
     with migrating_app.app_context(), db.engine.begin() as conn:
-        conn.execute(users.insert(), [dict(id=1, public_id="u1", email="dr@example.org",
-                                           name="Dr", role="practitioner", active=True,
-                                           failed_logins=0, created_at=WHEN)])
+        conn.execute(users.insert(), [{"id": 1, "public_id": "u1", "email": "dr@example.org",
+                                       "name": "Dr", "role": "practitioner", "active": True,
+                                       "failed_logins": 0, "created_at": WHEN}])
         user_rows, patient_rows, session_rows, rating_rows, outcome_rows = [], [], [], [], []
         sid = 0
         for n, (baseline, course) in enumerate(cases, start=2):
-            user_rows.append(dict(id=n, public_id=f"u{n}", email=f"p{n}@example.org",
-                                  name=f"P {n}", role="patient", active=True,
-                                  failed_logins=0, created_at=WHEN))
-            patient_rows.append(dict(id=n, public_id=f"p{n}", user_id=n,
-                                     status="in_treatment", created_at=WHEN,
-                                     last_activity_at=WHEN, search_text=f"p {n}"))
-            outcome_rows.append(dict(patient_id=n, baseline=baseline, latest_nprs=None,
-                                     rated_count=0, status="unknown", updated_at=WHEN))
+            user_rows.append({"id": n, "public_id": f"u{n}", "email": f"p{n}@example.org",
+                              "name": f"P {n}", "role": "patient", "active": True,
+                              "failed_logins": 0, "created_at": WHEN})
+            patient_rows.append({"id": n, "public_id": f"p{n}", "user_id": n,
+                                 "status": "in_treatment", "created_at": WHEN,
+                                 "last_activity_at": WHEN, "search_text": f"p {n}"})
+            outcome_rows.append({"patient_id": n, "baseline": baseline, "latest_nprs": None,
+                                 "rated_count": 0, "status": "unknown", "updated_at": WHEN})
             ids = []
             for minutes, pain, cancelled in course:
                 sid += 1
                 ids.append(sid)
                 at = WHEN + timedelta(minutes=minutes)
-                session_rows.append(dict(
-                    id=sid, public_id=f"s{sid}", patient_id=n, recorded_by_id=1, treated_at=at,
-                    status="cancelled" if cancelled else "recorded",
-                    cancelled_at=at if cancelled else None, created_at=at,
-                    updated_at=at, rating_opens_at=at, regions=["back.low_back.right"],
-                    corrections=[]))
+                session_rows.append({
+                    "id": sid, "public_id": f"s{sid}", "patient_id": n, "recorded_by_id": 1,
+                    "treated_at": at,
+                    "status": "cancelled" if cancelled else "recorded",
+                    "cancelled_at": at if cancelled else None, "created_at": at,
+                    "updated_at": at, "rating_opens_at": at, "regions": ["back.low_back.right"],
+                    "corrections": []})
                 if pain is not None:
-                    rating_rows.append(dict(
-                        id=sid, public_id=f"r{sid}", session_id=sid, patient_id=n,
-                        pain_now=pain, pgic=0, soreness=2, soreness_duration="under_day",
-                        breathing_alert=False, created_at=at, updated_at=at))
+                    rating_rows.append({
+                        "id": sid, "public_id": f"r{sid}", "session_id": sid, "patient_id": n,
+                        "pain_now": pain, "pgic": 0, "soreness": 2,
+                        "soreness_duration": "under_day", "breathing_alert": False,
+                        "created_at": at, "updated_at": at})
             expected[n] = _expected(baseline, course, ids)
         for table, rows in ((users, user_rows), (patients, patient_rows),
                             (treatment_outcomes, outcome_rows), (sessions, session_rows),

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlalchemy import select
 
 from portal import csvexport, outcomes
 from portal.clinic import outcome_stats
-from portal.models import (AuditEvent, Patient, SessionRating, TreatmentOutcome,
-                           TreatmentSession, User)
+from portal.models import (
+    AuditEvent,
+    Patient,
+    SessionRating,
+    TreatmentOutcome,
+    TreatmentSession,
+    User,
+)
 from portal.treatment import services
 from tests.factories import make_patient, make_practitioner
 from tests.markup import parse
@@ -51,7 +57,7 @@ COURSES = {
 def course(db, practitioner: User, baseline: int | None, sessions, name: str) -> Patient:
     """A patient and their sessions straight into the tables (fast enough for hundreds),
     with the outcome row kept by the treatment services."""
-    now = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    now = datetime(2025, 6, 1, tzinfo=UTC)
     user = User(email=f"{name.lower()}@example.org", name=name, role="patient",
                 created_at=now)
     patient = Patient(user=user, practitioner_id=practitioner.id, status="in_treatment",
@@ -59,7 +65,7 @@ def course(db, practitioner: User, baseline: int | None, sessions, name: str) ->
     db.session.add(patient)
     db.session.flush()
     for day, pain, cancelled in sessions:
-        when = datetime.combine(day, time(18), tzinfo=timezone.utc)
+        when = datetime.combine(day, time(18), tzinfo=UTC)
         session = TreatmentSession(
             patient_id=patient.id, recorded_by_id=practitioner.id, treated_at=when,
             regions=[REGION], status="cancelled" if cancelled else "recorded",
@@ -321,7 +327,8 @@ def test_csv_follows_the_filters_and_is_audited(client, staff, clinic, doctors, 
                                         "date_to": "2025-03-05"})
     rows = _csv(response)
     # As of 5 March, P3 and P4 had one rating each.
-    assert [r[0] for r in rows[1:]] == [csvexport.csv_safe(clinic[k].public_id) for k in ("P3", "P4")]
+    assert [r[0] for r in rows[1:]] == [csvexport.csv_safe(clinic[k].public_id)
+                                        for k in ("P3", "P4")]
     assert [r[3] for r in rows[1:]] == ["5", "3"]
     assert [r[7] for r in rows[1:]] == ["1", "1"]
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "outcomes.exported"))

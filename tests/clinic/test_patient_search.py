@@ -11,15 +11,13 @@ from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-
 from sqlalchemy import insert, select
 
 from portal import clock
 from portal.clinic import search
 from portal.models import Patient, TreatmentOutcome, User
-from portal.searchtext import search_text
 from portal.models.patient import PATIENT_STATUSES
+from portal.searchtext import search_text
 from tests.factories import make_patient, make_practitioner
 from tests.queries import grow_to, queries_for
 
@@ -473,7 +471,7 @@ def _bulk_fast(db, n: int, start: int) -> None:
         [{"email": f"fast{i}@example.org", "name": f"Fast Patient {i}", "role": "patient",
           "created_at": now} for i in range(start, start + n)]).all()
     rows = []
-    for k, (i, user_id) in enumerate(zip(range(start, start + n), user_ids)):
+    for i, user_id in zip(range(start, start + n), user_ids):
         phone, dob = f"604555{i:04d}", date(1950 + i % 50, 1 + i % 12, 1 + i % 28)
         rows.append({"user_id": user_id, "status": "in_treatment", "created_at": now,
                      "last_activity_at": now - timedelta(seconds=i), "phone": phone,

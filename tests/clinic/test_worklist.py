@@ -17,8 +17,16 @@ from portal.auth import services as auth_services
 from portal.clinic import worklist
 from portal.extensions import db
 from portal.intake import services as intake_services
-from portal.models import (AccountToken, Document, IntakeResponse, Patient, SessionRating,
-                           TreatmentOutcome, TreatmentSession, User)
+from portal.models import (
+    AccountToken,
+    Document,
+    IntakeResponse,
+    Patient,
+    SessionRating,
+    TreatmentOutcome,
+    TreatmentSession,
+    User,
+)
 from portal.treatment import services as treatment_services
 from tests.conftest import CSRFClient
 from tests.factories import PASSWORD, make_admin, make_document, make_patient, make_practitioner
@@ -339,7 +347,8 @@ def test_a_section_answers_204_until_it_changes(app, clinic, doctor):
     changed = client.get(urls["new-intakes"], headers=HX)
     assert changed.status_code == 200
     body = changed.get_data(as_text=True)
-    assert "<html" not in body and body.lstrip().startswith('<section class="card worklist-section"')
+    assert "<html" not in body
+    assert body.lstrip().startswith('<section class="card worklist-section"')
     fresh = parse(body).by_id("new-intakes")
     assert names_in(fresh) == ["Nina Newintake", "Una Unassigned", "Newton Newer"]
     assert fresh.attrs["hx-get"] != parse(page).by_id("new-intakes").attrs["hx-get"]
@@ -474,7 +483,8 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
                 content_type="application/pdf", original_type="application/pdf", size=10,
                 sha256=f"{i:064d}", blob_key=f"bulk-{i}", created_at=now))
         elif state in (3, 4):
-            db.session.add(TreatmentOutcome(patient=patient, status=("worse", "improved")[state - 3],
+            db.session.add(TreatmentOutcome(patient=patient,
+                                            status=("worse", "improved")[state - 3],
                                             baseline=5, latest_nprs=(8, 2)[state - 3],
                                             rated_count=2, updated_at=now))
         elif state in (5, 6):

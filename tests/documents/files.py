@@ -96,7 +96,8 @@ def pdf_with_embedded_file() -> bytes:
     embedded = b"<< /Type /EmbeddedFile /Length 4 >>\nstream\nMZ\x90\x00\nendstream"
     return samples.pdf(["Clearance"],
                        catalog_extra=b" /Names << /EmbeddedFiles << /Names [(a.exe) 7 0 R] >> >>",
-                       extra_objects=(embedded, b"<< /Type /Filespec /F (a.exe) /EF << /F 6 0 R >> >>"))
+                       extra_objects=(embedded,
+                                      b"<< /Type /Filespec /F (a.exe) /EF << /F 6 0 R >> >>"))
 
 
 def png_header_bomb(width: int = 30000, height: int = 30000) -> bytes:

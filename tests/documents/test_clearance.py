@@ -2,7 +2,7 @@
 patient's to-do list and the status the patient and staff see."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import pytz
@@ -76,7 +76,7 @@ def test_today_is_the_clinics_day(app, patient):
     # 2027-03-10 23:30 in Vancouver is 2027-03-11 in UTC (06:30 by the rules from November
     # 2026, UTC-7; 07:30 by the older ones): the offset comes from the rules the pages use.
     target = pytz.timezone("America/Vancouver").localize(
-        datetime(2027, 3, 10, 23, 30)).astimezone(timezone.utc)
+        datetime(2027, 3, 10, 23, 30)).astimezone(UTC)
     assert target.date() == date(2027, 3, 11)
     clock.advance(seconds=(target - clock.now()).total_seconds())
     assert services.today() == date(2027, 3, 10)

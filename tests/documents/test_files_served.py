@@ -72,8 +72,8 @@ def test_every_download_and_preview_is_audited(patient_client, doctor_client, do
     patient_client.get(f"/documents/{doc.public_id}/download")
     doctor_client.get(f"/documents/{doc.public_id}/preview")
     doctor_client.get(f"/documents/{doc.public_id}/download")
-    assert audit_actions(doc) == before + ["document.downloaded", "document.previewed",
-                                           "document.downloaded"]
+    assert audit_actions(doc) == [*before, "document.downloaded", "document.previewed",
+                                  "document.downloaded"]
     events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.subject == doc.public_id)
                                      .order_by(AuditEvent.id)))[2:]
     assert [e.actor_id for e in events] == [patient.id, doctor.id, doctor.id]

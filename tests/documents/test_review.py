@@ -186,7 +186,8 @@ def test_rejection_reason_reaches_the_patient_and_the_mail_says_only_news(
                    patient.patient.public_id.lower(), doc.public_id.lower()):
         assert secret not in text, secret
     # The reason is not in the audit log either.
-    assert not db.session.scalar(select(AuditEvent.id).where(AuditEvent.detail.contains("referral")))
+    assert not db.session.scalar(select(AuditEvent.id)
+                                 .where(AuditEvent.detail.contains("referral")))
 
 
 def test_reject_needs_a_reason(doctor_client, patient):

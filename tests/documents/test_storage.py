@@ -20,7 +20,6 @@ from tests.documents.conftest import BOTH_BACKENDS, stored_everything, upload
 from tests.factories import make_document
 
 
-
 def raw_bytes(storage_backend: str, document_dir: Path, key: str) -> bytes:
     """Everything stored for ``key``, as it sits in the database or on disk."""
     if storage_backend == "database":

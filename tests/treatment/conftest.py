@@ -9,7 +9,6 @@ from tests.conftest import Auth, CSRFClient
 from tests.factories import make_practitioner
 from tests.treatment.helpers import make_treatable
 
-
 # The tests move the clock by hours and days (rating windows): sign-ins outlast that here;
 # idle timeouts have their own tests.
 LONG_SESSIONS = {"IDLE_TIMEOUT_PATIENT": timedelta(days=30),

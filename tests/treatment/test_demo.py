@@ -7,9 +7,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+from portal.clinic import worklist
 from portal.extensions import db
 from portal.models import AuditEvent, Patient, TreatmentOutcome, TreatmentSession
-from portal.clinic import worklist
 from portal.treatment import services
 
 

@@ -11,8 +11,15 @@ from portal import clock
 from portal.extensions import db
 from portal.models import Patient
 from portal.treatment import services
-from tests.treatment.helpers import (fresh_points, history, make_treatable, rate,
-                                     rating_input, record, stored_points)
+from tests.treatment.helpers import (
+    fresh_points,
+    history,
+    make_treatable,
+    rate,
+    rating_input,
+    record,
+    stored_points,
+)
 
 
 def check(patient: Patient) -> list[tuple]:

@@ -38,7 +38,7 @@ def table_values(html: str, table_id: str) -> tuple[float | None, list[tuple[int
     table = doc.by_id(table_id)
     assert table is not None, table_id
     baseline, rows = None, []
-    for row in [e for e in table.children if e.tag == "tbody"][0].children:
+    for row in next(e for e in table.children if e.tag == "tbody").children:
         cells = row.children
         value = float(cells[2].attrs["data-value"])
         label = cells[0].text.strip()
@@ -167,6 +167,7 @@ def test_the_practitioner_override_baseline(app, doctor_client, doctor, patient)
     db.session.expire_all()
     assert services.baseline_for(patient.patient).value == 6
     from sqlalchemy import select
+
     from portal.models import AuditEvent, TreatmentOutcome
     actions = list(db.session.scalars(select(AuditEvent.action)
                                       .where(AuditEvent.action.like("baseline.%"))

@@ -166,8 +166,8 @@ def test_recording_with_htmx_swaps_the_fragment(app, doctor_client, patient):
 
 def test_the_gate_uses_the_clearance_on_the_day_of_the_session(app, doctor):
     user = make_treatable(cleared=False)
-    from tests.factories import make_document
     from portal.documents import services as documents
+    from tests.factories import make_document
     make_document(user, status="accepted",
                   valid_until=documents.today() + timedelta(days=1))
     # Valid until tomorrow: a session today is allowed ...
