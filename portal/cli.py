@@ -183,15 +183,13 @@ def documents_rotate_keys() -> None:
     """Encrypt every stored file again with the first key of ENCRYPTION_KEYS, so that older
     keys can then be retired."""
     from portal import storage
-    from portal.models import Document
 
     store = storage.get_storage()
     done = 0
-    for blob_key, preview_key in db.session.execute(select(Document.blob_key,
-                                                           Document.preview_key)).all():
-        for key in (blob_key, preview_key):
-            if key:
-                store.rotate(key)
-                done += 1
+    # Every key a record refers to: the checked file and its preview, and the original of
+    # an upload still waiting for its check.
+    for key in sorted(storage.known_document_keys()):
+        store.rotate(key)
+        done += 1
         db.session.commit()
     click.echo(f"{done} stored files encrypted with the newest key")

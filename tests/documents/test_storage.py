@@ -93,6 +93,21 @@ def test_a_file_stored_under_an_old_key_opens_after_rotation(app, storage_backen
     assert read(doc.preview_key)[:3] == b"\xff\xd8\xff"
 
 
+def test_rotation_covers_an_upload_still_waiting_for_its_check(app, patient):
+    """The original of an upload the worker has not checked yet is a stored file too."""
+    old_key = app.config["ENCRYPTION_KEYS"]
+    data = files.pdf("waiting for the worker")
+    doc = make_document(patient, content=data, status="checking")
+    assert doc.status == "checking" and doc.original_key
+
+    new_key = Fernet.generate_key().decode()
+    app.config["ENCRYPTION_KEYS"] = f"{new_key},{old_key}"
+    result = app.test_cli_runner().invoke(args=["documents", "rotate-keys"])
+    assert result.exit_code == 0 and "1 stored files" in result.output, result.output
+    app.config["ENCRYPTION_KEYS"] = new_key
+    assert read(doc.original_key) == data
+
+
 def test_chunks_cannot_be_moved_reordered_or_cut(app):
     first, second = storage.new_key(), storage.new_key()
     write(first, os.urandom(2 * storage.CHUNK_SIZE + 10))
