@@ -29,6 +29,7 @@ from portal import clock, csvexport
 from portal.extensions import db
 from portal.models import AuditEvent, Patient, User
 from portal.patient_terms import matching_patient_ids
+from portal.security import me
 
 GENESIS = "0" * 64
 # Any constant: the PostgreSQL advisory lock that serialises writers of the chain.
@@ -59,7 +60,7 @@ def write(action: str, *, patient: Patient | None = None, actor: User | None = N
           subject: str | None = None, detail: dict[str, Any] | None = None) -> AuditEvent:
     """Record ``action`` in the current transaction. ``detail`` must hold no health data."""
     if actor is None and has_request_context() and current_user.is_authenticated:
-        actor = current_user._get_current_object()
+        actor = me()
     ip = request.remote_addr if has_request_context() else None
     session = db.session
     session.flush()  # ids for actor and patient

@@ -3,7 +3,13 @@ browser's Accept-Language, else English."""
 from __future__ import annotations
 
 from flask import current_app, request, session
+from flask_babel import get_locale
 from flask_login import current_user
+
+
+def current_locale() -> str:
+    """The language of this request's pages, as a code ("en", "fr_CA")."""
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def supported() -> list[str]:

@@ -167,6 +167,19 @@ staff_required = role_required("practitioner", "admin")
 admin_required = role_required("admin")
 
 
+def me() -> User:
+    """The signed-in user themselves (not Flask-Login's proxy), to store or compare."""
+    return cast(User, current_user._get_current_object())
+
+
+def own_patient() -> Patient:
+    """The signed-in patient's own record; 404 for anyone who is not a patient."""
+    patient = current_user.patient
+    if patient is None:
+        abort(404)
+    return cast(Patient, patient)
+
+
 def patient_for(user: User, public_id: str) -> Patient:
     """The one rule: a patient sees only their own record; staff see the clinic's patients.
     Everything else is a 404."""

@@ -6,7 +6,6 @@ from flask import Response, abort, flash, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from flask_login import current_user
 from sqlalchemy import select
 
 from portal import audit as audit_log
@@ -19,7 +18,7 @@ from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.forms import EmptyForm, read_get_form
 from portal.models import User
-from portal.security import admin_required
+from portal.security import admin_required, me
 
 
 def _home(invite_form=None, settings_form=None, status: int = 200):
@@ -45,7 +44,7 @@ def invite_staff():
     form = StaffInviteForm()
     if form.validate_on_submit():
         try:
-            auth_services.invite(current_user._get_current_object(), form.email.data,
+            auth_services.invite(me(), form.email.data,
                                  form.name.data, form.role.data)
         except auth_services.AccountError as exc:
             form.email.errors = [error_text(exc)]
@@ -71,7 +70,7 @@ def resend_staff_invitation(public_id: str):
     user = _staff_user(public_id)
     if user.has_password:
         abort(404)
-    auth_services.resend_invitation(current_user._get_current_object(), user)
+    auth_services.resend_invitation(me(), user)
     flash(_("A new invitation was sent to %(email)s.", email=user.email), "success")
     return htmx.hx_redirect(url_for("admin.home"))
 
@@ -83,7 +82,7 @@ def deactivate_staff(public_id: str):
         abort(400)
     user = _staff_user(public_id)
     try:
-        auth_services.deactivate(current_user._get_current_object(), user)
+        auth_services.deactivate(me(), user)
     except auth_services.AccountError as exc:
         flash(error_text(exc), "error")
     else:
@@ -97,7 +96,7 @@ def reactivate_staff(public_id: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     user = _staff_user(public_id)
-    auth_services.reactivate(current_user._get_current_object(), user)
+    auth_services.reactivate(me(), user)
     flash(_("%(name)s can sign in again.", name=user.name), "success")
     return htmx.hx_redirect(url_for("admin.home"))
 
@@ -107,7 +106,7 @@ def reactivate_staff(public_id: str):
 def settings():
     form = SettingsForm()
     if form.validate_on_submit():
-        services.update_settings(current_user._get_current_object(), form.name.data,
+        services.update_settings(me(), form.name.data,
                                  form.timezone.data, form.self_registration.data)
         flash(_("Clinic settings saved."), "success")
         return htmx.hx_redirect(url_for("admin.home"))
@@ -158,7 +157,7 @@ def resend_mail(message_id: int):
     if message is None:
         abort(404)
     to_addr = message.to_addr
-    if services.resend_mail(current_user._get_current_object(), message):
+    if services.resend_mail(me(), message):
         flash(_("The e-mail to %(email)s will be sent again.", email=to_addr), "success")
     else:
         flash(_("The e-mail to %(email)s is not waiting any more: it was already sent again.",
@@ -171,7 +170,7 @@ def resend_mail(message_id: int):
 def resend_all_mail():
     if not ResendMailForm().validate_on_submit():
         abort(400)
-    count = services.resend_all_mail(current_user._get_current_object())
+    count = services.resend_all_mail(me())
     if count:
         flash(ngettext("%(num)d e-mail will be sent again.", "%(num)d e-mails will be sent again.",
                        count), "success")
@@ -219,7 +218,7 @@ def audit_csv():
     _form, filters, _args = _audit_search()
     if filters is None:
         abort(400)
-    services.record_audit_export(current_user._get_current_object(), filters)
+    services.record_audit_export(me(), filters)
     filename = f"audit-{clock.now():%Y%m%d-%H%M%S}.csv"
     return Response(stream_with_context(audit_log.audit_csv(filters)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -230,7 +229,7 @@ def audit_csv():
 def verify_audit():
     if not EmptyForm().validate_on_submit():
         abort(400)
-    report = services.verify_audit_chain(current_user._get_current_object())
+    report = services.verify_audit_chain(me())
     if report.ok:
         flash(_("The audit log is intact: %(n)d events checked.", n=report.checked), "success")
     else:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -23,13 +23,12 @@ from portal.auth.forms import (
 from portal.clinic_settings import current_settings
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
+from portal.i18n import current_locale
 from portal.models import User, UserSession
+from portal.security import me
 
 PENDING_TTL_SECONDS = 600
 
-
-def _locale() -> str:
-    return str(get_locale())
 
 
 def _account_key() -> str:
@@ -116,7 +115,7 @@ def logout():
     if not form.validate_on_submit():
         abort(400)
     if current_user.is_authenticated:
-        user = current_user._get_current_object()
+        user = me()
         security.end_session()
         svc.signed_out(user)
         flash(_("You have signed out."), "success")
@@ -163,7 +162,7 @@ def mfa():
 def mfa_setup():
     """Staff must set up a second factor at first sign-in; patients may from their account."""
     if current_user.is_authenticated:
-        user, pending = current_user._get_current_object(), None
+        user, pending = me(), None
         if user.mfa_enabled:
             return redirect(url_for("auth.account"))
     else:
@@ -213,7 +212,7 @@ def accept_invite(token: str):
     if form.validate_on_submit():
         user = svc.accept_invitation(row, form.password.data)
         if user.locale is None:
-            svc.set_locale(user, _locale())
+            svc.set_locale(user, current_locale())
         if user.is_staff or user.mfa_enabled:
             _set_pending(user, None, enrol=not user.mfa_enabled)
             flash(_("Your password is set. One more step: set up two-step sign-in."), "success")
@@ -231,7 +230,7 @@ def register():
         abort(404)
     form = RegisterForm()
     if form.validate_on_submit():
-        svc.register_patient(form.name.data, form.email.data, form.password.data, _locale())
+        svc.register_patient(form.name.data, form.email.data, form.password.data, current_locale())
         return htmx.render("auth/check_email.html", kind="register", email=form.email.data)
     status = 422 if form.errors else 200
     return htmx.render("auth/register.html", status=status, form=form)
@@ -258,7 +257,7 @@ def confirm_email(token: str):
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
-        svc.request_reset(form.email.data, _locale())
+        svc.request_reset(form.email.data, current_locale())
         return htmx.render("auth/check_email.html", kind="reset", email=form.email.data)
     status = 422 if form.errors else 200
     return htmx.render("auth/reset_request.html", status=status, form=form)
@@ -284,7 +283,7 @@ def reset_password(token: str):
 # --- my account -----------------------------------------------------------------------
 
 def _account_page(status: int = 200, **forms):
-    user = current_user._get_current_object()
+    user = me()
     sessions = db.session.scalars(
         select(UserSession).where(UserSession.user_id == user.id,
                                   UserSession.revoked_at.is_(None))
@@ -312,7 +311,7 @@ def account():
 def account_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        user = current_user._get_current_object()
+        user = me()
         try:
             svc.change_password(user, form.current.data, form.password.data)
         except svc.AccountError as exc:
@@ -334,7 +333,7 @@ def account_revoke_sessions():
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    user = current_user._get_current_object()
+    user = me()
     count = security.revoke_all_sessions(user, keep_current=True)
     audit.write("session.revoked_others", actor=user, subject=user.email, detail={"count": count})
     db.session.commit()
@@ -346,7 +345,7 @@ def account_revoke_sessions():
 @login_required
 def account_mfa_disable():
     form = ConfirmPasswordForm()
-    user = current_user._get_current_object()
+    user = me()
     if form.validate_on_submit():
         if not passwords.verify(user.password_hash, form.current.data):
             form.current.errors = [error_text(svc.AccountError("wrong_current"))]
@@ -364,7 +363,7 @@ def account_mfa_disable():
 @login_required
 def account_recovery_codes():
     form = ConfirmPasswordForm()
-    user = current_user._get_current_object()
+    user = me()
     if not user.mfa_enabled:
         abort(404)
     if form.validate_on_submit():

@@ -6,7 +6,6 @@ is one audit event (SPEC 7.1)."""
 from __future__ import annotations
 
 from flask import abort, flash, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,10 +15,11 @@ from portal.clinic import bp, chart_data
 from portal.clinic.chart_forms import DischargeForm, discharge_reason_labels
 from portal.clinic.search import STATUS_LABELS
 from portal.forms import EmptyForm
+from portal.i18n import current_locale
 from portal.intake import bodymap
 from portal.intake import display as intake_display
 from portal.models import Patient
-from portal.security import patient_for, staff_required
+from portal.security import me, patient_for, staff_required
 from portal.treatment import charts, display
 from portal.treatment import forms as treatment_forms
 from portal.treatment import services as treatment
@@ -29,12 +29,6 @@ from portal.treatment import services as treatment
 _MAX_ID = 2**31 - 1
 
 
-def _me():
-    return current_user._get_current_object()
-
-
-def _locale() -> str:
-    return str(get_locale() or "en")
 
 
 def _patient(patient_id: str) -> Patient:
@@ -60,7 +54,7 @@ bp.record_once(lambda state: chart_frame.set_frame(state.app, frame_context))
 
 def _summary(patient: Patient, status: int = 200, discharge_form: DischargeForm | None = None):
     summary = chart_data.summary(patient)
-    locale = _locale()
+    locale = current_locale()
     pain_lines = intake_display.lines(summary.body_map, summary.pain_map, locale) \
         if summary.body_map is not None else []
     return chart_frame.render("summary", "clinic/chart/summary.html", "clinic/chart/_summary.html",
@@ -73,7 +67,7 @@ def _summary(patient: Patient, status: int = 200, discharge_form: DischargeForm 
 @staff_required
 def chart(patient_id: str):
     patient = _patient(patient_id)
-    chart_data.record_view(_me(), patient, "chart.viewed")
+    chart_data.record_view(me(), patient, "chart.viewed")
     return _summary(patient)
 
 
@@ -83,7 +77,7 @@ def chart(patient_id: str):
 @staff_required
 def chart_ratings(patient_id: str):
     patient = _patient(patient_id)
-    chart_data.record_view(_me(), patient, "ratings.viewed")
+    chart_data.record_view(me(), patient, "ratings.viewed")
     progress = treatment.progress(patient, treatment.sessions_for(patient))
     return chart_frame.render("ratings", "clinic/chart/ratings.html", "clinic/chart/_ratings.html",
                        patient=patient, pgic_labels=dict(treatment_forms.pgic_labels()),
@@ -102,7 +96,7 @@ def _cursor() -> int | None:
 @staff_required
 def chart_activity(patient_id: str):
     patient = _patient(patient_id)
-    chart_data.record_view(_me(), patient, "activity.viewed")
+    chart_data.record_view(me(), patient, "activity.viewed")
     before = _cursor()
     return chart_frame.render("activity", "clinic/chart/activity.html",
                               "clinic/chart/_activity.html",
@@ -124,7 +118,7 @@ def chart_discharge(patient_id: str):
     if not form.validate_on_submit():
         return _summary(patient, status=422, discharge_form=form)
     try:
-        chart_data.discharge(patient, _me(), form.reason.data)
+        chart_data.discharge(patient, me(), form.reason.data)
     except chart_data.ChartError as exc:
         flash(error_text(exc), "warning")
     else:
@@ -145,7 +139,7 @@ def _button_post(patient_id: str) -> Patient:
 def chart_readmit(patient_id: str):
     patient = _button_post(patient_id)
     try:
-        status = chart_data.readmit(patient, _me())
+        status = chart_data.readmit(patient, me())
     except chart_data.ChartError as exc:
         flash(error_text(exc), "warning")
     else:
@@ -161,6 +155,6 @@ def chart_resend_invitation(patient_id: str):
     user = patient.user
     if user.has_password:
         abort(404)  # joined already: there is no invitation to resend
-    auth_services.resend_invitation(_me(), user)
+    auth_services.resend_invitation(me(), user)
     flash(_("A new invitation was sent to %(email)s.", email=user.email), "success")
     return _back_to_chart(patient)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from flask import Response
-from flask_babel import get_locale
 from flask_login import current_user
 
 from portal import audit, htmx
 from portal.clinic import bp, fhir, record_summary
 from portal.extensions import db
-from portal.security import patient_for, staff_required
+from portal.i18n import current_locale
+from portal.security import me, patient_for, staff_required
 from portal.treatment import display
 from portal.treatment import forms as treatment_forms
 
@@ -20,7 +20,7 @@ from portal.treatment import forms as treatment_forms
 @staff_required
 def patient_fhir(patient_id: str):
     patient = patient_for(current_user, patient_id)
-    bundle = fhir.bundle(patient, str(get_locale()))
+    bundle = fhir.bundle(patient, current_locale())
     # The export is an event of the audit log, stored before the file leaves.
     audit.write("patient.exported", patient=patient, detail={"format": "fhir-r4"})
     db.session.commit()
@@ -36,6 +36,6 @@ def patient_fhir(patient_id: str):
 def patient_summary_print(patient_id: str):
     patient = patient_for(current_user, patient_id)
     summary = record_summary.summary(patient)
-    record_summary.record_view(current_user._get_current_object(), patient)
+    record_summary.record_view(me(), patient)
     return htmx.render("clinic/patient_summary.html", summary=summary,
                        pgic_labels=dict(treatment_forms.pgic_labels()), display=display)

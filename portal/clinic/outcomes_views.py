@@ -5,14 +5,13 @@ import math
 
 from flask import Response, request, stream_with_context
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from portal import clock, htmx
 from portal.clinic import bp, outcome_stats, search
 from portal.clinic.forms import OutcomeFilterForm
 from portal.forms import read_get_form
 from portal.outcomes import STATUSES, UNKNOWN
-from portal.security import staff_required
+from portal.security import me, staff_required
 from portal.treatment import charts, display
 
 _FIELDS = ("practitioner", "date_from", "date_to")
@@ -74,7 +73,7 @@ def outcomes_csv():
     form, filters, args = _filters()
     if filters is None:
         return _page(form, filters, args)
-    outcome_stats.record_export(current_user._get_current_object(), filters)
+    outcome_stats.record_export(me(), filters)
     filename = f"outcomes-{clock.now():%Y%m%d-%H%M%S}.csv"
     return Response(stream_with_context(outcome_stats.outcomes_csv(filters)),
                     mimetype="text/csv",

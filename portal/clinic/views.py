@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
 from portal import htmx
@@ -17,7 +16,7 @@ from portal.clinic.forms import PatientSearchForm
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import User
-from portal.security import passive, staff_required
+from portal.security import me, passive, staff_required
 
 
 def _chosen_who() -> str | None:
@@ -28,7 +27,7 @@ def _chosen_who() -> str | None:
 
 
 def _scope() -> work.Scope:
-    user = current_user._get_current_object()
+    user = me()
     return work.Scope(_chosen_who() or work.default_who(user), user.id)
 
 
@@ -77,7 +76,7 @@ def invite_patient():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            auth_services.invite(current_user._get_current_object(), form.email.data,
+            auth_services.invite(me(), form.email.data,
                                  form.name.data, "patient")
         except auth_services.AccountError as exc:
             form.email.errors = [error_text(exc)]
@@ -99,7 +98,7 @@ def resend_invitation(public_id: str):
                                                 User.role == "patient"))
     if user is None or user.has_password:
         abort(404)
-    auth_services.resend_invitation(current_user._get_current_object(), user)
+    auth_services.resend_invitation(me(), user)
     flash(_("A new invitation was sent to %(email)s.", email=user.email), "success")
     return htmx.hx_redirect(url_for("clinic.worklist", who=_chosen_who()))
 

@@ -11,6 +11,7 @@ from portal.core import bp
 from portal.extensions import csrf, db, limiter
 from portal.forms import EmptyForm
 from portal.models import User
+from portal.security import me
 
 
 @bp.route("/")
@@ -32,7 +33,7 @@ def set_language():
         abort(400)
     session["lang"] = chosen
     if current_user.is_authenticated:
-        auth_services.set_locale(current_user._get_current_object(), chosen)
+        auth_services.set_locale(me(), chosen)
     return htmx.hx_redirect(security.safe_next(request.form.get("next")) or url_for("core.index"))
 
 

@@ -27,7 +27,15 @@ from portal.documents.content import Refused, download_name
 from portal.forms import EmptyForm
 from portal.models import Document, Patient
 from portal.models.document import STAFF_STATUSES
-from portal.security import admin_required, passive, patient_for, role_required, staff_required
+from portal.security import (
+    admin_required,
+    me,
+    own_patient,
+    passive,
+    patient_for,
+    role_required,
+    staff_required,
+)
 
 signed_in_required = role_required("patient", "practitioner", "admin")
 
@@ -93,16 +101,10 @@ def _document(public_id: str) -> Document:
     if doc is None:
         abort(404)
     patient_for(current_user, doc.patient.public_id)
-    if not services.visible_to(doc, current_user._get_current_object()):
+    if not services.visible_to(doc, me()):
         abort(404)
     return doc
 
-
-def _own_patient() -> Patient:
-    patient = current_user.patient
-    if patient is None:
-        abort(404)
-    return patient
 
 
 def _limits() -> dict:
@@ -115,7 +117,7 @@ def _limits() -> dict:
 # --- the patient's pages (SPEC 3.1) -----------------------------------------------------
 
 def _mine(form: forms.UploadForm | None = None, status: int = 200) -> Response:
-    patient = _own_patient()
+    patient = own_patient()
     if form is None:
         wanted = request.args.get("kind")
         form = forms.UploadForm(formdata=None,
@@ -147,12 +149,12 @@ def mine():
 @bp.route("/me/documents/upload", methods=["POST"])
 @role_required("patient")
 def upload():
-    patient = _own_patient()
+    patient = own_patient()
     form = forms.UploadForm()
     if form.validate_on_submit():
         chosen = [services.Upload(f.filename, f.stream) for f in form.uploads()]
         try:
-            documents = services.upload(patient, current_user._get_current_object(),
+            documents = services.upload(patient, me(),
                                         form.kind.data, chosen)
         except services.UploadRefused as refused:
             form.files.errors = [error_text(p) for p in refused.problems]
@@ -195,7 +197,7 @@ def my_line(public_id: str):
 def my_clearance():
     """The clearance notice at the top of the patient's documents, asked for again when a
     check is done (see my_line)."""
-    patient = _own_patient()
+    patient = own_patient()
     if not htmx.wants_fragment():
         return redirect(url_for("documents.mine"), 303)
     return htmx.render("documents/mine.html", "documents/_clearance_status.html",
@@ -210,7 +212,7 @@ def withdraw(public_id: str):
     doc = _document(public_id)
     refused = doc.status == "refused"
     try:
-        services.withdraw(doc, current_user._get_current_object())
+        services.withdraw(doc, me())
     except services.DocumentError as exc:
         flash(error_text(exc), "error")
     else:
@@ -255,7 +257,7 @@ def _checked_document(public_id: str) -> Document:
 @signed_in_required
 def download(public_id: str):
     doc = _checked_document(public_id)
-    chunks = services.open_file(doc, current_user._get_current_object())
+    chunks = services.open_file(doc, me())
     return _file_response(chunks, doc.content_type,
                           download_name(doc.original_name, doc.content_type), doc.size)
 
@@ -266,7 +268,7 @@ def preview(public_id: str):
     doc = _checked_document(public_id)
     if not doc.preview_key:
         abort(404)
-    chunks = services.open_file(doc, current_user._get_current_object(), preview=True)
+    chunks = services.open_file(doc, me(), preview=True)
     return _file_response(chunks, "image/jpeg", f"preview-{doc.public_id}.jpg", None)
 
 
@@ -306,7 +308,7 @@ def _after_review(patient: Patient) -> BaseResponse:
 @staff_required
 def patient_documents(patient_id: str):
     patient = patient_for(current_user, patient_id)
-    services.record_list_view(current_user._get_current_object(), patient)
+    services.record_list_view(me(), patient)
     return _staff_page(patient)
 
 
@@ -317,7 +319,7 @@ def accept(public_id: str):
     form = forms.accept_form(doc, submitted=True)
     if form.validate_on_submit():
         try:
-            services.accept(doc, current_user._get_current_object(), form.valid_until.data)
+            services.accept(doc, me(), form.valid_until.data)
         except services.DocumentError as exc:
             if exc.code != "past_date":
                 flash(error_text(exc), "error")
@@ -337,7 +339,7 @@ def reject(public_id: str):
     form = forms.reject_form(doc, submitted=True)
     if form.validate_on_submit():
         try:
-            services.reject(doc, current_user._get_current_object(), form.reason.data)
+            services.reject(doc, me(), form.reason.data)
         except services.DocumentError as exc:
             flash(error_text(exc), "error")
         else:
@@ -354,6 +356,6 @@ def remove(public_id: str):
         abort(400)
     doc = _document(public_id)
     patient = doc.patient
-    services.remove(doc, current_user._get_current_object())
+    services.remove(doc, me())
     flash(_("%(name)s was removed from the record.", name=doc.original_name), "success")
     return _after_review(patient)

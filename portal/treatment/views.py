@@ -4,16 +4,17 @@ form and progress. Every session is reached through the one authorization rule
 from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, request, url_for
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import chart_frame, clock, htmx
 from portal.forms import EmptyForm
+from portal.i18n import current_locale
 from portal.intake import bodymap
 from portal.models import Patient, TreatmentSession
-from portal.security import patient_for, role_required, staff_required
+from portal.security import me, own_patient, patient_for, role_required, staff_required
 from portal.treatment import bp, charts, display, forms, services
 
 patient_required = role_required("patient")
@@ -37,9 +38,6 @@ def error_text(error: services.TreatmentError) -> str:
     return _messages()[error.code]
 
 
-def _locale() -> str:
-    return str(get_locale() or "en")
-
 
 def _session(public_id: str) -> TreatmentSession:
     """The session, if the signed-in user may see its patient; otherwise 404."""
@@ -50,15 +48,6 @@ def _session(public_id: str) -> TreatmentSession:
     return session
 
 
-def _own_patient() -> Patient:
-    patient = current_user.patient
-    if patient is None:
-        abort(404)
-    return patient
-
-
-def _me():
-    return current_user._get_current_object()
 
 
 # --- charts -------------------------------------------------------------------------------
@@ -72,7 +61,7 @@ def _record_form(patient: Patient, submitted: bool = False) -> forms.RecordSessi
         now = services.to_clinic(clock.now())
         form = forms.RecordSessionForm(formdata=None, day=now.date(),
                                        time=now.time().replace(second=0, microsecond=0))
-    form.set_region_choices(_locale())
+    form.set_region_choices(current_locale())
     return form
 
 
@@ -104,7 +93,7 @@ def _staff_context(patient: Patient, record_form=None, baseline_form=None,
         "handle_form": EmptyForm(),
         "gate_labels": {g: display.gates([g]) for g in services.GATES},
         "pgic_labels": dict(forms.pgic_labels()), "durations": forms.duration_labels(),
-        "bodymap": bodymap, "locale": _locale(),
+        "bodymap": bodymap, "locale": current_locale(),
         "closes_at": services.closes_at,
         # After an htmx swap, the element with this id takes the focus (static/js).
         "focus": focus,
@@ -128,7 +117,7 @@ def _after_change(patient: Patient, focus: str | None = None) -> BaseResponse:
 @staff_required
 def patient_sessions(patient_id: str):
     patient = patient_for(current_user, patient_id)
-    services.record_sessions_view(_me(), patient)
+    services.record_sessions_view(me(), patient)
     return _staff_page(patient)
 
 
@@ -151,7 +140,7 @@ def record_session(patient_id: str):
     form = _record_form(patient, submitted=True)
     if form.validate_on_submit():
         try:
-            session = services.record_session(patient, _me(), _session_input(form),
+            session = services.record_session(patient, me(), _session_input(form),
                                               form.override_reason.data, form.form_key.data)
         except services.GateRefused as refused:
             form.override_reason.errors = [
@@ -178,12 +167,12 @@ def _correct_page(session: TreatmentSession, form=None, cancel_form=None, status
                                         time=local.time().replace(second=0, microsecond=0),
                                         regions=list(session.regions),
                                         nprs_before=session.nprs_before, notes=session.notes)
-        form.set_region_choices(_locale())
+        form.set_region_choices(current_locale())
     return htmx.render("treatment/correct.html", status=status, session=session,
                        patient=session.patient, form=form,
                        cancel_form=cancel_form or forms.CancelSessionForm(formdata=None),
                        number=services.session_number(session), bodymap=bodymap,
-                       locale=_locale())
+                       locale=current_locale())
 
 
 @bp.route("/clinic/sessions/<session_id>/correct", methods=["GET", "POST"])
@@ -195,10 +184,10 @@ def correct_session(session_id: str):
     if request.method != "POST":
         return _correct_page(session)
     form = forms.CorrectSessionForm()
-    form.set_region_choices(_locale())
+    form.set_region_choices(current_locale())
     if form.validate_on_submit():
         try:
-            services.correct_session(session, _me(), _session_input(form), form.reason.data)
+            services.correct_session(session, me(), _session_input(form), form.reason.data)
         except services.TreatmentError as exc:
             target = _field_for(exc.code, form) or form.reason
             target.errors = [error_text(exc)]
@@ -217,7 +206,7 @@ def cancel_session(session_id: str):
     form = forms.CancelSessionForm()
     if form.validate_on_submit():
         try:
-            services.cancel_session(session, _me(), form.cancel_reason.data)
+            services.cancel_session(session, me(), form.cancel_reason.data)
         except services.TreatmentError as exc:
             flash(error_text(exc), "error")
         else:
@@ -236,7 +225,7 @@ def set_baseline(patient_id: str):
     patient = patient_for(current_user, patient_id)
     form = _baseline_form(patient, submitted=True)
     if form.validate_on_submit():
-        services.set_baseline(patient, _me(), form.baseline.data, form.baseline_reason.data)
+        services.set_baseline(patient, me(), form.baseline.data, form.baseline_reason.data)
         flash(_("Baseline saved.") if form.baseline.data is not None
               else _("The baseline is the intake's again."), "success")
         return _after_change(patient, focus="outcome-title")
@@ -252,7 +241,7 @@ def alert_handled(rating_id: str):
     if rating is None or not rating.breathing_alert:
         abort(404)
     patient = patient_for(current_user, rating.patient.public_id)
-    if services.mark_alert_handled(rating, _me()):
+    if services.mark_alert_handled(rating, me()):
         flash(_("Marked as handled."), "success")
     else:
         flash(_("Someone already marked this as handled."), "warning")
@@ -264,7 +253,7 @@ def alert_handled(rating_id: str):
 @bp.route("/me/sessions/")
 @patient_required
 def my_sessions():
-    patient = _own_patient()
+    patient = own_patient()
     sessions = services.sessions_for(patient)
     now = clock.now()
     statuses = {s.id: services.rating_status(s, now) for s in sessions}
@@ -314,7 +303,7 @@ def rate(session_id: str):
         breathing_alert=form.breathing.data == "yes", comment=form.comment.data,
         psfs=form.psfs_answers())
     try:
-        result = services.save_rating(session, _me(), data)
+        result = services.save_rating(session, me(), data)
     except services.TreatmentError as exc:
         flash(error_text(exc), "error")
         return htmx.hx_redirect(url_for("treatment.rate", session_id=session.public_id))
@@ -333,7 +322,7 @@ def rate(session_id: str):
 @bp.route("/me/progress")
 @patient_required
 def progress():
-    patient = _own_patient()
+    patient = own_patient()
     sessions = services.sessions_for(patient)
     return htmx.render("treatment/progress.html",
                        **charts.chart_context(services.progress(patient, sessions), "my"))
