@@ -29,12 +29,12 @@ COMPLAINTS = ["Neck and shoulder pain that started with computer work.",
 ACTIVITIES = ["Lifting groceries", "Sleeping on my side", "Gardening", "Driving more than "
               "30 minutes", "Working at the computer", "Walking the dog", "Playing golf",
               "Carrying my grandchild", "Getting dressed"]
-NO = {q: "no" for q in (
+NO = dict.fromkeys((
     "rf_saddle_numbness", "rf_bladder_bowel", "rf_leg_weakness", "rf_injury",
     "rf_fragile_bones", "rf_cancer", "rf_weight_loss", "rf_night_pain", "rf_fever",
     "rf_abdominal_pulse", "rf_drug_injection", "immune_suppression", "pc_bleeding_disorder",
     "pc_anticoagulant", "pc_needle_fear", "pc_skin", "pc_metal_allergy", "pc_implant",
-    "pc_lymphoedema", "pc_unhealed_fracture")}
+    "pc_lymphoedema", "pc_unhealed_fracture"), "no")
 RED_FLAGS = [{"rf_night_pain": "yes"},
              {"rf_cancer": "yes", "rf_cancer_detail": "Breast cancer, 2015"},
              {"rf_bladder_bowel": "yes"},

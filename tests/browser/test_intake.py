@@ -12,8 +12,13 @@ from playwright.sync_api import Locator, Page, expect
 from portal.extensions import db
 from portal.intake import services
 from portal.models import ConsentSignature, Patient
-from tests.browser.helpers import (body_font_px, check_a11y, horizontal_overflow, sign_in,
-                                   small_touch_targets)
+from tests.browser.helpers import (
+    body_font_px,
+    check_a11y,
+    horizontal_overflow,
+    sign_in,
+    small_touch_targets,
+)
 from tests.factories import PASSWORD, make_patient
 
 pytestmark = pytest.mark.browser
