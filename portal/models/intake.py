@@ -5,19 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer,
-                        LargeBinary, String, Text, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, created_at_column, public_id_column
+from portal.models.base import Model, UTCDateTime, created_at_column, public_id_column
 from portal.models.patient import Patient
 from portal.models.user import User
 
 INTAKE_STATUSES = ("in_progress", "submitted")
 
 
-class IntakeResponse(db.Model):
+class IntakeResponse(Model):
     """One patient's answers to one questionnaire (SPEC 2.1): it records the definition key
     and version it answered, so a newer version never changes it.
 
@@ -71,7 +80,7 @@ class IntakeResponse(db.Model):
         return self.status == "submitted"
 
 
-class IntakeAmendment(db.Model):
+class IntakeAmendment(Model):
     """A correction made after submission (SPEC 2.6). The original answers stay on the
     response; ``changes`` holds the new values and ``previous`` what they replaced
     (None: was not answered / is now removed)."""
@@ -93,7 +102,7 @@ class IntakeAmendment(db.Model):
     author: Mapped[User | None] = relationship()
 
 
-class ConsentSignature(db.Model):
+class ConsentSignature(Model):
     """A signed consent (SPEC 2.3 step 6): which text (key, version, SHA-256 of the exact
     text shown, its language), the name typed, when, from which address and browser.
     One per patient and consent version; a new version asks for a new signature."""
@@ -118,7 +127,7 @@ class ConsentSignature(db.Model):
     patient: Mapped[Patient] = relationship()
 
 
-class IntakeStash(db.Model):
+class IntakeStash(Model):
     """What a patient typed when the save could not be accepted (signed out by the idle
     timeout, or an expired form): kept encrypted (portal.crypto) and put back into the form
     after signing in again (SPEC 2.4). One per patient and step; it holds raw form fields,

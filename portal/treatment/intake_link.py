@@ -11,6 +11,7 @@ from typing import Any
 from portal.documents import services as documents
 from portal.intake import consent as consents
 from portal.intake import services as intake
+from portal.intake.types.rows import Rows
 from portal.models import Patient
 
 # Sent when a submitted intake is amended (with the patient), in the amendment's transaction.
@@ -48,7 +49,7 @@ def psfs_baseline(patient: Patient) -> list[tuple[str, int]]:
     definition = intake.definition_for(response)
     qid = definition.scoring.get("psfs")
     question = definition.questions.get(qid) if qid else None
-    if question is None:
+    if not qid or not isinstance(question, Rows):  # the loader makes "psfs" a rows question
         return []
     name_col = next((c.id for c in question.columns if c.type == "short_text"), None)
     score_col = next((c.id for c in question.columns if c.type == "scale"), None)
