@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -110,41 +110,20 @@ def _course(patient: Patient, practitioner: User, rng: random.Random, trajectory
     regions = [code for code in rng.choice(REGION_SETS) if bodymap.is_region(code)]
     now = clock.now()
     last = now - timedelta(days=2 if overdue else rng.randint(3, 6), hours=rng.randint(1, 5))
-    rated = 0
     for i, value in enumerate(values):
         day = services.clinic_date(last - timedelta(days=7 * (n - 1 - i)))
         when = services.clinic_datetime(day, time(rng.choice([9, 10, 11, 14, 15, 16]),
                                                   rng.choice([0, 15, 30, 45])))
         is_last = i == n - 1
-        session = TreatmentSession(
-            patient_id=patient.id, recorded_by_id=practitioner.id, treated_at=when,
-            regions=rng.sample(regions, k=rng.randint(1, len(regions))),
-            nprs_before=min(10, value + rng.choice([0, 1])) if rng.random() < 0.6 else None,
-            notes=rng.choice(["Good twitch responses.", "Tight paraspinals at L4-5.",
-                              "Patient tolerated well.", None]),
-            status="recorded", corrections=[], created_at=when, updated_at=when,
-            rating_opens_at=when)
-        if override and i == 0:
-            session.override_gates = ["clearance"]
-            session.override_reason = OVERRIDE_REASON
-        db.session.add(session)
-        db.session.flush()
-        if override and i == 0:
-            audit.write("session.gate_overridden", patient=patient, actor=practitioner,
-                        subject=session.public_id, detail={"missing": ["clearance"]})
+        session = _session(patient, practitioner, rng, when, value, regions,
+                           overridden=override and i == 0)
         if is_last and overdue:
             session.reminder_sent_at = when + timedelta(hours=24, minutes=5)
             continue
         if not is_last and rng.random() < 0.1:
             session.rating_closed_at = when + timedelta(days=7)  # never rated
             continue
-        rated += 1
-        psfs: list[dict[str, Any]] | None = None
-        if activities and (i + 1) % services.PSFS_EVERY == 0:
-            shift = {"improving": 1 + round(4 * i / max(n - 1, 1)), "flat": 0,
-                     "worsening": -1}[trajectory]
-            psfs = [{"activity": name, "score": max(0, min(10, score + shift))}
-                    for name, score in activities]
+        psfs = _psfs(activities, trajectory, i, n)
         rated_at = when + timedelta(hours=rng.randint(3, 30))
         db.session.add(SessionRating(
             session_id=session.id, patient_id=patient.id, pain_now=value,
@@ -156,6 +135,40 @@ def _course(patient: Patient, practitioner: User, rng: random.Random, trajectory
                                 "Slept better this week."]),
             breathing_alert=safety and is_last, created_at=rated_at, updated_at=rated_at))
     return n
+
+
+def _session(patient: Patient, practitioner: User, rng: random.Random, when: datetime,
+             value: int, regions: list[str], overridden: bool) -> TreatmentSession:
+    """One recorded session (flushed, so it has its id); ``overridden``: recorded without
+    a clearance, the gate overridden."""
+    session = TreatmentSession(
+        patient_id=patient.id, recorded_by_id=practitioner.id, treated_at=when,
+        regions=rng.sample(regions, k=rng.randint(1, len(regions))),
+        nprs_before=min(10, value + rng.choice([0, 1])) if rng.random() < 0.6 else None,
+        notes=rng.choice(["Good twitch responses.", "Tight paraspinals at L4-5.",
+                          "Patient tolerated well.", None]),
+        status="recorded", corrections=[], created_at=when, updated_at=when,
+        rating_opens_at=when)
+    if overridden:
+        session.override_gates = ["clearance"]
+        session.override_reason = OVERRIDE_REASON
+    db.session.add(session)
+    db.session.flush()
+    if overridden:
+        audit.write("session.gate_overridden", patient=patient, actor=practitioner,
+                    subject=session.public_id, detail={"missing": ["clearance"]})
+    return session
+
+
+def _psfs(activities: list[tuple[str, int]], trajectory: str, i: int,
+          n: int) -> list[dict[str, Any]] | None:
+    """The PSFS scores of the ``i``-th rating of ``n``: every PSFS_EVERY-th one."""
+    if not activities or (i + 1) % services.PSFS_EVERY != 0:
+        return None
+    shift = {"improving": 1 + round(4 * i / max(n - 1, 1)), "flat": 0,
+             "worsening": -1}[trajectory]
+    return [{"activity": name, "score": max(0, min(10, score + shift))}
+            for name, score in activities]
 
 
 def seed(rng: random.Random, practitioners: list[User]) -> int:
