@@ -6,7 +6,7 @@ FLASK  := $(VENV)/bin/flask
 PYBABEL := $(VENV)/bin/pybabel
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup venv assets translations browser db demo test-sqlite test-postgresql \
+.PHONY: run test lint setup venv assets translations browser db demo test-sqlite test-postgresql \
         messages serve clean bench
 
 run: setup db demo serve
@@ -72,6 +72,18 @@ browser:
 # nginx process on free ports with its own configuration; the system service is not used.
 nginx:
 	@test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
+
+# Static checks, all with zero findings (CI runs them before the tests): ruff, mypy on
+# portal/ (settings in pyproject.toml), the layer contract between packages, and no
+# function ranked D or worse by radon (cyclomatic complexity above 20).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	@complex="$$($(VENV)/bin/radon cc -n D -s portal)" || exit 1; \
+	if [ -n "$$complex" ]; then \
+		echo "Too complex (radon rank D or worse):"; echo "$$complex"; exit 1; \
+	fi
 
 # The whole suite on SQLite, then on PostgreSQL (a dedicated database is created and
 # dropped; on CI PostgreSQL is mandatory). pytest fails when no test was collected.
