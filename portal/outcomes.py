@@ -129,7 +129,7 @@ def classify_nprs(baseline: int | None, ratings: Sequence[int]) -> NprsChange:
 @dataclass(frozen=True)
 class CoursePoint:
     """The patient's NPRS outcome as it stood just after one rated session: what the clinic's
-    outcome figures add up (portal.clinic.outcome_stats), stored one row per rating."""
+    outcome figures add up (portal.clinic.outcomes.services), stored one row per rating."""
     number: int  # the session's number in the course (cancelled sessions take none)
     pain: int
     previous: int | None  # the rating before this one

@@ -19,7 +19,7 @@ from flask_babel import get_timezone
 from sqlalchemy import select, text
 
 from portal import clock, mail
-from portal.clinic import worklist
+from portal.clinic.worklist import services as worklist
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.models import OutboxMessage, User

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import audit, clock
-from portal.clinic import chart_data
+from portal.clinic.chart import services as chart_data
 from portal.extensions import db
 from portal.intake import bodymap
 from portal.models import IntakeResponse, Patient, SessionRating, TreatmentSession, User

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from portal import audit, clock
-from portal.clinic import chart_data
-from portal.clinic.chart_forms import discharge_reason_labels
+from portal.clinic.chart import services as chart_data
+from portal.clinic.chart.forms import discharge_reason_labels
 from portal.extensions import db
 from portal.intake import services as intake
 from portal.models import AuditEvent, OutboxMessage, Patient, User

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import csvexport, outcomes
-from portal.clinic import outcome_stats
+from portal.clinic.outcomes import services as outcome_stats
 from portal.models import (
     AuditEvent,
     Patient,

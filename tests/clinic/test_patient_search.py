@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from portal import clock
-from portal.clinic import search
+from portal.clinic.patients import services as search
 from portal.models import Patient, TreatmentOutcome, User
 from portal.models.patient import PATIENT_STATUSES
 from portal.searchtext import search_text

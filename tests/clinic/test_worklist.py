@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, true, update
 
 from portal import clock, crypto
 from portal.auth import services as auth_services
-from portal.clinic import worklist
+from portal.clinic.worklist import services as worklist
 from portal.extensions import db
 from portal.intake import services as intake_services
 from portal.models import (

@@ -7,7 +7,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from portal.clinic import worklist
+from portal.clinic.worklist import services as worklist
 from portal.extensions import db
 from portal.models import AuditEvent, Patient, TreatmentOutcome, TreatmentSession
 from portal.treatment import services

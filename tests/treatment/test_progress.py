@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import clock
-from portal.clinic import worklist
+from portal.clinic.worklist import services as worklist
 from portal.extensions import db
 from portal.models import SessionRating
 from portal.treatment import charts, services

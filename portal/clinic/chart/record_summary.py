@@ -10,7 +10,7 @@ from typing import Any
 from flask_babel import get_locale
 
 from portal import audit, clock, outcomes
-from portal.clinic.search import STATUS_LABELS
+from portal.clinic.patients.services import STATUS_LABELS
 from portal.documents import services as documents
 from portal.extensions import db
 from portal.intake import consent as consents

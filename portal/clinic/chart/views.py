@@ -11,9 +11,10 @@ from flask_login import current_user
 
 from portal import chart_frame, htmx
 from portal.auth import services as auth_services
-from portal.clinic import bp, chart_data
-from portal.clinic.chart_forms import DischargeForm, discharge_reason_labels
-from portal.clinic.search import STATUS_LABELS
+from portal.clinic import bp
+from portal.clinic.chart import services as chart_data
+from portal.clinic.chart.forms import DischargeForm, discharge_reason_labels
+from portal.clinic.patients.services import STATUS_LABELS
 from portal.forms import EmptyForm
 from portal.i18n import current_locale
 from portal.intake import bodymap

@@ -1,5 +1,4 @@
-"""The practitioner's home, the worklist (SPEC 5.1) with its invitations, and the patient
-list (SPEC 5.2)."""
+"""The practitioner's home, the worklist (SPEC 5.1), with its invitations."""
 from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -10,9 +9,8 @@ from portal import htmx
 from portal.auth import services as auth_services
 from portal.auth.errors import error_text
 from portal.auth.forms import InviteForm
-from portal.clinic import bp, search
-from portal.clinic import worklist as work
-from portal.clinic.forms import PatientSearchForm
+from portal.clinic import bp
+from portal.clinic.worklist import services as work
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import User
@@ -101,26 +99,3 @@ def resend_invitation(public_id: str):
     auth_services.resend_invitation(me(), user)
     flash(_("A new invitation was sent to %(email)s.", email=user.email), "success")
     return htmx.hx_redirect(url_for("clinic.worklist", who=_chosen_who()))
-
-
-@bp.route("/patients/")
-@staff_required
-def patients():
-    """Search and list patients (SPEC 5.2): a GET form, so the address is the search."""
-    form = PatientSearchForm(request.args)
-    form.set_choices([(k, str(v)) for k, v in search.STATUS_LABELS.items()],
-                     search.staff_choices(),
-                     [(k, str(v)) for k, v in search.SORT_LABELS.items()])
-    results, args, status = None, {}, 422
-    if form.validate():
-        filters = search.PatientFilters(q=(form.q.data or "").strip(),
-                                        status=form.status.data or "",
-                                        practitioner=form.practitioner.data or "",
-                                        sort=form.sort.data or search.DEFAULT_SORT)
-        # The address carries the search (bookmarks, back button), minus the defaults.
-        args = {k: v for k, v in vars(filters).items()
-                if v and not (k == "sort" and v == search.DEFAULT_SORT)}
-        results = search.search_patients(filters, cursor=request.args.get("after"))
-        status = 200
-    return htmx.render("clinic/patients.html", "clinic/_patient_search.html", status=status,
-                       form=form, results=results, search_args=args)

@@ -1,32 +1,12 @@
+"""The clinic outcomes' filters (SPEC 5.4)."""
 from __future__ import annotations
 
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SearchField, SelectField
-from wtforms.validators import Length, Optional, ValidationError
-
-
-class PatientSearchForm(FlaskForm):
-    """A GET search (bookmarkable, nothing changes): no CSRF token."""
-
-    class Meta:
-        csrf = False
-
-    q = SearchField(_l("Search"), validators=[Optional(), Length(max=200)],
-                    render_kw={"spellcheck": "false", "autocomplete": "off",
-                               "autocapitalize": "none"})
-    status = SelectField(_l("Status"), validators=[Optional()])
-    practitioner = SelectField(_l("Practitioner"), validators=[Optional()])
-    sort = SelectField(_l("Sort by"), validators=[Optional()])
-
-    def set_choices(self, statuses: list[tuple[str, str]],
-                    staff: list[tuple[str, str]], sorts: list[tuple[str, str]]) -> None:
-        self.status.choices = [("", _l("Any status")), *statuses]
-        self.practitioner.choices = [("", _l("Any practitioner")), *staff]
-        self.sort.choices = sorts
-
+from wtforms import DateField, SelectField
+from wtforms.validators import Optional, ValidationError
 
 # Dates outside these are typing mistakes (and the far ends of the calendar cannot be turned
 # into UTC instants).

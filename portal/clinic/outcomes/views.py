@@ -7,8 +7,10 @@ from flask import Response, request, stream_with_context
 from flask_babel import gettext as _
 
 from portal import clock, htmx
-from portal.clinic import bp, outcome_stats, search
-from portal.clinic.forms import OutcomeFilterForm
+from portal.clinic import bp
+from portal.clinic.outcomes import services as outcome_stats
+from portal.clinic.outcomes.forms import OutcomeFilterForm
+from portal.clinic.patients import services as search
 from portal.forms import read_get_form
 from portal.outcomes import STATUSES, UNKNOWN
 from portal.security import me, staff_required

@@ -8,7 +8,8 @@ from flask import Response
 from flask_login import current_user
 
 from portal import audit, htmx
-from portal.clinic import bp, fhir, record_summary
+from portal.clinic import bp
+from portal.clinic.chart import fhir, record_summary
 from portal.extensions import db
 from portal.i18n import current_locale
 from portal.security import me, patient_for, staff_required

@@ -24,8 +24,8 @@ from sqlalchemy.orm import aliased
 
 from portal import audit, clock
 from portal.audit import AuditPage, AuditRow
-from portal.clinic.chart_forms import discharge_reason_labels
-from portal.clinic.search import STATUS_LABELS
+from portal.clinic.chart.forms import discharge_reason_labels
+from portal.clinic.patients.services import STATUS_LABELS
 from portal.documents import services as documents
 from portal.extensions import db
 from portal.intake import services as intake

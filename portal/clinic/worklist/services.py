@@ -1,5 +1,5 @@
 """The practitioner's worklist (SPEC 5.1): what waits, most urgent first, each list with its
-count. No request in here; ``portal/clinic/views.py`` reads the address and renders.
+count. No request in here; ``portal/clinic/worklist/views.py`` reads the address and renders.
 
 The sections, in this order:
 

@@ -1,0 +1,1 @@
+"""The clinic's outcomes report (SPEC 5.4)."""

@@ -1,0 +1,1 @@
+"""The patient list and search (SPEC 5.2)."""
