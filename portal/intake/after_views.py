@@ -10,10 +10,17 @@ from portal import htmx
 from portal.intake import bp, forms, services
 from portal.intake import consent as consents
 from portal.intake.definitions import Questionnaire, Step, text
-from portal.intake.views import (blank_form, current_values, form_class, page_locale,
-                                 patient_intake, question_step, request_client, step_context)
+from portal.intake.views import (
+    blank_form,
+    current_values,
+    form_class,
+    page_locale,
+    patient_intake,
+    question_step,
+    request_client,
+    step_context,
+)
 from portal.models import Patient
-
 
 # --- corrections after submission ---------------------------------------------------------
 

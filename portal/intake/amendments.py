@@ -12,8 +12,7 @@ from portal.intake import consent as consents
 from portal.intake import flags as flag_rules
 from portal.intake.definitions import Question
 from portal.intake.questionnaires import scoring
-from portal.intake.responses import (definition_for, effective_answers, response_for,
-                                     with_changes)
+from portal.intake.responses import definition_for, effective_answers, response_for, with_changes
 from portal.intake.submission import record_contact
 from portal.intake.types import StepInput
 from portal.models import IntakeAmendment, IntakeResponse, Patient, User
@@ -37,10 +36,10 @@ def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int
     """A correction after submission (SPEC 2.6): the original stays, the amendment holds
     what changed, and the intake goes back on the practitioner's list to review."""
     definition = definition_for(response)
-    step = definition.step(step_no)
     before = effective_answers(response)
     after = with_changes(definition, step_no, before, data.values)
-    changed = [q.id for q in step.questions if after.get(q.id) != before.get(q.id)]
+    changed = [q.id for q in definition.questions_of(step_no)
+               if after.get(q.id) != before.get(q.id)]
     if not changed:
         return AmendResult(unchanged=True)
     missing = rules.missing(definition, after, None, step=step_no)

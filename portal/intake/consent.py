@@ -83,7 +83,10 @@ def sign(patient: Patient, consent: Consent, name: str, locale: str, client: Cli
         with db.session.begin_nested():
             db.session.add(row)
     except IntegrityError:  # the same patient signing in two tabs at once
-        return signature(patient, consent)
+        first = signature(patient, consent)
+        if first is None:  # the insert failed for another reason
+            raise
+        return first
     audit.write("consent.signed", patient=patient, actor=patient.user,
                 subject=f"{consent.key} v{consent.version}")
     return row

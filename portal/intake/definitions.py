@@ -9,26 +9,37 @@ publishing a new version is adding a file with a higher version.
 
 A broken file stops the application with a message that names the file and the question,
 so that a mistake is caught by the first ``flask`` command or test run, not by a patient.
+The shapes a file is read into are in ``shapes.py``; each question's own settings are
+checked by its type (portal.intake.types).
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import Flask, current_app
+from flask import current_app
+from flask.sansio.app import App
 
 from portal.intake import types
+from portal.intake.shapes import Advice, Consent, Flag, Questionnaire, Step
 from portal.intake.types import Question, SettingsError
-from portal.intake.types.rows import COLUMN_TYPES
-from portal.intake.types.schema import (ID, LOCALES, TEXT_CAP, Condition, Option, Text,
-                                        text, text_problem)
+from portal.intake.types.rows import COLUMN_TYPES, Rows
+from portal.intake.types.schema import (
+    ID,
+    LOCALES,
+    TEXT_CAP,
+    Condition,
+    Option,
+    Text,
+    text,
+    text_problem,
+)
 
-__all__ = ["COLUMN_TYPES", "LOCALES", "TEXT_CAP", "Condition", "Option", "Question", "Text",
-           "text"]
+__all__ = ["COLUMN_TYPES", "LOCALES", "TEXT_CAP", "Advice", "Condition", "Consent", "Flag",
+           "Option", "Question", "Questionnaire", "Step", "Text", "text"]
 
 # The TOML ``type`` names, one class each in portal/intake/types/.
 QUESTION_TYPES = tuple(types.TYPES)
@@ -43,86 +54,6 @@ _FILENAME = re.compile(r"^(?P<key>[a-z][a-z0-9_]*)_v(?P<version>\d+)\.toml$")
 
 class DefinitionError(Exception):
     """A definition file is broken; the message names the file and the question."""
-
-
-# --- the shapes ---------------------------------------------------------------------------
-# A question is an instance of its type's class (portal.intake.types).
-
-@dataclass
-class Step:
-    number: int
-    id: str
-    title: Text
-    kind: str = "questions"
-    intro: Text | None = None
-    questions: list[Question] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Advice:
-    level: str
-    title: Text
-    text: Text
-
-
-@dataclass(frozen=True)
-class Flag:
-    code: str
-    kind: str
-    when: Condition
-    label: Text
-    advice: str | None = None
-    details: tuple[str, ...] = ()
-
-
-@dataclass
-class Questionnaire:
-    key: str
-    version: int
-    title: Text
-    steps: list[Step]
-    flags: list[Flag]
-    advice: dict[str, Advice]
-    scoring: dict[str, Any]
-    source: str = ""
-
-    def __post_init__(self):
-        self.questions = {q.id: q for s in self.steps for q in s.questions}
-
-    @property
-    def step_count(self) -> int:
-        return len(self.steps)
-
-    def step(self, number: int) -> Step | None:
-        return self.steps[number - 1] if 1 <= number <= len(self.steps) else None
-
-    @property
-    def review_step(self) -> Step:
-        return self.steps[-1]
-
-    def flag(self, code: str) -> Flag | None:
-        return next((f for f in self.flags if f.code == code), None)
-
-    @property
-    def consent_key(self) -> str | None:
-        return next((q.consent for q in self.questions.values() if q.type == "signature"),
-                    None)
-
-
-@dataclass(frozen=True)
-class Consent:
-    key: str
-    version: int
-    title: Text
-    body: Text
-    source: str = ""
-
-    def text(self, locale: str) -> str:
-        return text(self.body, locale)
-
-    def sha256(self, locale: str) -> str:
-        """The digest stored with a signature: the exact text the patient was shown."""
-        return hashlib.sha256(self.text(locale).encode("utf-8")).hexdigest()
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -148,7 +79,7 @@ def registry() -> Registry:
     return current_app.extensions["intake_definitions"]
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: App) -> None:
     folder = Path(app.config.get("INTAKE_DEFINITIONS_DIR") or FOLDER)
     app.extensions["intake_definitions"] = load_cached(folder)
 
@@ -210,12 +141,13 @@ class _Checker:
     def __init__(self, source: str):
         self.source = source
 
-    def fail(self, where: str, problem: str):
+    def fail(self, where: str, problem: str) -> NoReturn:
         raise DefinitionError(f"{self.source}: {where}: {problem}")
 
-    def text(self, value: Any, where: str, what: str, required: bool = True) -> Text | None:
-        if value is None and not required:
-            return None
+    def optional_text(self, value: Any, where: str, what: str) -> Text | None:
+        return None if value is None else self.text(value, where, what)
+
+    def text(self, value: Any, where: str, what: str) -> Text:
         found = text_problem(value)
         if found:
             self.fail(where, f"{what} {found}")
@@ -291,7 +223,7 @@ def _parse_step(c: _Checker, raw: dict, number: int, last: bool, before: list[St
     if (kind == "review") != last:
         c.fail(where, "the review step comes last, and only there")
     step = Step(number, step_id, c.text(raw.get("title"), where, "title"), kind,
-                c.text(raw.get("intro"), where, "intro", required=False))
+                c.optional_text(raw.get("intro"), where, "intro"))
     if kind == "review" and raw.get("questions"):
         c.fail(where, "the review step has no questions of its own")
     if kind == "questions" and not raw.get("questions"):
@@ -324,7 +256,8 @@ def _parse_condition(c: _Checker, raw: Any, where: str, seen: dict[str, Question
     if not isinstance(raw, dict):
         c.fail(where, "a condition is a table like { question = \"x\", equals = \"yes\" }")
     c.keys(raw, {"question", "equals", "any_of", "includes"}, where + " condition")
-    target = seen.get(raw.get("question"))
+    named = raw.get("question")
+    target = seen.get(named) if isinstance(named, str) else None
     if target is None:
         c.fail(where, f"condition refers to {raw.get('question')!r}, which is not an earlier "
                       "question")
@@ -347,7 +280,7 @@ def _parse_condition(c: _Checker, raw: Any, where: str, seen: dict[str, Question
 
 def _parse_flags(c: _Checker, raw: list, questions: dict[str, Question],
                  advice: dict[str, Advice]) -> list[Flag]:
-    flags = []
+    flags: list[Flag] = []
     for entry in raw:
         code = entry.get("code") if isinstance(entry, dict) else None
         if not isinstance(code, str) or not _ID.match(code):
@@ -387,6 +320,6 @@ def _parse_scoring(c: _Checker, raw: dict, questions: dict[str, Question]) -> di
             wanted = "rows" if key == "psfs" else "scale"
             if q.type != wanted:
                 c.fail(where, f"{qid!r} must be a {wanted} question")
-            if key == "psfs" and q.score_column is None:
+            if isinstance(q, Rows) and q.score_column is None:
                 c.fail(where, f"{qid!r} needs a scale column (the score)")
     return dict(raw)

@@ -14,6 +14,7 @@ from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.intake import answers as rules
 from portal.intake.definitions import Question, Questionnaire, registry
+from portal.intake.types.rows import Rows
 from portal.models import IntakeAmendment, IntakeResponse, Patient
 
 DEFAULT_QUESTIONNAIRE = "ims_intake"
@@ -96,7 +97,7 @@ def with_changes(definition: Questionnaire, step_no: int, answers: dict[str, Any
             out.pop(qid, None)
         else:
             out[qid] = value
-    for question in definition.step(step_no).questions:
+    for question in definition.questions_of(step_no):
         if not rules.visible(definition, question, out):
             out.pop(question.id, None)
     return out
@@ -144,7 +145,7 @@ def psfs_activities(patient: Patient) -> list[str]:
     definition = definition_for(response)
     qid = definition.scoring.get("psfs")
     question = definition.questions.get(qid) if qid else None
-    if question is None:
+    if not isinstance(question, Rows):
         return []
     name = question.name_column.id
-    return [row[name] for row in effective_answers(response).get(qid) or []]
+    return [row[name] for row in effective_answers(response).get(question.id) or []]

@@ -4,8 +4,9 @@ leave, and the consent signed when its step is."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
@@ -16,7 +17,8 @@ from portal.intake import flags as flag_rules
 from portal.intake.definitions import Question, Questionnaire, registry
 from portal.intake.responses import response_for, signed_versions, with_changes
 from portal.intake.types import StepInput
-from portal.models import IntakeResponse, IntakeStash, Patient
+from portal.intake.types.signature import Signature
+from portal.models import ConsentSignature, IntakeResponse, IntakeStash, Patient
 
 
 @dataclass
@@ -80,11 +82,12 @@ def _signature_answer(patient: Patient, response: IntakeResponse, step_no: int,
                       definition: Questionnaire) -> tuple[str, dict] | None:
     """The signature question of the step and its answer: signed now with the typed name,
     or signed already (this step, or the consent page); None when neither."""
-    question = next((q for q in definition.step(step_no).questions
-                     if q.type == "signature"), None)
+    question = next((q for q in definition.questions_of(step_no)
+                     if isinstance(q, Signature)), None)
     if question is None:
         return None
     consent = registry().consent(question.consent)
+    row: ConsentSignature | None
     if data.signature_name:
         row = consents.sign(patient, consent, data.signature_name, locale, client, response)
     else:
@@ -97,7 +100,6 @@ def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: S
               locale: str, client: consents.Client, autosave: bool = False) -> SaveResult:
     """Store the valid answers of one step (never the invalid ones), refuse a stale page,
     and move the resume point to ``go_to`` when the step is complete enough to leave."""
-    step = definition.step(step_no)
     response = _response_to_save(patient, definition, revision, editor, autosave)
     if isinstance(response, SaveResult):
         return response
@@ -110,13 +112,13 @@ def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: S
         if enforce_required else []
     leaving = not missing and not data.errors
     now = clock.now()
-    result = db.session.execute(
+    result = cast(CursorResult[Any], db.session.execute(
         update(IntakeResponse)
         .where(IntakeResponse.id == response.id, IntakeResponse.revision == response.revision,
                IntakeResponse.status == "in_progress")
         .values(answers=merged, revision=response.revision + 1, last_editor=editor,
                 current_step=go_to if leaving else step_no, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if result.rowcount != 1:  # another save won the race since we read the response
         db.session.rollback()
         return SaveResult(response_for(patient), conflict=True)
@@ -125,6 +127,6 @@ def save_step(patient: Patient, definition: Questionnaire, step_no: int, data: S
                                                  IntakeStash.step == step_no))
     db.session.commit()
     db.session.refresh(response)
-    step_answers = {q.id: merged.get(q.id) for q in step.questions}
+    step_answers = {q.id: merged.get(q.id) for q in definition.questions_of(step_no)}
     return SaveResult(response, saved=True, missing=missing,
                       advice=flag_rules.advice_levels(definition, step_answers))

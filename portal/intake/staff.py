@@ -2,7 +2,9 @@
 them reviewed once, and find the new ones, red flags first."""
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit, clock
@@ -19,12 +21,12 @@ def record_view(response: IntakeResponse | None, patient: Patient, viewer: User)
 
 def mark_reviewed(response: IntakeResponse, reviewer: User) -> bool:
     """Once: a second click (or a second practitioner) changes nothing."""
-    result = db.session.execute(
+    result = cast(CursorResult[Any], db.session.execute(
         update(IntakeResponse)
         .where(IntakeResponse.id == response.id, IntakeResponse.status == "submitted",
                IntakeResponse.reviewed_at.is_(None))
         .values(reviewed_at=clock.now(), reviewed_by_id=reviewer.id)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         db.session.rollback()
         return False

@@ -2,6 +2,8 @@
 their details, scores and signatures, in the chart; marking it reviewed."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,12 +18,13 @@ from portal.models import Patient
 from portal.security import patient_for, staff_required
 
 
-def _staff_context(patient: Patient) -> dict:
+def _staff_context(patient: Patient) -> dict[str, Any]:
     response = services.response_for(patient)
-    ctx = {"patient": patient, "response": response, "locale": page_locale(), "text": text,
-           "bodymap": bodymap, "review_form": EmptyForm(),
-           "signatures": [], "flags": [], "scores": {}, "sections": [], "definition": None,
-           "state": services.state(patient)}
+    ctx: dict[str, Any] = {
+        "patient": patient, "response": response, "locale": page_locale(), "text": text,
+        "bodymap": bodymap, "review_form": EmptyForm(),
+        "signatures": [], "flags": [], "scores": {}, "sections": [], "definition": None,
+        "state": services.state(patient)}
     if response is not None and response.submitted:
         definition = services.definition_for(response)
         answers = services.effective_answers(response)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, url_for
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from portal import audit, clock, mail
 from portal.documents import services as documents
@@ -50,7 +50,7 @@ def submit(patient: Patient, revision: int | None, notify: bool = True) -> Submi
     raised = flag_rules.compute(definition, answers)
     reds = sum(1 for f in raised if f["kind"] == "red_flag")
     now = clock.now()
-    result = db.session.execute(
+    result = cast(CursorResult[Any], db.session.execute(
         update(IntakeResponse)
         .where(IntakeResponse.id == response.id, IntakeResponse.status == "in_progress",
                IntakeResponse.revision == revision)
@@ -58,7 +58,7 @@ def submit(patient: Patient, revision: int | None, notify: bool = True) -> Submi
                 current_step=definition.step_count, scores=scores, flags=raised,
                 has_red_flags=reds > 0, red_flag_count=reds,
                 precaution_count=len(raised) - reds, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         db.session.rollback()
         fresh = response_for(patient)

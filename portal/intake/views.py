@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal import errors, htmx
 from portal.extensions import login_manager
-from portal.intake import bp, bodymap, display, forms, services
+from portal.intake import bodymap, bp, display, forms, services
 from portal.intake import consent as consents
 from portal.intake import flags as flag_rules
 from portal.intake.answers import visible
@@ -114,7 +114,7 @@ def _expired_form(error: CSRFError):
             definition = services.definition_for(services.response_for(patient))
             step = definition.step(step_no) if step_no else None
             if step is not None and step.kind == "questions":
-                return _show_step(patient, step_no, status=400, notice="expired")
+                return _show_step(patient, step.number, status=400, notice="expired")
         else:
             _keep_for_signed_out(step_no)
     return errors.render_error(400, _("This form has expired"),
@@ -264,6 +264,7 @@ def save(patient: Patient, step: int):
     if result.missing:
         forms.add_required_errors(form, result.missing, data)
     if data.errors:
+        assert result.response is not None  # saved: the response exists
         form.revision.data = str(result.response.revision)
         form.editor.data = editor
         return _render_step(422, **step_context(patient, result.response, definition,
@@ -316,6 +317,7 @@ def autosave(patient: Patient, step: int):
                                                          editor))
         htmx.retarget(response, "#intake-form")
         return htmx.reswap(response, "outerHTML")
+    assert result.response is not None  # saved: the response exists
     return htmx.render("intake/step.html", "intake/_save_status.html",
                        status=422 if data.errors else 200, expired=False, step_no=step,
                        revision=result.response.revision, editor=editor,

@@ -27,8 +27,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_
 from wtforms.fields.choices import SelectChoice
 
 from portal.intake.types.checks import field_id
-from portal.intake.types.schema import (Condition, LocalText, Names, Option, OptionalText, Says,
-                                        problem, text)
+from portal.intake.types.schema import (
+    Condition,
+    LocalText,
+    Names,
+    Option,
+    OptionalText,
+    Says,
+    problem,
+    text,
+)
 
 # A setting of one type given to a question of another: what the loader says (filled from
 # each type's ``elsewhere``).
@@ -138,6 +146,10 @@ class Question(BaseModel):
         """The answer a drawn form shows (for the follow-ups and advice the server shows);
         only the choices that other questions can depend on need it."""
         return None
+
+    def option_values(self) -> tuple[str, ...]:
+        """The values an answer picks from (none: the answer is free)."""
+        return ()
 
     def required_message(self) -> str:
         return _("Please answer this question.")

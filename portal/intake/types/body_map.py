@@ -11,8 +11,7 @@ from wtforms import SelectField
 
 from portal.intake import bodymap
 from portal.intake.types.base import Question, StepInput
-from portal.intake.types.checks import (ZERO_TO_TEN, ChoiceCheck, field_id, int_in,
-                                        intensity_choices)
+from portal.intake.types.checks import ZERO_TO_TEN, ChoiceCheck, field_id, int_in, intensity_choices
 from portal.intake.types.schema import text
 
 

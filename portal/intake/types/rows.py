@@ -13,8 +13,16 @@ from wtforms import SelectField, StringField
 
 from portal.intake.questionnaires import scoring
 from portal.intake.types.base import Question, StepInput
-from portal.intake.types.checks import (ZERO_TO_TEN, ChoiceCheck, TextCheck, clean_text,
-                                        field_id, int_in, intensity_choices, text_ok)
+from portal.intake.types.checks import (
+    ZERO_TO_TEN,
+    ChoiceCheck,
+    TextCheck,
+    clean_text,
+    field_id,
+    int_in,
+    intensity_choices,
+    text_ok,
+)
 from portal.intake.types.schema import ID, LocalText, Names, Part, Says, problem, text
 
 COLUMN_TYPES = ("short_text", "scale")

@@ -1,8 +1,8 @@
 """``short_text``: one line of text (a name, a phone number)."""
 from __future__ import annotations
 
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StrictInt
