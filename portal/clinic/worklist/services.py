@@ -1,21 +1,7 @@
 """The practitioner's worklist (SPEC 5.1): what waits, most urgent first, each list with its
 count. No request in here; ``portal/clinic/worklist/views.py`` reads the address and renders.
 
-The sections, in this order:
-
-1. ``red-flags``: first the ratings that answered yes to the safety question (new shortness
-   of breath or chest pain since a session: the warning signs of a pneumothorax, CLINICAL.md)
-   and that no one has marked handled, then the intakes with red flags not yet reviewed. One
-   section, because both mean "see this patient before anything else"; the safety answers
-   lead because they are acute. An intake with red flags is listed here only, not again
-   under new intakes, so that each thing to do appears once.
-2. ``new-intakes``: intakes sent, not yet reviewed, without a red flag; oldest first.
-3. ``clearances-to-review``: one line per patient with a clearance waiting; oldest first.
-4. ``worsening``, 5. ``ratings-overdue``, 6. ``improved``: from the stored outcome of each
-   patient in treatment (portal/outcomes.py holds the thresholds) and the rating window
-   (portal/treatment/services.py). Overdue ratings are counted and listed by session (a
-   patient with two sessions unrated has two lines).
-7. ``invitations``: patients invited who have not chosen a password yet; newest first.
+The sections and their order: portal/clinic/worklist/sections.py.
 
 Whose patients (``Scope``): everyone's (``all``), or ``mine``: the patients assigned to me
 and those assigned to no one, so that nothing waits unseen (a patient who registered alone
@@ -40,7 +26,6 @@ is left alone.
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,11 +33,20 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import Integer, Select, func, literal, select, union_all
 from sqlalchemy.orm import contains_eager, defer, joinedload
 
 from portal import clock, outcomes
+from portal.clinic.worklist.scope import (
+    Scope,
+    conditions,
+    default_who,
+    halves,
+    parts,
+    patients_of,
+    scoped,
+)
+from portal.clinic.worklist.sections import LOOKS, Item, Look, Section
 from portal.extensions import db
 from portal.models import (
     AccountToken,
@@ -71,160 +65,10 @@ SECTIONS = ("red-flags", "new-intakes", "clearances-to-review", "worsening",
             "ratings-overdue", "improved", "invitations")
 WHO = ("mine", "all")
 
-
-# The bound parameter that carries ``Scope.user_id``: statements are built for a "who" and
-# run with the user's id, so that one statement serves every user (see ``_kept``).
-_ME = "worklist_user"
-
-
-@dataclass(frozen=True)
-class Scope:
-    who: str  # "mine" or "all"
-    user_id: int
-
-    @property
-    def params(self) -> dict[str, int]:
-        """The values the statements of this scope run with."""
-        return {_ME: self.user_id}
-
-
-def _parts(who: str, split: bool) -> tuple:
-    """SQL: the patients ``who`` covers, as conditions on ``Patient`` whose results add up
-    (``None``: everyone, no condition and nothing to join); "mine" is mine (``_ME``) and no
-    one's, so that nothing waits unseen.
-
-    ``split`` asks for "mine" in its two halves, my patients and no one's, each queried on
-    its own, on PostgreSQL: where a section's rows are found by their own index and only
-    then matched to their patient (red flags, intakes, overdue ratings),
-    ``practitioner_id = me OR practitioner_id IS NULL`` can only be read there through a
-    bitmap of both ranges of the index and a visit to the row of every one of my patients
-    (thousands, once years of discharged patients add up), and PostgreSQL did so whenever
-    it expected more than a few rows; each half alone is a range of an index that can give
-    the ids without the rows (ix_patients_practitioner_status, with INCLUDE (id) on
-    PostgreSQL). SQLite matches each row to its patient by key whatever the form, so halves
-    would only read the rows twice. Kept whole where the patients are also narrowed by
-    their status (a few entries of the same index) or reached by key from a short list:
-    one part plans faster."""
-    if who == "all":
-        return (None,)
-    mine = Patient.practitioner_id == bindparam(_ME)
-    unassigned = Patient.practitioner_id.is_(None)
-    return (mine, unassigned) if _halves(who, split) else (or_(mine, unassigned),)
-
-
-def _halves(who: str, split: bool) -> bool:
-    """Whether ``_parts(who, split)`` gives "mine" in its two halves."""
-    return split and who == "mine" and db.engine.dialect.name == "postgresql"
-
-
-def _patients(who: str):
-    """SQL: the patients ``who`` covers, in one condition (``None``: everyone)."""
-    return _parts(who, split=False)[0]
-
-
-def default_who(user: User) -> str:
-    assigned = db.session.scalar(select(Patient.id).where(Patient.practitioner_id == user.id)
-                                 .limit(1))
-    return "mine" if assigned is not None else "all"
-
-
-# --- what a section says about itself ------------------------------------------------------
-
-@dataclass(frozen=True)
-class Look:
-    title: Any
-    empty: Any
-    tone: str  # the count badge's colour when there is something
-    # Where "and N more" can lead: the patient list filtered by this status (None: nowhere).
-    list_status: str | None = None
-    list_label: Any = None
-
-
-LOOKS = {
-    "red-flags": Look(_l("Red flags"), _l("No red flags waiting."), "danger"),
-    "new-intakes": Look(_l("New intakes to review"), _l("No new intakes to review."),
-                        "neutral", "intake_submitted",
-                        _l("Patients whose intake is submitted")),
-    "clearances-to-review": Look(_l("Clearances to review"),
-                                 _l("No clearances are waiting for review."), "neutral"),
-    "worsening": Look(_l("Patients worsening"), _l("No patient is worsening."), "danger",
-                      "in_treatment", _l("Patients in treatment")),
-    "ratings-overdue": Look(_l("Ratings overdue"), _l("No rating is overdue."), "warn",
-                            "in_treatment", _l("Patients in treatment")),
-    "improved": Look(_l("Meaningful improvement reached"),
-                     _l("No patient has reached a meaningful improvement yet."), "ok",
-                     "in_treatment", _l("Patients in treatment")),
-    "invitations": Look(_l("Invitations not yet accepted"),
-                        _l("Every invited patient has joined."), "neutral", "invited",
-                        _l("Patients invited")),
-}
-
-
-@dataclass
-class Item:
-    """One line: ``kind`` says what it is and which tab of the chart it opens; ``row`` is the
-    rating, intake, outcome, session or invitation behind it."""
-    kind: str  # safety, intake_flag, intake, clearance, worsening, overdue, improved, invitation
-    patient: Patient
-    row: Any = None
-    files: int = 0  # clearances: how many files wait
-    since: datetime | None = None  # clearances: the oldest upload
-    amended: bool = False  # intakes: corrected after sending
-    expired: bool = False  # invitations: the link no longer works
-
-    def drawn(self) -> tuple:
-        """What the line shows, for the section's version."""
-        row = self.row
-        if self.kind == "safety":
-            shown: tuple = (row.id, row.updated_at, row.session.treated_at)
-        elif self.kind in ("intake", "intake_flag"):
-            shown = (row.id, row.submitted_at, row.red_flag_count, row.precaution_count,
-                     self.amended)
-        elif self.kind == "clearance":
-            shown = (self.files, self.since)
-        elif self.kind == "overdue":
-            shown = (row.id, row.treated_at, row.reminder_sent_at is not None)
-        elif self.kind == "invitation":
-            shown = (row.id, row.created_at, self.expired, row.user.email)
-        else:  # worsening, improved
-            shown = (row.baseline, row.latest_nprs)
-        practitioner = self.patient.practitioner
-        return (self.kind, self.patient.id, self.patient.user.name,
-                practitioner.name if practitioner else None, *shown)
-
-
-@dataclass
-class Section:
-    key: str
-    count: int
-    items: list[Item]
-
-    @property
-    def look(self) -> Look:
-        return LOOKS[self.key]
-
-    @property
-    def more(self) -> int:
-        return max(self.count - len(self.items), 0)
-
-    @property
-    def version(self) -> str:
-        raw = repr((self.key, self.count, [item.drawn() for item in self.items]))
-        return hashlib.blake2s(raw.encode(), digest_size=8).hexdigest()
-
-
-# --- the statements -------------------------------------------------------------------------
-
-def _conditions(part) -> tuple:
-    return () if part is None else (part,)
-
-
-def _scoped(stmt: Select, patient_id, part) -> Select:
-    """``stmt`` cut to the patients of one part of the scope. Everyone needs no join: the
-    foreign key (NOT NULL) already gives every row its patient."""
-    if part is None:
-        return stmt
-    return stmt.join(Patient, Patient.id == patient_id).where(part)
+# What the views, the digest and the tests use; the scope and the sections' looks live in
+# their own modules.
+__all__ = ["LOOKS", "SECTIONS", "WHO", "Item", "Look", "Scope", "Section", "build", "counts",
+           "default_who"]
 
 
 @dataclass(frozen=True)
@@ -236,7 +80,7 @@ class Rows:
     split: bool
 
     def parts(self, who: str, now: datetime | None) -> list[Select]:
-        return [self.query(part, now) for part in _parts(who, self.split)]
+        return [self.query(part, now) for part in parts(who, self.split)]
 
 
 def _picks(who: str, sources: tuple[Rows, ...], now: datetime | None, column,
@@ -283,7 +127,7 @@ def _found(rows, who: str, sources: tuple[Rows, ...],
     its picks) and its first ``limit`` rows (the picks of the halves of "mine" merged, in
     the statement's order)."""
     owner = [n for n, source in enumerate(sources)
-             for _part in range(2 if _halves(who, source.split) else 1)]
+             for _part in range(2 if halves(who, source.split) else 1)]
     counts = [0] * len(sources)
     lines: list[list] = [[] for _source in sources]
     read = set()
@@ -301,7 +145,7 @@ def _found(rows, who: str, sources: tuple[Rows, ...],
 def _kept(dialect: str, build: Callable[..., Select], *args) -> Select:
     """``build(*args)``, built once and kept for the next requests asking the same: the
     statements that do not depend on the time (all but the ratings overdue), for a "who"
-    and a list size, shared by every user (their id is bound at run time, ``_ME``).
+    and a list size, shared by every user (their id is bound at run time, ``ME``).
     Building a statement and its cache key cost about as much Python as running it. The
     dialect is in the key: ``_parts`` depends on it."""
     return build(*args)
@@ -312,7 +156,7 @@ def _statement(build: Callable[..., Select], *args) -> Select:
 
 
 def _safety_rows(part, _now: datetime | None) -> Select:
-    return _scoped(select(SessionRating)
+    return scoped(select(SessionRating)
                    .where(SessionRating.breathing_alert.is_(True),
                           SessionRating.alert_handled_at.is_(None)),
                    SessionRating.patient_id, part)
@@ -323,7 +167,7 @@ _SAFETY = Rows(_safety_rows, split=True)
 
 def _intakes(flagged: bool) -> Rows:
     def rows(part, _now: datetime | None) -> Select:
-        return _scoped(select(IntakeResponse)
+        return scoped(select(IntakeResponse)
                        .where(IntakeResponse.status == "submitted",
                               IntakeResponse.reviewed_at.is_(None),
                               IntakeResponse.has_red_flags.is_(flagged)),
@@ -342,13 +186,13 @@ def _outcome(status: str) -> Rows:
     def rows(part, _now: datetime | None) -> Select:
         return (select(TreatmentOutcome).join(TreatmentOutcome.patient)
                 .where(TreatmentOutcome.status == status, Patient.status == "in_treatment",
-                       *_conditions(part)))
+                       *conditions(part)))
     return Rows(rows, split=False)
 
 
 def _overdue_rows(part, now: datetime | None) -> Select:
     assert now is not None  # overdue depends on the time: never a kept statement
-    return _scoped(select(TreatmentSession).where(treatment.overdue_clause(now)),
+    return scoped(select(TreatmentSession).where(treatment.overdue_clause(now)),
                    TreatmentSession.patient_id, part)
 
 
@@ -362,7 +206,7 @@ def _invitation_rows(part, _now: datetime | None) -> Select:
                    User.role == "patient", User.password_hash.is_(None), User.active.is_(True),
                    # Always so while the invitation waits; it lets the database start from
                    # the practitioner's invited patients (an index), not from every token.
-                   Patient.status == "invited", *_conditions(part)))
+                   Patient.status == "invited", *conditions(part)))
 
 
 _INVITATIONS = Rows(_invitation_rows, split=False)
@@ -390,7 +234,7 @@ def _outcome_counts_statement(who: str, keys: tuple[str, ...]) -> Select:
     status = (select(TreatmentOutcome.status)
               .where(TreatmentOutcome.patient_id == Patient.id).scalar_subquery())
     treating = (select(status.label("status"))
-                .where(Patient.status == "in_treatment", *_conditions(_patients(who)))
+                .where(Patient.status == "in_treatment", *conditions(patients_of(who)))
                 .cte("treating"))
     return select(*(select(func.count()).select_from(treating)
                     .where(treating.c.status == _OUTCOME_STATUS[key])
@@ -451,7 +295,7 @@ def _clearances_statement(who: str, limit: int) -> Select:
     waiting = _pending_clearances()
     return (select(Patient, waiting.c.files, waiting.c.since, func.count().over())
             .join(waiting, waiting.c.patient_id == Patient.id).join(Patient.user)
-            .where(*_conditions(_patients(who)))
+            .where(*conditions(patients_of(who)))
             .options(contains_eager(Patient.user), joinedload(Patient.practitioner))
             .order_by(waiting.c.since, Patient.id).limit(max(limit, 1)))
 
