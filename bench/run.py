@@ -41,14 +41,19 @@ TARGET_RSS_MB = 150
 STAFF_EMAIL = "dr.lee@example.com"
 
 
-def database_url(backend: str, size: int) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{BENCH_DIR / f'portal-bench-{size}.db'}"
+def postgresql_url(suffix: str) -> str:
+    """``BENCH_DATABASE_URL`` (or the local default) + ``_suffix``, for psycopg 3."""
     url = os.environ.get("BENCH_DATABASE_URL") or PG_DEFAULT
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix):]
-    return f"{url}_{size}"
+    return f"{url}_{suffix}"
+
+
+def database_url(backend: str, size: int) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{BENCH_DIR / f'portal-bench-{size}.db'}"
+    return postgresql_url(str(size))
 
 
 def _app(url: str, backend: str):

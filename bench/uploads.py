@@ -68,7 +68,6 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_DIR = ROOT / "instance" / "bench"
 VENV_BIN = ROOT / ".venv" / "bin"
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/ims_portal_bench"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/14"
 TARGET_WEB_MB = 150
 TARGET_TASK_MB = 300
@@ -89,11 +88,8 @@ def log(message: str) -> None:
 def database_url(backend: str, run_dir: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{run_dir / 'portal.db'}"
-    url = os.environ.get("BENCH_DATABASE_URL") or PG_DEFAULT
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix):]
-    return f"{url}_uploads"
+    from bench.run import postgresql_url
+    return postgresql_url("uploads")
 
 
 def _recreate_postgresql_database(url: str) -> None:
