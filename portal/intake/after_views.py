@@ -45,16 +45,7 @@ def amend(patient: Patient, step: int):
         form = form_class(definition, step_def, forms.AmendForm)()
         data = forms.read_step(form)
         reason = form.reason.data or ""
-        if not reason:
-            form.reason.errors = [_("Tell your clinic in a few words why you are changing "
-                                    "your answers.")]
-        elif len(reason) > forms.REASON_MAX:
-            form.reason.errors = [_("Use at most %(max)d characters. This answer has "
-                                    "%(count)d.", max=forms.REASON_MAX, count=len(reason))]
-        problems = list(data.errors)
-        if form.reason.errors:
-            problems.append(forms.ErrorItem(form.reason.id, str(form.reason.label.text),
-                                            form.reason.errors[0]))
+        problems = list(data.errors) + _reason_problems(form, reason)
         if not problems:
             result = services.amend(patient, current_user._get_current_object(), response,
                                     step, data, reason)
@@ -75,6 +66,18 @@ def amend(patient: Patient, step: int):
     ctx["answers"] = current
     return htmx.render("intake/amend.html", status=422 if problems else 200,
                        shown=current_values(form, step_def), **ctx)
+
+
+def _reason_problems(form, reason: str) -> list[forms.ErrorItem]:
+    """A correction says why, in a few words (shown by the field and in the summary)."""
+    if not reason:
+        form.reason.errors = [_("Tell your clinic in a few words why you are changing "
+                                "your answers.")]
+    elif len(reason) > forms.REASON_MAX:
+        form.reason.errors = [_("Use at most %(max)d characters. This answer has "
+                                "%(count)d.", max=forms.REASON_MAX, count=len(reason))]
+    return [forms.ErrorItem(form.reason.id, str(form.reason.label.text), form.reason.errors[0])
+            ] if form.reason.errors else []
 
 
 # --- a new consent version ----------------------------------------------------------------

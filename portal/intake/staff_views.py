@@ -13,7 +13,8 @@ from portal.forms import EmptyForm
 from portal.intake import bodymap, bp, display, services
 from portal.intake import consent as consents
 from portal.intake.definitions import text
-from portal.intake.views import answer_sections, page_locale
+from portal.intake.review_views import answer_sections
+from portal.intake.views import page_locale
 from portal.models import Patient
 from portal.security import patient_for, staff_required
 

@@ -1,6 +1,6 @@
-"""The intake wizard (/me/intake/): its steps, the review step, sending it, and the sent
-intake's summary. Corrections after sending and a new consent are in after_views.py, the
-practitioner's reading in staff_views.py.
+"""The intake wizard (/me/intake/): its steps. The review step, sending and the sent
+intake's summary are in review_views.py, corrections after sending and a new consent in
+after_views.py, the practitioner's reading in staff_views.py.
 
 Every step works as a plain form post (SPEC 2.5); htmx adds autosave through its own route,
 which answers with the save status only (or, on a stale tab, the form with the newer
@@ -23,7 +23,6 @@ from portal.extensions import login_manager
 from portal.intake import bodymap, bp, display, forms, services
 from portal.intake import consent as consents
 from portal.intake import flags as flag_rules
-from portal.intake.answers import visible
 from portal.intake.definitions import TEXT_CAP, Questionnaire, Step, text
 from portal.models import IntakeResponse, Patient
 
@@ -211,7 +210,8 @@ def step(patient: Patient, step: int):
         return redirect(url_for("intake.summary"))
     definition = services.definition_for(response)
     if question_step(definition, step).kind == "review":
-        return _review(patient, response, definition)
+        from portal.intake.review_views import review_page  # it builds on this module
+        return review_page(patient, response, definition)
     return _show_step(patient, step)
 
 
@@ -269,7 +269,12 @@ def save(patient: Patient, step: int):
         form.editor.data = editor
         return _render_step(422, **step_context(patient, result.response, definition,
                                                  step_def, form, problems=data.errors))
-    for level in result.advice:
+    return _saved(definition, result.advice, action, go_to)
+
+
+def _saved(definition, advice_levels, action: str, go_to: int):
+    """After a step is saved: urgent advice first, then where the button said to go."""
+    for level in advice_levels:
         advice = definition.advice[level]
         flash(f"{text(advice.title, page_locale())}. {text(advice.text, page_locale())}", "urgent")
     if action == "later":
@@ -322,79 +327,3 @@ def autosave(patient: Patient, step: int):
                        status=422 if data.errors else 200, expired=False, step_no=step,
                        revision=result.response.revision, editor=editor,
                        status_problems=data.errors, saved_at=result.response.updated_at)
-
-
-# --- review and submit --------------------------------------------------------------------
-
-def answer_sections(definition: Questionnaire, answers: dict, response=None,
-                     flagged: dict[str, str] | None = None) -> list[dict]:
-    """Steps with their questions' answers as lines, for the review and read-only pages.
-    ``flagged``: question id -> the kind of flag its answer raised (staff view)."""
-    locale = page_locale()
-    amended = services.amended_questions(response) if response is not None else {}
-    sections = []
-    for step in definition.steps:
-        if step.kind != "questions":
-            continue
-        rows = []
-        for question in step.questions:
-            if not visible(definition, question, answers):
-                continue
-            rows.append({"question": question, "label": text(question.label, locale),
-                         "lines": display.lines(question, answers.get(question.id), locale),
-                         "value": answers.get(question.id), "anchor": forms.anchor(question),
-                         "amendments": amended.get(question.id, []),
-                         "flag": (flagged or {}).get(question.id)})
-        sections.append({"step": step, "title": text(step.title, locale), "rows": rows})
-    return sections
-
-
-def _review(patient: Patient, response, definition: Questionnaire, status: int = 200,
-            notice: str | None = None):
-    answers = response.answers if response else {}
-    missing = services.missing_answers(response)
-    locale = page_locale()
-    return htmx.render(
-        "intake/review.html", status=status, definition=definition,
-        step=definition.review_step, response=response, locale=locale, text=text,
-        sections=answer_sections(definition, answers), anchor=forms.anchor,
-        missing=missing, notice=notice, bodymap=bodymap,
-        form=forms.SubmitForm(formdata=None,
-                              data={"revision": str(response.revision if response else 0)}),
-        advice=[definition.advice[level]
-                for level in flag_rules.advice_levels(definition, answers)])
-
-
-@bp.route("/me/intake/submit", methods=["POST"])
-@patient_intake
-def submit(patient: Patient):
-    form = forms.SubmitForm()
-    form.validate()
-    result = services.submit(patient, form.posted_revision())
-    if result.submitted_now:
-        flash(_("Thank you. Your questionnaire is sent to your clinic."), "success")
-        return htmx.hx_redirect(url_for("intake.summary"))
-    if result.already:
-        return htmx.hx_redirect(url_for("intake.summary"))
-    definition = services.definition_for(result.response)
-    if result.conflict:
-        return _review(patient, result.response, definition, status=409, notice="conflict")
-    return _review(patient, result.response, definition, status=422, notice="missing")
-
-
-@bp.route("/me/intake/summary")
-@patient_intake
-def summary(patient: Patient):
-    """The sent questionnaire, read-only and printable (SPEC 2.6)."""
-    response = services.submitted_response(patient)
-    if response is None:
-        return redirect(url_for("intake.resume"))
-    definition = services.definition_for(response)
-    answers = services.effective_answers(response)
-    return htmx.render("intake/summary.html", definition=definition, response=response,
-                       locale=page_locale(), text=text, bodymap=bodymap,
-                       sections=answer_sections(definition, answers, response),
-                       signature=consents.latest_signature(patient),
-                       consent_current=consents.has_current_consent(patient),
-                       advice=[definition.advice[level] for level in
-                               flag_rules.advice_levels(definition, answers)])
