@@ -1,5 +1,5 @@
 """A large PNG decoded a band of rows at a time, so that the worker never holds all of its
-pixels at once (a 49-megapixel screenshot is 196 MB decoded; content.py scales each band
+pixels at once (a 49-megapixel screenshot is 196 MB decoded; images.py scales each band
 down as it comes).
 
 Pillow decodes a PNG whole. This module reads the file's chunks itself, inflates the image
