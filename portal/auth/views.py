@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal import audit, clock, htmx, passwords, security
-from portal.auth import bp
+from portal.auth import bp, second_factor, signin
 from portal.auth import services as svc
 from portal.auth.errors import error_text
 from portal.auth.forms import (
@@ -70,7 +70,7 @@ def _pending_user() -> tuple[User, dict] | None:
 
 def _finish_sign_in(user: User, method: str, next_url: str | None):
     security.start_session(user)
-    svc.signed_in(user, method)
+    signin.signed_in(user, method)
     return htmx.hx_redirect(security.safe_next(next_url) or security.home_for(user))
 
 
@@ -87,7 +87,7 @@ def login():
     error = None
     if form.validate_on_submit():
         try:
-            result = svc.check_password(form.email.data, form.password.data)
+            result = signin.check_password(form.email.data, form.password.data)
         except svc.AccountError as exc:
             error = error_text(exc)
         else:
@@ -117,7 +117,7 @@ def logout():
     if current_user.is_authenticated:
         user = me()
         security.end_session()
-        svc.signed_out(user)
+        signin.signed_out(user)
         flash(_("You have signed out."), "success")
     else:
         security.end_session()
@@ -139,7 +139,7 @@ def mfa():
     error = None
     if form.validate_on_submit():
         try:
-            method = svc.verify_second_factor(user, form.code.data)
+            method = second_factor.verify_second_factor(user, form.code.data)
         except svc.AccountError as exc:
             error = error_text(exc)
             db.session.commit()
@@ -150,7 +150,7 @@ def mfa():
                                "you can make new ones on your account page.",
                                "You used a recovery code. You have %(num)d left; "
                                "you can make new ones on your account page.",
-                               svc.remaining_recovery_codes(user)), "warning")
+                               second_factor.remaining_recovery_codes(user)), "warning")
             return _finish_sign_in(user, method, pending.get("next"))
     status = 422 if (form.errors or error) else 200
     return htmx.render("auth/mfa.html", "auth/_mfa_form.html", status=status, form=form,
@@ -175,28 +175,28 @@ def mfa_setup():
             return redirect(url_for("auth.mfa"))
     form = CodeForm()
     # Reloading the page keeps the secret the person may already have scanned.
-    secret = svc.enrolment_secret(user) or svc.start_enrolment(user)
+    secret = second_factor.enrolment_secret(user) or second_factor.start_enrolment(user)
     error = None
     if form.validate_on_submit():
         try:
-            codes = svc.confirm_enrolment(user, form.code.data)
+            codes = second_factor.confirm_enrolment(user, form.code.data)
         except svc.AccountError as exc:
             error = error_text(exc)
         else:
             if pending is not None:
                 session.pop("mfa", None)
                 security.start_session(user)
-                svc.signed_in(user, "totp_enrolment")
+                signin.signed_in(user, "totp_enrolment")
                 next_url = security.safe_next(pending.get("next")) or security.home_for(user)
             else:
                 next_url = url_for("auth.account")
             return htmx.render("auth/recovery_codes.html", codes=codes, next_url=next_url,
                                first_time=True)
-    uri = svc.provisioning_uri(user, secret)
+    uri = second_factor.provisioning_uri(user, secret)
+    qr = second_factor.qr_svg(uri, _("QR code for your authenticator app"))
     status = 422 if (form.errors or error) else 200
     return htmx.render("auth/mfa_setup.html", status=status, form=form, error=error,
-                       secret=secret, qr=svc.qr_svg(uri, _("QR code for your authenticator app")),
-                       forced=pending is not None)
+                       secret=secret, qr=qr, forced=pending is not None)
 
 
 # --- invitations, registration, confirmation ------------------------------------------
@@ -294,7 +294,7 @@ def _account_page(status: int = 200, **forms):
         "empty_form": EmptyForm(),
         "sessions": sessions,
         "current_session": g.get("user_session"),
-        "recovery_left": svc.remaining_recovery_codes(user) if user.mfa_enabled else 0,
+        "recovery_left": second_factor.remaining_recovery_codes(user) if user.mfa_enabled else 0,
         "error": forms.get("error"),
     }
     return htmx.render("auth/account.html", status=status, **ctx)
@@ -351,7 +351,7 @@ def account_mfa_disable():
             form.current.errors = [error_text(svc.AccountError("wrong_current"))]
         else:
             try:
-                svc.disable_mfa(user)
+                second_factor.disable_mfa(user)
             except svc.AccountError:
                 abort(404)  # staff cannot turn it off; the page offers no such button
             flash(_("Two-step sign-in is off."), "success")
@@ -368,7 +368,7 @@ def account_recovery_codes():
         abort(404)
     if form.validate_on_submit():
         if passwords.verify(user.password_hash, form.current.data):
-            codes = svc.regenerate_recovery_codes(user)
+            codes = second_factor.regenerate_recovery_codes(user)
             return htmx.render("auth/recovery_codes.html", codes=codes,
                                next_url=url_for("auth.account"), first_time=False)
         form.current.errors = [error_text(svc.AccountError("wrong_current"))]

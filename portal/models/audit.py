@@ -12,7 +12,7 @@ from portal.models.base import Model, UTCDateTime
 class AuditEvent(Model):
     __tablename__ = "audit_events"
     __table_args__ = (
-        # Recent failed sign-ins with an address (portal.auth.services.unknown_locked_for).
+        # Recent failed sign-ins with an address (portal.auth.signin.unknown_locked_for).
         Index("ix_audit_events_subject", "subject", "created_at"),
     )
 
