@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import BinaryIO, cast
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app, has_request_context
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -24,6 +24,7 @@ from portal.clinic_settings import current_settings
 from portal.documents import content
 from portal.documents.content import Refused
 from portal.extensions import db
+from portal.links import absolute_url
 from portal.models import Document, Patient, User
 from portal.models.document import STAFF_STATUSES
 
@@ -351,7 +352,7 @@ def _reviewed(doc: Document, reviewer: User, action: str, detail: dict) -> None:
     user = doc.patient.user
     # "There is news in the portal", nothing more (SPEC 6.1, 6.2).
     mail.queue("document_news", user.email, user.locale, name=user.name,
-               link=current_app.config["BASE_URL"].rstrip("/") + url_for("documents.mine"))
+               link=absolute_url("documents.mine"))
     db.session.commit()
 
 

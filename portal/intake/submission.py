@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from flask import current_app, url_for
 from sqlalchemy import CursorResult, select, update
 
 from portal import audit, clock, mail
@@ -17,6 +16,7 @@ from portal.intake import flags as flag_rules
 from portal.intake.definitions import Question, Questionnaire
 from portal.intake.questionnaires import scoring
 from portal.intake.responses import definition_for, missing_answers, response_for
+from portal.links import absolute_url
 from portal.models import STAFF_ROLES, IntakeResponse, Patient, User
 from portal.searchtext import phone_digits
 
@@ -97,8 +97,7 @@ def staff_to_notify(patient: Patient) -> list[User]:
 
 
 def _notify_staff(patient: Patient) -> None:
-    link = current_app.config["BASE_URL"].rstrip("/") + url_for(
-        "intake.staff_view", patient_id=patient.public_id)
+    link = absolute_url("intake.staff_view", patient_id=patient.public_id)
     for person in staff_to_notify(patient):
         # No name and no answers: e-mails carry no health information (SPEC 6.1).
         mail.queue("intake_submitted", person.email, person.locale, name=person.name,

@@ -33,7 +33,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 
 from portal import clock
@@ -41,6 +41,7 @@ from portal.documents import services as documents
 from portal.intake import services as intake
 from portal.intake.answers import visible
 from portal.intake.definitions import Question, Questionnaire
+from portal.links import absolute_url
 from portal.models import Document, IntakeResponse, Patient
 from portal.treatment import services as treatment
 
@@ -84,10 +85,6 @@ def _ref(resource: dict[str, Any]) -> dict[str, str]:
     return {"reference": f"urn:uuid:{resource['id']}"}
 
 
-def _absolute(endpoint: str, **values) -> str:
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
-
-
 def _answered(question: Question, answers: dict[str, Any]) -> Any:
     value = answers.get(question.id)
     return None if value in (None, "", [], {}) else value
@@ -106,7 +103,7 @@ def patient_resource(ids: _Ids, patient: Patient, definition: Questionnaire | No
     user = patient.user
     resource: dict[str, Any] = {
         "resourceType": "Patient", "id": ids("Patient", patient.public_id),
-        "identifier": [{"system": _absolute("clinic.patients"), "value": patient.public_id}],
+        "identifier": [{"system": absolute_url("clinic.patients"), "value": patient.public_id}],
         "active": user.active,
         "name": [{"text": user.name}],
         "telecom": [{"system": "email", "value": user.email}],
@@ -162,7 +159,7 @@ def questionnaire_response(ids: _Ids, response: IntakeResponse, definition: Ques
     return {
         "resourceType": "QuestionnaireResponse",
         "id": ids("QuestionnaireResponse", response.public_id),
-        "identifier": {"system": _absolute("clinic.patients"), "value": response.public_id},
+        "identifier": {"system": absolute_url("clinic.patients"), "value": response.public_id},
         "questionnaire": questionnaire_canonical(definition),
         # Corrected after it was sent (SPEC 2.6): "amended".
         "status": "amended" if response.amendments else "completed",
@@ -266,7 +263,7 @@ def document_reference(ids: _Ids, doc: Document,
         "description": f"{kind} ({_review_text(doc)})",
         "content": [{"attachment": {
             "contentType": doc.content_type,
-            "url": _absolute("documents.download", public_id=doc.public_id),
+            "url": absolute_url("documents.download", public_id=doc.public_id),
             "size": doc.size,
             "title": doc.original_name,
             "creation": instant(doc.created_at),
