@@ -13,12 +13,12 @@ from tests.markup import parse
 
 HX = {"HX-Request": "true"}
 
-SAFETY_NO = {qid: "no" for qid in (
+SAFETY_NO = dict.fromkeys((
     "rf_saddle_numbness", "rf_bladder_bowel", "rf_leg_weakness", "rf_injury", "rf_fragile_bones",
     "rf_cancer", "rf_weight_loss", "rf_night_pain", "rf_fever", "rf_abdominal_pulse",
     "rf_drug_injection", "immune_suppression", "pc_bleeding_disorder", "pc_anticoagulant",
     "pc_needle_fear", "pc_skin", "pc_metal_allergy", "pc_implant", "pc_lymphoedema",
-    "pc_unhealed_fracture")}
+    "pc_unhealed_fracture"), "no")
 SAFETY_NO["pc_pregnancy"] = "no"
 
 # What a patient types, step by step, as the browser posts it.

@@ -15,8 +15,14 @@ from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db
 from portal.intake import definitions, services
-from portal.intake.definitions import (FOLDER, QUESTION_TYPES, DefinitionError, Registry,
-                                       load_folder, parse_questionnaire)
+from portal.intake.definitions import (
+    FOLDER,
+    QUESTION_TYPES,
+    DefinitionError,
+    Registry,
+    load_folder,
+    parse_questionnaire,
+)
 from portal.models import IntakeResponse
 from tests.conftest import Auth
 from tests.factories import make_patient, make_practitioner
@@ -137,7 +143,7 @@ def test_the_app_refuses_to_start_with_a_broken_definition(tmp_path):
 def test_file_name_key_and_version_must_agree(tmp_path):
     text = INTAKE.read_text(encoding="utf-8")
     folder = _folder_with(tmp_path, "ims_intake_v3.toml", text)  # says version = 1 inside
-    with pytest.raises(DefinitionError, match="ims_intake_v3.toml: key and version"):
+    with pytest.raises(DefinitionError, match=r"ims_intake_v3\.toml: key and version"):
         load_folder(folder)
     broken = tmp_path / "b"
     broken.mkdir()

@@ -39,8 +39,8 @@ def values():
 
 
 def posts(step_no: int):
-    names = field_names(step_no) + ["action", "revision", "editor", "pain_map-front.nose",
-                                    "psfs-7-activity", "is_admin", "../etc"]
+    names = [*field_names(step_no), "action", "revision", "editor", "pain_map-front.nose",
+             "psfs-7-activity", "is_admin", "../etc"]
     keys = st.one_of(st.sampled_from(names), st.text(min_size=1, max_size=30))
     return st.dictionaries(keys, values(), max_size=14)
 

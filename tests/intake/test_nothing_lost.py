@@ -169,7 +169,7 @@ def test_an_autosave_after_the_timeout_is_kept_too(client, patient):
     assert response.status_code == 200
     target = urlsplit(response.headers["HX-Redirect"])
     assert target.path == "/auth/login" and parse_qs(target.query)["next"] == ["/me/intake/2"]
-    client.post(f"/auth/login?next=/me/intake/2",
+    client.post("/auth/login?next=/me/intake/2",
                 data={"email": patient.email, "password": PASSWORD})
     assert "My neck hurts when I drive." in client.get("/me/intake/2").get_data(as_text=True)
 

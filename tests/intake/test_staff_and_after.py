@@ -96,7 +96,8 @@ def test_staff_see_where_an_unsent_intake_is(client, auth, doctor):
     other = make_patient()
     html = client.get(f"/clinic/patients/{other.patient.public_id}/intake").get_data(as_text=True)
     assert "has not started" in html
-    assert client.post(f"/clinic/patients/{user.patient.public_id}/intake/reviewed").status_code == 404
+    reviewed = f"/clinic/patients/{user.patient.public_id}/intake/reviewed"
+    assert client.post(reviewed).status_code == 404
 
 
 def test_the_patient_sees_a_read_only_printable_copy(client, auth):
@@ -149,7 +150,8 @@ def test_a_correction_is_an_amendment_that_keeps_the_original(client, auth, doct
 
     # Nothing changed: nothing stored. The consent is never amended.
     client.post("/me/intake/amend/5", data={**data, "reason": "Again"})
-    assert db.session.scalar(select(IntakeAmendment).where(IntakeAmendment.reason == "Again")) is None
+    assert db.session.scalar(select(IntakeAmendment)
+                             .where(IntakeAmendment.reason == "Again")) is None
     assert client.get("/me/intake/amend/6").status_code == 404
 
     client.post("/auth/logout")
@@ -208,7 +210,8 @@ def test_an_unsent_intake_needs_the_new_consent_signed_before_sending(app, clien
     review = client.get("/me/intake/7").get_data(as_text=True)
     assert "/me/intake/6#q-consent-signature-name" in review
     assert post_step(client, 6).status_code == 303
-    assert "Some required answers are missing" not in client.get("/me/intake/7").get_data(as_text=True)
+    review = client.get("/me/intake/7").get_data(as_text=True)
+    assert "Some required answers are missing" not in review
 
 
 def test_the_intake_is_the_first_thing_to_do_at_home(client, auth):
@@ -217,7 +220,7 @@ def test_the_intake_is_the_first_thing_to_do_at_home(client, auth):
 
     def first_todo() -> str:
         doc = parse(client.get("/me/").get_data(as_text=True))
-        return [li for li in doc.find_all("li") if li.attrs.get("class") == "todo"][0].text
+        return next(li for li in doc.find_all("li") if li.attrs.get("class") == "todo").text
 
     assert "Not started" in first_todo()
     post_step(client, 1)

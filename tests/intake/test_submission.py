@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
-
 from portal.extensions import db
 from portal.models import AuditEvent, IntakeResponse, OutboxMessage, Patient
 from tests.conftest import Auth, CSRFClient

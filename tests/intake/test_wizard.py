@@ -89,7 +89,8 @@ def test_required_answers_are_checked_step_by_step(client, patient):
     doc = parse(response.get_data(as_text=True))
     summary = doc.find_all(role="alert")[0]
     assert "data-focus-on-load" in summary.attrs
-    links = [a.attrs["href"] for a in doc.find_all("a") if a.attrs.get("href", "").startswith("#q-")]
+    links = [a.attrs["href"] for a in doc.find_all("a")
+             if a.attrs.get("href", "").startswith("#q-")]
     assert "#q-dob" in links and "#q-sex-0" in links
     dob = doc.by_id("q-dob")
     assert dob.attrs.get("aria-invalid") == "true"
@@ -141,7 +142,7 @@ def test_unknown_question_ids_are_ignored(client, patient):
                                      "psfs-9-activity": "Hacking"})
     assert response.status_code == 303
     answers = response_of(patient).answers
-    assert set(answers) <= {q for q in FORM[1]} and "is_admin" not in answers
+    assert set(answers) <= set(FORM[1]) and "is_admin" not in answers
 
 
 def test_follow_ups_only_when_they_apply(client, patient):
@@ -179,11 +180,11 @@ def test_a_red_flag_shows_urgent_advice(client, patient):
     page = client.get(path(response)).get_data(as_text=True)
     assert "Go to an emergency department now" in page  # at once, on the next page
     again = client.get("/me/intake/5").get_data(as_text=True)
-    advice = [e for e in parse(again).find_all("div") if
-              e.attrs.get("data-advice-for") == "rf_saddle_numbness"][0]
+    advice = next(e for e in parse(again).find_all("div") if
+              e.attrs.get("data-advice-for") == "rf_saddle_numbness")
     assert "hidden" not in advice.attrs and advice.attrs.get("role") == "alert"
-    other = [e for e in parse(again).find_all("div") if
-             e.attrs.get("data-advice-for") == "rf_injury"][0]
+    other = next(e for e in parse(again).find_all("div") if
+             e.attrs.get("data-advice-for") == "rf_injury")
     assert "hidden" in other.attrs
     assert "Go to an emergency department now" in client.get("/me/intake/7").get_data(as_text=True)
 
