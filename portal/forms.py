@@ -1,6 +1,8 @@
 """Form pieces shared by every feature."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -8,6 +10,28 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from portal import passwords
+
+# The largest id or cursor value the database's INTEGER holds: anything beyond is not one of
+# ours (and PostgreSQL would refuse to compare it).
+MAX_DB_INT = 2**31 - 1
+
+# Dates outside these are typing mistakes (and the far ends of the calendar cannot be turned
+# into UTC instants).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def db_int(value: str | None) -> int | None:
+    """A non-negative integer from the address that the database can hold, or None."""
+    if value is None or not value.isascii() or not value.isdigit():
+        return None
+    number = int(value)
+    return number if number <= MAX_DB_INT else None
+
+
+def plausible_date(_form, field) -> None:
+    if field.data and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError(_l("Enter a date between %(first)s and %(last)s.",
+                                 first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()))
 
 
 class EmptyForm(FlaskForm):

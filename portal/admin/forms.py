@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.auth.forms import InviteForm
+from portal.forms import plausible_date
 
 # Canadian zones first: the clinics are Canadian; every IANA zone is accepted.
 CANADIAN_ZONES = ["America/Vancouver", "America/Edmonton", "America/Regina",
@@ -58,8 +59,8 @@ class AuditSearchForm(FlaskForm):
                         render_kw={"spellcheck": "false", "autocomplete": "off",
                                    "autocapitalize": "none"})
     action = SelectField(_l("Action"), validators=[Optional()], validate_choice=False)
-    date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("To"), validators=[Optional()])
+    date_from = DateField(_l("From"), validators=[Optional(), plausible_date])
+    date_to = DateField(_l("To"), validators=[Optional(), plausible_date])
 
     def set_actions(self, actions: list[str]) -> None:
         self.action.choices = [SelectChoice("", _l("Any action"))] + \

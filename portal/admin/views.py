@@ -16,7 +16,7 @@ from portal.auth import services as auth_services
 from portal.auth.errors import error_text
 from portal.clinic_settings import current_settings
 from portal.extensions import db
-from portal.forms import EmptyForm, read_get_form
+from portal.forms import EmptyForm, db_int, read_get_form
 from portal.models import User
 from portal.security import admin_required, me
 
@@ -205,8 +205,8 @@ def audit():
     results = None
     if filters is not None:
         results = audit_log.search_audit(filters,
-                                        before=request.args.get("before", type=int),
-                                        after=request.args.get("after", type=int))
+                                        before=db_int(request.args.get("before")),
+                                        after=db_int(request.args.get("after")))
     return htmx.render("admin/audit.html", "admin/_audit_search.html",
                        status=200 if filters is not None else 422, form=form, results=results,
                        search_args=args, verify_form=EmptyForm())

@@ -35,6 +35,7 @@ from sqlalchemy import CompoundSelect, Select, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
+from portal.forms import MAX_DB_INT, db_int
 from portal.models import Patient, User
 from portal.patient_terms import parse_term, term_condition
 from portal.searchtext import fold
@@ -116,10 +117,14 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[datetime | int | None,
         made_for, key, id_ = raw.split("|")
         if made_for != sort:
             return None
+        row_id = db_int(id_)
+        if row_id is None:
+            return None
         if sort == "activity":
             when = datetime.fromisoformat(key)
-            return (when, int(id_)) if when.tzinfo else None
-        return (int(key) if key else None, int(id_))
+            return (when, row_id) if when.tzinfo else None
+        change = int(key) if key else None
+        return (change, row_id) if change is None or abs(change) <= MAX_DB_INT else None
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
 

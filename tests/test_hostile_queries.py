@@ -1,0 +1,48 @@
+"""Malformed and hostile values in addresses and forms get a refusal, never a 500 (SPEC 8.8):
+integers beyond the database's, dates at the far end of the calendar, cursors carrying
+either, and NUL bytes (which PostgreSQL cannot store or compare) anywhere in a request."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.models import User
+from tests.admin.test_audit_admin import admin  # noqa: F401
+
+HUGE = "9" * 23
+
+
+def _cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("url", [
+    f"/admin/audit?before={HUGE}",
+    f"/admin/audit?after={HUGE}",
+    "/admin/audit?before=-5",
+    "/admin/audit?date_to=9999-12-31",
+    "/admin/audit?date_from=9999-12-31",
+    "/admin/audit.csv?date_to=9999-12-31",
+    "/clinic/patients/?after=" + _cursor("activity", "2026-01-01T00:00:00+00:00", HUGE),
+    "/clinic/patients/?sort=improved&after=" + _cursor("improved", HUGE, "1"),
+    "/clinic/patients/?q=a%00b",
+    "/admin/audit?actor=a%00b",
+    "/admin/audit?patient=%00",
+    "/documents/%00/download",
+    "/clinic/patients/%00/",
+    "/clinic/outcomes?date_to=9999-12-31",
+])
+def test_malformed_values_are_refused_not_a_server_error(client, admin, url):
+    response = client.get(url)
+    assert response.status_code < 500, (url, response.status_code)
+
+
+def test_a_nul_byte_in_a_form_is_refused_and_changes_nothing(client, admin, db):
+    before = db.session.scalar(select(func.count()).select_from(User))
+    response = client.post("/admin/staff/invite", data={
+        "name": "Dr\x00 Null", "email": "null@example.org", "role": "practitioner"})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(User)) == before
