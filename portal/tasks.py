@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,7 +36,7 @@ QUEUE_NAME = "ims-portal"
 # Configured by init_app(); until then nothing can be queued by accident.
 huey = Huey(QUEUE_NAME, results=False, utc=True, storage_class=BlackHoleStorage)
 _state: dict = {"app": None}
-_enqueue_failed_at: list[float] = []  # when enqueueing last failed (logged once per outage)
+_queue_down = [False]  # set while the queue cannot be reached (logged once per outage)
 
 
 # --- set-up -----------------------------------------------------------------------------
@@ -90,14 +88,14 @@ def enqueue(task, *args) -> bool:
     try:
         task(*args)
     except Exception:  # any storage error; the database has the work
-        if not _enqueue_failed_at:
+        if not _queue_down[0]:
             log.exception("the task queue cannot be reached; the periodic schedule will "
                           "pick up the work")
-        _enqueue_failed_at[:] = [time.monotonic()]
+        _queue_down[0] = True
         return False
-    if _enqueue_failed_at:
+    if _queue_down[0]:
         log.warning("the task queue is reachable again")
-        _enqueue_failed_at.clear()
+        _queue_down[0] = False
     return True
 
 
@@ -157,7 +155,6 @@ class BackgroundConsumer:
 
     def __init__(self, workers: int = 2, periodic_tasks: bool = False):
         self.consumer = consumer(workers, periodic_tasks, poll_seconds=0.2)
-        self._thread: threading.Thread | None = None
 
     def __enter__(self):
         self.consumer.start()

@@ -16,7 +16,7 @@ from portal.auth import services as auth_services
 from portal.auth.errors import error_text
 from portal.clinic_settings import current_settings
 from portal.extensions import db
-from portal.forms import EmptyForm, db_int, read_get_form
+from portal.forms import MAX_DB_INT, EmptyForm, db_int, read_get_form
 from portal.models import User
 from portal.security import admin_required, me
 
@@ -130,10 +130,6 @@ MAIL_KINDS = {
     "staff_digest": _l("Daily staff digest"),
 }
 
-# Outbox ids are integers in the database's INTEGER range: anything else is not a message.
-_MAX_ID = 2**31 - 1
-
-
 def _mail_context() -> dict:
     return {"undelivered": services.undelivered_mail(), "mail_kinds": MAIL_KINDS,
             "resend_form": ResendMailForm()}
@@ -148,7 +144,7 @@ def _after_resend():
     return htmx.hx_redirect(url_for("admin.home"))
 
 
-@bp.route(f"/mail/<int(max={_MAX_ID}):message_id>/resend", methods=["POST"])
+@bp.route(f"/mail/<int(max={MAX_DB_INT}):message_id>/resend", methods=["POST"])
 @admin_required
 def resend_mail(message_id: int):
     if not ResendMailForm().validate_on_submit():

@@ -15,7 +15,7 @@ from portal.clinic import bp
 from portal.clinic.chart import services as chart_data
 from portal.clinic.chart.forms import DischargeForm, discharge_reason_labels
 from portal.clinic.patients.services import STATUS_LABELS
-from portal.forms import EmptyForm
+from portal.forms import EmptyForm, db_int
 from portal.i18n import current_locale
 from portal.intake import bodymap
 from portal.intake import display as intake_display
@@ -24,12 +24,6 @@ from portal.security import me, patient_for, staff_required
 from portal.treatment import charts, display
 from portal.treatment import forms as treatment_forms
 from portal.treatment import services as treatment
-
-# The largest id a cursor may carry: beyond it, it is not one of ours (and PostgreSQL's
-# integer would overflow).
-_MAX_ID = 2**31 - 1
-
-
 
 
 def _patient(patient_id: str) -> Patient:
@@ -89,8 +83,8 @@ def chart_ratings(patient_id: str):
 # --- activity -----------------------------------------------------------------------------
 
 def _cursor() -> int | None:
-    value = request.args.get("before", type=int)
-    return value if value is not None and 0 < value <= _MAX_ID else None
+    # An id the database can hold (portal.forms.db_int), and never 0.
+    return db_int(request.args.get("before")) or None
 
 
 @bp.route("/patients/<patient_id>/activity")
