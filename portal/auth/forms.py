@@ -38,12 +38,18 @@ class ResetRequestForm(FlaskForm):
 
 
 class SetPasswordForm(FlaskForm):
+    """A new password. ``person`` is the account it is for, when known: its name and
+    e-mail address make a password easier to guess (NewPasswordCheck)."""
     password = new_password_field()
     confirm = PasswordField(_l("Type the password again"),
                             validators=[DataRequired(_l("Type the password again.")),
                                         EqualTo("password",
                                                 _l("The two passwords are not the same."))],
                             render_kw={"autocomplete": "new-password"})
+
+    def __init__(self, *args, person=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.person = person
 
 
 class RegisterForm(SetPasswordForm):

@@ -208,7 +208,7 @@ def accept_invite(token: str):
         return htmx.render("auth/link_invalid.html", status=404, kind="invite")
     if current_user.is_authenticated:
         security.end_session()
-    form = SetPasswordForm()
+    form = SetPasswordForm(person=row.user)
     if form.validate_on_submit():
         user = svc.accept_invitation(row, form.password.data)
         if user.locale is None:
@@ -268,7 +268,7 @@ def reset_password(token: str):
     row = svc.find_token(token, "reset")
     if row is None:
         return htmx.render("auth/link_invalid.html", status=404, kind="reset")
-    form = SetPasswordForm()
+    form = SetPasswordForm(person=row.user)
     if form.validate_on_submit():
         svc.reset_password(row, form.password.data)
         if current_user.is_authenticated:
@@ -309,7 +309,7 @@ def account():
 @bp.route("/account/password", methods=["POST"])
 @login_required
 def account_password():
-    form = ChangePasswordForm()
+    form = ChangePasswordForm(person=me())
     if form.validate_on_submit():
         user = me()
         try:
