@@ -11,10 +11,31 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from portal import audit, clock, mail, passwords
+from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.models import User
 
-DEMO_PASSWORD = "demo-password-123"
+DEMO_PASSWORD = passwords.DEMO_PASSWORD
+
+# Why a password is refused, for the commands (English, as the rest of their output).
+_REFUSED = {
+    "too_short": f"shorter than {passwords.MIN_LENGTH} characters",
+    "too_long": f"longer than {passwords.MAX_LENGTH} characters",
+    "demo": "the demo's public password",
+    "published": "a published example password",
+    "common": "a common password",
+    "guessable": "too easy to guess",
+}
+
+
+def _password_refusal(password: str, user_inputs: tuple[str, ...] = ()) -> str | None:
+    weakness = passwords.assess(password, user_inputs)
+    if weakness is None:
+        return None
+    warning = ("it uses the name, the e-mail address or the clinic's name"
+               if weakness.warning == passwords.PERSONAL else weakness.warning)
+    return (f"password refused: {_REFUSED[weakness.reason]}"
+            + (f" ({warning.rstrip('.')})" if warning else ""))
 
 
 def register(app: Flask) -> None:
@@ -44,9 +65,9 @@ def seed_demo(password: str, patients: int, seed: int) -> None:
         raise click.ClickException(
             "seed-demo refuses to run with PORTAL_ENV=production: the demo accounts share a "
             "public password. Create the first admin with `flask create-admin`.")
-    if passwords.problem(password):
-        raise click.BadParameter("choose at least 12 characters, not a common password",
-                                 param_hint="--password")
+    # The demo's own password is set here and nowhere else; any other must pass the rules.
+    if password != DEMO_PASSWORD and (refusal := _password_refusal(password)):
+        raise click.BadParameter(refusal, param_hint="--password")
     if any(c.isspace() for c in password):
         # demo-accounts.txt separates its fields with spaces (SPEC 9).
         raise click.BadParameter("no spaces, so that demo-accounts.txt stays one account "
@@ -90,10 +111,9 @@ def create_admin(email: str, name: str, password: str) -> None:
     """Create the first admin of a new deployment (two-step sign-in is set up at first
     sign-in)."""
     email = email.strip().lower()
-    reason = passwords.problem(password)
-    if reason:
-        raise click.BadParameter(f"password refused ({reason.replace('_', ' ')})",
-                                 param_hint="--password")
+    refusal = _password_refusal(password, (name, email, current_settings().name))
+    if refusal:
+        raise click.BadParameter(refusal, param_hint="--password")
     if db.session.scalar(select(User).where(User.email == email)) is not None:
         raise click.ClickException(f"{email} already has an account")
     user = User(email=email, name=name.strip(), role="admin",

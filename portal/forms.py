@@ -10,6 +10,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from portal import passwords
+from portal.clinic_settings import current_settings
 
 # The largest id or cursor value the database's INTEGER holds: anything beyond is not one of
 # ours (and PostgreSQL would refuse to compare it).
@@ -50,21 +51,85 @@ def email_field(label=None, **kwargs) -> StringField:
                        **kwargs)
 
 
+# zxcvbn's feedback is in English only: each text of its feedback (zxcvbn/feedback.py of the
+# pinned zxcvbn 4.5.0) that we show has our own wording here, translated. A warning not in
+# the table gets GUESSABLE; a suggestion not in it is left out (some, such as longer
+# keyboard patterns, are advice we would not give).
+_COMMON_WARNING = _l("It is one of the most used passwords, or close to one.")
+_KEYBOARD_WARNING = _l("Keys next to each other on the keyboard are among the first "
+                       "guesses.")
+_REPEAT_WARNING = _l("Repeated letters or words are guessed almost as fast as one.")
+_DATE_WARNING = _l("Years and dates, above all those linked to you, are easy to guess.")
+_NAME_WARNING = _l("First names and surnames are easy to guess.")
+PASSWORD_WARNINGS = {
+    "This is a top-10 common password.": _COMMON_WARNING,
+    "This is a top-100 common password.": _COMMON_WARNING,
+    "This is a very common password.": _COMMON_WARNING,
+    "This is similar to a commonly used password.": _COMMON_WARNING,
+    "Straight rows of keys are easy to guess.": _KEYBOARD_WARNING,
+    "Short keyboard patterns are easy to guess.": _KEYBOARD_WARNING,
+    'Repeats like "aaa" are easy to guess.': _REPEAT_WARNING,
+    'Repeats like "abcabcabc" are only slightly harder to guess than "abc".':
+        _REPEAT_WARNING,
+    'Sequences like "abc" or "6543" are easy to guess.':
+        _l("Runs such as abc or 6543 are among the first guesses."),
+    "Recent years are easy to guess.": _DATE_WARNING,
+    "Dates are often easy to guess.": _DATE_WARNING,
+    "A word by itself is easy to guess.": _l("One word on its own is easy to guess."),
+    "Names and surnames by themselves are easy to guess.": _NAME_WARNING,
+    "Common names and surnames are easy to guess.": _NAME_WARNING,
+    passwords.PERSONAL: _l("It is built on your name, your e-mail address or the "
+                           "clinic's name."),
+}
+PASSWORD_SUGGESTIONS = {
+    "Add another word or two. Uncommon words are better.":
+        _l("Add a word or two more, unusual ones if you can."),
+    "Capitalization doesn't help very much.": _l("A capital letter at the start adds little."),
+    "All-uppercase is almost as easy to guess as all-lowercase.":
+        _l("All capitals are nearly as easy to guess as none."),
+    "Reversed words aren't much harder to guess.":
+        _l("Words spelled backwards are hardly harder to guess."),
+    "Predictable substitutions like '@' instead of 'a' don't help very much.":
+        _l("Swapping letters for look-alike symbols (@ for a, 0 for o) adds little."),
+}
+GUESSABLE = _l("This password is too easy to guess.")
+
+
 class NewPasswordCheck:
-    """12+ characters, not a common password (SPEC 1.3)."""
+    """12+ characters, not the demo's, not common, not easy to guess (SPEC 1.3), with the
+    reason next to the field. The person's name and address count as easy to guess: from
+    the form's ``person`` (the account it is for) or its own name and email fields, with
+    the clinic's name."""
 
     MESSAGES = {
         "too_short": _l("Use at least %(n)d characters. "
                         "A short sentence you will remember works well.",
                         n=passwords.MIN_LENGTH),
         "too_long": _l("Use at most %(n)d characters.", n=passwords.MAX_LENGTH),
+        "demo": _l("This is the demo's password, printed in the instructions for anyone to "
+                   "read. Please choose another."),
+        "published": _l("This password is a well-known published example, so it is among "
+                        "the first guesses. Please choose another."),
         "common": _l("This password is too common and easy to guess. Please choose another."),
     }
 
     def __call__(self, form, field):
-        reason = passwords.problem(field.data or "")
-        if reason:
-            raise ValidationError(self.MESSAGES[reason])
+        weakness = passwords.assess(field.data or "", _personal_words(form))
+        if weakness is None:
+            return
+        if weakness.reason != "guessable":
+            raise ValidationError(self.MESSAGES[weakness.reason])
+        parts = [GUESSABLE, PASSWORD_WARNINGS.get(weakness.warning)]
+        parts += [PASSWORD_SUGGESTIONS.get(text) for text in weakness.suggestions]
+        raise ValidationError(" ".join(str(part) for part in parts if part))
+
+
+def _personal_words(form) -> list[str]:
+    person = getattr(form, "person", None)
+    words = [person.name, person.email] if person is not None else []
+    words += [form[name].data for name in ("name", "email")
+              if name in form and isinstance(form[name].data, str)]
+    return [*words, current_settings().name]
 
 
 def new_password_field(label=None) -> PasswordField:

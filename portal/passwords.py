@@ -1,15 +1,21 @@
-"""Password rules (SPEC 1.3): at least 12 characters, no composition rules, not common.
+"""Password rules (SPEC 1.3): at least 12 characters, no composition rules, not common,
+not easy to guess.
 
 The common-password list is the 30,000 most frequent passwords of the zxcvbn project's
 frequency lists (Dropbox, MIT licence; installed as the pinned ``zxcvbn`` package), which
 follows NIST SP 800-63B section 5.1.1.2: check new passwords against values known to be
-commonly used or compromised.
+commonly used or compromised. A password that passes the list is then scored by zxcvbn's
+own estimator, with the person's name and address and the clinic's name among the words it
+tries first, and must reach MIN_SCORE.
 """
 from __future__ import annotations
 
 import contextlib
 import itertools
 import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -26,6 +32,42 @@ MAX_LENGTH = 256
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 _PORTAL_WORDS = {"imsportal", "patientportal", "intramuscular", "dryneedling", "ims"}
+
+# The demo clinic's shared password (`flask seed-demo`). It is printed in the README, so
+# nothing but the demo command may set it.
+DEMO_PASSWORD = "demo-password-123"
+# Example passwords printed for all to see, so in every guessing list whatever their score:
+# the two of the XKCD comic 936 "Password Strength" (Randall Munroe, 2011) and the demo's.
+# Compared on letters and digits only: "Correct Horse Battery Staple" is the same password.
+_PUBLISHED = {"correcthorsebatterystaple", "tr0ub4dour3"}
+
+# zxcvbn's score runs 0-4; 3 is "safely unguessable: moderate protection from offline
+# slow-hash scenario", over 10^8 guesses (Wheeler, "zxcvbn: Low-Budget Password Strength
+# Estimation", USENIX Security 2016, section 3). Stored hashes are argon2id, a slow hash.
+MIN_SCORE = 3
+# zxcvbn's work grows quickly with length (it refuses more than 72 characters by default):
+# only the first 72 characters are scored. A longer password whose first 72 characters are
+# easy to guess is refused all the same.
+_SCORED_LENGTH = 72
+# Words anyone guessing a password for this portal tries first, with the person's own.
+_CONTEXT_WORDS = ("ims", "portal", "imsportal", "patient", "patientportal", "clinic",
+                  "intramuscular", "stimulation", "dryneedling", "needling", "myofascial",
+                  "physio", "physiotherapy", "gunn", "pain")
+# zxcvbn keeps the words of its last call in a module-level dictionary.
+_zxcvbn_lock = threading.Lock()
+# The warning of a password built on the person's name or address or the clinic's name
+# (zxcvbn itself has none for that).
+PERSONAL = "personal"
+
+
+@dataclass(frozen=True)
+class Weakness:
+    """Why a new password is refused: ``reason`` is too_short, too_long, demo, published,
+    common or guessable. For guessable, zxcvbn's feedback in English (or PERSONAL): the
+    caller shows its own translated wording of the texts it knows."""
+    reason: str
+    warning: str = ""
+    suggestions: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -62,15 +104,58 @@ def _is_run(text: str) -> bool:
     return False
 
 
-def problem(password: str) -> str | None:
-    """The reason a new password is refused, or None. Messages are translated by callers."""
+def _compact(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def context_words(user_inputs: Iterable[str | None]) -> list[str]:
+    """What a guesser who knows the person tries first: each input whole, the part of an
+    address before the @, without its separators, its words backwards ("tremblaymaria")
+    and one by one; then the portal's words."""
+    words: list[str] = []
+    for text in user_inputs:
+        text = (text or "").strip().lower()
+        local = text.partition("@")[0]
+        pieces = [w for w in re.split(r"[\W_]+", local) if w]
+        words += [text, local, _compact(local), "".join(reversed(pieces)),
+                  *re.split(r"[\W_]+", text)]
+    words += _CONTEXT_WORDS
+    return [w for w in dict.fromkeys(words) if len(w) >= 3]
+
+
+def _scored(password: str, user_inputs: Iterable[str | None]) -> Weakness | None:
+    from zxcvbn import zxcvbn
+
+    with _zxcvbn_lock:
+        result = zxcvbn(password[:_SCORED_LENGTH], user_inputs=context_words(user_inputs))
+    if result["score"] >= MIN_SCORE:
+        return None
+    feedback = result["feedback"]
+    personal = any(m.get("dictionary_name") == "user_inputs" for m in result["sequence"])
+    return Weakness("guessable", PERSONAL if personal else feedback["warning"],
+                    tuple(feedback["suggestions"]))
+
+
+def assess(password: str, user_inputs: Iterable[str | None] = ()) -> Weakness | None:
+    """Why a new password is refused, or None. ``user_inputs``: the person's name and
+    e-mail address, the clinic's name."""
     if len(password) < MIN_LENGTH:
-        return "too_short"
+        return Weakness("too_short")
     if len(password) > MAX_LENGTH:
-        return "too_long"
+        return Weakness("too_long")
+    if _compact(password) == _compact(DEMO_PASSWORD):
+        return Weakness("demo")
+    if _compact(password) in _PUBLISHED:
+        return Weakness("published")
     if is_common(password):
-        return "common"
-    return None
+        return Weakness("common")
+    return _scored(password, user_inputs)
+
+
+def problem(password: str, user_inputs: Iterable[str | None] = ()) -> str | None:
+    """The reason a new password is refused (Weakness.reason), or None."""
+    weakness = assess(password, user_inputs)
+    return weakness.reason if weakness else None
 
 
 def hash_password(password: str) -> str:

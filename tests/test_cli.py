@@ -112,7 +112,8 @@ def test_seed_demo_password_option_changes_the_shared_password(runner, demo_file
         assert not passwords.verify(people[email].password_hash, DEMO_PASSWORD)
 
 
-@pytest.mark.parametrize("weak", ["short", "password1234", "has spaces in it"])
+@pytest.mark.parametrize("weak", ["short", "password1234", "has spaces in it", "Jennifer1985!",
+                                  "correcthorsebatterystaple"])
 def test_seed_demo_refuses_a_weak_password(runner, demo_file, db, weak):
     result = seed(runner, "--password", weak)
     assert result.exit_code != 0
