@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from babel import dates
 from flask import has_request_context, request
-from flask_babel import format_datetime, get_timezone
+from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import aliased
@@ -240,15 +241,22 @@ CSV_HEADER = ["id", "time", "actor_email", "actor_name", "action", "patient_id",
               "patient_name", "subject", "ip", "detail"]
 
 
-def audit_csv(filters: AuditFilters, batch: int = 500) -> Iterator[str]:
+CSV_BATCH = 500  # rows fetched at a time while streaming
+
+
+def audit_csv(filters: AuditFilters, batch: int = CSV_BATCH) -> Iterator[str]:
     """The search as CSV (portal.csvexport: byte-order mark, cells safe from formulas),
-    streamed newest first, fetched ``batch`` at a time."""
+    streamed newest first, fetched ``batch`` at a time. The clinic's time zone and the
+    page's language are read now, in the request: the rows are read after it (see
+    portal.streaming)."""
     stmt = (_audit_select(filters).order_by(AuditEvent.id.desc())
             .execution_options(yield_per=batch))
+    zone, locale = get_timezone(), get_locale()
 
     def rows():
         for row in db.session.execute(stmt):
-            when = format_datetime(row.created_at, "yyyy-MM-dd HH:mm:ss ZZZZZ")
+            when = dates.format_datetime(row.created_at, "yyyy-MM-dd HH:mm:ss ZZZZZ",
+                                         tzinfo=zone, locale=locale)
             yield [row.id, when, row.actor_email, row.actor_name, row.action,
                    row.patient_public_id, row.patient_name, row.subject, row.ip, row.detail]
 

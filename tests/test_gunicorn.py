@@ -3,69 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-START_TIMEOUT = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _environment(app, tmp_path, **overrides) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("FLASK_", "PORTAL_", "DATABASE_", "SECRET_", "ENCRYPTION_",
-                                  "TASK_"))}
-    env.update(
-        PORTAL_ENV="production",
-        SECRET_KEY="gunicorn-test-" + "x" * 32,
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        # The test's own database, already migrated (SQLite file or PostgreSQL).
-        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        MAIL_OUTBOX_DIR=str(tmp_path / "outbox"),
-        # The test's own queue, never the developer's instance/tasks.db.
-        TASK_QUEUE_URL=f"sqlite:///{tmp_path / 'tasks.db'}",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(overrides)
-    return {k: v for k, v in env.items() if v is not None}
-
-
-def _start(env, tmp_path, port):
-    log = open(tmp_path / "gunicorn.log", "wb")
-    proc = subprocess.Popen([str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", "1",
-                             "--graceful-timeout", "5", "app:app"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return proc, log
-
-
-def _stop(proc, log) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    log.close()
-
-
-def _log(tmp_path) -> str:
-    return (tmp_path / "gunicorn.log").read_text(errors="replace")
+from tests.served import GUNICORN, START_TIMEOUT
+from tests.served import environment as _environment
+from tests.served import free_port as _free_port
+from tests.served import server_log as _log
+from tests.served import start as _start
+from tests.served import stop as _stop
 
 
 @pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in this environment")

@@ -2,14 +2,14 @@
 and the audit log (SPEC 7.1)."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, request, stream_with_context, url_for
+from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select
 
 from portal import audit as audit_log
-from portal import clock, htmx
+from portal import clock, htmx, streaming
 from portal.admin import bp, services
 from portal.admin.forms import AuditSearchForm, ResendMailForm, SettingsForm, StaffInviteForm
 from portal.auth import services as auth_services
@@ -216,8 +216,9 @@ def audit_csv():
         abort(400)
     services.record_audit_export(me(), filters)
     filename = f"audit-{clock.now():%Y%m%d-%H%M%S}.csv"
-    return Response(stream_with_context(audit_log.audit_csv(filters)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return streaming.response(audit_log.audit_csv(filters), mimetype="text/csv",
+                              headers={"Content-Disposition":
+                                       f'attachment; filename="{filename}"'})
 
 
 @bp.route("/audit/verify", methods=["POST"])

@@ -13,7 +13,6 @@ from flask import (
     flash,
     redirect,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import format_date, ngettext
@@ -21,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import chart_frame, htmx
+from portal import chart_frame, htmx, streaming
 from portal.documents import bp, forms, services
 from portal.documents.content import Refused, download_name
 from portal.forms import EmptyForm
@@ -53,9 +52,36 @@ def _messages() -> dict[str, str]:
                         "taking the photo again."),
         "pixels": _("%(name)s is too large an image. Please use a photo at your phone's "
                     "usual size."),
+        # Refused before the check judged PDFs by their structure (kept for those records).
         "pdf_active": _("%(name)s contains scripts or attached files, which the portal does "
                         "not accept for your safety. Upload a photo of the letter instead, "
                         "or print the file to a new PDF and upload that."),
+        # The reasons portal.documents.pdfscan gives.
+        "pdf_scripts": _("%(name)s contains scripts (small programs that run in the PDF "
+                         "reader), which the portal does not accept for your safety. Upload "
+                         "a photo of the letter instead, or print the file to a new PDF and "
+                         "upload that."),
+        "pdf_launch": _("%(name)s can start programs or open files on the computer that "
+                        "opens it, which the portal does not accept for your safety. Upload "
+                        "a photo of the letter instead, or print the file to a new PDF and "
+                        "upload that."),
+        "pdf_sends_data": _("%(name)s contains a form that sends or fetches information "
+                            "by itself, which the portal does not accept for your safety. "
+                            "Upload a photo of the letter instead, or print the file to a "
+                            "new PDF and upload that."),
+        "pdf_web": _("%(name)s opens a web page or another file by itself as soon as it is "
+                     "opened, which the portal does not accept for your safety. Upload a "
+                     "photo of the letter instead, or print the file to a new PDF and "
+                     "upload that."),
+        "pdf_attachments": _("%(name)s has other files attached inside it, which the portal "
+                             "does not accept for your safety. Upload a photo of the letter "
+                             "instead, or print the file to a new PDF and upload that."),
+        "pdf_media": _("%(name)s contains video, sound or other interactive content, which "
+                       "the portal does not accept for your safety. Upload a photo of the "
+                       "letter instead, or print the file to a new PDF and upload that."),
+        "pdf_locked": _("%(name)s is locked by the program that made it, so the portal "
+                        "cannot check it. Upload a photo of the letter instead, or print the "
+                        "file to a new PDF and upload that."),
         "pdf_unchecked": _("%(name)s could not be checked for safety. Upload a photo of the "
                            "letter instead, or print the file to a new PDF and upload that."),
         "pdf_password": _("%(name)s is protected by a password. Upload a copy without a "
@@ -226,8 +252,7 @@ def withdraw(public_id: str):
 # --- the files themselves (SPEC 3.2) ----------------------------------------------------
 
 def _file_response(chunks, mimetype: str, filename: str, length: int | None) -> Response:
-    response = Response(stream_with_context(chunks), mimetype=mimetype,
-                        direct_passthrough=True)
+    response = streaming.response(chunks, mimetype=mimetype, direct_passthrough=True)
     ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
     ascii_name = "".join(c for c in ascii_name if c.isalnum() or c in " ._-()") or "document"
     if ascii_name == filename:

@@ -214,8 +214,17 @@ class PatientOutcome:
                 self.sessions, self.rated, self.first_improved]
 
 
-def patient_outcomes(filters: OutcomeFilters, batch: int = 500) -> Iterator[PatientOutcome]:
-    """One statement, read ``batch`` rows at a time, patients in the order they joined."""
+CSV_BATCH = 500  # rows fetched at a time while streaming
+
+
+def patient_outcomes(filters: OutcomeFilters, batch: int = CSV_BATCH) -> Iterator[PatientOutcome]:
+    """One statement, read ``batch`` rows at a time, patients in the order they joined. The
+    statement (its period on the clinic's clock) is made now; the rows are read as they are
+    iterated, which for the CSV is after the request (see portal.streaming)."""
+    return _outcome_rows(_outcomes_select(filters, batch))
+
+
+def _outcomes_select(filters: OutcomeFilters, batch: int) -> Select:
     as_of = _as_of(filters)
     _start, end = _bounds(filters)
     s = TreatmentSession
@@ -235,6 +244,10 @@ def patient_outcomes(filters: OutcomeFilters, batch: int = 500) -> Iterator[Pati
             .outerjoin(counted, counted.c.patient_id == as_of.c.patient_id)
             .order_by(Patient.id)
             .execution_options(yield_per=batch))
+    return stmt
+
+
+def _outcome_rows(stmt: Select) -> Iterator[PatientOutcome]:
     for row in db.session.execute(stmt):
         change = outcomes.NprsChange(row.status, row.baseline, row.pain, row.previous)
         yield PatientOutcome(row.public_id, row.practitioner, change, row.sessions, row.rated,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import math
 
-from flask import Response, request, stream_with_context
+from flask import request
 from flask_babel import gettext as _
 
-from portal import clock, htmx
+from portal import clock, htmx, streaming
 from portal.clinic import bp
 from portal.clinic.outcomes import services as outcome_stats
 from portal.clinic.outcomes.forms import OutcomeFilterForm
@@ -77,6 +77,6 @@ def outcomes_csv():
         return _page(form, filters, args)
     outcome_stats.record_export(me(), filters)
     filename = f"outcomes-{clock.now():%Y%m%d-%H%M%S}.csv"
-    return Response(stream_with_context(outcome_stats.outcomes_csv(filters)),
-                    mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return streaming.response(outcome_stats.outcomes_csv(filters), mimetype="text/csv",
+                              headers={"Content-Disposition":
+                                       f'attachment; filename="{filename}"'})
