@@ -33,8 +33,11 @@ def load_config(app: Flask, config: type | dict | None) -> None:
 def register_extensions(app: Flask) -> None:
     from portal import i18n, security, tasks
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+    from portal.session_store import ServerSessionInterface
 
     db.init_app(app)
+    # The session on the server, the cookie only an id (SPEC 1.4).
+    app.session_interface = ServerSessionInterface()
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     login_manager.init_app(app)

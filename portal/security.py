@@ -1,8 +1,10 @@
 """Who is signed in, who may see what, and the headers every response carries.
 
-* Sessions are server-side (SPEC 1.4): the signed cookie holds a random session id whose
-  hash is a row in ``user_sessions``. Revoking the row ends the session wherever the
-  cookie is. Idle and absolute limits are checked on every request.
+* Sessions are server-side (SPEC 1.4): the cookie holds a random id, and what Flask's
+  ``session`` holds is kept on the server under it (portal.session_store). A sign-in is a
+  random token in that session whose hash is a row in ``user_sessions``; revoking the row
+  ends the sign-in wherever the cookie is. Idle and absolute limits are checked on every
+  request.
 * One authorization rule (SPEC 1.5): ``patient_for(user, public_id)``. Anything a role may
   not see answers 404, so existence does not leak.
 """
@@ -18,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import CursorResult, select, update
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import clock, htmx
+from portal import clock, htmx, session_store
 from portal.crypto import new_token, token_hash
 from portal.extensions import db, login_manager
 from portal.models import Patient, User, UserSession
@@ -29,11 +31,20 @@ _TOUCH_EVERY = timedelta(seconds=60)
 
 # --- sessions -------------------------------------------------------------------------
 
+def fresh_session() -> None:
+    """A new session id, and nothing of the old session but the language choice: at every
+    change of who the browser is (sign-in, its second step, sign-out)."""
+    lang = session.get("lang")
+    session.clear()
+    session_store.rotate()
+    if lang:
+        session["lang"] = lang
+
+
 def start_session(user: User) -> UserSession:
     """Sign ``user`` in: a fresh session id (rotated at every sign-in), nothing kept from
     the anonymous session except the language choice."""
-    lang = session.get("lang")
-    session.clear()
+    fresh_session()
     token = new_token()
     row = UserSession(user_id=user.id, token_hash=token_hash(token),
                       created_at=clock.now(), last_seen_at=clock.now(),
@@ -41,8 +52,6 @@ def start_session(user: User) -> UserSession:
                       user_agent=(request.user_agent.string or "")[:255])
     db.session.add(row)
     session["sid"] = token
-    if lang:
-        session["lang"] = lang
     session.permanent = True
     return row
 
@@ -55,10 +64,7 @@ def end_session() -> None:
                            .where(UserSession.token_hash == token_hash(sid),
                                   UserSession.revoked_at.is_(None))
                            .values(revoked_at=clock.now()))
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    fresh_session()  # the row of the signed-in session goes with its id
 
 
 def revoke_all_sessions(user: User, keep_current: bool = False) -> int:
@@ -94,7 +100,7 @@ def _load_from_session(_request) -> User | None:
         timed_out = "idle"
     if timed_out:
         session["expired"] = timed_out  # the sign-in page says why
-        # Whose session timed out in this browser (an opaque id, in the signed cookie):
+        # Whose session timed out in this browser (an opaque id, in the server's session):
         # a form posted after the timeout is kept for that person (SPEC 2.4). Sign-in
         # clears it with the rest of the anonymous session.
         session["expired_user"] = user.public_id

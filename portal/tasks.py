@@ -210,6 +210,15 @@ def sweep_documents() -> None:
         log.info("document storage swept: %s", counts)
 
 
+@periodic(crontab(minute="41"))
+def sweep_sessions() -> None:
+    """Every hour: forget the browser sessions past their expiry (portal.session_store)."""
+    from portal import session_store
+    count = session_store.sweep()
+    if count:
+        log.info("expired browser sessions deleted: %d", count)
+
+
 @task()
 def check_document(document_id: int) -> None:
     """Check an uploaded file and make it ready for review, or refuse it (SPEC 3.1); the

@@ -19,6 +19,7 @@ from tests.conftest import BACKEND, POSTGRES_ADMIN_URL
 
 TABLES = {"users", "account_tokens", "user_sessions", "recovery_codes", "patients",
           "clinic_settings", "audit_events", "outbox_messages"}
+TABLES |= {"browser_sessions"}
 TABLES |= {"documents", "stored_chunks"}
 TABLES |= {"intake_responses", "intake_amendments", "intake_stashes", "consent_signatures"}
 TABLES |= {"treatment_sessions", "session_ratings", "treatment_outcomes", "outcome_points"}

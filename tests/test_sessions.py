@@ -2,14 +2,23 @@
 everywhere" end sessions for real; idle and absolute limits; the id rotates at sign-in."""
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+import base64
+import re
 
-from portal import clock
+import pytest
+from sqlalchemy import func, select
+
+from portal import clock, session_store
 from portal.crypto import token_hash
-from portal.models import AuditEvent, UserSession
+from portal.models import AuditEvent, BrowserSession, UserSession
 from tests.conftest import Auth
-from tests.factories import PASSWORD, make_admin, make_patient, make_practitioner
+from tests.factories import (
+    PASSWORD,
+    make_admin,
+    make_document,
+    make_patient,
+    make_practitioner,
+)
 
 COOKIE = "portal_session"
 NEW_PASSWORD = "another long passphrase 42"
@@ -27,10 +36,11 @@ def _cookie(c) -> str | None:
 
 
 def _sid(app, c) -> str | None:
-    value = _cookie(c)
-    if value is None:
+    """The sign-in token the browser's session holds on the server."""
+    if _cookie(c) is None:
         return None
-    return app.session_interface.get_signing_serializer(app).loads(value).get("sid")
+    with c.session_transaction() as session:
+        return session.get("sid")
 
 
 def _with_cookie(new_client, value: str):
@@ -50,6 +60,11 @@ def _signed_in(c, user) -> bool:
     assert response.status_code in (302, 303), response.status_code
     assert "/auth/login" in response.location
     return False
+
+
+def _browser_row(db, cookie: str) -> BrowserSession | None:
+    db.session.expire_all()
+    return db.session.get(BrowserSession, token_hash(cookie))
 
 
 def _sessions(db, user) -> list[UserSession]:
@@ -91,6 +106,110 @@ def test_logout_ends_the_session_for_real(app, client, auth, new_client, db):
     assert row.revoked_at is not None
 
 
+# --- what the cookie carries ----------------------------------------------------------
+
+def _set_cookie_value(response) -> str | None:
+    for header in response.headers.getlist("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        if name == COOKIE:
+            return rest.split(";", 1)[0]
+    return None
+
+
+def test_the_cookie_is_only_an_id_and_the_message_stays_on_the_server(client, auth, db):
+    """A flash message naming a patient's document travels in no cookie: the cookie is a
+    random id, the message is kept (encrypted) on the server and shown on the next page."""
+    doctor = make_practitioner()
+    patient = make_patient(name="Evelyn Tremblay")
+    name = "Tremblay knee clearance.pdf"
+    doc = make_document(patient, name=name)
+    auth.login(doctor)
+    client.get(f"/clinic/patients/{patient.patient.public_id}/documents")
+
+    response = client.post(f"/clinic/documents/{doc.public_id}/accept",
+                           data={f"accept-{doc.public_id}-valid_until": ""})
+    assert response.status_code == 303
+    value = _set_cookie_value(response) or _cookie(client)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value), value
+    decoded = base64.urlsafe_b64decode(value + "=")
+    assert len(decoded) == 32  # 256 random bits, and nothing else
+    for secret in (name, "Tremblay", doctor.public_id, "_flashes"):
+        assert secret not in value and secret.encode() not in decoded
+    row = _browser_row(db, value)
+    assert row is not None and name.encode() not in row.data  # encrypted at rest
+
+    page = client.get(response.location).get_data(as_text=True)
+    assert f"{name} accepted." in page
+    # Shown once: the message leaves the server's session with it.
+    assert f"{name} accepted." not in client.get(response.location).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("cookie", [
+    "unknown-id-that-the-portal-never-made-000000",  # the shape of an id, and no row
+    "eyJfZmxhc2hlcyI6W119.Z0x0bQ.c2lnbmF0dXJl",     # a signed cookie of the old kind
+    "not an id at all",
+])
+def test_a_forged_or_unknown_id_gets_a_fresh_empty_session(client, new_client, db, cookie):
+    patient = make_patient()
+    browser = _with_cookie(new_client, cookie)
+    assert not _signed_in(browser, patient)
+    with browser.session_transaction() as session:
+        assert "sid" not in session and "_flashes" not in session
+    # Once there is something to keep, it is kept under a new id, never the one brought.
+    browser.get("/auth/login")
+    assert browser.post("/lang", data={"lang": "fr_CA", "next": "/"}).status_code == 303
+    kept = _cookie(browser)
+    assert kept != cookie and _browser_row(db, kept) is not None
+    assert db.session.scalar(select(func.count()).select_from(BrowserSession)) == 1
+
+
+def test_looking_at_public_pages_writes_no_session(client, auth, db):
+    """A visitor who only looks (and even fails to sign in) costs no row: the sign-in
+    form's CSRF token is bound to the cookie's id, not stored."""
+    patient = make_patient()
+    assert client.get("/auth/login").status_code == 200
+    assert _cookie(client) is not None
+    assert client.post("/auth/login", data={"email": patient.email,
+                                             "password": "not the password"}).status_code == 422
+    client.get("/auth/reset")
+    assert db.session.scalar(select(func.count()).select_from(BrowserSession)) == 0
+
+    assert auth.login(patient).status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(BrowserSession)) == 1
+
+
+def test_sign_out_deletes_the_server_row(client, auth, db):
+    patient = make_patient()
+    auth.login(patient)
+    signed_in = _cookie(client)
+    assert _browser_row(db, signed_in) is not None
+    auth.logout()
+    assert _browser_row(db, signed_in) is None
+    # The "you have signed out" message is kept under a new id, until it is shown.
+    assert _cookie(client) != signed_in
+    assert "You have signed out." in client.get("/auth/login").get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(BrowserSession)) == 0
+
+
+def test_expired_sessions_are_swept(client, auth, new_client, db):
+    patient = make_patient()
+    auth.login(patient)
+    idle = new_client()
+    Auth(idle).login(patient)
+    cookie = _cookie(client)
+    for _ in range(14):  # this browser keeps coming back (11 h 40 min), the other one not
+        clock.advance(minutes=50)
+        assert _signed_in(client, patient)
+    assert session_store.sweep() == 0
+    clock.advance(minutes=21)  # 12 h 01 min after the other one's last request
+    assert session_store.sweep() == 1
+    assert _browser_row(db, cookie) is not None
+    assert _browser_row(db, _cookie(idle)) is None
+    clock.advance(hours=12, minutes=1)
+    assert session_store.sweep() == 1
+    assert db.session.scalar(select(func.count()).select_from(BrowserSession)) == 0
+
+
 # --- rotation -------------------------------------------------------------------------
 
 def test_session_id_rotates_at_login(app, client, auth, new_client):
@@ -115,19 +234,39 @@ def test_session_id_planted_before_login_is_not_accepted(app, client, auth, new_
     """Session fixation: an attacker plants a cookie whose session id they know; after the
     victim signs in, that id must not be the victim's session."""
     patient = make_patient()
-    planted = "attacker-knows-this-session-id-0123456789"
-    serializer = app.session_interface.get_signing_serializer(app)
-    client.set_cookie(COOKIE, serializer.dumps({"sid": planted}))
+    planted = "attacker-knows-this-session-id-0123456789xy"
+    assert len(planted) == 43
+    client.set_cookie(COOKIE, planted)
     assert not _signed_in(client, patient)
-    client.set_cookie(COOKIE, serializer.dumps({"sid": planted}))
+    client.set_cookie(COOKIE, planted)
 
     assert auth.login(patient).status_code == 303
     assert _signed_in(client, patient)
-    assert _sid(app, client) != planted
+    assert _cookie(client) != planted
+    assert _browser_row(db, planted) is None
     assert db.session.scalar(select(UserSession).where(
         UserSession.token_hash == token_hash(planted))) is None
-    attacker = _with_cookie(new_client, serializer.dumps({"sid": planted}))
+    attacker = _with_cookie(new_client, planted)
     assert not _signed_in(attacker, patient)
+
+
+def test_a_real_anonymous_session_planted_before_login_is_not_carried_over(
+        client, auth, new_client, db):
+    """The same with an id the portal did make: the attacker's own anonymous session (a
+    language chosen, so it has a row)."""
+    patient = make_patient()
+    attacker = new_client()
+    attacker.get("/auth/login")
+    assert attacker.post("/lang", data={"lang": "fr_CA", "next": "/"}).status_code == 303
+    planted = _cookie(attacker)
+    assert _browser_row(db, planted) is not None
+
+    client.set_cookie(COOKIE, planted)
+    assert auth.login(patient).status_code == 303
+    assert _signed_in(client, patient)
+    assert _cookie(client) != planted
+    assert _browser_row(db, planted) is None
+    assert not _signed_in(_with_cookie(new_client, planted), patient)
 
 
 # --- password change, deactivation, sign out elsewhere ---------------------------------

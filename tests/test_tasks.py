@@ -352,6 +352,7 @@ def test_the_schedule(app):
     assert _runs_at(tasks.rating_reminders, 9, 5) and not _runs_at(tasks.rating_reminders, 9, 6)
     assert _runs_at(tasks.staff_digest, 9, 15) and not _runs_at(tasks.staff_digest, 9, 16)
     assert _runs_at(tasks.sweep_documents, 9, 17) and not _runs_at(tasks.sweep_documents, 9, 0)
+    assert _runs_at(tasks.sweep_sessions, 9, 41) and not _runs_at(tasks.sweep_sessions, 9, 17)
 
 
 def _set_clock(moment: datetime) -> None:

@@ -47,10 +47,7 @@ def _login_account_limit() -> str:
 # --- pending second factor ------------------------------------------------------------
 
 def _set_pending(user: User, next_url: str | None, enrol: bool) -> None:
-    lang = session.get("lang")
-    session.clear()  # nothing of the anonymous session survives sign-in
-    if lang:
-        session["lang"] = lang
+    security.fresh_session()  # nothing of the anonymous session survives sign-in
     session["mfa"] = {"uid": user.public_id, "at": clock.now().timestamp(),
                       "next": next_url, "enrol": enrol}
 

@@ -19,7 +19,15 @@ from portal.models.treatment import (
     TreatmentOutcome,
     TreatmentSession,
 )
-from portal.models.user import ROLES, STAFF_ROLES, AccountToken, RecoveryCode, User, UserSession
+from portal.models.user import (
+    ROLES,
+    STAFF_ROLES,
+    AccountToken,
+    BrowserSession,
+    RecoveryCode,
+    User,
+    UserSession,
+)
 
 __all__ = [
     "DISCHARGE_REASONS",
@@ -28,6 +36,7 @@ __all__ = [
     "STAFF_ROLES",
     "AccountToken",
     "AuditEvent",
+    "BrowserSession",
     "ClinicSettings",
     "OutboxMessage",
     "Patient",

@@ -138,6 +138,21 @@ class UserSession(Model):
     user: Mapped[User] = relationship()
 
 
+class BrowserSession(Model):
+    """What one browser's session holds (Flask's ``session``: the sign-in it carries, the
+    messages for its next page, the language chosen, a sign-in waiting for its second
+    step), kept here so that the cookie carries nothing but a random id
+    (portal.session_store). Only the id's SHA-256 is stored, and the data is encrypted
+    with the configured keys. A row is written only once there is something to keep, and
+    is swept once ``expires_at`` has passed."""
+    __tablename__ = "browser_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+
 class RecoveryCode(Model):
     __tablename__ = "recovery_codes"
 
