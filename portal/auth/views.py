@@ -119,7 +119,9 @@ def logout():
     else:
         security.end_session()
         db.session.commit()
-    return htmx.hx_redirect(url_for("auth.login"))
+    # A page that asked to sign out first (an invitation opened while signed in) is next.
+    return htmx.hx_redirect(security.safe_next(request.form.get("next"))
+                            or url_for("auth.login"))
 
 
 @bp.route("/mfa", methods=["GET", "POST"])
@@ -204,7 +206,11 @@ def accept_invite(token: str):
     if row is None:
         return htmx.render("auth/link_invalid.html", status=404, kind="invite")
     if current_user.is_authenticated:
-        security.end_session()
+        # Opening a link signs no one out: say who is signed in and offer to sign out
+        # first (a POST), which comes back here.
+        return htmx.render("auth/invite_signed_in.html",
+                           status=200 if request.method == "GET" else 409,
+                           form=EmptyForm(), invited=row.user, home=security.home_for(me()))
     form = SetPasswordForm(person=row.user)
     if form.validate_on_submit():
         user = svc.accept_invitation(row, form.password.data)

@@ -119,6 +119,40 @@ def test_an_invitation_expires_after_seven_days(client, other_client, practition
     assert response.status_code == 404
 
 
+def test_opening_an_invitation_while_signed_in_signs_no_one_out(
+        client, practitioner, mail_app, runner, smtp_server, db):
+    """A GET never signs anyone out: the page says who is signed in and offers a sign-out
+    (a POST with its CSRF token) that comes back to the invitation."""
+    link = invite_patient(client, runner, smtp_server)
+    page = client.get(link)
+    assert page.status_code == 200
+    assert ("You are signed in as Dr. Ada Wong (" in html(page)
+            and "Sign out to accept this invitation." in html(page))
+    assert 'name="password"' not in html(page)
+    assert client.get("/clinic/").status_code == 200  # still signed in
+    # Posting the password form from an older tab changes nothing either.
+    response = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 409
+    assert client.get("/clinic/").status_code == 200
+    assert user_by_email(db, "ruth@example.org").password_hash is None
+
+    client.get(link)
+    assert client.post("/auth/logout", data={"next": link}, csrf=False).status_code == 400
+    assert client.get("/clinic/").status_code == 200
+    client.get(link)
+    response = client.post("/auth/logout", data={"next": link})
+    assert response.status_code == 303 and response.location == link
+    page = client.get(link)
+    assert "Welcome, Ruth Park" in html(page) and 'name="password"' in html(page)
+    assert client.get("/clinic/").status_code in (302, 303)  # signed out now
+
+
+def test_sign_out_goes_back_only_to_a_page_of_the_portal(client, practitioner):
+    client.get("/clinic/")
+    response = client.post("/auth/logout", data={"next": "//elsewhere.example/"})
+    assert response.status_code == 303 and response.location.endswith("/auth/login")
+
+
 def test_resending_makes_the_old_link_useless(client, other_client, practitioner, mail_app,
                                              runner, smtp_server, db):
     old = invite_patient(client, runner, smtp_server)
