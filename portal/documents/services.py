@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import BinaryIO, cast
 
 from flask import current_app, has_request_context
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -319,8 +319,7 @@ def accept(doc: Document, reviewer: User, valid_until: date | None) -> None:
     _check_reviewable(doc)
     if valid_until is not None and valid_until < today():
         raise DocumentError("past_date")
-    doc.status = "accepted"
-    doc.valid_until = valid_until
+    _claim_review(doc, reviewer, "accepted", valid_until=valid_until)
     _reviewed(doc, reviewer, "document.accepted",
               {"kind": doc.kind, "valid_until": valid_until.isoformat() if valid_until else None})
 
@@ -330,21 +329,44 @@ def reject(doc: Document, reviewer: User, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise DocumentError("reason")
-    doc.status = "rejected"
-    doc.rejection_reason = reason
+    _claim_review(doc, reviewer, "rejected", rejection_reason=reason)
     # The reason stays out of the audit log and the e-mail: it may say something clinical.
     _reviewed(doc, reviewer, "document.rejected", {"kind": doc.kind})
 
 
 def _check_reviewable(doc: Document) -> None:
     if doc.status != "pending":
-        raise DocumentError("already_reviewed")
+        raise already_reviewed(doc)
+
+
+def already_reviewed(doc: Document) -> DocumentError:
+    """The refusal of a second review, saying who reviewed ``doc``, when and how, as the
+    database has it now (re-read: the first review may have been stored a moment ago)."""
+    name = doc.original_name
+    if db.session.scalar(select(Document.id).where(Document.id == doc.id)) is None:
+        return DocumentError("withdrawn", name=name)
+    db.session.refresh(doc)
+    if doc.status not in ("accepted", "rejected") or doc.reviewed_at is None:
+        return DocumentError("already_reviewed")
+    who = doc.reviewed_by.name if doc.reviewed_by is not None else "?"
+    return DocumentError(f"already_{doc.status}", name=name, who=who, when=doc.reviewed_at)
+
+
+def _claim_review(doc: Document, reviewer: User, status: str, **values) -> None:
+    """Store the review only if ``doc`` is still pending, in one conditional UPDATE: of two
+    reviews at once, the second changes nothing and is told who was first. (PostgreSQL
+    makes the second UPDATE wait for the first one's row lock, then finds the row no longer
+    pending; SQLite runs one writer at a time.)"""
+    claimed = db.session.execute(
+        update(Document).where(Document.id == doc.id, Document.status == "pending")
+        .values(status=status, reviewed_at=clock.now(), reviewed_by_id=reviewer.id, **values)
+        .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        raise already_reviewed(doc)
+    db.session.refresh(doc)
 
 
 def _reviewed(doc: Document, reviewer: User, action: str, detail: dict) -> None:
-    doc.reviewed_at = clock.now()
-    doc.reviewed_by = reviewer
-    db.session.flush()
     if doc.kind == "clearance":
         sync_status(doc.patient)
     audit.write(action, patient=doc.patient, actor=reviewer, subject=doc.public_id,

@@ -95,6 +95,12 @@ def _messages() -> dict[str, str]:
         "past_date": _("The valid-until date cannot be in the past."),
         "reason": _("Tell the patient why, so they can send the right document."),
         "already_reviewed": _("This document has already been reviewed."),
+        "already_accepted": _("%(who)s already reviewed %(name)s on %(date)s and accepted "
+                              "it. Nothing was changed: its current state is shown below."),
+        "already_rejected": _("%(who)s already reviewed %(name)s on %(date)s and did not "
+                              "accept it. Nothing was changed: its current state is shown "
+                              "below."),
+        "withdrawn": _("%(name)s was withdrawn by the patient. Nothing was changed."),
         "reviewed_kept": _("Reviewed documents stay in your record. Ask your clinic if one "
                            "should be removed."),
         "admin_only": _("Only an administrator can remove a reviewed document."),
@@ -309,7 +315,8 @@ def staff_list_context(patient: Patient, submitted: dict | None = None) -> dict:
             review[doc.public_id] = {"accept": forms.accept_form(doc),
                                      "reject": forms.reject_form(doc)}
     for public_id, given in (submitted or {}).items():
-        review.setdefault(public_id, {}).update(given)
+        if public_id in review:  # reviewed meanwhile: no forms for it any more
+            review[public_id].update(given)
     return {"patient": patient, "documents": documents, "review": review,
             "clearance": services.clearance_state(patient, for_staff=True),
             "kinds": forms.kind_labels(),
@@ -337,18 +344,27 @@ def patient_documents(patient_id: str):
     return _staff_page(patient)
 
 
+def _reviewed_already(doc: Document, exc: services.DocumentError | None = None) -> BaseResponse:
+    """A second review (a page left open, or two staff at once): who reviewed it and how,
+    and the list as it is now."""
+    patient = doc.patient
+    flash(error_text(exc or services.already_reviewed(doc)), "warning")
+    return _after_review(patient)
+
+
 @bp.route("/clinic/documents/<public_id>/accept", methods=["POST"])
 @staff_required
 def accept(public_id: str):
     doc = _document(public_id)
+    if doc.status != "pending":
+        return _reviewed_already(doc)
     form = forms.accept_form(doc, submitted=True)
     if form.validate_on_submit():
         try:
             services.accept(doc, me(), form.valid_until.data)
         except services.DocumentError as exc:
             if exc.code != "past_date":
-                flash(error_text(exc), "error")
-                return _after_review(doc.patient)
+                return _reviewed_already(doc, exc)
             form.valid_until.errors = [error_text(exc)]
         else:
             flash(_("%(name)s accepted. The patient will see it in the portal.",
@@ -361,11 +377,15 @@ def accept(public_id: str):
 @staff_required
 def reject(public_id: str):
     doc = _document(public_id)
+    if doc.status != "pending":
+        return _reviewed_already(doc)
     form = forms.reject_form(doc, submitted=True)
     if form.validate_on_submit():
         try:
             services.reject(doc, me(), form.reason.data)
         except services.DocumentError as exc:
+            if exc.code != "reason":
+                return _reviewed_already(doc, exc)
             flash(error_text(exc), "error")
         else:
             flash(_("%(name)s was not accepted. The patient will see your reason in the "

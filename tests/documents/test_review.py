@@ -15,7 +15,7 @@ from portal.models import AuditEvent, Document, OutboxMessage
 from tests.conftest import Auth, CSRFClient
 from tests.documents import files
 from tests.documents.conftest import HX, upload
-from tests.factories import make_admin, make_document, make_patient
+from tests.factories import make_admin, make_document, make_patient, make_practitioner
 from tests.markup import parse
 
 REASON = "This is a referral letter; we need your physician to confirm IMS is safe for you."
@@ -152,13 +152,97 @@ def test_accept_with_a_nonsense_date(doctor_client, patient):
     assert response.status_code == 422 and fresh(doc).status == "pending"
 
 
-def test_reviewing_twice_is_refused(doctor_client, patient):
-    doc = make_document(patient, status="accepted")
-    staff_page(doctor_client, patient)
-    response = reject(doctor_client, doc)
-    assert response.status_code == 303
-    assert "already been reviewed" in staff_page(doctor_client, patient).get_data(as_text=True)
-    assert fresh(doc).status == "accepted"
+# --- reviewed twice (a stale page, or two staff at once): said so, nothing changed ----------
+
+def _events_and_mail(doc) -> tuple[list[str], int]:
+    db.session.expire_all()
+    return (list(db.session.scalars(select(AuditEvent.action)
+                                    .where(AuditEvent.subject == doc.public_id))),
+            len(outbox()))
+
+
+def _second_review(client, doc, first: str, second: str, bad: bool, headers=None):
+    """``second`` (accept or reject) on a document already ``first``-ed by someone else;
+    ``bad`` sends a value the form itself refuses (a nonsense date, an empty reason)."""
+    if second == "accept":
+        return accept(client, doc, "31/02/2027" if bad else "", headers=headers)
+    return reject(client, doc, "" if bad else REASON, headers=headers)
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["valid", "invalid-form"])
+@pytest.mark.parametrize("first,second", [("accepted", "reject"), ("rejected", "accept"),
+                                          ("accepted", "accept"), ("rejected", "reject")])
+def test_a_second_review_says_who_reviewed_and_changes_nothing(doctor_client, patient,
+                                                                first, second, bad):
+    other = make_practitioner(name="Dr. Avery Adams")
+    doc = make_document(patient, status=first, reviewer=other)
+    before = (fresh(doc).status, fresh(doc).reviewed_at, _events_and_mail(doc))
+    response = _second_review(doctor_client, doc, first, second, bad)
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    page = staff_page(doctor_client, patient).get_data(as_text=True)
+    verb = "accepted" if first == "accepted" else "did not accept"
+    assert (f"Dr. Avery Adams already reviewed {doc.original_name}" in page
+            and verb in page and "Nothing was changed" in page), page
+    doc_now = fresh(doc)
+    assert (doc_now.status, doc_now.reviewed_at, _events_and_mail(doc)) == before
+    assert doc_now.reviewed_by_id == other.id
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["valid", "invalid-form"])
+@pytest.mark.parametrize("first,second", [("accepted", "reject"), ("rejected", "accept")])
+def test_a_second_review_with_htmx_shows_the_current_state(doctor_client, patient, first,
+                                                           second, bad):
+    other = make_practitioner(name="Dr. Avery Adams")
+    doc = make_document(patient, status=first, reviewer=other)
+    response = _second_review(doctor_client, doc, first, second, bad, headers=HX)
+    assert response.status_code == 200
+    fragment = parse(response.get_data(as_text=True))
+    flash = fragment.by_id("flash")
+    assert flash.attrs.get("hx-swap-oob") == "true"
+    assert "Dr. Avery Adams already reviewed" in flash.text
+    item = fragment.by_id(f"doc-{doc.public_id}")
+    assert "Dr. Avery Adams" in item.text
+    assert ("Accepted" if first == "accepted" else "Not accepted") in item.text
+    # No review forms for it any more: it is not pending.
+    assert fragment.by_id(f"accept-{doc.public_id}-valid_until") is None
+    assert fresh(doc).status == first
+
+
+def test_a_second_review_in_french(app, doctor, patient):
+    other = make_practitioner(name="Dr. Avery Adams")
+    doc = make_document(patient, status="accepted", reviewer=other)
+    doctor.locale = "fr_CA"
+    db.session.commit()
+    app.test_client_class = CSRFClient
+    client = app.test_client()
+    assert Auth(client).login(doctor).status_code == 303
+    assert reject(client, doc).status_code == 303
+    flash = parse(staff_page(client, patient).get_data(as_text=True)).by_id("flash").text
+    assert "Dr. Avery Adams a déjà examiné" in flash and "Rien n'a été modifié" in flash, flash
+
+
+@pytest.mark.parametrize("first,second", [("accepted", services.reject),
+                                          ("rejected", services.accept)])
+def test_two_reviews_at_once_the_second_is_refused(app, doctor, patient, first, second):
+    """Two staff at once: the second one's page and its copy of the row still say pending
+    when the first review is stored; the second review changes nothing."""
+    doc = make_document(patient)
+    assert doc.status == "pending"  # this session's copy, as the second request has it
+    other = make_practitioner(name="Dr. Avery Adams")
+    with db.engine.begin() as conn:  # the first review, from another connection
+        conn.execute(Document.__table__.update().where(Document.id == doc.id).values(
+            status=first, reviewed_at=clock.now(), reviewed_by_id=other.id,
+            rejection_reason=REASON if first == "rejected" else None))
+    with app.test_request_context(), pytest.raises(services.DocumentError) as refused:
+        if second is services.reject:
+            second(doc, doctor, "Another reason.")
+        else:
+            second(doc, doctor, None)
+    assert refused.value.code == f"already_{first}"
+    db.session.rollback()
+    doc_now = fresh(doc)
+    assert (doc_now.status, doc_now.reviewed_by_id) == (first, other.id)
+    assert [m.kind for m in outbox()] == []
 
 
 # --- reject, and what the patient sees ----------------------------------------------------
