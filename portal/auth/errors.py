@@ -27,6 +27,9 @@ def _messages() -> dict[str, str]:
         "exists": _("An account with this e-mail address already exists."),
         "not_allowed": _("You cannot invite this kind of account."),
         "wrong_current": _("Your current password is not correct."),
+        "locked_current": _("Too many wrong passwords. For your security, password checks "
+                            "and sign-in are paused for this account. Try again in "
+                            "%(minutes)s minutes."),
         "mfa_required": _("Staff accounts must keep two-step sign-in on."),
         "closed": _("Registration is not open. Please ask your clinic for an invitation."),
         "self": _("You cannot deactivate your own account."),

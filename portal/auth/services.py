@@ -207,9 +207,11 @@ def reset_password(row: AccountToken, password: str) -> User:
 
 
 def change_password(user: User, current: str, new: str) -> None:
+    """Raises AccountError('wrong_current' | 'locked_current'): the current password is
+    checked as sign-in checks it (counted towards the same pause)."""
+    from portal.auth.signin import check_current_password
     from portal.security import revoke_all_sessions
-    if not passwords.verify(user.password_hash, current):
-        raise AccountError("wrong_current")
+    check_current_password(user, current, "password_change")
     user.password_hash = passwords.hash_password(new)
     revoke_all_sessions(user)
     audit.write("password.changed", actor=user, subject=user.email)

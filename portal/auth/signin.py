@@ -67,20 +67,48 @@ def _paused_for(user: User | None, email: str) -> timedelta | None:
     return locked_for(user) if user is not None else unknown_locked_for(email)
 
 
-def locked_error(delay: timedelta) -> AccountError:
-    return AccountError("locked", minutes=max(1, int(delay.total_seconds() // 60) + 1))
+def locked_error(delay: timedelta, code: str = "locked") -> AccountError:
+    return AccountError(code, minutes=max(1, int(delay.total_seconds() // 60) + 1))
+
+
+def _count_failure(user: User, **detail) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= current_app.config["LOCKOUT_THRESHOLD"]:
+        user.locked_until = clock.now() + _lock_delay(user.failed_logins)
+        audit.write("login.locked", actor=user, subject=user.email,
+                    detail={"failures": user.failed_logins, **detail})
 
 
 def record_failure(user: User | None, email: str, reason: str) -> None:
     if user is not None:
-        user.failed_logins += 1
-        if user.failed_logins >= current_app.config["LOCKOUT_THRESHOLD"]:
-            user.locked_until = clock.now() + _lock_delay(user.failed_logins)
-            audit.write("login.locked", actor=user, subject=user.email,
-                        detail={"failures": user.failed_logins})
+        _count_failure(user)
     audit.write("login.failed", actor=None, subject=normalise_email(email),
                 detail={"reason": reason})
     db.session.commit()
+
+
+def check_current_password(user: User, password: str, purpose: str) -> None:
+    """A signed-in person types their password again (to change it, for new recovery codes,
+    to turn two-step sign-in off; ``purpose`` says which, for the audit log). A wrong one
+    counts towards the same pause as a wrong sign-in, so a session left open is no way
+    round it; while the account is paused no password is checked, not even a right one.
+    Raises AccountError('wrong_current' | 'locked_current')."""
+    if delay := locked_for(user):
+        audit.write("password.check_refused_locked", actor=user, subject=user.email,
+                    detail={"for": purpose})
+        db.session.commit()
+        raise locked_error(delay, "locked_current")
+    if not passwords.verify(user.password_hash, password):
+        _count_failure(user, via=purpose)
+        audit.write("password.check_failed", actor=user, subject=user.email,
+                    detail={"for": purpose})
+        db.session.commit()
+        if delay := locked_for(user):
+            raise locked_error(delay, "locked_current")
+        raise AccountError("wrong_current")
+    # The right password, as a sign-in would: the count starts again (the caller commits).
+    if user.failed_logins:
+        user.failed_logins = 0
 
 
 def check_password(email: str, password: str) -> SignIn:

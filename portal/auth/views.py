@@ -7,7 +7,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal import audit, clock, htmx, passwords, security
+from portal import audit, clock, htmx, security
 from portal.auth import bp, second_factor, signin
 from portal.auth import services as svc
 from portal.auth.errors import error_text
@@ -311,6 +311,7 @@ def account():
 
 @bp.route("/account/password", methods=["POST"])
 @login_required
+@limiter.limit(_login_ip_limit)
 def account_password():
     form = ChangePasswordForm(person=me())
     if form.validate_on_submit():
@@ -346,17 +347,19 @@ def account_revoke_sessions():
 
 @bp.route("/account/mfa/disable", methods=["POST"])
 @login_required
+@limiter.limit(_login_ip_limit)
 def account_mfa_disable():
     form = ConfirmPasswordForm()
     user = me()
     if form.validate_on_submit():
-        if not passwords.verify(user.password_hash, form.current.data):
-            form.current.errors = [error_text(svc.AccountError("wrong_current"))]
+        if user.is_staff:
+            abort(404)  # staff cannot turn it off; the page offers no such button
+        try:
+            signin.check_current_password(user, form.current.data, "mfa_disable")
+        except svc.AccountError as exc:
+            form.current.errors = [error_text(exc)]
         else:
-            try:
-                second_factor.disable_mfa(user)
-            except svc.AccountError:
-                abort(404)  # staff cannot turn it off; the page offers no such button
+            second_factor.disable_mfa(user)
             flash(_("Two-step sign-in is off."), "success")
             return htmx.hx_redirect(url_for("auth.account"))
     return _account_page(status=422, confirm_form=form)
@@ -364,15 +367,19 @@ def account_mfa_disable():
 
 @bp.route("/account/recovery-codes", methods=["POST"])
 @login_required
+@limiter.limit(_login_ip_limit)
 def account_recovery_codes():
     form = ConfirmPasswordForm()
     user = me()
     if not user.mfa_enabled:
         abort(404)
     if form.validate_on_submit():
-        if passwords.verify(user.password_hash, form.current.data):
+        try:
+            signin.check_current_password(user, form.current.data, "recovery_codes")
+        except svc.AccountError as exc:
+            form.current.errors = [error_text(exc)]
+        else:
             codes = second_factor.regenerate_recovery_codes(user)
             return htmx.render("auth/recovery_codes.html", codes=codes,
                                next_url=url_for("auth.account"), first_time=False)
-        form.current.errors = [error_text(svc.AccountError("wrong_current"))]
     return _account_page(status=422, confirm_form=form)
