@@ -25,6 +25,19 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = _int("WEB_CONCURRENCY", 2)
 worker_class = "sync"
 
+
+def on_starting(server):
+    """Refuse to start, in production, several workers that would each count sign-in
+    attempts in their own memory (RATELIMIT_STORAGE_URI=memory://): the app checks
+    WEB_CONCURRENCY itself, this checks the number gunicorn really starts (`-w` included)."""
+    from portal.config import Config, per_worker_refusal
+
+    if Config.ENV_NAME == "production":
+        settings = {k: getattr(Config, k) for k in dir(Config) if k.startswith("RATELIMIT_")}
+        refusal = per_worker_refusal(settings, server.cfg.workers)
+        if refusal:
+            raise RuntimeError(refusal)  # gunicorn prints "Error: …" and exits with 1
+
 # A request that runs longer than this is taken as stuck: gunicorn kills the worker and
 # starts a new one rather than lose the slot for good. (A sync worker reading a slow request
 # body itself would be killed too; nginx's buffering is what prevents that.)

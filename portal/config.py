@@ -41,6 +41,30 @@ def _database_url() -> str:
     return url
 
 
+def ratelimit_storage_options(uri: str) -> dict:
+    """Short timeouts for a Redis rate-limit store: one that hangs (a machine gone from the
+    network) must not hold a sign-in for the operating system's minutes-long wait."""
+    if uri.partition(":")[0] in ("redis", "rediss", "redis+unix"):
+        return {"socket_connect_timeout": 2, "socket_timeout": 2}
+    return {}
+
+
+def per_worker_refusal(config, workers: int) -> str | None:
+    """Why production must not start ``workers`` web workers with this configuration, or
+    None. A memory:// rate-limit store counts in each worker on its own, so with several
+    workers every limit is that many times looser (SPEC 1.6, 8.7)."""
+    uri = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if (workers <= 1 or not uri.startswith("memory://")
+            or not config.get("RATELIMIT_ENABLED", True)
+            or config.get("RATELIMIT_ALLOW_PER_WORKER")):
+        return None
+    return (f"RATELIMIT_STORAGE_URI is memory:// with {workers} web workers: each worker would "
+            f"count sign-in attempts on its own, so every limit would be {workers} times "
+            "looser. Point RATELIMIT_STORAGE_URI at Redis (redis://127.0.0.1:6379/0), run one "
+            "worker (WEB_CONCURRENCY=1), or set RATELIMIT_ALLOW_PER_WORKER=1 to accept limits "
+            "counted per worker.")
+
+
 def _valid_time(value: str) -> bool:
     hours, _, minutes = value.partition(":")
     return (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
@@ -79,6 +103,18 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_STORAGE_OPTIONS = ratelimit_storage_options(RATELIMIT_STORAGE_URI)
+    # A store that cannot be reached (Redis down) does not stop sign-in: Flask-Limiter
+    # counts in this process's memory, with the same limits, until the store answers again
+    # (it checks now and then), and any other error of the limiter is logged, not raised.
+    # The outage is logged once (portal.extensions).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    # gunicorn's number of web workers (its own default is 1; deploy/gunicorn.conf.py's is 2
+    # and it checks the number it really starts). Production refuses memory:// with more
+    # than one (per_worker_refusal) unless RATELIMIT_ALLOW_PER_WORKER is set.
+    WEB_CONCURRENCY = _int("WEB_CONCURRENCY", 1)
+    RATELIMIT_ALLOW_PER_WORKER = _bool("RATELIMIT_ALLOW_PER_WORKER", False)
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per minute;300 per hour")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute;50 per hour")
     LOCKOUT_THRESHOLD = _int("LOCKOUT_THRESHOLD", 5)
@@ -161,6 +197,9 @@ class Config:
             raise RuntimeError(
                 "Production needs these set in the environment: " + ", ".join(problems)
             )
+        refusal = per_worker_refusal(config, int(config.get("WEB_CONCURRENCY") or 1))
+        if refusal:
+            raise RuntimeError(refusal)
 
 
 class TestConfig(Config):
@@ -176,5 +215,6 @@ class TestConfig(Config):
     MAIL_TIMEOUT = 3
     TASK_QUEUE_URL = "memory://"  # the tests give each app its own queue
     RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_STORAGE_OPTIONS: dict = {}
     BASE_URL = "http://localhost"
     SERVER_NAME = None
