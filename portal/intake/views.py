@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, flash, redirect, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.datastructures import MultiDict
+from wtforms import ValidationError
 
 from portal import errors, htmx
 from portal.extensions import login_manager
@@ -27,6 +28,9 @@ from portal.intake.definitions import TEXT_CAP, Questionnaire, Step, text
 from portal.models import IntakeResponse, Patient
 
 STASH_MAX_VALUES = 100
+# A token of the patient's own session, however old, proves the form came from their page;
+# beyond the stash's own lifetime nothing would be given back anyway.
+OWN_TOKEN_MAX_AGE = int(services.STASH_TTL.total_seconds())
 
 
 def page_locale() -> str:
@@ -96,29 +100,81 @@ def _keep_for_signed_out(step_no: int | None) -> None:
               "warning")
 
 
+def _posted_token() -> str | None:
+    """The CSRF token a request carries, where Flask-WTF looks for it."""
+    config = current_app.config
+    return request.form.get(config["WTF_CSRF_FIELD_NAME"]) or next(
+        (request.headers[h] for h in config["WTF_CSRF_HEADERS"] if request.headers.get(h)),
+        None)
+
+
+def _own_expired_token() -> bool:
+    """The refused request carries a token made for this very session whose time ran out
+    (a tab left open): the request is the patient's own. A missing, forged or other
+    browser's token is not, nor a valid token refused for its referrer: another site can
+    make the patient's browser post those, so nothing they carry is kept (SPEC 2.4)."""
+    posted = _posted_token()
+    try:
+        validate_csrf(posted, time_limit=OWN_TOKEN_MAX_AGE)
+    except ValidationError:
+        return False
+    try:
+        validate_csrf(posted)
+    except ValidationError:
+        return True  # only its age
+    return False
+
+
+def _own_patient() -> Patient | None:
+    if current_user.is_authenticated and current_user.role == "patient":
+        return current_user.patient
+    return None
+
+
 @bp.errorhandler(CSRFError)
 def _expired_form(error: CSRFError):
-    """An expired form: keep what it carried, then show it again with a fresh token."""
-    step_no = (request.view_args or {}).get("step")
+    """A step posted with a token that is refused. When the token is the patient's own
+    (only expired), what the form carried is kept and shown again with a fresh token; from
+    any other request nothing is kept. An autosave gets its status back with the page's
+    revision and a fresh token, so the page's script saves the same answers again."""
+    step_no: int = (request.view_args or {}).get("step") or 0
     if request.method == "POST" and request.endpoint in ("intake.save", "intake.autosave"):
-        if current_user.is_authenticated and current_user.role == "patient" \
-                and current_user.patient is not None:
-            patient = current_user.patient
-            _stash(patient, step_no)
-            if request.endpoint == "intake.autosave" and htmx.wants_fragment():
-                return htmx.render("intake/step.html", "intake/_save_status.html",
-                                   status=400, expired=True, step_no=step_no,
-                                   revision=None, editor=None, status_problems=[],
-                                   saved_at=None)
-            definition = services.definition_for(services.response_for(patient))
-            step = definition.step(step_no) if step_no else None
-            if step is not None and step.kind == "questions":
-                return _show_step(patient, step.number, status=400, notice="expired")
-        else:
-            _keep_for_signed_out(step_no)
-    return errors.render_error(400, _("This form has expired"),
-                               _("For your security, forms expire. Please reload the page "
-                                 "and submit again."))
+        patient = _own_patient()
+        own = _keep_if_own(patient, step_no)
+        if request.endpoint == "intake.autosave" and htmx.wants_fragment():
+            form = forms.StepForm(meta={"csrf": False})
+            return _save_status(400, step_no, form.posted_revision(), form.posted_editor(),
+                                fresh_token=generate_csrf())
+        if own and patient is not None and _is_question_step(patient, step_no):
+            return _show_step(patient, step_no, status=400, notice="expired")
+    return errors.render_error(400, _("This form has expired"), _(
+        "For your security, forms expire. Please reload the page and submit again."))
+
+
+def _keep_if_own(patient: Patient | None, step_no: int) -> bool:
+    """Keep what the refused form carried when the request is the patient's own."""
+    if not _own_expired_token():
+        return False
+    if patient is not None:
+        _stash(patient, step_no)
+    else:
+        _keep_for_signed_out(step_no)
+    return True
+
+
+def _is_question_step(patient: Patient, step_no: int) -> bool:
+    definition = services.definition_for(services.response_for(patient))
+    step = definition.step(step_no) if step_no else None
+    return step is not None and step.kind == "questions"
+
+
+def _save_status(status: int, step_no: int, revision: int | None, editor: str | None,
+                 **ctx):
+    """The autosave's answer: the save status, carrying the revision the next save sends."""
+    ctx = {"expired": False, "saved_at": None, "status_problems": [], "fresh_token": None,
+           **ctx}
+    return htmx.render("intake/step.html", "intake/_save_status.html", status=status,
+                       step_no=step_no, revision=revision, editor=editor, **ctx)
 
 
 # --- the wizard ---------------------------------------------------------------------------
@@ -309,12 +365,14 @@ def autosave(patient: Patient, step: int):
                                locale=page_locale(), client=request_client())
         return htmx.hx_redirect(url_for("intake.step", step=step))
     if revision is None or editor is None:
-        return htmx.render("intake/step.html", "intake/_save_status.html", status=422,
-                           expired=True, step_no=step, revision=None, editor=None,
-                           status_problems=[], saved_at=None)
+        return _save_status(422, step, None, None, expired=True)
+    # The page's last word (sent as it is hidden or left) and its retries after a failed
+    # save hold the whole form; they may follow a save of theirs whose answer was lost.
+    final = request.form.get("final") == "1"
     result = services.save_step(patient, definition, step, data, revision=revision,
                                 editor=editor, go_to=step, enforce_required=False,
-                                locale=page_locale(), client=request_client(), autosave=True)
+                                locale=page_locale(), client=request_client(),
+                                autosave=not final)
     if result.submitted:
         return htmx.hx_redirect(url_for("intake.summary"))
     if result.conflict:
@@ -323,7 +381,5 @@ def autosave(patient: Patient, step: int):
         htmx.retarget(response, "#intake-form")
         return htmx.reswap(response, "outerHTML")
     assert result.response is not None  # saved: the response exists
-    return htmx.render("intake/step.html", "intake/_save_status.html",
-                       status=422 if data.errors else 200, expired=False, step_no=step,
-                       revision=result.response.revision, editor=editor,
-                       status_problems=data.errors, saved_at=result.response.updated_at)
+    return _save_status(422 if data.errors else 200, step, result.response.revision, editor,
+                        status_problems=data.errors, saved_at=result.response.updated_at)

@@ -1,6 +1,7 @@
 // The intake questionnaire's enhancements (SPEC 2). Every step works without this file:
-// follow-ups are then always shown, the body map is chosen from its list, and all activity
-// rows are there. Autosave itself is htmx (attributes on the form), not this file.
+// follow-ups are then always shown, the body map is chosen from its list, all activity rows
+// are there, and the buttons save (plain form posts). With it, answers also save as the
+// patient types (autosave, below).
 (function () {
   "use strict";
 
@@ -236,31 +237,198 @@
     update();
   }
 
-  // Once the patient presses a button, the form's own post carries every answer: a
-  // debounced autosave still waiting must not follow it to the server.
-  function stopAutosaveOnSubmit(form) {
-    form.addEventListener("submit", function () { form.setAttribute("data-submitting", ""); });
+  // --- autosave (SPEC 2.4, 8.8) ----------------------------------------------------------
+  // What the patient types goes to the server a moment later, one request at a time; each
+  // answer (the save status) carries the revision the next save sends. A save that fails
+  // (a server or proxy error, no network, no answer in time) changes nothing in the form:
+  // the status says so and the answers are sent again, later and later, until a save
+  // succeeds. When the page is hidden or left, what is not saved yet goes at once, in a
+  // request that outlives the page (keepalive). Once a button is pressed, the form's own
+  // post carries every answer and nothing else is sent.
+  var SAVE_TIMEOUT = 15000;
+  var LONGEST_WAIT = 30000;
+  var autosave = null;  // the page's one autosaving form
+
+  function swapInto(target, html, style) {
+    if (window.htmx) {  // out-of-band flash messages, settling and focus, as for htmx's own
+      window.htmx.swap(target, html, { swapStyle: style });
+    } else if (style === "outerHTML") {
+      target.outerHTML = html;
+    } else {
+      target.innerHTML = html;
+    }
   }
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    var elt = event.detail && event.detail.elt;
-    if (elt && elt.hasAttribute && elt.hasAttribute("data-submitting")) { event.preventDefault(); }
+
+  function Autosave(form) {
+    var url = form.getAttribute("data-autosave");
+    var edits = 0;        // changes made on this page
+    var saved = 0;        // how many of them the server has
+    var sending = null;   // the request on its way: {edits, done}
+    var failures = 0;
+    var timer = null;
+    var self = this;
+
+    function status() { return form.querySelector("#save-status"); }
+    function submitted() { return form.hasAttribute("data-submitting"); }
+    this.unsaved = function () { return edits > saved && !submitted(); };
+
+    function soon(ms) {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        timer = null;
+        send(failures > 0);
+      }, ms);
+    }
+    function changed(ms) {
+      edits += 1;
+      if (!failures) { soon(ms); }  // while saves fail, the next try keeps its time
+    }
+    form.addEventListener("input", function () { changed(1500); });
+    form.addEventListener("change", function () { changed(400); });
+
+    function failed() {
+      failures += 1;
+      var box = status();
+      if (!box.querySelector("[data-save-failed]")) {
+        var note = document.createElement("p");
+        note.className = "save-status__message save-status__message--error";
+        note.setAttribute("data-save-failed", "");
+        note.textContent = box.getAttribute("data-failed");
+        box.querySelectorAll(".save-status__message, .save-status__problems")
+          .forEach(function (el) { el.remove(); });
+        box.appendChild(note);
+      }
+      soon(Math.min(LONGEST_WAIT, 1000 * Math.pow(2, failures - 1)));
+    }
+
+    // The server's answer: the status (saved, or what to check), the form again with newer
+    // answers (changed elsewhere), or a new address. Anything else is a failed save.
+    function answer(request, response, html) {
+      var to = response.headers.get("HX-Redirect");
+      if (to) {
+        saved = Math.max(saved, request.edits);
+        window.location.assign(to);
+        return;
+      }
+      if (response.status >= 500 || html.indexOf('name="revision"') === -1) {
+        failed();
+        return;
+      }
+      if (response.status === 409) {
+        // The new form shows what this page had typed where it differs, and saves anew.
+        clearTimeout(timer);
+        saved = edits;
+        var parent = form.parentNode;
+        swapInto(form, html, "outerHTML");
+        init(parent);
+        return;
+      }
+      var token = form.querySelector("input[name=csrf_token]");
+      var had = token.value;
+      swapInto(status(), html, "innerHTML");
+      var fresh = status().querySelector("[data-fresh-token]");
+      if (!fresh) {
+        saved = Math.max(saved, request.edits);
+        failures = 0;
+      } else if (fresh.getAttribute("data-fresh-token") !== had) {
+        // The page had expired: the same answers again, with the new token.
+        token.value = fresh.getAttribute("data-fresh-token");
+        document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRFToken": token.value }));
+        soon(0);
+      } else {
+        failed();
+      }
+    }
+
+    // ``final``: the page's last word or a retry. It carries the whole form, so the server
+    // takes it even after a save of this page whose answer never came; and its answer is
+    // the one that counts.
+    function send(final) {
+      if (!self.unsaved() || (sending && !final)) { return; }
+      clearTimeout(timer);
+      if (sending) { sending.superseded = true; }
+      var request = { edits: edits };
+      sending = request;
+      var body = new URLSearchParams(new FormData(form));
+      if (final) { body.set("final", "1"); }
+      var abort = new AbortController();
+      var late = setTimeout(function () { abort.abort(); }, SAVE_TIMEOUT);
+      request.done = fetch(url, {
+        // keepalive: the request outlives the page (it takes bodies up to 64 KB).
+        method: "POST", body: body, credentials: "same-origin",
+        keepalive: body.toString().length < 60000,
+        signal: abort.signal,
+        headers: { "HX-Request": "true", "X-CSRFToken": body.get("csrf_token") || "" }
+      }).then(function (response) {
+        return response.text().then(function (html) {
+          if (!request.superseded) { answer(request, response, html); }
+        });
+      }).catch(function () {
+        if (!request.superseded) { failed(); }
+      }).then(function () {
+        clearTimeout(late);
+        if (sending === request) { sending = null; }
+        if (self.unsaved() && !failures && !timer) { soon(0); }  // typed while it was sent
+      });
+    }
+    this.send = send;
+
+    // A pressed button waits for the save on its way, so that no save of this page reaches
+    // the server after the button's post. While saves fail, it saves first and posts only
+    // once that worked: a post that cannot arrive would take the page, and the answers in
+    // it, away.
+    var holding = false;
+    function post(button) {
+      form.setAttribute("data-submitting", "");
+      clearTimeout(timer);
+      if (button && form.requestSubmit) { form.requestSubmit(button); } else { form.submit(); }
+    }
+    form.addEventListener("submit", function (event) {
+      if (holding) { event.preventDefault(); }
+      if (holding || submitted()) { return; }
+      if (failures && !sending) { send(true); }
+      if (!sending) {
+        form.setAttribute("data-submitting", "");
+        clearTimeout(timer);
+        return;  // the form's own post
+      }
+      event.preventDefault();
+      holding = true;
+      var button = event.submitter;
+      sending.done.then(function () {
+        holding = false;
+        if (!failures && form.isConnected) { post(button); }  // else the page stays as it is
+      });
+    });
+    this.failing = function () { return failures > 0; };
+  }
+
+  // Hidden (another app, another tab, the phone locked) or left: send what is not saved.
+  document.addEventListener("visibilitychange", function () {
+    if (autosave && document.visibilityState === "hidden") { autosave.send(true); }
+  });
+  window.addEventListener("pagehide", function () {
+    if (autosave) { autosave.send(true); }
+  });
+  window.addEventListener("online", function () {
+    if (autosave && autosave.failing()) { autosave.send(true); }
+  });
+  // While saves fail, what was typed is only in this page: the browser asks before leaving.
+  window.addEventListener("beforeunload", function (event) {
+    if (autosave && autosave.failing() && autosave.unsaved()) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
   });
 
   function init(root) {
     root.querySelectorAll("form").forEach(function (form) {
       if (form.querySelector("[data-show-if], [data-advice-for]")) { initConditions(form); }
-      if (form.hasAttribute("data-intake-form")) { stopAutosaveOnSubmit(form); }
+      if (form.hasAttribute("data-autosave")) { autosave = new Autosave(form); }
     });
     root.querySelectorAll("[data-bodymap]").forEach(initBodymap);
     root.querySelectorAll("[data-rows]").forEach(initRows);
   }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
-  // A stale tab gets the form back with the newer answers (htmx swap): enhance it again.
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var target = document.getElementById("intake-form");
-    if (target && event.detail && event.detail.target && event.detail.target.id === "intake-form") {
-      init(target.parentNode);
-    }
-  });
 })();

@@ -5,13 +5,14 @@ test-artifacts/."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from portal.extensions import db
 from portal.intake import services
-from portal.models import ConsentSignature, Patient
+from portal.models import ConsentSignature, Patient, User
 from tests.browser.helpers import (
     body_font_px,
     check_a11y,
@@ -50,6 +51,19 @@ def at_step(page: Page, n: int, t=lambda s, **k: s % k if k else s) -> None:
 
 def saved(page: Page) -> None:
     expect(page.locator("#save-status .save-status__message")).to_be_visible()
+
+
+def stored_answer(user: User, qid: str, wanted: str, wait: float = 10.0) -> None:
+    """Waits until the server holds ``wanted`` for ``qid``: the browser sends it as the page
+    goes, and the server may still be writing it when the next page is shown."""
+    deadline = time.monotonic() + wait
+    while True:
+        db.session.expire_all()
+        response = services.response_for(db.session.get(Patient, user.patient.id))
+        if response is not None and response.answers.get(qid) == wanted:
+            return
+        assert time.monotonic() < deadline, f"{qid} never saved as {wanted!r}"
+        time.sleep(0.05)
 
 
 # --- a phone, by touch ---------------------------------------------------------------------
@@ -383,3 +397,105 @@ def test_a_practitioner_reads_a_flagged_intake(page, live_server):
     expect(page.locator("#flash")).to_contain_text("Intake marked as reviewed.")
     expect(page.locator(".staff-intake__head")).to_contain_text("Reviewed")
     check_a11y(page, "intake-staff-reviewed")
+
+
+# --- nothing typed is lost (SPEC 2.4, 8.8) ---------------------------------------------------
+
+MEDICINES = "Which medicines do you take now?"
+SURGERIES = "Which operations have you had, and when?"
+
+
+def test_what_was_typed_just_before_leaving_is_there_on_another_device(open_page,
+                                                                        live_server):
+    """Found: text typed less than the autosave's delay before leaving was never saved.
+    Then a stale page of the same step gets the newer answers, and saves again."""
+    user = make_patient(name="Nadia Haddad")
+    base = live_server.url
+    phone = open_page(**PHONE)
+    sign_in(phone, base, user.email, PASSWORD)
+    expect(phone).to_have_url(f"{base}/me/")
+    phone.goto(f"{base}/me/intake/4")
+    phone.get_by_label(MEDICINES).fill("Naproxen 250 mg twice a day")
+    phone.goto(f"{base}/me/")  # at once: well within the autosave's delay
+    stored_answer(user, "medications", "Naproxen 250 mg twice a day")
+
+    laptop = open_page()  # another device, the same patient
+    sign_in(laptop, base, user.email, PASSWORD)
+    expect(laptop).to_have_url(f"{base}/me/")
+    laptop.goto(f"{base}/me/intake/4")
+    expect(laptop.get_by_label(MEDICINES)).to_have_value("Naproxen 250 mg twice a day")
+
+    # The phone opens the step again; the laptop changes the answer meanwhile.
+    phone.goto(f"{base}/me/intake/4")
+    laptop.get_by_label(MEDICINES).fill("Naproxen 500 mg at night")
+    laptop.get_by_label(MEDICINES).blur()
+    saved(laptop)
+    phone.get_by_label(SURGERIES).fill("Knee, 2015")
+    phone.get_by_label(SURGERIES).blur()
+    notice = phone.locator(".error-summary")
+    expect(notice).to_contain_text("This form was changed elsewhere")
+    expect(notice).to_be_focused()
+    expect(phone.get_by_label(MEDICINES)).to_have_value("Naproxen 500 mg at night")
+    expect(phone.locator("#question-surgeries")).to_contain_text("Knee, 2015")  # not lost
+    # The form that came back saves as the first one did.
+    phone.get_by_label(SURGERIES).fill("Knee, 2015")
+    phone.get_by_label(SURGERIES).blur()
+    saved(phone)
+    stored_answer(user, "surgeries", "Knee, 2015")
+    stored_answer(user, "medications", "Naproxen 500 mg at night")
+
+
+def test_a_failed_save_keeps_the_answers_and_tries_again(open_page, live_server):
+    """Found: after a 5xx (a database restart, a proxy's 502) the error page took the save
+    status's place, the revision went with it and every later autosave was refused. Here
+    the saves get a proxy's 502 or no answer at all for a while: the answers stay, the
+    status says so, a button pressed meanwhile keeps the page, and once the server answers
+    again the page saves by itself. Then a double click on "Save and continue"."""
+    user = make_patient(name="Paul Tremblay")
+    base = live_server.url
+    page = open_page(**PHONE)
+    sign_in(page, base, user.email, PASSWORD)
+    expect(page).to_have_url(f"{base}/me/")
+    sent: list[str] = []
+    down = True
+
+    def flaky(route: Route) -> None:
+        sent.append(route.request.post_data or "")
+        if not down:
+            route.continue_()
+        elif len(sent) % 2:
+            route.fulfill(status=502, content_type="text/html",
+                          body="<html><body><h1>502 Bad Gateway</h1></body></html>")
+        else:
+            route.abort("connectionreset")
+
+    page.route("**/me/intake/4/autosave", flaky)
+    page.goto(f"{base}/me/intake/4")
+    medicines = page.get_by_label(MEDICINES)
+    medicines.fill("Naproxen")
+    status = page.locator("#save-status")
+    expect(status).to_contain_text("Not saved: the portal cannot be reached right now.")
+    check_phone(page, "intake-phone-save-failed")
+    expect(status.locator("input[name=revision]")).to_have_value("0")
+    expect(page.locator("body")).not_to_contain_text("Bad Gateway")
+
+    medicines.fill("Naproxen 250 mg twice a day")  # typing goes on meanwhile
+    tried = len(sent)
+    page.get_by_role("button", name="Save and continue").click()
+    deadline = time.monotonic() + 10
+    while len(sent) == tried:  # the button saves first
+        assert time.monotonic() < deadline, "the button did not try to save"
+        page.wait_for_timeout(50)
+    at_step(page, 4)  # that failed too: the page stays, and so does what was typed
+    expect(medicines).to_have_value("Naproxen 250 mg twice a day")
+    expect(status).to_contain_text("Not saved")
+
+    down = False  # the server answers again: the next try, by itself, saves
+    expect(status).to_contain_text("Saved at", timeout=20_000)
+    at_step(page, 4)  # still the same page: the button did not post while saves failed
+    assert "Naproxen+250+mg" in sent[-1]
+    stored_answer(user, "medications", "Naproxen 250 mg twice a day")
+
+    page.get_by_role("button", name="Save and continue").dblclick()
+    at_step(page, 5)
+    expect(page.locator("body")).not_to_contain_text("changed elsewhere")

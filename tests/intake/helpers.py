@@ -126,3 +126,21 @@ def make_intake(user: User, *, submit: bool = True, **overrides) -> IntakeRespon
             result = services.submit(patient, response.revision)
         assert result.submitted_now, result
     return response
+
+
+def expired_token(app, token: str) -> str:
+    """``token`` (a page's CSRF token) as it reads once its time ran out: the same session's
+    token, signed WTF_CSRF_TIME_LIMIT and a minute ago. What a tab left open overnight sends."""
+    import time
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+    age = app.config["WTF_CSRF_TIME_LIMIT"] + 60
+
+    class Earlier(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - age
+
+    raw = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").loads(token)
+    return URLSafeTimedSerializer(secret, salt="wtf-csrf-token", signer=Earlier).dumps(raw)

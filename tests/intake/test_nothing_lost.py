@@ -5,14 +5,22 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal import clock
 from portal.extensions import db
 from portal.models import ConsentSignature, IntakeStash
 from tests.conftest import Auth
 from tests.factories import PASSWORD, make_patient
-from tests.intake.helpers import FORM, HX, hidden, page_state, post_step, response_of
+from tests.intake.helpers import (
+    FORM,
+    HX,
+    expired_token,
+    hidden,
+    page_state,
+    post_step,
+    response_of,
+)
 from tests.markup import parse
 
 
@@ -53,10 +61,17 @@ def test_the_page_has_an_announced_status_region_and_autosave_wiring(client, pat
     doc = parse(client.get("/me/intake/2").get_data(as_text=True))
     status = doc.by_id("save-status")
     assert status.attrs.get("role") == "status" and status.attrs.get("aria-live") == "polite"
+    assert "Not saved" in status.attrs["data-failed"]  # what the page's script says then
     form = doc.by_id("intake-form")
-    assert form.attrs["hx-post"] == "/me/intake/2/autosave"
-    assert "delay" in form.attrs["hx-trigger"] and form.attrs["hx-target"] == "#save-status"
+    assert form.attrs["data-autosave"] == "/me/intake/2/autosave"
     assert form.attrs["action"] == "/me/intake/2" and form.attrs["method"] == "post"
+
+
+def test_the_failed_save_message_is_in_the_patients_language(client, auth):
+    user = make_patient(name="Isabelle Roy", locale="fr_CA")
+    assert auth.login(user).status_code == 303
+    doc = parse(client.get("/me/intake/4").get_data(as_text=True))
+    assert doc.by_id("save-status").attrs["data-failed"].startswith("Non enregistré")
 
 
 def test_an_invalid_answer_is_not_autosaved_and_the_status_says_why(client, patient):
@@ -125,8 +140,57 @@ def test_a_late_autosave_cannot_undo_its_own_pages_button(client, patient):
 
 def test_autosave_without_its_revision_asks_for_a_reload(client, patient):
     response = autosave(client, 1, {"phone": "604-555-0123"}, {"editor": "e" * 16})
-    assert response.status_code == 422 and "Reload the page" in response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "This page was out of date" in response.get_data(as_text=True)
     assert response_of(patient) is None
+
+
+def test_a_save_whose_answer_was_lost_is_sent_again_without_a_conflict(client, patient):
+    """A proxy can answer 502 (or the network drop the answer) for a save the portal made:
+    the page still holds the older revision. Sent again as it is, the same answers are no
+    conflict; sent again with more typed, as the page's retry ("final"), they are saved."""
+    state = page_state(client, 4)
+    assert autosave(client, 4, {"medications": "Naproxen"}, state).status_code == 200
+    same = autosave(client, 4, {"medications": "Naproxen"}, state)
+    assert same.status_code == 200
+    assert hidden(same.get_data(as_text=True), "revision") == "1"  # the revision to go on with
+    more = autosave(client, 4, {"medications": "Naproxen 250 mg", "final": "1"}, state)
+    assert more.status_code == 200 and "Saved at" in more.get_data(as_text=True)
+    assert response_of(patient).answers == {"medications": "Naproxen 250 mg"}
+    # A retry is the page's own: another tab's older revision is still refused.
+    other = {**state, "editor": "another-tab-token"}
+    refused = autosave(client, 4, {"medications": "Nothing", "final": "1"}, other)
+    assert refused.status_code == 409
+    assert response_of(patient).answers == {"medications": "Naproxen 250 mg"}
+
+
+def test_a_double_click_on_save_and_continue_saves_once_and_moves_on(app, client, patient):
+    """Found with a double click: both posts of the page read the same revision; when the
+    second one came to write, the first one had written in between, and the patient was
+    told the form had been "changed elsewhere". The first post is made to land at exactly
+    that moment."""
+    assert post_step(client, 1).status_code == 303  # the intake exists
+    state = page_state(client, 4)
+    typed = {**FORM[4], "medications": "Naproxen 250 mg"}
+    first: dict = {}
+
+    def first_click_lands(conn, cursor, statement, parameters, context, executemany):
+        if not first and statement.lstrip().upper().startswith("UPDATE INTAKE_RESPONSES"):
+            first["started"] = True
+            first["response"] = post_step(client, 4, typed, state=state)
+
+    event.listen(db.engine, "before_cursor_execute", first_click_lands)
+    try:
+        second = post_step(client, 4, typed, state=state)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", first_click_lands)
+    assert first["response"].status_code == 303
+    assert second.status_code == 303, second.get_data(as_text=True)[:2000]
+    assert urlsplit(second.location).path == "/me/intake/5"
+    page = client.get("/me/intake/5").get_data(as_text=True)
+    assert "changed elsewhere" not in page
+    response = response_of(patient)
+    assert response.answers["medications"] == "Naproxen 250 mg" and response.current_step == 5
 
 
 # --- an expired sign-in ----------------------------------------------------------------------
@@ -192,10 +256,11 @@ def test_a_post_without_any_session_keeps_nothing_and_does_not_fail(app):
 
 # --- an expired form (CSRF token) ------------------------------------------------------------
 
-def test_an_expired_form_gives_back_what_was_typed(client, patient):
+def test_an_expired_form_gives_back_what_was_typed(app, client, patient):
     state = page_state(client, 4)
-    typed = {**state, "medications": "Aspirin 81 mg", "action": "next"}
-    response = client.post("/me/intake/4", data=typed, csrf=False)
+    typed = {**state, "medications": "Aspirin 81 mg", "action": "next",
+             "csrf_token": expired_token(app, client.token)}
+    response = client.post("/me/intake/4", data=typed)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "This form has expired" in html and "Aspirin 81 mg" in html
@@ -208,10 +273,70 @@ def test_an_expired_form_gives_back_what_was_typed(client, patient):
     assert response_of(patient).answers == {"medications": "Aspirin 81 mg"}
 
 
-def test_an_expired_token_on_autosave_keeps_the_text_for_the_reload(client, patient):
+def test_an_expired_token_on_autosave_keeps_the_text_and_the_pages_revision(app, client,
+                                                                             patient):
+    """Found in the browser: the answer to an expired autosave emptied the page's revision
+    and editor, so every later autosave was refused."""
     state = page_state(client, 4)
-    response = client.post("/me/intake/4/autosave", headers=HX, csrf=False,
+    old = expired_token(app, client.token)
+    response = client.post("/me/intake/4/autosave", headers={**HX, "X-CSRFToken": old},
                            data={**state, "surgeries": "Knee, 2015"})
     assert response.status_code == 400
-    assert "This page has expired" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "This page had expired" in html
+    assert hidden(html, "revision") == state["revision"]
+    assert hidden(html, "editor") == state["editor"]
+    fresh = next(e.attrs["data-fresh-token"] for e in parse(html).elements
+                 if "data-fresh-token" in e.attrs)
+    assert fresh and fresh != old
+    # The page's script sends the same answers again with the fresh token: saved.
+    again = client.post("/me/intake/4/autosave", headers={**HX, "X-CSRFToken": fresh},
+                        data={**state, "surgeries": "Knee, 2015"})
+    assert again.status_code == 200 and "Saved at" in again.get_data(as_text=True)
+    assert response_of(patient).answers == {"surgeries": "Knee, 2015"}
+    assert db.session.scalar(select(IntakeStash)) is None
+
+
+def test_an_expired_token_on_autosave_keeps_the_text_for_a_reload(app, client, patient):
+    state = page_state(client, 4)
+    client.post("/me/intake/4/autosave", data={**state, "surgeries": "Knee, 2015"},
+                headers={**HX, "X-CSRFToken": expired_token(app, client.token)})
     assert "Knee, 2015" in client.get("/me/intake/4").get_data(as_text=True)
+
+
+# --- a refused form that is not the patient's own ----------------------------------------
+
+def _foreign_token(app) -> str:
+    other = app.test_client()  # another browser: a valid token, but for its own session
+    return other.fresh_token()
+
+
+@pytest.mark.parametrize("token", ["missing", "forged", "another browser's"])
+@pytest.mark.parametrize("url", ["/me/intake/4", "/me/intake/4/autosave"])
+def test_a_post_without_the_patients_own_token_keeps_nothing(app, client, patient, token,
+                                                             url):
+    """Another site can make the patient's browser post a form (without a token, or with
+    one of its own): refused, and nothing it carried is kept or shown later."""
+    state = page_state(client, 4)
+    data = {**state, "medications": "Planted text", "action": "next"}
+    headers = dict(HX) if url.endswith("autosave") else {}
+    if token == "forged":
+        headers["X-CSRFToken"] = "IjEyMzQ1Ig.aaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbb"
+    elif token == "another browser's":
+        headers["X-CSRFToken"] = _foreign_token(app)
+    response = client.post(url, data=data, headers=headers, csrf=token != "missing")
+    assert response.status_code == 400
+    assert "Planted text" not in response.get_data(as_text=True)
+    assert db.session.scalar(select(IntakeStash)) is None
+    assert response_of(patient) is None
+    page = client.get("/me/intake/4").get_data(as_text=True)
+    assert "Planted text" not in page and "We kept what you typed" not in page
+
+
+def test_a_post_without_a_token_after_the_timeout_keeps_nothing(client, patient):
+    state = page_state(client, 4)
+    clock.advance(minutes=61)
+    response = client.post("/me/intake/4", csrf=False,
+                           data={**state, "medications": "Planted text", "action": "next"})
+    assert response.status_code == 400
+    assert db.session.scalar(select(IntakeStash)) is None
