@@ -43,7 +43,8 @@ SECTIONS = list(worklist.SECTIONS)
 def app_config(app_config):
     # The fixtures move the clock a day (ratings become overdue): sign-ins outlast that;
     # the idle timeout test sets its own.
-    app_config.update(IDLE_TIMEOUT_STAFF=timedelta(days=30), SESSION_LIFETIME=timedelta(days=30))
+    app_config.update(IDLE_TIMEOUT_STAFF=timedelta(days=30), SESSION_LIFETIME=timedelta(days=30),
+                      PERMANENT_SESSION_LIFETIME=timedelta(days=30))
     return app_config
 
 

@@ -13,7 +13,9 @@ from tests.treatment.helpers import make_treatable
 # idle timeouts have their own tests.
 LONG_SESSIONS = {"IDLE_TIMEOUT_PATIENT": timedelta(days=30),
                  "IDLE_TIMEOUT_STAFF": timedelta(days=30),
-                 "SESSION_LIFETIME": timedelta(days=30)}
+                 "SESSION_LIFETIME": timedelta(days=30),
+                 # and the browser's session that carries them (kept on the server).
+                 "PERMANENT_SESSION_LIFETIME": timedelta(days=30)}
 
 
 @pytest.fixture
