@@ -344,7 +344,7 @@
     // takes it even after a save of this page whose answer never came; and its answer is
     // the one that counts.
     function send(final) {
-      if (!self.unsaved() || (sending && !final)) { return; }
+      if (!self.unsaved() || (sending && !final)) { return Promise.resolve(); }
       clearTimeout(timer);
       if (sending) { sending.superseded = true; }
       var request = { edits: edits };
@@ -370,6 +370,7 @@
         if (sending === request) { sending = null; }
         if (self.unsaved() && !failures && !timer) { soon(0); }  // typed while it was sent
       });
+      return request.done;
     }
     this.send = send;
 
@@ -402,6 +403,44 @@
     });
     this.failing = function () { return failures > 0; };
   }
+
+  // Leaving through the page itself (a link, another form: the language, signing out): what
+  // is not saved goes first, then the page goes where it was asked to. Sent as the page
+  // goes, it would arrive after that request: after the sign-out, or after the next page
+  // was drawn without it. If the answers come back as a conflict, the page stays to show it.
+  var LEAVE_WAIT = 3000;
+  var released = false;
+
+  function leaveAfterSaving(event, go) {
+    if (released || !autosave || !autosave.unsaved() || event.defaultPrevented) { return; }
+    event.preventDefault();
+    var before = autosave;
+    var done = false;
+    function leave() {
+      if (done || autosave !== before) { return; }
+      done = released = true;
+      go();
+    }
+    autosave.send(true).then(leave);
+    setTimeout(leave, LEAVE_WAIT);
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[href]") : null;
+    if (!link || link.target || link.hasAttribute("download") || event.button !== 0 ||
+        event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) { return; }
+    var here = window.location;
+    if (link.hash && link.origin === here.origin && link.pathname === here.pathname &&
+        link.search === here.search) { return; }  // a place on this page
+    leaveAfterSaving(event, function () { window.location.assign(link.href); });
+  });
+  document.addEventListener("submit", function (event) {
+    var other = event.target;
+    if (other.hasAttribute("data-autosave")) { return; }
+    var button = event.submitter;
+    leaveAfterSaving(event, function () {
+      if (button && other.requestSubmit) { other.requestSubmit(button); } else { other.submit(); }
+    });
+  });
 
   // Hidden (another app, another tab, the phone locked) or left: send what is not saved.
   document.addEventListener("visibilitychange", function () {

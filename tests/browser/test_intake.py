@@ -499,3 +499,20 @@ def test_a_failed_save_keeps_the_answers_and_tries_again(open_page, live_server)
     page.get_by_role("button", name="Save and continue").dblclick()
     at_step(page, 5)
     expect(page.locator("body")).not_to_contain_text("changed elsewhere")
+
+
+def test_what_was_typed_just_before_signing_out_is_kept(page, live_server):
+    """Leaving through the page itself (a link, the language, signing out) saves first: the
+    answers sent as the page goes would come after the sign-out, to a session that ended."""
+    user = make_patient(name="Lise Gagnon")
+    base = live_server.url
+    sign_in(page, base, user.email, PASSWORD)
+    expect(page).to_have_url(f"{base}/me/")
+    page.goto(f"{base}/me/intake/4")
+    page.get_by_label(SURGERIES).fill("Shoulder, 2019")
+    page.get_by_role("button", name="Sign out", exact=True).click()  # at once
+    expect(page).to_have_url(f"{base}/auth/login")
+    sign_in(page, base, user.email, PASSWORD)
+    expect(page).to_have_url(f"{base}/me/")
+    page.goto(f"{base}/me/intake/4")
+    expect(page.get_by_label(SURGERIES)).to_have_value("Shoulder, 2019")
