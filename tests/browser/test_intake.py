@@ -509,6 +509,17 @@ def test_what_was_typed_just_before_signing_out_is_kept(page, live_server):
     sign_in(page, base, user.email, PASSWORD)
     expect(page).to_have_url(f"{base}/me/")
     page.goto(f"{base}/me/intake/4")
+    # The page's token stops being valid (its session was renewed elsewhere): the first save
+    # is refused, its answer gives a fresh token, and the page saves again with it.
+    page.evaluate("""() => {
+        document.querySelector("#intake-form input[name=csrf_token]").value = "refused";
+        document.body.setAttribute("hx-headers", '{"X-CSRFToken": "refused"}');
+    }""")
+    page.get_by_label(MEDICINES).fill("Ibuprofen")
+    page.get_by_label(MEDICINES).blur()
+    expect(page.locator("#save-status")).to_contain_text("Saved at")
+    stored_answer(user, "medications", "Ibuprofen")
+
     page.get_by_label(SURGERIES).fill("Shoulder, 2019")
     page.get_by_role("button", name="Sign out", exact=True).click()  # at once
     expect(page).to_have_url(f"{base}/auth/login")
