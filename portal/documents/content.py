@@ -8,20 +8,23 @@ browser claims (SPEC 3.1); and what the portal keeps of it.
   HEIC/HEIF photos are stored as JPEG, which every clinic computer opens. Images larger than
   IMAGE_MAX_EDGE on a side are scaled down; images with more than DOCUMENT_MAX_PIXELS
   pixels are refused before they are decoded (decompression bombs).
-* PDFs are stored as uploaded, unless they carry active content: JavaScript, launch
-  actions, embedded files, rich media or XFA forms are REFUSED, not flagged. Why: the file
-  will be opened by staff in a desktop PDF reader, where scripts run; a clearance letter
-  never needs them; and the patient has a simple alternative (a photo of the letter, or
-  "print to PDF"). A flag would still put the file in front of staff. The check reads the
-  PDF's names (with #xx escapes decoded) in the file and inside its compressed object
-  streams, and asks PDFium about document JavaScript and XFA.
+* PDFs are stored as uploaded, unless they can do anything besides showing their pages:
+  JavaScript, launch actions, forms that send data, a web address opened on its own,
+  embedded files, rich media, XFA forms, encryption are REFUSED, not flagged. Why: the
+  file will be opened by staff in a desktop PDF reader, where scripts run; a clearance
+  letter never needs them; and the patient has a simple alternative (a photo of the
+  letter, or "print to PDF"). A flag would still put the file in front of staff. The PDF
+  is judged by its structure, every object qpdf reads from it walked in a process of its
+  own with capped memory and time (pdfscan.py); its image and font data are never read as
+  text. PDFium is asked about document JavaScript and XFA again as it renders the preview.
 * Every kept file gets a JPEG preview (images scaled; PDFs as their first page), so staff
   can look without opening the file.
 
 Two steps: ``receive`` is what the upload request checks (size, and the type by the first
 bytes, while hashing the bytes), and ``prepare`` is everything, run by the background worker
 on the stored original (portal.documents.checks). The work on pixels is in images.py, the
-look inside PDFs in pdf.py; every reason a file is refused is given here.
+judgement of PDFs in pdfscan.py, their preview in pdf.py; every refusal is raised here, a
+PDF's with the reason pdfscan gives.
 """
 from __future__ import annotations
 
@@ -32,13 +35,12 @@ import unicodedata
 from dataclasses import dataclass
 from typing import IO, BinaryIO
 
-from portal.documents import images, pdf
+from portal.documents import images, pdf, pdfscan
 from portal.documents.images import IMAGE_MAX_EDGE, fit, scale_bands, working_mode
-from portal.documents.pdf import active_content
 
 __all__ = ["HEIF", "IMAGE_MAX_EDGE", "JPEG", "PDF", "PNG", "Prepared", "Received", "Refused",
-           "active_content", "display_name", "download_name", "fit", "prepare", "receive",
-           "scale_bands", "sniff", "working_mode"]
+           "display_name", "download_name", "fit", "prepare", "receive", "scale_bands",
+           "sniff", "working_mode"]
 
 PDF, JPEG, PNG, HEIF = "application/pdf", "image/jpeg", "image/png", "image/heic"
 
@@ -211,16 +213,15 @@ def _prepare_image(stream: BinaryIO, name: str, kind: str, max_pixels: int) -> P
 
 def _prepare_pdf(stream: BinaryIO, name: str) -> Prepared:
     data = stream.read()  # the one time the upload is whole in memory (PDFium needs it)
+    reason = pdfscan.scan(data)
+    if reason is not None:
+        raise Refused(reason, name=name)
     try:
-        if active_content(data):
-            raise Refused("pdf_active", name=name)
         rendered = pdf.first_page(data, images.PREVIEW_BOX)
-    except pdf.Unchecked:
-        raise Refused("pdf_unchecked", name=name) from None
     except pdf.Encrypted:
-        raise Refused("pdf_password", name=name) from None
+        raise Refused(pdfscan.PASSWORD, name=name) from None
     except pdf.Scripted:
-        raise Refused("pdf_active", name=name) from None
+        raise Refused(pdfscan.SCRIPTS, name=name) from None
     except pdf.Unreadable:
         raise Refused("unreadable", name=name) from None
     preview = images.preview(rendered)

@@ -137,7 +137,7 @@ def test_clearance_from_upload_to_cleared(open_page, live_server, monkeypatch):
                                                              timeout=15_000)
     refused = listed.filter(has_text="scripted.pdf")
     expect(refused).to_contain_text("Refused", timeout=15_000)
-    expect(refused).to_contain_text("scripted.pdf contains scripts or attached files")
+    expect(refused).to_contain_text("scripted.pdf contains scripts (small programs")
     expect(phone.get_by_role("heading", name="Your clearance is waiting for review")) \
         .to_be_visible()
     check_phone(phone, "documents-phone-checked")

@@ -28,11 +28,24 @@ if not CORPUS.exists():  # the corpus beside the repository, wherever it is chec
 REFUSED_BY_THE_REQUEST = {"empty.pdf": "is empty", "html-named.pdf": "is not a PDF",
                           "program-named.pdf": "is not a PDF", "svg-named.png": "is not a PDF",
                           "over-10-mib.pdf": "is larger than 10 MB"}
-WRONG_TODAY = {
-    ("accept", "scan-jpeg-comment-looks-like-pdf-keywords.pdf"): (
-        "issue 13: the active-content check scans the PDF's bytes for names, and finds "
-        "/JavaScript and /OpenAction inside a JPEG comment of an image stream; a PDF parser "
-        "would see no such objects"),
+# Refused by the worker's check: the refusal code, and what the patient reads after the
+# file's name, in English and in French.
+REFUSED_BY_THE_CHECK = {
+    "js-openaction.pdf": ("pdf_scripts", "contains scripts", "contient des scripts"),
+    "js-openaction-in-object-stream.pdf": ("pdf_scripts", "contains scripts",
+                                           "contient des scripts"),
+    "js-document-level-names.pdf": ("pdf_scripts", "contains scripts", "contient des scripts"),
+    "js-page-open-action.pdf": ("pdf_scripts", "contains scripts", "contient des scripts"),
+    "xfa-form.pdf": ("pdf_scripts", "contains scripts", "contient des scripts"),
+    "launch-action.pdf": ("pdf_launch", "can start programs or open files",
+                          "peut lancer des programmes ou ouvrir des fichiers"),
+    "embedded-file.pdf": ("pdf_attachments", "has other files attached inside it",
+                          "contient d'autres fichiers joints"),
+    "password-protected.pdf": ("pdf_password", "is protected by a password",
+                               "est protégé par un mot de passe"),
+    "pdf-header-only.pdf": ("unreadable", "could not be opened", "Impossible d'ouvrir"),
+    "truncated.jpg": ("unreadable", "could not be opened", "Impossible d'ouvrir"),
+    "decompression-bomb.png": ("pixels", "is too large an image", "est trop grande"),
 }
 
 
@@ -109,7 +122,7 @@ def test_a_refused_file_keeps_nothing_but_its_name(patient_client, doctor_client
     response = upload(patient_client, (files.pdf_with_javascript(), "letter.pdf"))
     assert response.status_code == 303
     doc = only_document()
-    assert doc.status == "refused" and doc.refusal_code == "pdf_active"
+    assert doc.status == "refused" and doc.refusal_code == "pdf_scripts"
     assert doc.original_name == "letter.pdf"
     assert (doc.sha256, doc.original_sha256, doc.blob_key, doc.preview_key,
             doc.original_key) == (None,) * 5
@@ -155,12 +168,7 @@ def test_the_same_content_twice_is_refused_by_the_check(patient_client):
 # --- the corpus: real files from other programs -------------------------------------------
 
 def _corpus(folder: str) -> list:
-    cases = []
-    for path in sorted((CORPUS / folder).iterdir()):
-        why = WRONG_TODAY.get((folder, path.name))
-        marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-        cases.append(pytest.param(path, id=path.name, marks=marks))
-    return cases
+    return [pytest.param(path, id=path.name) for path in sorted((CORPUS / folder).iterdir())]
 
 
 @pytest.mark.parametrize("path", _corpus("accept"))
@@ -189,12 +197,27 @@ def test_corpus_files_to_refuse_are_refused_with_a_message(patient_client, docto
         assert db.session.scalar(select(Document.id)) is None
         return
     assert response.status_code == 303
+    code, message, _ = REFUSED_BY_THE_CHECK[path.name]  # a new corpus file needs its reason
     doc = only_document()
-    assert doc.status == "refused", doc.status
+    assert (doc.status, doc.refusal_code) == ("refused", code)
     line = parse(patient_client.get("/me/documents/").get_data(as_text=True)).by_id(
         f"doc-{doc.public_id}")
-    assert "Refused" in line.text and path.name in line.text
+    assert "Refused" in line.text and f"{path.name} {message}" in line.text
     assert not staff_sees(doctor_client, patient, doc)
+
+
+@pytest.mark.parametrize("path", [p for p in _corpus("refuse")
+                                  if p.values[0].name in REFUSED_BY_THE_CHECK])
+def test_corpus_refusals_are_told_in_french(patient_client, patient, path):
+    patient.locale = "fr_CA"
+    db.session.commit()
+    assert upload(patient_client, (path.read_bytes(), path.name)).status_code == 303
+    doc = only_document()
+    line = parse(patient_client.get("/me/documents/").get_data(as_text=True)).by_id(
+        f"doc-{doc.public_id}").text
+    french = REFUSED_BY_THE_CHECK[path.name][2]
+    assert path.name in line and french in line, line
+    assert REFUSED_BY_THE_CHECK[path.name][1] not in line
 
 
 # --- workers: killed, twice at once, a lost task -------------------------------------------

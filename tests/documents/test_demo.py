@@ -40,7 +40,7 @@ def test_seed_demo_has_clearances_in_every_state(app, runner, tmp_path):
     assert db.session.scalar(select(func.count()).select_from(Document)
                              .where(Document.status == "checking")) == 0
     refused, = db.session.scalars(select(Document).where(Document.status == "refused"))
-    assert refused.refusal_code == "pdf_active" and refused.blob_key is None
+    assert refused.refusal_code == "pdf_scripts" and refused.blob_key is None
     # The files are real: each opens (and so does its preview).
     for doc in db.session.scalars(select(Document).where(Document.status != "refused")):
         body = b"".join(storage.get_storage().read(doc.blob_key))

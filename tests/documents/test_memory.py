@@ -1,7 +1,11 @@
 """Memory of the worker's check (issue 11: under 300 MB on a 49-megapixel image). A
 49-megapixel image is 196 MB once decoded; the check decodes PNGs a band at a time and
 JPEGs at a reduced scale, so it never holds one whole. Measured as the peak resident size
-of a process of its own that only runs ``content.prepare`` (the figure is printed)."""
+of a process of its own that only runs ``content.prepare`` (the figure is printed).
+
+PDFs whose structure qpdf would need gigabytes to hold (issue 13) are walked in a process
+of the check's own, capped at pdfscan.ADDRESS_SPACE: the worker stays small, and the file
+is refused."""
 from __future__ import annotations
 
 import io
@@ -15,7 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from portal.documents import content, pngbands
+from portal.documents import content, pdfscan, pngbands
+from tests.documents import pdf_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SIDE = 7000  # 49 megapixels
@@ -38,6 +43,25 @@ prepared.content.seek(0)
 print(json.dumps({"before_mb": before / 1024, "peak_mb": peak / 1024,
                   "stored": list(Image.open(prepared.content).size),
                   "type": prepared.content_type, "preview": len(prepared.preview)}))
+"""
+
+
+# The same for a PDF; its structure is walked by a child process (RUSAGE_CHILDREN: its
+# peak, or this process's at the time it started, whichever is larger).
+MEASURE_PDF = """
+import json, resource, sys
+from portal.documents import content
+def hwm_kb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+with open(sys.argv[1], "rb") as stream:
+    try:
+        content.prepare(stream, "big.pdf", max_bytes=10 * 1024 * 1024, max_pixels=50_000_000)
+        code = None
+    except content.Refused as refused:
+        code = refused.code
+print(json.dumps({"code": code, "peak_mb": hwm_kb() / 1024,
+                  "check_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 
@@ -86,6 +110,22 @@ def test_a_49_megapixel_png_is_checked_within_the_workers_memory(big_png):
     assert measured["stored"] == [4096, 4096] and measured["type"] == "image/png"
     assert measured["preview"] > 1000
     assert measured["peak_mb"] < LIMIT_MB
+
+
+@pytest.mark.parametrize("make", [pdf_files.huge_array, pdf_files.object_stream_inflation_bomb],
+                         ids=["6-mb-array-of-arrays", "object-stream-inflating-to-200-mb"])
+def test_a_pdf_qpdf_would_need_gigabytes_for_is_refused_and_the_worker_stays_small(
+        tmp_path, make):
+    path = tmp_path / "big.pdf"
+    path.write_bytes(make())
+    result = subprocess.run([sys.executable, "-c", MEASURE_PDF, str(path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, check=True)
+    measured = json.loads(result.stdout)
+    print(f"\n{make.__name__}: worker peak {measured['peak_mb']:.0f} MB, "
+          f"its PDF check's peak {measured['check_peak_mb']:.0f} MB")
+    assert measured["code"] == pdfscan.UNCHECKED
+    assert measured["peak_mb"] < LIMIT_MB
+    assert measured["check_peak_mb"] <= pdfscan.ADDRESS_SPACE / (1024 * 1024)
 
 
 def test_png_bands_give_the_picture_pillow_gives():

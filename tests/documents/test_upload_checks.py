@@ -152,24 +152,19 @@ def test_files_that_only_start_right_are_refused(patient_client, data, name):
     refused_by_the_check(patient_client, response, f"{name} could not be opened")
 
 
-@pytest.mark.parametrize("make", [files.pdf_with_javascript, files.pdf_with_escaped_javascript,
-                                  files.pdf_with_javascript_in_object_stream,
-                                  files.pdf_with_embedded_file])
-def test_pdfs_with_active_content_are_refused(patient_client, make):
-    """Refused, not flagged (see portal/documents/content.py and the README for why)."""
+@pytest.mark.parametrize("make,message", [
+    (files.pdf_with_javascript, "contains scripts"),
+    (files.pdf_with_escaped_javascript, "contains scripts"),
+    (files.pdf_with_embedded_file, "has other files attached inside it"),
+    # The OpenAction is the object stream itself (the action inside it is in no
+    # cross-reference table): an action no reader can make sense of.
+    (files.pdf_with_javascript_in_object_stream, "could not be checked for safety"),
+])
+def test_pdfs_with_active_content_are_refused(patient_client, make, message):
+    """Refused, not flagged (see portal/documents/content.py and the README for why); more
+    in test_pdf_structure.py."""
     response = upload(patient_client, (make(), "clearance.pdf"))
-    refused_by_the_check(patient_client, response,
-                         "clearance.pdf contains scripts or attached files")
-
-
-def test_active_content_scan_finds_what_is_hidden():
-    assert content.active_content(files.pdf()) == set()
-    assert content.active_content(files.pdf_with_javascript()) >= {"JavaScript", "JS"}
-    assert content.active_content(files.pdf_with_escaped_javascript()) >= {"JavaScript", "JS"}
-    assert "JavaScript" in content.active_content(files.pdf_with_javascript_in_object_stream())
-    # The plain scan alone would not have seen that one:
-    assert b"JavaScript" not in files.pdf_with_javascript_in_object_stream()
-    assert "EmbeddedFiles" in content.active_content(files.pdf_with_embedded_file())
+    refused_by_the_check(patient_client, response, f"clearance.pdf {message}")
 
 
 @pytest.mark.parametrize("make", [files.png_header_bomb, files.png_real_bomb])
