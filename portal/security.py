@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from flask import Flask, Response, abort, current_app, g, request, session, url_for
 from flask_login import current_user
@@ -139,8 +139,8 @@ def _current_path() -> str:
     if request.method != "GET":
         # After sign-in, go back to the page that held the form, not to the POST target.
         referrer = htmx.current_url() or request.referrer or ""
-        parts = urlsplit(referrer)
-        if parts.netloc == request.host:
+        parts = _split(referrer)
+        if parts is not None and parts.netloc == request.host:
             return safe_next(parts.path + (f"?{parts.query}" if parts.query else "")) or "/"
         return "/"
     return path
@@ -210,10 +210,20 @@ def safe_next(target: str | None) -> str | None:
     target = target.strip()
     if "\\" in target or any(ord(c) < 32 for c in target):
         return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    parts = _split(target)
+    if (parts is None or parts.scheme or parts.netloc or not target.startswith("/")
+            or target.startswith("//")):
         return None
     return target
+
+
+def _split(address: str) -> SplitResult | None:
+    """``address`` taken apart, or None when it cannot be (urllib raises ValueError on an
+    unclosed IPv6 bracket such as "http://[", sent by anyone in ?next= or a Referer)."""
+    try:
+        return urlsplit(address)
+    except ValueError:
+        return None
 
 
 # --- headers (SPEC 8.4) ---------------------------------------------------------------

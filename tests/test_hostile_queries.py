@@ -4,12 +4,14 @@ either, and NUL bytes (which PostgreSQL cannot store or compare) anywhere in a r
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
 
 from portal.models import User
 from tests.admin.test_audit_admin import admin  # noqa: F401
+from tests.factories import PASSWORD, make_patient
 
 HUGE = "9" * 23
 
@@ -46,3 +48,36 @@ def test_a_nul_byte_in_a_form_is_refused_and_changes_nothing(client, admin, db):
     assert response.status_code == 400
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(User)) == before
+
+
+# --- addresses urllib cannot take apart (an unclosed IPv6 bracket raises ValueError) -------
+
+BROKEN_ADDRESSES = ["http://[", "//[::1", "https://user@[bad]/"]
+
+
+@pytest.mark.parametrize("address", BROKEN_ADDRESSES)
+def test_a_broken_next_is_ignored_at_sign_in(client, address):
+    assert client.get("/auth/login", query_string={"next": address}).status_code == 200
+    user = make_patient()
+    response = client.post("/auth/login?" + urlencode({"next": address}),
+                           data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 303 and response.location == "/me/"
+
+
+@pytest.mark.parametrize("address", BROKEN_ADDRESSES)
+def test_a_broken_next_is_ignored_by_the_language_switch(client, address):
+    response = client.post("/lang", data={"lang": "fr_CA", "next": address})
+    assert response.status_code == 303 and response.location == "/"
+
+
+@pytest.mark.parametrize("address", BROKEN_ADDRESSES)
+def test_a_broken_referrer_sends_a_visitor_to_sign_in(client, address):
+    """A form posted by someone signed out: back to sign in, then home (not to the page
+    the unreadable referrer named)."""
+    response = client.post("/me/documents/upload", headers={"Referer": address})
+    assert response.status_code == 303
+    assert response.location == "/auth/login?next=/"
+    response = client.post("/me/documents/upload",
+                           headers={"HX-Request": "true", "HX-Current-URL": address})
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"] == "/auth/login?next=/"
