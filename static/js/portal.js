@@ -30,8 +30,9 @@
     focusFirst(root);
   });
 
-  // htmx errors (network down, 5xx without a body) still tell the user something.
-  document.addEventListener("htmx:sendError", function () {
+  // htmx errors (network down, no answer) still tell the user something; the page's
+  // content, and what was typed in it, stays as it was.
+  function connectionLost() {
     var flash = document.getElementById("flash");
     if (flash) {
       var p = document.createElement("p");
@@ -40,12 +41,21 @@
       p.textContent = document.body.getAttribute("data-offline-message") || "Connection lost.";
       flash.replaceChildren(p);
     }
-  });
+  }
+  document.addEventListener("htmx:sendError", connectionLost);
+  document.addEventListener("htmx:timeout", connectionLost);
 
-  // Error responses (4xx/5xx) are swapped: the server retargets them to the flash region.
+  // Error responses (4xx/5xx) are swapped: a form with errors (422) or a conflict (409) in
+  // place, the portal's error pages retargeted to the flash region by the server
+  // (portal/errors.py). A server error that is not the portal's (a proxy's 502, a gateway's
+  // timeout page: no HX-Retarget) never replaces the form it was aimed at.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    var status = event.detail.xhr.status;
-    if (status >= 400) {
+    var xhr = event.detail.xhr;
+    if (xhr.status >= 500 && !xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = false;
+      event.detail.isError = false;
+      connectionLost();
+    } else if (xhr.status >= 400) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

@@ -63,3 +63,38 @@ def test_password_reset_by_e_mail(page, live_server):
     expect(page.locator("#login-form .error-summary")).to_be_visible()
     sign_in(page, base, patient.email, new_password)
     expect(page).to_have_url(re.compile(r"/me/$"))
+
+
+def test_a_proxy_error_never_replaces_the_form(open_page, live_server, translate):
+    """A 502 from a proxy in front of the portal (no HX-Retarget: not the portal's own error
+    page) once replaced the form it answered with the proxy's page, and what was typed went
+    with it. The form stays as typed, the flash region says the portal could not be reached
+    (in the page's language), and the next try goes through."""
+    patient = make_patient()
+    base = live_server.url
+    t = translate("fr_CA")
+    page = open_page(viewport={"width": 390, "height": 844}, locale="fr-CA")
+    down = True
+
+    def proxy(route):
+        if down:
+            route.fulfill(status=502, content_type="text/html",
+                          body="<html><body><h1>502 Bad Gateway</h1></body></html>")
+        else:
+            route.continue_()
+
+    page.route("**/auth/login", lambda route: proxy(route) if route.request.method == "POST"
+               else route.continue_())
+    sign_in(page, base, patient.email, PASSWORD, t=t)
+    flash = page.locator("#flash")
+    expect(flash).to_contain_text(t("The portal could not be reached, so this was not saved. "
+                                    "What you typed is still on the page: please try again "
+                                    "in a moment."))
+    expect(page.locator("body")).not_to_contain_text("Bad Gateway")
+    form = page.locator("#login-form")
+    expect(form.get_by_label(t("E-mail address"))).to_have_value(patient.email)
+    expect(form.get_by_label(t("Password"))).to_have_value(PASSWORD)
+
+    down = False
+    form.get_by_role("button", name=t("Sign in"), exact=True).click()
+    expect(page).to_have_url(f"{base}/me/")
