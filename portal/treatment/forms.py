@@ -21,6 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import plausible_date
 from portal.intake import bodymap
 
 
@@ -156,7 +157,8 @@ def _nprs_choices() -> list[SelectChoice]:
 
 class SessionForm(FlaskForm):
     day = DateField(_l("Date of the session"),
-                    validators=[InputRequired(_l("Enter the date of the session."))])
+                    validators=[InputRequired(_l("Enter the date of the session.")),
+                                plausible_date])
     time = TimeField(_l("Time"), validators=[InputRequired(_l("Enter the time of the session."))])
     regions = RegionsField(_l("Regions treated"))
     nprs_before = SelectField(_l("Pain before needling, 0 to 10 (optional)"),

@@ -133,6 +133,9 @@ def test_the_same_form_sent_twice_records_one_session(app, doctor_client, patien
     ({"day": ""}, "day"),
     ({"time": "25:99"}, "time"),
     ({"nprs_before": "12"}, "nprs_before"),
+    # The far ends of the calendar: their last minutes have no UTC instant.
+    ({"day": "9999-12-31", "time": "23:59"}, "day"),
+    ({"day": "0001-01-01", "time": "00:00"}, "day"),
 ])
 def test_invalid_record_forms(app, doctor_client, patient, overrides, field):
     response = doctor_client.post(sessions_url(patient),
@@ -205,6 +208,19 @@ def test_a_correction_keeps_what_it_replaced_and_is_audited(app, doctor_client, 
     assert json.loads(event.detail) == {"fields": ["nprs_before", "regions"]}
     page = doctor_client.get(sessions_url(patient)).get_data(as_text=True)
     assert "Corrected once" in page and "Forgot the gluteal needling." in page
+
+
+@pytest.mark.parametrize("day, time", [("9999-12-31", "23:59"), ("0001-01-01", "00:00")])
+def test_a_correction_to_the_end_of_the_calendar_is_refused_by_the_field(app, doctor_client,
+                                                                         doctor, patient, day,
+                                                                         time):
+    session = record(patient, doctor, hours_ago=3)
+    url = f"/clinic/sessions/{session.public_id}/correct"
+    response = doctor_client.post(url, data={"day": day, "time": time, "regions": [REGION],
+                                             "reason": "Wrong day."})
+    assert response.status_code == 422 and 'id="day-error"' in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(TreatmentSession, session.id).corrections == []
 
 
 def test_a_cancelled_session_stays_marked_and_is_not_rated(app, doctor_client, doctor, patient):
