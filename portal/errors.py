@@ -67,19 +67,23 @@ def _server_error(error: Exception) -> Response:
 def refuse_nul_bytes() -> None:
     """A NUL byte anywhere in the address or a form is hostile or broken input: no field of
     the portal holds one, and PostgreSQL can neither store nor compare it. Refused (404 in
-    the address, 400 in its values) before any view reads it, so nothing changes."""
+    the address, 400 in its values) before any view reads it, so nothing changes.
+
+    So is a multipart part whose name holds a line break: the parser cuts its header there
+    and files the value under no name at all (None), which the CSRF check cannot read."""
     if "\x00" in request.path:
         abort(404)  # no address of the portal holds one
     values = [*request.args.keys(), *request.args.values()]
     if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
             "application/x-www-form-urlencoded", "multipart/form-data"):
-        values += [*request.form.keys(), *request.form.values()]
-    if any("\x00" in value for value in values):
+        values += [*request.form.keys(), *request.form.values(), *request.files.keys()]
+    if any(not isinstance(value, str) or "\x00" in value for value in values):
         abort(400)
 
 
 def register_errorhandlers(app: Flask) -> None:
-    app.before_request(refuse_nul_bytes)
+    # First of all, before Flask-WTF's CSRF check reads the form.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_nul_bytes)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)

@@ -4,6 +4,7 @@ either, and NUL bytes (which PostgreSQL cannot store or compare) anywhere in a r
 from __future__ import annotations
 
 import base64
+import io
 from urllib.parse import urlencode
 
 import pytest
@@ -81,3 +82,19 @@ def test_a_broken_referrer_sends_a_visitor_to_sign_in(client, address):
                            headers={"HX-Request": "true", "HX-Current-URL": address})
     assert response.status_code == 200
     assert response.headers["HX-Redirect"] == "/auth/login?next=/"
+
+
+# --- a multipart part whose name holds a line break is filed under no name (None) ----------
+
+@pytest.mark.parametrize("name", ["a\rb", "a\nb", "email\r\nX-Injected: 1"])
+@pytest.mark.parametrize("as_file", [False, True], ids=["field", "file"])
+def test_a_broken_multipart_name_is_refused_and_changes_nothing(client, admin, db, name,
+                                                                as_file):
+    before = db.session.scalar(select(func.count()).select_from(User))
+    part = (io.BytesIO(b"%PDF-1.7\n"), "letter.pdf") if as_file else "value"
+    response = client.post("/admin/staff/invite", content_type="multipart/form-data", data={
+        "name": "Dr. Line Break", "email": "line.break@example.org", "role": "practitioner",
+        name: part})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(User)) == before
