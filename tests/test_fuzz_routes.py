@@ -115,7 +115,9 @@ def _cursor(*parts: str) -> str:
 
 CURSORS = [_cursor("activity", "2026-01-01T00:00:00+00:00", "9" * 23),
            _cursor("improved", "9" * 30, "1"), _cursor("name", "\x01", "-1"),
-           _cursor("x"), "!!!", "=" * 8, _cursor("activity", "9999-99-99", "1")]
+           _cursor("x"), "!!!", "=" * 8, _cursor("activity", "9999-99-99", "1"),
+           _cursor("activity", "0001-01-01T00:00:00+01:00", "1"),
+           _cursor("activity", "9999-12-31T23:59:59-14:00", "2")]
 SPECIAL = [*BIG, *ODD_NUMBERS, *DATES, *TEXT, *CURSORS, *URLS]
 # Headers the portal reads (htmx's, the language, the referrer, the browser's name): values
 # a server can receive, so Latin-1 without line breaks.

@@ -30,6 +30,11 @@ def _cursor(*parts: str) -> str:
     "/admin/audit.csv?date_to=9999-12-31",
     "/clinic/patients/?after=" + _cursor("activity", "2026-01-01T00:00:00+00:00", HUGE),
     "/clinic/patients/?sort=improved&after=" + _cursor("improved", HUGE, "1"),
+    # Instants with no UTC equivalent in Python's calendar (year 0 or 10000 once in UTC).
+    "/clinic/patients/?sort=activity&after=" + _cursor("activity", "0001-01-01T00:00:00+01:00",
+                                                       "1"),
+    "/clinic/patients/?sort=activity&after=" + _cursor("activity", "9999-12-31T23:59:59-14:00",
+                                                       "1"),
     "/clinic/patients/?q=a%00b",
     "/admin/audit?actor=a%00b",
     "/admin/audit?patient=%00",

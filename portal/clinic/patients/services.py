@@ -27,7 +27,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -122,10 +122,11 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[datetime | int | None,
             return None
         if sort == "activity":
             when = datetime.fromisoformat(key)
-            return (when, row_id) if when.tzinfo else None
+            # In UTC now: an instant at the ends of the calendar has none (OverflowError).
+            return (when.astimezone(UTC), row_id) if when.tzinfo else None
         change = int(key) if key else None
         return (change, row_id) if change is None or abs(change) <= MAX_DB_INT else None
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         return None
 
 
