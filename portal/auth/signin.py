@@ -1,7 +1,8 @@
 """Signing in: the password, the pause after failures, and the record of who came and went
 (SPEC 1.3, 1.6).
 
-A wrong password or second-factor code counts against the account, a try with an address
+A wrong password or second-factor code counts against the account (so does a wrong current
+password typed by someone signed in: ``check_current_password``), a try with an address
 that has no account against the address; after LOCKOUT_THRESHOLD failures either is paused
 for a time that doubles with each further failure, up to LOCKOUT_MAX, and the answers never
 tell the two apart.
