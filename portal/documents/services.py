@@ -16,6 +16,7 @@ from typing import BinaryIO, cast
 
 from flask import current_app, has_request_context
 from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -357,11 +358,11 @@ def _claim_review(doc: Document, reviewer: User, status: str, **values) -> None:
     reviews at once, the second changes nothing and is told who was first. (PostgreSQL
     makes the second UPDATE wait for the first one's row lock, then finds the row no longer
     pending; SQLite runs one writer at a time.)"""
-    claimed = db.session.execute(
+    result = cast(CursorResult, db.session.execute(
         update(Document).where(Document.id == doc.id, Document.status == "pending")
         .values(status=status, reviewed_at=clock.now(), reviewed_by_id=reviewer.id, **values)
-        .execution_options(synchronize_session=False)).rowcount
-    if not claimed:
+        .execution_options(synchronize_session=False)))
+    if not result.rowcount:
         raise already_reviewed(doc)
     db.session.refresh(doc)
 
