@@ -107,6 +107,14 @@ def run_invitation_flow(open_page, live_server, admin, staff_t, patient_t, shot:
     secret = set_up_two_step(practitioner, base, staff_t, shot)
     link = practitioner_invites_patient(practitioner, smtp, "Léa Tremblay", "lea@example.org",
                                         staff_t, shot)
+    # The link opened in the practitioner's own browser signs no one out (a GET never
+    # does): the page says who is signed in and offers a sign-out, or staying.
+    practitioner.goto(link)
+    expect(practitioner.get_by_role("heading", level=1)).to_have_text(
+        staff_t("You are signed in"))
+    check_a11y(practitioner, f"{shot}-invitation-while-signed-in")
+    practitioner.get_by_role("link", name=staff_t("Stay signed in")).click()
+    expect(practitioner).to_have_url(f"{base}/clinic/")
 
     patient = open_page(**patient_context)
     if before_patient_joins:
