@@ -80,6 +80,9 @@ ROUTES: dict[str, list[Case]] = {
     "core.index": [Case({"visitor": to("/auth/login"), "patient": to("/me/"),
                          "staff": to("/clinic/")})],
     "core.healthz": [Case({"all": 200})],
+    # The intake's FHIR definitions at their canonical URLs (SPEC 5.5): questions, no patient.
+    "intake.fhir_questionnaire": [Case({"all": 200}, values={"key": "ims_intake"})],
+    "intake.fhir_code_system": [Case({"all": 200}, values={"key": "ims-scores"})],
     "core.set_language": [Case({"all": to("/auth/reset")}, method="POST",
                                data={"lang": "en", "next": "/auth/reset"})],
     "auth.login": [Case({"visitor": 200, "patient": to("/me/"), "staff": to("/clinic/")})],

@@ -9,4 +9,10 @@ from portal.intake import definitions
 bp = Blueprint("intake", __name__)
 bp.record_once(lambda state: definitions.init_app(state.app))
 
-from portal.intake import after_views, review_views, staff_views, views  # noqa: E402,F401
+from portal.intake import (  # noqa: E402,F401
+    after_views,
+    fhir_views,
+    review_views,
+    staff_views,
+    views,
+)

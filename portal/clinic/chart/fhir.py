@@ -11,14 +11,25 @@ What is in it:
 
 * ``Patient``: name, e-mail, and from the intake the date of birth, sex (as administrative
   gender), phone and address, with the portal's public id as identifier.
+* ``Questionnaire``: the version of the intake the patient answered, as served at its
+  canonical URL, and the ``CodeSystem``s of the portal's own codes (its options' codes, and
+  the score codes); see portal.intake.fhir. Every coding in the bundle has a ``system``.
 * ``QuestionnaireResponse``: the submitted intake with its amendments applied, pointing at
   its questionnaire by canonical URL and version (``url|version``), one item per answered
-  question in the questionnaire's order.
-* ``Observation``: one per pain score, coded with LOINC 72514-3 "Pain severity - 0-10
-  verbal numeric rating [Score] - Reported" (https://loinc.org/72514-3; CLINICAL.md, "Codes
-  for export"), ``valueInteger``: the intake's pain now, average and worst over the past
-  week, and the pain now of every rating of a session that was not cancelled (a cancelled
-  session's rating no longer counts anywhere in the portal).
+  question in the questionnaire's order; its identifier in a system of its own.
+* ``Observation`` (category ``survey``), each score as a ``valueQuantity`` in UCUM
+  ``{score}`` (CLINICAL.md, "Codes for export"):
+  - pain (NPRS, IMMPACT: Dworkin et al., J Pain 2008;9:105-121), coded with LOINC 72514-3
+    "Pain severity - 0-10 verbal numeric rating [Score] - Reported"
+    (https://loinc.org/72514-3) and the portal's code of the question, which tells the
+    intake's pain now, average and worst over the past week and a session's rating apart:
+    the intake's three, and one for every rating of a session that was not cancelled (a
+    cancelled session's rating no longer counts anywhere in the portal);
+  - PEG-3, the mean of its three items, which are its components (Krebs et al., J Gen
+    Intern Med 2009;24(6):733-738);
+  - PSFS, the mean of the activity scores, each activity a component named by the patient
+    (Stratford et al., Physiotherapy Canada 1995;47:258-263): the intake's, and the one of
+    every session rating that asked it again.
 * ``DocumentReference``: one per document, metadata only (never the file): type, status,
   date, content type, size, and the link to download it (which asks the reader to sign in).
 
@@ -33,26 +44,26 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 
 from portal import clock
 from portal.documents import services as documents
+from portal.intake import fhir as definitions
 from portal.intake import services as intake
 from portal.intake.answers import visible
 from portal.intake.definitions import Question, Questionnaire
+from portal.intake.questionnaires import scoring
+from portal.intake.types.rows import Rows
 from portal.links import absolute_url
-from portal.models import Document, IntakeResponse, Patient
+from portal.models import Document, IntakeResponse, Patient, SessionRating
 from portal.treatment import services as treatment
 
-FHIR_VERSION = "4.0.1"
+FHIR_VERSION = definitions.FHIR_VERSION
 # The media type of FHIR JSON, with the version it follows (https://hl7.org/fhir/R4/http.html
 # "mime-type": the fhirVersion parameter names the major.minor release).
 MEDIA_TYPE = "application/fhir+json; fhirVersion=4.0"
 
-LOINC = "http://loinc.org"
-PAIN_SEVERITY = {"system": LOINC, "code": "72514-3",
-                 "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}
+PAIN_SEVERITY = definitions.PAIN_SEVERITY
 SURVEY = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
           "code": "survey", "display": "Survey"}
 # RFC 3986: the identifier's value is itself a URI (here an RFC 6920 ni: name).
@@ -68,13 +79,10 @@ def instant(moment: datetime) -> str:
 
 
 class _Ids:
-    """Stable urn:uuid ids for one clinic."""
-
-    def __init__(self, base_url: str):
-        self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, base_url)
+    """Stable urn:uuid ids for one clinic (the same as the served definitions have)."""
 
     def __call__(self, kind: str, key: str) -> str:
-        return str(uuid.uuid5(self.namespace, f"{kind}/{key}"))
+        return definitions.resource_id(kind, key)
 
 
 def _entry(resource: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +146,7 @@ def _iso_date(value: Any) -> bool:
 def questionnaire_canonical(definition: Questionnaire) -> str:
     """The questionnaire's canonical URL with its version: ``url|version``
     (https://hl7.org/fhir/R4/references.html#canonical)."""
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/fhir/Questionnaire/" \
-           f"{definition.key}|{definition.version}"
+    return f"{definitions.questionnaire_url(definition)}|{definition.version}"
 
 
 def questionnaire_response(ids: _Ids, response: IntakeResponse, definition: Questionnaire,
@@ -159,35 +166,64 @@ def questionnaire_response(ids: _Ids, response: IntakeResponse, definition: Ques
     return {
         "resourceType": "QuestionnaireResponse",
         "id": ids("QuestionnaireResponse", response.public_id),
-        "identifier": {"system": absolute_url("clinic.patients"), "value": response.public_id},
+        "identifier": {"system": definitions.identifier_system("intake-response"),
+                       "value": response.public_id},
         "questionnaire": questionnaire_canonical(definition),
         # Corrected after it was sent (SPEC 2.6): "amended".
         "status": "amended" if response.amendments else "completed",
         "subject": patient_ref, "author": patient_ref, "source": patient_ref,
         "authored": instant(response.submitted_at),
-        "item": items,
+        "item": definitions.with_system(items, definitions.answers_url(definition)),
     }
 
 
 # --- Observations ---------------------------------------------------------------------------
 
-def pain_observation(ids: _Ids, key: str, label: str, value: int, when: datetime,
-                     patient_ref: dict[str, str], status: str = "final",
-                     derived_from: dict[str, str] | None = None) -> dict[str, Any]:
-    resource = {
+def score_observation(ids: _Ids, key: str, code: dict[str, Any], value: float,
+                      when: datetime, patient_ref: dict[str, str], status: str = "final",
+                      derived_from: dict[str, str] | None = None,
+                      components: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A score the patient reported, as a UCUM {score} quantity."""
+    resource: dict[str, Any] = {
         "resourceType": "Observation", "id": ids("Observation", key),
         "status": status,
         "category": [{"coding": [SURVEY]}],
-        "code": {"coding": [PAIN_SEVERITY], "text": label},
+        "code": code,
         "subject": patient_ref,
         "effectiveDateTime": instant(when),
         # Reported by the patient: the patient is the performer.
         "performer": [patient_ref],
-        "valueInteger": value,
+        "valueQuantity": definitions.quantity(value),
     }
     if derived_from is not None:
         resource["derivedFrom"] = [derived_from]
+    if components:
+        resource["component"] = components
     return resource
+
+
+def _pain_code(code: str, label: str) -> dict[str, Any]:
+    """LOINC 72514-3 and the portal's code of the question asked."""
+    return {"coding": [PAIN_SEVERITY, definitions.score_coding(code)], "text": label}
+
+
+def _score_code(code: str, label: str | None = None) -> dict[str, Any]:
+    coding = definitions.score_coding(code)
+    return {"coding": [coding], "text": label or coding["display"]}
+
+
+def _component(code: dict[str, Any], value: Any) -> dict[str, Any]:
+    return {"code": code, "valueQuantity": definitions.quantity(value)}
+
+
+def _psfs_components(rows: Any, name: str, score: str) -> list[dict[str, Any]]:
+    """One component per rated activity (a stored PSFS answer's rows), named by the
+    patient."""
+    if not isinstance(rows, list):
+        return []
+    return [_component(_score_code("psfs-activity", str(row[name])), row[score])
+            for row in rows if isinstance(row, dict) and scoring.nprs(row.get(score)) is not None
+            and row.get(name)]
 
 
 def _intake_pain_labels() -> dict[str, str]:
@@ -196,32 +232,86 @@ def _intake_pain_labels() -> dict[str, str]:
             "nprs_worst": _("Worst pain over the past week, at intake")}
 
 
+class _IntakeScores:
+    """The scores of one submitted intake, as Observations derived from its response."""
+
+    def __init__(self, ids: _Ids, response: IntakeResponse, definition: Questionnaire,
+                 answers: dict[str, Any], patient_ref: dict[str, str],
+                 response_ref: dict[str, str]):
+        assert response.submitted_at is not None  # a submitted response (check constraint)
+        self.ids, self.response, self.definition = ids, response, definition
+        self.answers, self.patient_ref, self.response_ref = answers, patient_ref, response_ref
+        self.when = response.submitted_at
+        self.amended = {qid for a in response.amendments for qid in a.changes}
+
+    def observation(self, key: str, code: dict[str, Any], value: float, asked: list[str],
+                    components: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        status = "amended" if self.amended.intersection(asked) else "final"
+        return score_observation(self.ids, f"{self.response.public_id}/{key}", code, value,
+                                 self.when, self.patient_ref, status=status,
+                                 derived_from=self.response_ref, components=components)
+
+    def pain(self) -> list[dict[str, Any]]:
+        out = []
+        for key, label in _intake_pain_labels().items():
+            qid = self.definition.scoring.get(key)
+            value = scoring.nprs(self.answers.get(qid)) if qid else None
+            if qid and value is not None:
+                out.append(self.observation(
+                    key, _pain_code(definitions.INTAKE_PAIN[key], label), value, [qid]))
+        return out
+
+    def peg(self) -> list[dict[str, Any]]:
+        qids = list(self.definition.scoring.get("peg", ()))
+        items = [self.answers.get(qid) for qid in qids]
+        mean = scoring.peg(*items) if len(items) == 3 else None
+        if mean is None:
+            return []
+        parts = [_component(_score_code(code), value)
+                 for code, value in zip(definitions.PEG_ITEMS, items, strict=True)]
+        return [self.observation("peg", _score_code("peg"), mean, qids, parts)]
+
+    def psfs(self) -> list[dict[str, Any]]:
+        question = self.definition.questions.get(self.definition.scoring.get("psfs", ""))
+        if not isinstance(question, Rows) or question.score_column is None:
+            return []
+        rows = self.answers.get(question.id)
+        mean = scoring.psfs(question.scores(rows))
+        if mean is None:
+            return []
+        parts = _psfs_components(rows, question.name_column.id, question.score_column.id)
+        return [self.observation("psfs", _score_code("psfs"), mean, [question.id], parts)]
+
+
 def intake_observations(ids: _Ids, response: IntakeResponse, definition: Questionnaire,
                         answers: dict[str, Any], patient_ref: dict[str, str],
                         response_ref: dict[str, str]) -> list[dict[str, Any]]:
-    assert response.submitted_at is not None  # a submitted response (check constraint)
-    out = []
-    amended = {qid for a in response.amendments for qid in a.changes}
-    for key, label in _intake_pain_labels().items():
-        qid = definition.scoring.get(key)
-        value = answers.get(qid) if qid else None
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10:
-            out.append(pain_observation(
-                ids, f"{response.public_id}/{key}", label, value, response.submitted_at,
-                patient_ref, status="amended" if qid in amended else "final",
-                derived_from=response_ref))
-    return out
+    scores = _IntakeScores(ids, response, definition, answers, patient_ref, response_ref)
+    return scores.pain() + scores.peg() + scores.psfs()
+
+
+def _rating_status(rating: SessionRating) -> str:
+    return "amended" if rating.updated_at > rating.created_at else "final"
 
 
 def session_observations(ids: _Ids, patient: Patient,
                          patient_ref: dict[str, str]) -> list[dict[str, Any]]:
+    """Each counted session's pain rating, and its PSFS when the rating asked it again."""
     out = []
     for rated in treatment.rated_sessions(patient):
         rating = rated.rating
-        out.append(pain_observation(
-            ids, rating.public_id, _("Pain after session %(n)d", n=rated.number),
-            rating.pain_now, rating.created_at, patient_ref,
-            status="amended" if rating.updated_at > rating.created_at else "final"))
+        out.append(score_observation(
+            ids, rating.public_id,
+            _pain_code("nprs-session", _("Pain after session %(n)d", n=rated.number)),
+            rating.pain_now, rating.created_at, patient_ref, status=_rating_status(rating)))
+        parts = _psfs_components(rating.psfs or [], "activity", "score")
+        if parts and rating.psfs_mean is not None:
+            out.append(score_observation(
+                ids, f"{rating.public_id}/psfs",
+                _score_code("psfs", _("Patient-Specific Functional Scale, session %(n)d",
+                                      n=rated.number)),
+                rating.psfs_mean, rating.created_at, patient_ref,
+                status=_rating_status(rating), components=parts))
     return out
 
 
@@ -275,19 +365,24 @@ def document_reference(ids: _Ids, doc: Document,
 
 def bundle(patient: Patient, locale: str) -> dict[str, Any]:
     """The patient's record as a FHIR R4 collection Bundle."""
-    ids = _Ids(current_app.config["BASE_URL"].rstrip("/"))
+    ids = _Ids()
     response = intake.submitted_response(patient)
     definition = intake.definition_for(response) if response is not None else None
     answers = intake.effective_answers(response) if response is not None else {}
     person = patient_resource(ids, patient, definition, answers)
     patient_ref = _ref(person)
     resources = [person]
+    observations = []
     if response is not None and definition is not None:
         qr = questionnaire_response(ids, response, definition, answers, patient_ref, locale)
-        resources.append(qr)
-        resources.extend(intake_observations(ids, response, definition, answers, patient_ref,
-                                             _ref(qr)))
-    resources.extend(session_observations(ids, patient, patient_ref))
+        resources += [definitions.questionnaire(definition, locale),
+                      definitions.answers_code_system(definition, locale), qr]
+        observations += intake_observations(ids, response, definition, answers, patient_ref,
+                                            _ref(qr))
+    observations += session_observations(ids, patient, patient_ref)
+    if observations:
+        resources.append(definitions.scores_code_system(locale))
+    resources.extend(observations)
     resources.extend(document_reference(ids, doc, patient_ref)
                      for doc in documents.patient_documents(patient, for_staff=True))
     return {

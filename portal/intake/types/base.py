@@ -13,6 +13,7 @@ they do differently:
   ``template`` (how ``templates/intake/_question.html`` draws it);
 * stored answers: ``value_ok`` (could the portal have stored this?), ``is_missing``;
 * reading it back: ``lines`` (review, summary, staff view), ``fhir_items``;
+* the export's FHIR Questionnaire: ``fhir_type`` and ``fhir_question``;
 * scores: ``scores`` (the 0-10 items an answer gives the instruments in
   ``questionnaires/scoring.py``).
 """
@@ -82,6 +83,9 @@ class Question(BaseModel):
     elsewhere: ClassVar[dict[str, str]] = {}
     # Added to "question 'x'" in a message (the question is named already).
     where: ClassVar[str] = ""
+    # The FHIR R4 Questionnaire item type of its answer
+    # (https://hl7.org/fhir/R4/valueset-item-type.html).
+    fhir_type: ClassVar[str] = "string"
 
     id: StrictStr
     required: Annotated[StrictBool, Says("required must be true or false")] = False
@@ -178,6 +182,15 @@ class Question(BaseModel):
     def fhir_answers(self, value: Any, locale: str) -> list[dict[str, Any]]:
         return [{"valueString": str(value)}]
 
+    def fhir_question(self, locale: str) -> dict[str, Any]:
+        """The FHIR ``Questionnaire.item`` that ``fhir_items`` answers (same linkId, text
+        and answer types). Codings are given without their system: the export adds it."""
+        item: dict[str, Any] = {"linkId": self.id, "text": text(self.label, locale),
+                                "type": self.fhir_type}
+        if self.required:
+            item["required"] = True
+        return item
+
     def scores(self, value: Any) -> list[int]:
         """The 0-10 items this answer gives a score (see questionnaires/scoring.py)."""
         return []
@@ -190,6 +203,7 @@ class Choice(Question):
     elsewhere: ClassVar[dict[str, str]] = {"options": "options are for choice questions"}
     # Lays the options out (see the choice_group macro).
     choices_class: ClassVar[str] = ""
+    fhir_type: ClassVar[str] = "choice"
 
     options: Annotated[tuple[Option, ...], Field(min_length=2),
                        Says("a choice question needs at least two options")]
@@ -227,6 +241,18 @@ class Choice(Question):
     def lines(self, value: Any, locale: str) -> list[str]:
         return [self.option_label(value, locale)]
 
+    def fhir_code(self, value: Any) -> str:
+        """An option's code in the export: the question's id and the option's value, as
+        two questions may give one value different meanings ("other")."""
+        return f"{self.id}.{value}"
+
+    def fhir_coding(self, value: Any, locale: str) -> dict[str, Any]:
+        return {"code": self.fhir_code(value), "display": self.option_label(value, locale)}
+
     def fhir_answers(self, value: Any, locale: str) -> list[dict[str, Any]]:
-        return [{"valueCoding": {"code": str(value),
-                                 "display": self.option_label(value, locale)}}]
+        return [{"valueCoding": self.fhir_coding(value, locale)}]
+
+    def fhir_question(self, locale: str) -> dict[str, Any]:
+        return {**super().fhir_question(locale),
+                "answerOption": [{"valueCoding": self.fhir_coding(v, locale)}
+                                 for v in self.option_values()]}

@@ -17,6 +17,7 @@ from portal.intake.types.schema import text
 
 class BodyMap(Question):
     type: ClassVar[str] = "body_map"
+    fhir_type: ClassVar[str] = "group"
     template: ClassVar[str] = "intake/types/body_map.html"
 
     def field_name(self, code: str) -> str:
@@ -74,3 +75,9 @@ class BodyMap(Question):
                  for code, n in sorted(value.items()) if isinstance(n, int)]
         return [{"linkId": self.id, "text": text(self.label, locale), "item": parts}] \
             if parts else []
+
+    def fhir_question(self, locale: str) -> dict[str, Any]:
+        """A group with an optional 0-10 item for each region of the catalogue."""
+        return {**super().fhir_question(locale),
+                "item": [{"linkId": f"{self.id}.{region.code}", "text": region.label(locale),
+                          "type": "integer"} for region in bodymap.regions()]}

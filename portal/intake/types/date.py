@@ -64,6 +64,7 @@ class DateCheck:
 
 class Date(Question):
     type: ClassVar[str] = "date"
+    fhir_type: ClassVar[str] = "date"
     elsewhere: ClassVar[dict[str, str]] = {"min": RANGE, "max": RANGE}
 
     min: Bound = "1900-01-01"

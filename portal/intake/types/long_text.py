@@ -15,6 +15,7 @@ class LongText(ShortText):
     type: ClassVar[str] = "long_text"
     template: ClassVar[str] = "intake/types/long_text.html"
     field_class: ClassVar[Callable[..., Any]] = TextAreaField
+    fhir_type: ClassVar[str] = "text"
 
     max_length: Annotated[StrictInt, Field(ge=1, le=TEXT_CAP), Says(MAX_LENGTH)] = 2000
 

@@ -54,5 +54,7 @@ class MultipleChoice(Choice):
         return [self.option_label(v, locale) for v in value]
 
     def fhir_answers(self, value: Any, locale: str) -> list[dict[str, Any]]:
-        return [{"valueCoding": {"code": str(v), "display": self.option_label(v, locale)}}
-                for v in value]
+        return [{"valueCoding": self.fhir_coding(v, locale)} for v in value]
+
+    def fhir_question(self, locale: str) -> dict[str, Any]:
+        return {**super().fhir_question(locale), "repeats": True}

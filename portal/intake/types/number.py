@@ -35,6 +35,7 @@ class IntCheck:
 
 class Number(Question):
     type: ClassVar[str] = "number"
+    fhir_type: ClassVar[str] = "integer"
     elsewhere: ClassVar[dict[str, str]] = {"min": RANGE, "max": RANGE,
                                            "unit": "unit is for number questions"}
 

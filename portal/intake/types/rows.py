@@ -48,6 +48,7 @@ class Column(Part):
 
 class Rows(Question):
     type: ClassVar[str] = "rows"
+    fhir_type: ClassVar[str] = "group"
     template: ClassVar[str] = "intake/types/rows.html"
     elsewhere: ClassVar[dict[str, str]] = {"columns": ELSEWHERE, "max_rows": ELSEWHERE,
                                            "min_rows": ELSEWHERE}
@@ -190,6 +191,13 @@ class Rows(Question):
             cells.append({"linkId": f"{self.id}.{column.id}",
                           "text": text(column.label, locale), "answer": [answer]})
         return cells
+
+    def fhir_question(self, locale: str) -> dict[str, Any]:
+        """A repeating group (one repetition a row), an item for each column."""
+        cells = [{"linkId": f"{self.id}.{c.id}", "text": text(c.label, locale),
+                  "type": "integer" if c.type == "scale" else "string", "required": True}
+                 for c in self.columns]
+        return {**super().fhir_question(locale), "repeats": True, "item": cells}
 
     def scores(self, value: Any) -> list[int]:
         score = self.score_column

@@ -24,6 +24,7 @@ class Anchors(Part):
 
 class Scale(Question):
     type: ClassVar[str] = "scale"
+    fhir_type: ClassVar[str] = "integer"
     template: ClassVar[str] = "intake/types/scale.html"
     elsewhere: ClassVar[dict[str, str]] = {"anchors": "anchors are for scale questions"}
     min: ClassVar[int] = 0
