@@ -37,8 +37,9 @@ LOINC = "http://loinc.org"
 PAIN_SEVERITY = {"system": LOINC, "code": "72514-3",
                  "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}
 SCORES = "ims-scores"
-# Scores as quantities in UCUM's annotation unit {score}: a unit of 1, named
-# (https://ucum.org/ucum, §6.4 "curly braces"; CLINICAL.md, "Codes for export").
+# Scores as quantities in UCUM's annotation unit {score}: an annotation in curly braces is
+# a unit of 1 that only names what is counted (The Unified Code for Units of Measure,
+# https://ucum.org/ucum; CLINICAL.md, "Codes for export").
 UCUM = "http://unitsofmeasure.org"
 
 
