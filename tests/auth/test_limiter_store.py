@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 
 from portal import create_app
 from portal.config import TestConfig, ratelimit_storage_options
-from portal.extensions import limiter
+from portal.extensions import db, limiter
 from tests.auth.helpers import html, sign_in
 from tests.factories import PASSWORD, make_patient
 
@@ -110,7 +110,7 @@ def redis_store(app_config):
 
 
 def test_the_limits_are_counted_in_redis_for_every_process(redis_store, client, app,
-                                                           tmp_path, database):
+                                                           tmp_path):
     connection, prefix = redis_store
     patient = make_patient()
     assert _fail(client, patient.email).status_code == 422
@@ -118,14 +118,16 @@ def test_the_limits_are_counted_in_redis_for_every_process(redis_store, client, 
     assert any("account:" + patient.email in key for key in keys), keys
     assert _fail(client, patient.email).status_code == 422
 
-    # Another process of the portal, with the same Redis: the count is shared.
-    from tests.conftest import _config, _database_url
-    second = create_app(_config(_database_url(database, tmp_path), tmp_path,
+    # Another process of the portal, with the same database and Redis: the count is shared.
+    from tests.conftest import _config
+    second = create_app(_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path,
                                 **_store(REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
                                          LOGIN_LIMIT_PER_ACCOUNT="2 per minute")))
     second.test_client_class = type(client)
     with second.app_context():
         response = _fail(second.test_client(), patient.email)
+        db.session.remove()
+        db.engine.dispose()
     assert response.status_code == 429
 
 
