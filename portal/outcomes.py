@@ -3,28 +3,35 @@ whether a patient is improved, unchanged or worse. The dashboard, the worklist a
 patient's pages all ask here; nothing else compares scores to thresholds.
 
 NPRS (pain, 0 = no pain, 10 = worst imaginable; lower is better)
-  * **Improved**: at least ``NPRS_IMPROVED_POINTS`` (2) points *and* at least
-    ``NPRS_IMPROVED_FRACTION`` (30%) below the baseline. IMMPACT: a reduction of 30% or more
-    is a moderately important change, and about 2 points corresponds to it (Dworkin et al.,
-    J Pain 2008;9:105-121; Farrar et al., Pain 2001;94:149-158). Both conditions together,
-    because the points needed depend on the baseline (about 1 point from a baseline of 1-4,
-    3-4 points from 8-10): 2 points from a baseline of 9 is only 22%, and 30% of a baseline
-    of 3 is not even 1 point. See CLINICAL.md, "Clinically important change".
-  * **Worse**: ``NPRS_WORSE_POINTS`` (2) points or more above the baseline, *or* 2 points or
-    more up between the last two ratings. The portal's rule (CLINICAL.md), taking the same
-    2 points as the size of a change that matters (Farrar 2001).
-  * When a rating is both improved from the baseline and 2 points up on the previous one,
-    the answer is **worse**: a rise is what a clinician should look at first, and the portal
-    alerts rather than reassures (CLINICAL.md: "the portal alerts a clinician and never
-    decides by itself").
-  * **Unknown** when there is nothing to compare: no rating; or no baseline and fewer than
-    two ratings (without a baseline only the last-two rule can be applied, so only "worse"
-    or "unknown" can come out).
+  * **Improved** (a **responder**): the latest follow-up is at least ``NPRS_IMPROVED_POINTS``
+    (2) points *and* at least ``NPRS_IMPROVED_FRACTION`` (30%) below the baseline. IMMPACT:
+    a reduction of 30% or more is a moderately important change, and about 2 points
+    corresponds to it (Dworkin et al., J Pain 2008;9:105-121; Farrar et al., Pain
+    2001;94:149-158). Both conditions together, because the points needed depend on the
+    baseline (about 1 point from a baseline of 1-4, 3-4 points from 8-10;
+    doi:10.1055/a-1304-3677; in chronic musculoskeletal pain 2 points / 33% was "much
+    better", Salaffi et al., Eur J Pain 2004;8:283-291): 2 points from a baseline of 9 is
+    only 22%, and 30% of a baseline of 3 is not even 1 point. See CLINICAL.md, "Clinically
+    important change".
+  * **Worsening** is an alert of its own: ``NPRS_WORSE_POINTS`` (2) points or more above the
+    baseline, *or* 2 points or more up between the last two ratings. The portal's rule
+    (CLINICAL.md), taking the same 2 points as the size of a change that matters (Farrar
+    2001).
+  * One rule everywhere (CLINICAL.md, "Responder"; SPEC 4.4): the status follows the
+    baseline rule alone, so a course 8 -> 2 -> 4 (50% below the baseline) is **improved**,
+    a responder, *and* carries the worsening alert (2 points up since last time): "improved
+    since starting; 2 points worse than last time". ``worsening`` says whether the alert
+    stands, whatever the status; the status is **worse** only when the alert stands and the
+    patient is not a responder (from the baseline, the two cannot both hold).
+  * **Unknown** when there is nothing to compare: no rating; or no baseline (without a
+    baseline only the last-two rule can be applied, so the status is "worse" or "unknown").
 
 PSFS (function, each activity 0 = unable, 10 = as before the problem; higher is better)
   * Minimal detectable change: 2 points on the mean score, 3 points on a single activity
-    (Stratford et al., Physiotherapy Canada 1995;47:258-263). The mean says improved or
-    worse; each activity that moved by 3 points or more is reported by name.
+    (Stratford et al., Physiotherapy Canada 1995;47:258-263; CLINICAL.md: "a patient with
+    one activity is judged at 3"). The mean of several activities says improved or worse at
+    2 points; a patient with one activity (rated at the start and now) is judged at 3. Each
+    activity that moved by 3 points or more is reported by name.
 
 PEG has no published MCID: shown as a number, never classified (CLINICAL.md).
 
@@ -85,8 +92,18 @@ class NprsChange:
     baseline: int | None
     latest: int | None
     previous: int | None = None
-    # Why "worse" (either or both): "baseline", "last_two".
+    # Why the worsening alert stands (either or both): "baseline", "last_two"; empty when it
+    # does not. A responder can have it ("last_two" only).
     reasons: tuple[str, ...] = ()
+
+    @property
+    def responder(self) -> bool:
+        """The latest follow-up meets the improvement rule (CLINICAL.md, "Responder")."""
+        return self.status == IMPROVED
+
+    @property
+    def worsening(self) -> bool:
+        return bool(self.reasons)
 
     @property
     def points(self) -> int | None:
@@ -96,11 +113,36 @@ class NprsChange:
         return self.latest - self.baseline
 
     @property
+    def points_since_previous(self) -> int | None:
+        if self.previous is None or self.latest is None:
+            return None
+        return self.latest - self.previous
+
+    @property
     def percent(self) -> float | None:
         """Change from the baseline in percent of it (None from a baseline of 0)."""
         if self.points is None or not self.baseline:
             return None
         return 100 * self.points / self.baseline
+
+
+def worsening_reasons(baseline: int | None, previous: int | None,
+                      latest: int) -> tuple[str, ...]:
+    reasons = []
+    if baseline is not None and nprs_worse_than_baseline(baseline, latest):
+        reasons.append("baseline")
+    if previous is not None and nprs_worse_than_previous(previous, latest):
+        reasons.append("last_two")
+    return tuple(reasons)
+
+
+def nprs_status(baseline: int | None, latest: int, worsening: bool) -> str:
+    """The responder rule first (CLINICAL.md), then the worsening alert."""
+    if baseline is not None and nprs_improved(baseline, latest):
+        return IMPROVED
+    if worsening:
+        return WORSE
+    return UNKNOWN if baseline is None else UNCHANGED
 
 
 def classify_nprs(baseline: int | None, ratings: Sequence[int]) -> NprsChange:
@@ -112,18 +154,9 @@ def classify_nprs(baseline: int | None, ratings: Sequence[int]) -> NprsChange:
     previous = ratings[-2] if len(ratings) >= 2 else None
     if latest is None:
         return NprsChange(UNKNOWN, baseline, None)
-    reasons = []
-    if baseline is not None and nprs_worse_than_baseline(baseline, latest):
-        reasons.append("baseline")
-    if previous is not None and nprs_worse_than_previous(previous, latest):
-        reasons.append("last_two")
-    if reasons:
-        return NprsChange(WORSE, baseline, latest, previous, tuple(reasons))
-    if baseline is None:
-        return NprsChange(UNKNOWN, None, latest, previous)
-    if nprs_improved(baseline, latest):
-        return NprsChange(IMPROVED, baseline, latest, previous)
-    return NprsChange(UNCHANGED, baseline, latest, previous)
+    reasons = worsening_reasons(baseline, previous, latest)
+    return NprsChange(nprs_status(baseline, latest, bool(reasons)), baseline, latest,
+                      previous, reasons)
 
 
 @dataclass(frozen=True)
@@ -135,6 +168,7 @@ class CoursePoint:
     previous: int | None  # the rating before this one
     change: int | None  # pain - baseline
     status: str  # classify_nprs(baseline, ratings up to this one)
+    worsening: bool  # the worsening alert stands (beside any status)
     first_improved: int | None  # the first session, up to this one, that met nprs_improved
     rated: int  # ratings up to this one
 
@@ -151,7 +185,7 @@ def course_points(baseline: int | None,
         if first_improved is None and baseline is not None and nprs_improved(baseline, pain):
             first_improved = number
         points.append(CoursePoint(number, pain, change.previous, change.points, change.status,
-                                  first_improved, len(pains)))
+                                  change.worsening, first_improved, len(pains)))
     return points
 
 
@@ -173,6 +207,11 @@ class PsfsChange:
     items: dict[str, int] = field(default_factory=dict)
 
 
+def psfs_threshold(activities: int) -> int:
+    """Points the mean must move by: 3 for a single activity, 2 for the mean of several."""
+    return PSFS_ITEM_POINTS if activities == 1 else PSFS_MEAN_POINTS
+
+
 def classify_psfs(baseline: dict[str, int], latest: dict[str, int]) -> PsfsChange:
     """``baseline`` and ``latest``: activity name -> score. The means compare the activities
     rated both times (the same activities carry forward from the intake)."""
@@ -186,11 +225,13 @@ def classify_psfs(baseline: dict[str, int], latest: dict[str, int]) -> PsfsChang
     changes = {n: latest[n] - baseline[n] for n in common}
     improved_items = tuple((n, d) for n, d in changes.items() if d >= PSFS_ITEM_POINTS)
     worse_items = tuple((n, d) for n, d in changes.items() if -d >= PSFS_ITEM_POINTS)
-    # Compare sums, not rounded means: exactly 2 points on the mean counts.
+    # Compare sums, not rounded means: exactly 2 points on the mean counts. One activity is
+    # judged at 3 points (Stratford 1995; CLINICAL.md).
     total_change = sum(changes.values())
-    if total_change >= PSFS_MEAN_POINTS * len(common):
+    threshold = psfs_threshold(len(common)) * len(common)
+    if total_change >= threshold:
         status = IMPROVED
-    elif -total_change >= PSFS_MEAN_POINTS * len(common):
+    elif -total_change >= threshold:
         status = WORSE
     else:
         status = UNCHANGED

@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -164,6 +165,7 @@ class TreatmentOutcome(Model):
                         "(baseline_override >= 0 AND baseline_override <= 10)",
                         name="baseline_override"),
         Index("ix_treatment_outcomes_status", "status", "updated_at"),
+        Index("ix_treatment_outcomes_worsening", "worsening", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -179,6 +181,10 @@ class TreatmentOutcome(Model):
     latest_nprs: Mapped[int | None] = mapped_column(Integer)
     rated_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="unknown")
+    # The worsening alert (portal.outcomes): it can stand beside any status, a responder's
+    # ("improved") included.
+    worsening: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                            server_default=false())
     updated_at: Mapped[datetime] = created_at_column()
 
     patient: Mapped[Patient] = relationship()
@@ -202,7 +208,7 @@ class OutcomePoint(Model):
         Index("ix_outcome_points_patient", "patient_id", "session_at"),
         Index("ix_outcome_points_session_at", "session_at"),
         # The whole clinic now: the current rows only, covering what is counted.
-        Index("ix_outcome_points_current", "status", "first_improved",
+        Index("ix_outcome_points_current", "status", "first_improved", "worsening",
               postgresql_where=text("next_at IS NULL"),
               sqlite_where=text("next_at IS NULL")),
         # Mean change by session number, read from the index alone.
@@ -220,6 +226,8 @@ class OutcomePoint(Model):
     previous: Mapped[int | None] = mapped_column(Integer)
     change: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), nullable=False)
+    worsening: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                            server_default=false())
     first_improved: Mapped[int | None] = mapped_column(Integer)
     rated: Mapped[int] = mapped_column(Integer, nullable=False)
     next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -40,6 +40,17 @@ def change_sentence(change: outcomes.NprsChange) -> str:
                     points, percent="+" + _percent(percent))
 
 
+def responder_alert(change: outcomes.NprsChange) -> str | None:
+    """For a responder with the worsening alert (portal.outcomes: the two stand side by
+    side), one sentence that says both, e.g. "Improved since starting; 2 points worse than
+    last time."; None otherwise."""
+    rise = change.points_since_previous
+    if not (change.responder and change.worsening) or rise is None:
+        return None
+    return ngettext("Improved since starting; %(num)d point worse than last time.",
+                    "Improved since starting; %(num)d points worse than last time.", rise)
+
+
 def status_label(status: str) -> str:
     return {outcomes.IMPROVED: _("Meaningful improvement"),
             outcomes.UNCHANGED: _("No meaningful change"),

@@ -93,6 +93,7 @@ def refresh_outcome(patient: Patient) -> TreatmentOutcome:
     row.latest_nprs = change.latest
     row.rated_count = len(ratings)
     row.status = change.status
+    row.worsening = change.worsening
     row.updated_at = clock.now()
     _store_points(patient, base.value, rated)
     return row

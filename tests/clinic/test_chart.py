@@ -204,6 +204,32 @@ def test_summary_shows_baseline_latest_change_and_body_map(staff, margaret):
         not s.attrs.get("name", "").startswith("pain_map") for s in doc.find_all("select"))
 
 
+def test_summary_says_responder_and_worsening_side_by_side(staff, doctor):
+    """8 -> 2 -> 4: a responder (50% below the baseline) with the worsening alert (2 points up
+    on the rating before), in English and in French (CLINICAL.md, "Responder")."""
+    user = make_treatable(name="Rosa Rebound", baseline=8)
+    history(user, [2, 4], practitioner=doctor)
+    doc = parse(staff.get(url(user)).get_data(as_text=True))
+    nprs = " ".join(doc.by_id("summary-nprs").text.split())
+    assert "Meaningful improvement" in nprs
+    assert "Worsening alert Improved since starting; 2 points worse than last time." in nprs
+    assert "Pain rose by 2 points" not in nprs  # said once, in the sentence above
+    header = " ".join(doc.find_all(class_="chart-header__badges")[0].text.split())
+    assert "Pain: Meaningful improvement Worsening alert" in header
+    printable = parse(staff.get(f"/clinic/patients/{user.patient.public_id}/summary")
+                      .get_data(as_text=True))
+    status = " ".join(printable.by_id("summary-status").text.split())
+    assert status == ("Meaningful improvement Worsening alert Improved since starting; "
+                      "2 points worse than last time.")
+    doctor.locale = "fr_CA"
+    db.session.commit()
+    doc = parse(staff.get(url(user)).get_data(as_text=True))
+    nprs = " ".join(doc.by_id("summary-nprs").text.split())
+    assert "Amélioration importante" in nprs
+    assert ("Alerte d'aggravation Amélioration depuis le début ; 2 points de plus que la "
+            "dernière fois." in nprs)
+
+
 def test_summary_before_any_session_or_intake(staff):
     user = make_patient(name="New Nina")
     html = staff.get(url(user)).get_data(as_text=True)

@@ -65,7 +65,8 @@ def _expected(baseline, course, session_ids):
             rated.append((number, pain))
             times.append(minutes)
     points = outcomes.course_points(baseline, rated)
-    return [(p.number, p.pain, p.previous, p.change, p.status, p.first_improved, p.rated,
+    return [(p.number, p.pain, p.previous, p.change, p.status, p.worsening, p.first_improved,
+             p.rated,
              times[i], times[i + 1] if i + 1 < len(times) else None)
             for i, p in enumerate(points)]
 
@@ -119,7 +120,8 @@ def test_existing_ratings_get_their_points(migrating_app):
     with migrating_app.app_context(), db.engine.connect() as conn:
         rows = conn.execute(sa.text(
             "SELECT p.patient_id, p.number, p.pain, p.previous, p.change, p.status, "
-            "p.first_improved, p.rated, p.session_at, p.next_at, s.treated_at, n.treated_at "
+            "p.worsening, p.first_improved, p.rated, p.session_at, p.next_at, s.treated_at, "
+            "n.treated_at "
             "FROM outcome_points p JOIN session_ratings r ON r.id = p.rating_id "
             "JOIN treatment_sessions s ON s.id = r.session_id "
             "LEFT JOIN treatment_sessions n ON n.id = ("
@@ -128,17 +130,23 @@ def test_existing_ratings_get_their_points(migrating_app):
             "  WHERE p2.patient_id = p.patient_id AND p2.number > p.number "
             "  ORDER BY p2.number LIMIT 1) "
             "ORDER BY p.patient_id, p.number")).all()
+        stored = {row.patient_id: (row.status, bool(row.worsening)) for row in conn.execute(
+            sa.text("SELECT patient_id, status, worsening FROM treatment_outcomes"))}
         db.engine.dispose()
     got: dict[int, list] = {n: [] for n in expected}
-    for (patient_id, number, pain, previous, change, status, first, rated, session_at,
-         next_at, treated_at, next_treated_at) in rows:
+    for (patient_id, number, pain, previous, change, status, worsening, first, rated,
+         session_at, next_at, treated_at, next_treated_at) in rows:
         # session_at and next_at are the times of this session and of the next rated one.
         assert session_at == treated_at and next_at == next_treated_at
         minutes = int((naive(treated_at) - WHEN).total_seconds() // 60)
         later = (int((naive(next_treated_at) - WHEN).total_seconds() // 60)
                  if next_treated_at is not None else None)
-        got[patient_id].append((number, pain, previous, change, status, first, rated,
-                                minutes, later))
+        got[patient_id].append((number, pain, previous, change, status, bool(worsening),
+                                first, rated, minutes, later))
     assert got == expected
+    # Each patient's outcome is their current point's: status and worsening alert apart
+    # (a responder 2 points up on the last rating stays "improved", with the alert).
+    assert stored == {n: points[-1][4:6] for n, points in expected.items()}
+    assert ("improved", True) in stored.values()
     assert len(rows) == sum(len(v) for v in expected.values()) > 2 * len(cases)
 

@@ -312,13 +312,32 @@ def test_csv_one_row_per_patient(client, staff, clinic, db):
     ids = {name: csvexport.csv_safe(clinic[name].public_id) for name in clinic}
     a, b = "Dr. Avery Adams", "'=2+3 Bailey"
     assert rows[1:] == [
-        [ids["P1"], a, "6", "3", "-3", "-50.0", "improved", "3", "3", "2"],
-        [ids["P2"], a, "8", "5", "-3", "-37.5", "improved", "4", "4", "4"],
-        [ids["P3"], b, "5", "7", "2", "40.0", "worse", "2", "2", ""],
-        [ids["P4"], b, "4", "4", "0", "0.0", "unchanged", "2", "2", ""],
-        [ids["P5"], a, "", "6", "", "", "unknown", "1", "1", ""],
-        [ids["P6"], a, "7", "6", "-1", "-14.3", "worse", "2", "2", "1"],
+        [ids["P1"], a, "6", "3", "-3", "-50.0", "improved", "no", "3", "3", "2"],
+        [ids["P2"], a, "8", "5", "-3", "-37.5", "improved", "no", "4", "4", "4"],
+        [ids["P3"], b, "5", "7", "2", "40.0", "worse", "yes", "2", "2", ""],
+        [ids["P4"], b, "4", "4", "0", "0.0", "unchanged", "no", "2", "2", ""],
+        [ids["P5"], a, "", "6", "", "", "unknown", "no", "1", "1", ""],
+        [ids["P6"], a, "7", "6", "-1", "-14.3", "worse", "yes", "2", "2", "1"],
     ]
+
+
+def test_a_responder_worse_than_last_time_counts_as_a_responder(client, staff, doctors, db):
+    """8 -> 2 -> 4 (50% below the baseline, 2 points up on the rating before): a responder
+    with the worsening alert, on the page and in the CSV (CLINICAL.md, "Responder")."""
+    rebound = course(db, doctors["A"], 8, [(date(2025, 5, 1), 2, False),
+                                           (date(2025, 5, 8), 4, False)], "Rebound")
+    course(db, doctors["A"], 6, [(date(2025, 5, 1), 6, False)], "Steady")
+    doc = _report(client)
+    figures = _figures(doc)
+    assert figures["statuses"] == {"improved": 1, "unchanged": 1, "worse": 0, "unknown": 0}
+    assert figures["rate"] == pytest.approx(1 / 2)
+    assert doc.by_id("outcome-responders-alert").attrs["data-value"] == "1"
+    rows = _csv(client.get("/clinic/outcomes.csv"))
+    assert rows[1][0] == csvexport.csv_safe(rebound.public_id)
+    assert rows[1][2:8] == ["8", "4", "-4", "-50.0", "improved", "yes"]
+    stored = db.session.scalar(select(TreatmentOutcome)
+                               .where(TreatmentOutcome.patient_id == rebound.id))
+    assert (stored.status, stored.worsening) == ("improved", True)
 
 
 def test_csv_follows_the_filters_and_is_audited(client, staff, clinic, doctors, db):
@@ -330,7 +349,7 @@ def test_csv_follows_the_filters_and_is_audited(client, staff, clinic, doctors, 
     assert [r[0] for r in rows[1:]] == [csvexport.csv_safe(clinic[k].public_id)
                                         for k in ("P3", "P4")]
     assert [r[3] for r in rows[1:]] == ["5", "3"]
-    assert [r[7] for r in rows[1:]] == ["1", "1"]
+    assert [r[8] for r in rows[1:]] == ["1", "1"]
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "outcomes.exported"))
     assert event is not None and event.actor_id == staff.id and event.patient_id is None
     assert doctors["B"].public_id in event.detail and "2025-03-05" in event.detail

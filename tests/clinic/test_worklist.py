@@ -195,6 +195,18 @@ def test_each_section_lists_exactly_the_right_patients(app, clinic, doctor):
         assert everyone[key] == MINE[key], key
 
 
+def test_a_responder_worse_than_last_time_is_in_both_lists(app, clinic, doctor):
+    """8 -> 2 -> 4: a responder (50% below the baseline) with the worsening alert (2 points up
+    on the last rating): listed under improved and under worsening (CLINICAL.md)."""
+    both = assign(make_treatable(name="Rosa Rebound", baseline=8), doctor)
+    history(both, [2, 4], practitioner=doctor)
+    review_intake(both, doctor)
+    found = sections_of(signed_in(app, doctor).get("/clinic/?who=mine").get_data(as_text=True))
+    assert "Rosa Rebound" in found["improved"] and "Rosa Rebound" in found["worsening"]
+    assert worklist.build(worklist.Scope("mine", doctor.id), ("worsening", "improved"))[
+        "worsening"].count == 2
+
+
 def test_red_flags_come_first_and_counts_are_in_the_headings(app, clinic, doctor):
     doc = parse(signed_in(app, doctor).get("/clinic/?who=mine").get_data(as_text=True))
     headings = [h2.text.split() for h2 in doc.find_all("h2")]
@@ -486,7 +498,8 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
         elif state in (3, 4):
             db.session.add(TreatmentOutcome(patient=patient,
                                             status=("worse", "improved")[state - 3],
-                                            baseline=5, latest_nprs=(8, 2)[state - 3],
+                                            worsening=state == 3, baseline=5,
+                                            latest_nprs=(8, 2)[state - 3],
                                             rated_count=2, updated_at=now))
         elif state in (5, 6):
             opened = now - timedelta(hours=30)
@@ -563,9 +576,12 @@ def _interleaved(n: int, doctor: User, colleague: User) -> None:
                 session=session, patient=patient, pain_now=5, pgic=0, soreness=2,
                 soreness_duration="under_day", breathing_alert=i % 4 == 3,
                 created_at=now, updated_at=now - ago(i, 7, 40)))
+        # Responders with the worsening alert too (the fourth kind): in both lists.
+        status, worsening = (("worse", True), ("improved", False), ("unchanged", False),
+                             ("improved", True))[(i // 3) % 4]
         db.session.add(TreatmentOutcome(
-            patient=patient, status=("worse", "improved", "unchanged")[(i // 3) % 3],
-            baseline=5, latest_nprs=5, rated_count=2, updated_at=now - ago(i, 13, 45)))
+            patient=patient, status=status, worsening=worsening, baseline=5, latest_nprs=5,
+            rated_count=2, updated_at=now - ago(i, 13, 45)))
         for page in range(1 + i % 2 if i % 5 in (0, 2) else 0):
             db.session.add(Document(
                 patient=patient, kind="clearance", status="pending", original_name="c.pdf",
@@ -607,10 +623,10 @@ def _expected(who: str, user: User, limit: int) -> dict[str, tuple[int, list[int
                  order=[IntakeResponse.submitted_at])
     overdue = rows(TreatmentSession, treatment_services.overdue_clause(now),
                    order=[TreatmentSession.rating_opens_at])
-    outcome = {status: rows(TreatmentOutcome, TreatmentOutcome.status == status,
-                            Patient.status == "in_treatment",
-                            order=[TreatmentOutcome.updated_at.desc()])
-               for status in ("worse", "improved")}
+    outcome = {key: rows(TreatmentOutcome, where, Patient.status == "in_treatment",
+                         order=[TreatmentOutcome.updated_at.desc()])
+               for key, where in (("worse", TreatmentOutcome.worsening.is_(True)),
+                                  ("improved", TreatmentOutcome.status == "improved"))}
     clearances = list(db.session.scalars(
         select(Patient.id).join(Document, Document.patient_id == Patient.id)
         .where(scope, Document.kind == "clearance", Document.status == "pending")

@@ -14,39 +14,67 @@ scores = st.integers(min_value=0, max_value=10)
 
 # --- NPRS boundaries ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("baseline, latest, expected", [
-    # Exactly 2 points: counts when that is also at least 30% ...
-    (6, 4, IMPROVED),     # 2 points, 33%
-    (5, 3, IMPROVED),     # 2 points, 40%
+# The boundary table of the responder rule (latest follow-up at least 2 points AND at least
+# 30% below the baseline; IMMPACT, Dworkin 2008; Farrar 2001) and of the worsening alert
+# (2 points or more above the baseline; CLINICAL.md). One rating after the baseline, so the
+# last-two rule cannot apply. Columns: baseline, latest, status, responder, worsening alert.
+BOUNDARIES = [
+    # Exactly 2 points: a responder when that is also at least 30% ...
+    (6, 4, IMPROVED, True, False),     # 2 points, 33%
+    (5, 3, IMPROVED, True, False),     # 2 points, 40%
     # ... and not when it is less than 30%.
-    (7, 5, UNCHANGED),    # 2 points, 28.6%
-    (9, 7, UNCHANGED),    # 2 points, 22%
-    # Exactly 30%: counts when that is also at least 2 points.
-    (10, 7, IMPROVED),    # 3 points, exactly 30%
-    (10, 8, UNCHANGED),   # 2 points, 20%
-    # 30% or more but under 2 points: not enough.
-    (3, 2, UNCHANGED),    # 1 point, 33%
-    (2, 1, UNCHANGED),    # 1 point, 50%
-    (2, 0, IMPROVED),     # 2 points, 100%
+    (7, 5, UNCHANGED, False, False),   # 2 points, 28.6% (29%)
+    (9, 7, UNCHANGED, False, False),   # 2 points, 22%
+    # Exactly 30%: a responder when that is also at least 2 points.
+    (10, 7, IMPROVED, True, False),    # 3 points, exactly 30%
+    (10, 8, UNCHANGED, False, False),  # 2 points, 20%
+    # 30% or more but under 2 points (1 point: the integer scale's step below 2): not enough.
+    (3, 2, UNCHANGED, False, False),   # 1 point, 33%
+    (4, 3, UNCHANGED, False, False),   # 1 point, 25%
+    # Baseline 2: only 0 (2 points, 100%) is a response; 1 point (50%) is not.
+    (2, 0, IMPROVED, True, False),
+    (2, 1, UNCHANGED, False, False),
+    (2, 4, WORSE, False, True),        # exactly 2 points up
+    (2, 3, UNCHANGED, False, False),   # 1 point up
+    # Baseline 1: no drop of 2 points is possible; 2 points up is worse.
+    (1, 0, UNCHANGED, False, False),
+    (1, 3, WORSE, False, True),
+    # Baseline 0: no improvement is possible; 2 points up is worse, 1 point is not.
+    (0, 0, UNCHANGED, False, False), (0, 1, UNCHANGED, False, False),
+    (0, 2, WORSE, False, True),
     # Baseline 10: at least 3 points down (30%).
-    (10, 9, UNCHANGED), (10, 0, IMPROVED),
-    # Baseline 0: no improvement is possible; 2 points up is worse.
-    (0, 0, UNCHANGED), (0, 1, UNCHANGED), (0, 2, WORSE),
+    (10, 9, UNCHANGED, False, False), (10, 0, IMPROVED, True, False),
     # Worse from the baseline: exactly 2 points.
-    (5, 6, UNCHANGED), (5, 7, WORSE), (8, 10, WORSE), (9, 10, UNCHANGED),
+    (5, 6, UNCHANGED, False, False), (5, 7, WORSE, False, True),
+    (8, 10, WORSE, False, True), (9, 10, UNCHANGED, False, False),
     # No change at all.
-    (6, 6, UNCHANGED),
-])
-def test_nprs_against_the_baseline(baseline, latest, expected):
-    assert classify_nprs(baseline, [latest]).status == expected
+    (6, 6, UNCHANGED, False, False),
+]
 
 
-def test_worse_over_the_last_two_ratings_even_below_the_baseline():
-    # Much better than at the start, but up 2 points since last time: flagged.
+@pytest.mark.parametrize("baseline, latest, status, responder, worsening", BOUNDARIES)
+def test_nprs_against_the_baseline(baseline, latest, status, responder, worsening):
+    change = classify_nprs(baseline, [latest])
+    assert (change.status, change.responder, change.worsening) == \
+        (status, responder, worsening)
+    assert outcomes.nprs_improved(baseline, latest) is responder
+
+
+def test_a_responder_can_carry_a_worsening_alert():
+    """8 -> 2 -> 4 is 50% below the baseline: a responder, with the alert for the 2 points
+    up since last time (CLINICAL.md, "Responder")."""
     change = classify_nprs(8, [2, 4])
-    assert change.status == WORSE and change.reasons == ("last_two",)
-    # 1 point up between the last two is not a worsening.
-    assert classify_nprs(8, [2, 3]).status == IMPROVED
+    assert change.status == IMPROVED and change.responder
+    assert change.worsening and change.reasons == ("last_two",)
+    assert change.points == -4 and change.points_since_previous == 2
+    # 1 point up between the last two is no alert.
+    change = classify_nprs(8, [2, 3])
+    assert change.status == IMPROVED and not change.worsening
+
+
+def test_worse_over_the_last_two_ratings_when_not_a_responder():
+    change = classify_nprs(6, [3, 5])  # 1 point below the baseline, 2 up since last time
+    assert change.status == WORSE and not change.responder and change.reasons == ("last_two",)
 
 
 def test_both_worsening_reasons_are_given():
@@ -54,9 +82,10 @@ def test_both_worsening_reasons_are_given():
 
 
 def test_only_the_last_two_ratings_count_for_the_recent_rise():
-    # A rise long ago and a fall since: not worse.
+    # A rise long ago and a fall since: no alert.
     assert classify_nprs(6, [2, 6, 3]).status == IMPROVED
     assert classify_nprs(6, [2, 6, 6]).status == UNCHANGED
+    assert not classify_nprs(6, [2, 6, 6]).worsening
 
 
 @pytest.mark.parametrize("baseline, ratings, expected", [
@@ -88,12 +117,32 @@ def test_values_off_the_scale_are_refused(bad):
 
 # --- PSFS boundaries ------------------------------------------------------------------------
 
-def test_psfs_mean_exactly_two_points():
-    start = {"Gardening": 3, "Lifting": 5}
-    assert classify_psfs(start, {"Gardening": 5, "Lifting": 7}).status == IMPROVED
-    assert classify_psfs(start, {"Gardening": 4, "Lifting": 7}).status == UNCHANGED  # 1.5
-    assert classify_psfs(start, {"Gardening": 1, "Lifting": 3}).status == WORSE
-    assert classify_psfs(start, {"Gardening": 2, "Lifting": 3}).status == UNCHANGED
+# PSFS boundary table (Stratford 1995; CLINICAL.md): several activities are judged on the
+# mean at 2 points, a single activity at 3. Scores are whole numbers, so a single activity
+# moves by 2 or 3, never 2.9; with several activities the mean can stop just short of 2.
+PSFS_BOUNDARIES = [
+    # one activity: 3 points counts, 2 does not
+    ({"Gardening": 3}, {"Gardening": 6}, IMPROVED),     # +3.0
+    ({"Gardening": 3}, {"Gardening": 5}, UNCHANGED),    # +2.0 (below 3)
+    ({"Gardening": 6}, {"Gardening": 3}, WORSE),        # -3.0
+    ({"Gardening": 6}, {"Gardening": 4}, UNCHANGED),    # -2.0
+    # two activities: a mean of exactly 2 counts, 1.5 does not
+    ({"Gardening": 3, "Lifting": 5}, {"Gardening": 5, "Lifting": 7}, IMPROVED),   # +2.0
+    ({"Gardening": 3, "Lifting": 5}, {"Gardening": 4, "Lifting": 7}, UNCHANGED),  # +1.5
+    ({"Gardening": 3, "Lifting": 5}, {"Gardening": 1, "Lifting": 3}, WORSE),      # -2.0
+    ({"Gardening": 3, "Lifting": 5}, {"Gardening": 2, "Lifting": 3}, UNCHANGED),  # -1.5
+    # five activities: 2.0 counts, 1.8 (the nearest below) does not
+    (dict.fromkeys("ABCDE", 4), dict.fromkeys("ABCDE", 6), IMPROVED),                  # +2.0
+    (dict.fromkeys("ABCDE", 4), {**dict.fromkeys("ABCD", 6), "E": 5}, UNCHANGED),      # +1.8
+    # only the activities rated both times count: one in common is judged at 3
+    ({"Gardening": 3, "Lifting": 5}, {"Gardening": 5}, UNCHANGED),  # +2.0 on one activity
+    ({"Gardening": 3, "Lifting": 5}, {"Gardening": 6}, IMPROVED),   # +3.0 on one activity
+]
+
+
+@pytest.mark.parametrize("start, now, expected", PSFS_BOUNDARIES)
+def test_psfs_boundaries(start, now, expected):
+    assert classify_psfs(start, now).status == expected
 
 
 def test_psfs_single_activity_three_points():
@@ -124,10 +173,13 @@ def test_nprs_classification_is_consistent(baseline, ratings):
     previous = ratings[-2] if len(ratings) > 1 else None
     rose_from_baseline = baseline is not None and latest - baseline >= 2
     rose_recently = previous is not None and latest - previous >= 2
+    # The alert stands exactly when a rise of 2 points does, whatever the status.
+    assert change.worsening == (rose_from_baseline or rose_recently)
     if change.status == WORSE:
-        assert rose_from_baseline or rose_recently
-    else:
-        assert not (rose_from_baseline or rose_recently)
+        assert change.worsening
+    # A responder is one by the baseline rule alone, alert or not.
+    responder = baseline is not None and outcomes.nprs_improved(baseline, latest)
+    assert change.responder == responder == (change.status == IMPROVED)
     if change.status == IMPROVED:
         # Both thresholds hold, so the pain really is lower than at the start.
         assert baseline - latest >= 2 and (baseline - latest) * 10 >= 3 * baseline
@@ -168,12 +220,13 @@ def test_psfs_classification_is_consistent(data):
     now = {k: v[1] for k, v in data.items()}
     change = classify_psfs(start, now)
     mean_change = sum(now.values()) / len(now) - sum(start.values()) / len(start)
+    needed = 3 if len(data) == 1 else 2  # Stratford 1995: one activity is judged at 3
     if change.status == IMPROVED:
-        assert mean_change >= 2 - 1e-9
+        assert mean_change >= needed - 1e-9
     elif change.status == WORSE:
-        assert mean_change <= -2 + 1e-9
+        assert mean_change <= -needed + 1e-9
     else:
-        assert change.status == UNCHANGED and -2 < mean_change < 2
+        assert change.status == UNCHANGED and -needed < mean_change < needed
     # Swapping start and now swaps improved and worse.
     mirrored = classify_psfs(now, start).status
     assert mirrored == {IMPROVED: WORSE, WORSE: IMPROVED, UNCHANGED: UNCHANGED}[change.status]
@@ -191,8 +244,8 @@ def test_course_points_are_the_outcome_after_each_rating(baseline, pains, gaps):
     assert [p.number for p in points] == numbers and [p.pain for p in points] == pains
     for i, point in enumerate(points):
         expected = classify_nprs(baseline, pains[:i + 1])
-        assert (point.status, point.previous, point.change) == \
-            (expected.status, expected.previous, expected.points)
+        assert (point.status, point.worsening, point.previous, point.change) == \
+            (expected.status, expected.worsening, expected.previous, expected.points)
         assert point.rated == i + 1
         improved = [n for n, pain in zip(numbers[:i + 1], pains)
                     if baseline is not None and outcomes.nprs_improved(baseline, pain)]
@@ -202,6 +255,9 @@ def test_course_points_are_the_outcome_after_each_rating(baseline, pains, gaps):
 def test_course_points_by_hand():
     # 6 -> 5, 4, 7: improved at session 3 (2 points, 33%), then 3 up: worse.
     points = outcomes.course_points(6, [(1, 5), (3, 4), (4, 7)])
-    assert [(p.status, p.change, p.first_improved) for p in points] == [
-        (UNCHANGED, -1, None), (IMPROVED, -2, 3), (WORSE, 1, 3)]
+    assert [(p.status, p.worsening, p.change, p.first_improved) for p in points] == [
+        (UNCHANGED, False, -1, None), (IMPROVED, False, -2, 3), (WORSE, True, 1, 3)]
+    # 8 -> 2 -> 4: still a responder after the rise, with the alert.
+    points = outcomes.course_points(8, [(1, 2), (2, 4)])
+    assert [(p.status, p.worsening) for p in points] == [(IMPROVED, False), (IMPROVED, True)]
     assert outcomes.course_points(None, []) == []

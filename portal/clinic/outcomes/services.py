@@ -3,12 +3,17 @@ until meaningful improvement, and the same per patient as CSV.
 
 The figures are sums over ``outcome_points``: the treatment services store, with each rating,
 the patient's outcome as it stood after that session (portal.outcomes.course_points: the
-session's number in the course, the change from the baseline, the status, the first session
-that met the improvement rule). The page therefore runs the same two GROUP BY statements for
-ten patients or 100,000 (SPEC 8.5), read from indexes, and only the rows of the result come
-back (at most one per status and session number). The baseline is the one the treatment
-services keep on ``TreatmentOutcome`` (the practitioner's override, else the intake's
-average pain over the past week).
+session's number in the course, the change from the baseline, the status, the worsening
+alert, the first session that met the improvement rule). The page therefore runs the same
+two GROUP BY statements for ten patients or 100,000 (SPEC 8.5), read from indexes, and only
+the rows of the result come back (at most one per status, alert and session number). The
+baseline is the one the treatment services keep on ``TreatmentOutcome`` (the practitioner's
+override, else the intake's average pain over the past week).
+
+One responder rule everywhere (portal/outcomes.py): a responder is a patient whose latest
+rating is at least 2 points and at least 30% below the baseline (IMMPACT, Dworkin et al.
+2008; Farrar et al. 2001), counted as such even when that rating carries the worsening alert
+(2 points or more up on the one before); the page and the CSV show the alert beside it.
 
 What the filters mean:
 
@@ -118,14 +123,23 @@ class Outcomes:
     by_session: list[SessionMean] = field(default_factory=list)
     # Number of the first session that met the improvement rule -> how many patients.
     improvement_at: dict[int, int] = field(default_factory=dict)
+    # Patients with the worsening alert, by status: responders ("improved") can have it.
+    alert_by_status: dict[str, int] = field(default_factory=dict)
 
     @property
     def improved(self) -> int:
         return self.by_status.get(outcomes.IMPROVED, 0)
 
     @property
+    def responders_with_alert(self) -> int:
+        """Responders whose latest rating is 2 points or more up on the one before."""
+        return self.alert_by_status.get(outcomes.IMPROVED, 0)
+
+    @property
     def responder_rate(self) -> float | None:
-        """Improved patients as a share (0-1) of those who rated a session."""
+        """Responders (portal.outcomes: the latest rating at least 2 points and 30% below the
+        baseline, whatever the worsening alert) as a share (0-1) of those who rated a
+        session."""
         return self.improved / self.patients if self.patients else None
 
     @property
@@ -163,11 +177,15 @@ def compute(filters: OutcomeFilters) -> Outcomes:
     as_of = _as_of(filters)
     result = Outcomes()
     rows = db.session.execute(
-        select(as_of.c.status, as_of.c.first_improved, func.count().label("n"))
-        .group_by(as_of.c.status, as_of.c.first_improved))
+        select(as_of.c.status, as_of.c.first_improved, as_of.c.worsening,
+               func.count().label("n"))
+        .group_by(as_of.c.status, as_of.c.first_improved, as_of.c.worsening))
     for row in rows:
         result.patients += row.n
         result.by_status[row.status] = result.by_status.get(row.status, 0) + row.n
+        if row.worsening:
+            result.alert_by_status[row.status] = \
+                result.alert_by_status.get(row.status, 0) + row.n
         if row.first_improved is not None:
             result.improvement_at[row.first_improved] = \
                 result.improvement_at.get(row.first_improved, 0) + row.n
@@ -193,7 +211,7 @@ def compute(filters: OutcomeFilters) -> Outcomes:
 # --- one row per patient (CSV) ------------------------------------------------------------
 
 CSV_HEADER = ["patient_id", "practitioner", "baseline_nprs", "latest_nprs", "change_points",
-              "change_percent", "status", "sessions", "rated_sessions",
+              "change_percent", "status", "worsening_alert", "sessions", "rated_sessions",
               "sessions_to_improvement"]
 
 
@@ -202,6 +220,7 @@ class PatientOutcome:
     public_id: str
     practitioner: str | None
     change: outcomes.NprsChange
+    worsening: bool
     sessions: int
     rated: int
     first_improved: int | None
@@ -211,7 +230,7 @@ class PatientOutcome:
         return [self.public_id, self.practitioner or "", self.change.baseline,
                 self.change.latest, self.change.points,
                 round(percent, 1) if percent is not None else None, self.change.status,
-                self.sessions, self.rated, self.first_improved]
+                "yes" if self.worsening else "no", self.sessions, self.rated, self.first_improved]
 
 
 CSV_BATCH = 500  # rows fetched at a time while streaming
@@ -235,7 +254,7 @@ def _outcomes_select(filters: OutcomeFilters, batch: int) -> Select:
     practitioner = aliased(User, name="practitioner")
     stmt = (select(Patient.public_id, practitioner.name.label("practitioner"),
                    TreatmentOutcome.baseline, as_of.c.pain, as_of.c.previous, as_of.c.rated,
-                   as_of.c.first_improved, as_of.c.status,
+                   as_of.c.first_improved, as_of.c.status, as_of.c.worsening,
                    func.coalesce(counted.c.sessions, literal(0)).label("sessions"))
             .select_from(as_of)
             .join(Patient, Patient.id == as_of.c.patient_id)
@@ -250,8 +269,8 @@ def _outcomes_select(filters: OutcomeFilters, batch: int) -> Select:
 def _outcome_rows(stmt: Select) -> Iterator[PatientOutcome]:
     for row in db.session.execute(stmt):
         change = outcomes.NprsChange(row.status, row.baseline, row.pain, row.previous)
-        yield PatientOutcome(row.public_id, row.practitioner, change, row.sessions, row.rated,
-                             row.first_improved)
+        yield PatientOutcome(row.public_id, row.practitioner, change, bool(row.worsening),
+                             row.sessions, row.rated, row.first_improved)
 
 
 def outcomes_csv(filters: OutcomeFilters) -> Iterator[str]:

@@ -13,7 +13,8 @@ The sections, in this order:
 2. ``new-intakes``: intakes sent, not yet reviewed, without a red flag; oldest first.
 3. ``clearances-to-review``: one line per patient with a clearance waiting; oldest first.
 4. ``worsening``, 5. ``ratings-overdue``, 6. ``improved``: from the stored outcome of each
-   patient in treatment (portal/outcomes.py holds the thresholds) and the rating window
+   patient in treatment (portal/outcomes.py holds the thresholds; a responder with the
+   worsening alert is listed under both) and the rating window
    (portal/treatment/services.py). Overdue ratings are counted and listed by session (a
    patient with two sessions unrated has two lines).
 7. ``invitations``: patients invited who have not chosen a password yet; newest first.

@@ -182,11 +182,11 @@ def _pending_clearances():
             .group_by(Document.patient_id).subquery())
 
 
-def _outcome(status: str) -> Rows:
+def _outcome(key: str) -> Rows:
     def rows(part, _now: datetime | None) -> Select:
         return (select(TreatmentOutcome).join(TreatmentOutcome.patient)
-                .where(TreatmentOutcome.status == status, Patient.status == "in_treatment",
-                       *conditions(part)))
+                .where(_outcome_is(key, TreatmentOutcome.status, TreatmentOutcome.worsening),
+                       Patient.status == "in_treatment", *conditions(part)))
     return Rows(rows, split=False)
 
 
@@ -212,8 +212,11 @@ def _invitation_rows(part, _now: datetime | None) -> Select:
 _INVITATIONS = Rows(_invitation_rows, split=False)
 
 
-# The sections that list patients by their stored outcome, and that outcome.
-_OUTCOME_STATUS = {"worsening": outcomes.WORSE, "improved": outcomes.IMPROVED}
+def _outcome_is(key: str, status, worsening):
+    """The sections that list patients by their stored outcome: "improved", the responders
+    (portal.outcomes), and "worsening", every patient with the worsening alert, responders
+    included (a patient can be in both: CLINICAL.md, "Responder")."""
+    return worsening.is_(True) if key == "worsening" else status == outcomes.IMPROVED
 
 
 def _outcome_counts(scope: Scope, keys: tuple[str, ...]) -> dict[str, int]:
@@ -231,13 +234,15 @@ def _outcome_counts(scope: Scope, keys: tuple[str, ...]) -> dict[str, int]:
 
 
 def _outcome_counts_statement(who: str, keys: tuple[str, ...]) -> Select:
-    status = (select(TreatmentOutcome.status)
-              .where(TreatmentOutcome.patient_id == Patient.id).scalar_subquery())
-    treating = (select(status.label("status"))
+    def stored(column):
+        return (select(column).where(TreatmentOutcome.patient_id == Patient.id)
+                .scalar_subquery())
+    treating = (select(stored(TreatmentOutcome.status).label("status"),
+                       stored(TreatmentOutcome.worsening).label("worsening"))
                 .where(Patient.status == "in_treatment", *conditions(patients_of(who)))
                 .cte("treating"))
     return select(*(select(func.count()).select_from(treating)
-                    .where(treating.c.status == _OUTCOME_STATUS[key])
+                    .where(_outcome_is(key, treating.c.status, treating.c.worsening))
                     .scalar_subquery().label(key) for key in keys))
 
 
@@ -303,19 +308,20 @@ def _clearances_statement(who: str, limit: int) -> Select:
 def _list_outcomes(keys: tuple[str, ...], scope: Scope, now: datetime,
                    limit: int) -> dict[str, list[Item]]:
     """Patients worsening, improved, or both (section ``keys``) in one statement. Not
-    counted here: each pick walks ix_treatment_outcomes_status from the newest outcome and
+    counted here: each pick walks ix_treatment_outcomes_status (improved) or
+    ix_treatment_outcomes_worsening (worsening) from the newest outcome and
     stops at its first patients in treatment, where counting would join every outcome of
     that status (most of them of discharged patients) to its patient; ``_outcome_counts``
     counts them."""
     result = db.session.execute(_statement(_outcomes_statement, keys, scope.who, limit),
                                 scope.params)
-    sources = tuple(_outcome(_OUTCOME_STATUS[key]) for key in keys)
+    sources = tuple(_outcome(key) for key in keys)
     return {key: [Item(key, row[0].patient, row[0]) for row in rows]
             for key, (_count, rows) in zip(keys, _found(result, scope.who, sources, limit))}
 
 
 def _outcomes_statement(keys: tuple[str, ...], who: str, limit: int) -> Select:
-    return _first(who, tuple(_outcome(_OUTCOME_STATUS[key]) for key in keys), None,
+    return _first(who, tuple(_outcome(key) for key in keys), None,
                   TreatmentOutcome, (TreatmentOutcome.updated_at.desc(), TreatmentOutcome.id),
                   limit, TreatmentOutcome.patient, counted=False)
 

@@ -90,6 +90,7 @@ class Courses:
                        for point, at, later in zip(points, rated_at, [*rated_at[1:], None])]
         plan.outcome = {"baseline": baseline, "latest_nprs": change.latest,
                         "rated_count": len(rated), "status": change.status,
+                        "worsening": change.worsening,
                         "updated_at": latest_activity}
         plan.patient["last_activity_at"] = latest_activity
 
