@@ -27,7 +27,10 @@ import pytest
 from flask import url_for
 
 from tests.factories import PASSWORD, make_patient
-from tests.test_gunicorn import GUNICORN, ROOT, START_TIMEOUT, _environment, _free_port, _stop
+from tests.served import GUNICORN, ROOT, START_TIMEOUT
+from tests.served import environment as _environment
+from tests.served import free_port as _free_port
+from tests.served import stop as _stop
 
 DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
