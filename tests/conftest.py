@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from portal import clock, create_app
 from portal.config import TestConfig
 from portal.extensions import db as _db
+from tests.factories import PASSWORD
 
 BACKEND = os.environ.get("PORTAL_TEST_DB", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
@@ -204,7 +205,7 @@ def runner(app):
 class Auth:
     client: CSRFClient
 
-    def login(self, user_or_email, password: str = "correct horse battery staple",
+    def login(self, user_or_email, password: str = PASSWORD,
               totp_secret: str | None = None, follow: bool = False):
         email = getattr(user_or_email, "email", user_or_email)
         response = self.client.post("/auth/login", data={"email": email, "password": password})

@@ -1,4 +1,4 @@
-from tests.factories import make_admin, make_patient, make_practitioner
+from tests.factories import PASSWORD, make_admin, make_patient, make_practitioner
 
 
 def test_healthz(client):
@@ -20,7 +20,7 @@ def test_patient_signs_in_and_sees_home(client, auth):
 def test_staff_sign_in_needs_totp(client, auth):
     doctor = make_practitioner()
     response = client.post("/auth/login", data={"email": doctor.email,
-                                                "password": "correct horse battery staple"})
+                                                "password": PASSWORD})
     assert response.status_code == 303 and response.location.endswith("/auth/mfa")
     assert client.get("/clinic/").status_code in (302, 303)
     response = auth.login(doctor)
