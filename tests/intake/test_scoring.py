@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.intake import answers
 from portal.intake.questionnaires import scoring
 from portal.intake.services import current_definition
 from tests.intake.helpers import answers_v1
@@ -59,3 +60,14 @@ def test_compute_with_items_missing(app):
     assert scores["nprs_baseline"] is None and scores["peg"] is None
     assert scores["nprs_now"] == 6
     assert scores["psfs"] is None and scores["psfs_items"] == 0
+
+
+def test_stored_answers_cannot_name_an_activity_twice(app):
+    """The intake's PSFS mean counts every row and the follow-ups' baseline one row per name:
+    an answer naming an activity twice (case and spacing aside) is not one the portal
+    stores, so the two can never disagree."""
+    definition = current_definition()
+    twice = [{"activity": "Walk the dog", "score": 5}, {"activity": "walk  THE dog", "score": 3}]
+    assert answers.problems(definition, answers_v1(psfs=twice))
+    once = [{"activity": "Walk", "score": 5}, {"activity": "Lift", "score": 3}]
+    assert answers.problems(definition, answers_v1(psfs=once)) == []

@@ -128,6 +128,32 @@ def test_scales_and_body_map_intensities_are_0_to_10(client, patient):
     assert answers["nprs_average"] == 5
 
 
+@pytest.mark.parametrize("locale, message", [
+    ("en", "You named this activity already. Give each activity once."),
+    ("fr_CA", "Vous avez déjà nommé cette activité. Nommez chaque activité une seule fois."),
+])
+def test_an_activity_named_twice_is_refused_by_its_field(client, auth, locale, message):
+    """Two rows of one activity would count it twice in the intake's PSFS mean and once in
+    the baseline the follow-ups compare with: the second name is refused where it was typed,
+    case and spacing aside, and everything typed comes back."""
+    user = make_patient(name="Dana Double", locale=locale)
+    assert auth.login(user).status_code == 303
+    data = {**FORM[3], "psfs-2-activity": "  lifting   GROCERIES ", "psfs-2-score": "5"}
+    response = post_step(client, 3, data)
+    assert response.status_code == 422
+    doc = parse(response.get_data(as_text=True))
+    error = doc.by_id("q-psfs-2-activity-error")
+    assert error is not None and message in error.text
+    name = doc.by_id("q-psfs-2-activity")
+    assert name.attrs["aria-invalid"] == "true"
+    assert name.attrs["value"] == "lifting   GROCERIES"  # as typed (trimmed)
+    assert doc.by_id("q-psfs-0-activity").attrs["value"] == "Lifting groceries"
+    assert "psfs" not in response_of(user).answers
+    # A different name goes through.
+    assert post_step(client, 3, {**data, "psfs-2-activity": "Gardening"}).status_code == 303
+    assert len(response_of(user).answers["psfs"]) == 3
+
+
 def test_oversized_text_is_refused_with_a_message(client, patient):
     response = post_step(client, 2, {**FORM[2], "main_complaint": "x" * 1001})
     assert response.status_code == 422

@@ -30,6 +30,11 @@ ROWS = "max_rows must be 1 to 10 and min_rows 0 to max_rows"
 ELSEWHERE = "columns and rows settings are for rows questions"
 
 
+def same_name(name: str) -> str:
+    """Names that mean the same row: case and spacing aside ("Gardening" and " gardening")."""
+    return " ".join(name.split()).casefold()
+
+
 class Column(Part):
     where: ClassVar[str] = " column {id!r}"
     shape: ClassVar[str] = "column id None is not valid"
@@ -110,16 +115,26 @@ class Rows(Question):
                 for i, row in enumerate(value) for c in self.columns}
 
     def read(self, form, out: StepInput) -> None:
-        rows, bad = [], False
+        rows, bad, seen = [], False, set()
         for i in range(self.max_rows):
             cells = {c.id: form[self.row_name(i, c.id)] for c in self.columns}
             row = self._read_row(i, cells, form.locale, out)
+            if row and same_name(row[self.name_column.id]) in seen:
+                self._refuse_repeat(cells[self.name_column.id], form.locale, out)
+                row = False
             if row is False:
                 bad = True
             elif row:
+                seen.add(same_name(row[self.name_column.id]))
                 rows.append(row)
         if not bad:
             out.values[self.id] = rows or None
+
+    def _refuse_repeat(self, name_field, locale: str, out: StepInput) -> None:
+        """A name given twice: two rows of one activity would count it twice in the intake's
+        PSFS mean and once in the baseline the follow-ups are compared with."""
+        name_field.errors = [_("You named this activity already. Give each activity once.")]
+        out.fail(self, locale, name_field.errors[0], name_field.id)
 
     def _read_row(self, index: int, cells: dict, locale: str, out: StepInput):
         """The row's answer, None for an empty row, False for a wrong one."""
@@ -158,8 +173,11 @@ class Rows(Question):
         if not isinstance(value, list) or not 0 < len(value) <= self.max_rows:
             return False
         ids = {c.id for c in self.columns}
-        return all(isinstance(row, dict) and set(row) == ids
-                   and all(c.cell_ok(row[c.id]) for c in self.columns) for row in value)
+        if not all(isinstance(row, dict) and set(row) == ids
+                   and all(c.cell_ok(row[c.id]) for c in self.columns) for row in value):
+            return False
+        names = [same_name(row[self.name_column.id]) for row in value]
+        return len(set(names)) == len(names)
 
     def lines(self, value: Any, locale: str) -> list[str]:
         name, score = self.name_column, self.score_column
