@@ -7,6 +7,8 @@ from wtforms import DateField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.forms import plausible_date
+
 # What the file chooser offers; the server decides by content whatever the device sends.
 ACCEPT = ("application/pdf,image/jpeg,image/png,image/heic,image/heif,"
           ".pdf,.jpg,.jpeg,.png,.heic,.heif")
@@ -39,7 +41,7 @@ class UploadForm(FlaskForm):
 
 
 class AcceptForm(FlaskForm):
-    valid_until = DateField(_l("Valid until (optional)"), validators=[Optional()],
+    valid_until = DateField(_l("Valid until (optional)"), validators=[Optional(), plausible_date],
                             render_kw={"autocomplete": "off"})
 
 

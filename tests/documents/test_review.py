@@ -145,6 +145,20 @@ def test_accept_with_a_past_date_is_refused_by_the_field(doctor_client, patient)
     assert fresh(doc).status == "pending"
 
 
+def test_accept_with_a_date_at_the_end_of_the_calendar_is_refused_by_the_field(
+        doctor_client, patient):
+    """9999-12-31 was taken as a clearance's end: no letter is valid for eight thousand
+    years, and such far dates overflow date arithmetic elsewhere."""
+    doc = make_document(patient)
+    staff_page(doctor_client, patient)
+    response = accept(doctor_client, doc, "9999-12-31")
+    assert response.status_code == 422
+    field_id = f"accept-{doc.public_id}-valid_until"
+    assert "Enter a date between" in parse(response.get_data(as_text=True)) \
+        .by_id(f"{field_id}-error").text
+    assert fresh(doc).status == "pending"
+
+
 def test_accept_with_a_nonsense_date(doctor_client, patient):
     doc = make_document(patient)
     staff_page(doctor_client, patient)
