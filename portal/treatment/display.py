@@ -81,11 +81,12 @@ def when(iso: str) -> str:
 
 def fields(names) -> str:
     labels = {"treated_at": _("date and time"), "regions": _("regions"),
-              "nprs_before": _("pain before needling"), "notes": _("private notes")}
+              "nprs_before": _("pain before needling"), "notes": _("private notes"),
+              "override_reason": _("reason to go ahead")}
     return ", ".join(labels.get(name, name) for name in names)
 
 
 def gates(missing) -> str:
     labels = {"clearance": _("no valid physician's clearance"),
-              "consent": _("no signed consent to the current version")}
+              "consent": _("no consent to the current version signed before the session")}
     return _(" and ").join(labels.get(name, name) for name in missing or [])

@@ -183,6 +183,10 @@ class CorrectSessionForm(SessionForm):
     reason = TextAreaField(_l("Reason for the correction"),
                            validators=[DataRequired(_l("Say why the session is corrected.")),
                                        Length(max=2000)], render_kw={"rows": 3})
+    override_reason = TextAreaField(_l("Reason to keep it anyway (only if the new date does "
+                                       "not pass the clearance and consent check)"),
+                                    validators=[Optional(), Length(max=2000)],
+                                    render_kw={"rows": 3})
 
 
 class CancelSessionForm(FlaskForm):

@@ -5,7 +5,7 @@ so a change there is fixed here, once.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from portal.documents import services as documents
@@ -22,8 +22,18 @@ def is_cleared(patient: Patient, on: date | None = None) -> bool:
     return documents.is_cleared(patient, on=on)
 
 
-def has_current_consent(patient: Patient) -> bool:
-    return consents.has_current_consent(patient)
+def has_current_consent(patient: Patient, at: datetime | None = None) -> bool:
+    """Whether the patient had signed the clinic's current consent by ``at`` (default: now).
+    A signature given after the session's time does not cover it (SPEC 4.1)."""
+    signed = consents.signature(patient, consents.current_consent())
+    if signed is None:
+        return False
+    return at is None or _aware(signed.signed_at) <= at
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite gives back naive datetimes; the portal stores UTC everywhere.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _scale(value: Any) -> int | None:

@@ -52,6 +52,7 @@ from portal.treatment.sessions import (
 )
 from portal.treatment.times import (
     GATES,
+    OVERRIDE_REASON_MIN,
     PSFS_EVERY,
     GateRefused,
     TreatmentError,
@@ -63,7 +64,8 @@ from portal.treatment.times import (
 )
 
 __all__ = [
-    "GATES", "PSFS_EVERY", "Gate", "GateRefused", "Progress", "RatingInput", "SessionInput",
+    "GATES", "OVERRIDE_REASON_MIN", "PSFS_EVERY", "Gate", "GateRefused", "Progress",
+    "RatingInput", "SessionInput",
     "TreatmentError", "baseline_for", "baseline_override", "can_edit", "can_rate",
     "cancel_session", "clinic_date", "clinic_datetime", "closes_at", "correct_session",
     "editable_until", "gate", "mark_alert_handled", "numbers", "overdue_clause", "progress",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -18,9 +18,10 @@ from portal.treatment import intake_link
 from portal.treatment.outcome import refresh_outcome
 from portal.treatment.times import (
     FUTURE_TOLERANCE,
-    GateRefused,
     TreatmentError,
+    check_override,
     clinic_date,
+    override_reason,
     take_write_lock,
 )
 
@@ -28,6 +29,8 @@ from portal.treatment.times import (
 
 @dataclass
 class Gate:
+    """Each check of the gate, in GATES order; a new check is one more field here, one more
+    name in GATES and its label in display.gates."""
     cleared: bool
     consented: bool
 
@@ -41,10 +44,11 @@ class Gate:
         return not self.missing
 
 
-def gate(patient: Patient, on: date | None = None) -> Gate:
-    """May ``patient`` be treated on ``on`` (the clinic's date; default today)?"""
-    return Gate(cleared=intake_link.is_cleared(patient, on=on),
-                consented=intake_link.has_current_consent(patient))
+def gate(patient: Patient, at: datetime | None = None) -> Gate:
+    """May ``patient`` be treated at ``at`` (a session's time; default now)? A clearance
+    valid on that day (the clinic's date) and the current consent signed before that time."""
+    return Gate(cleared=intake_link.is_cleared(patient, on=clinic_date(at) if at else None),
+                consented=intake_link.has_current_consent(patient, at=at))
 
 
 # --- recording, correcting, cancelling (SPEC 4.1) ---------------------------------------
@@ -80,7 +84,7 @@ def _by_form_key(patient: Patient, form_key: str | None) -> TreatmentSession | N
 
 
 def record_session(patient: Patient, practitioner: User, data: SessionInput,
-                   override_reason: str | None = None,
+                   given_reason: str | None = None,
                    form_key: str | None = None) -> TreatmentSession:
     """Record a session, if the patient is cleared on its day and has signed the current
     consent, or if the practitioner gives a reason to go ahead anyway (audited and shown
@@ -88,17 +92,19 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
     information). The same form sent twice (``form_key``) records one session.
     Raises GateRefused or TreatmentError."""
     values = _clean(data)
-    reason = (override_reason or "").strip() or None
+    reason = override_reason(given_reason)
     form_key = (form_key or "")[:32] or None
     take_write_lock()
     already = _by_form_key(patient, form_key)
     if already is not None:
         db.session.rollback()
         return already
-    checks = gate(patient, on=clinic_date(values["treated_at"]))
-    if checks.missing and not reason:
+    checks = gate(patient, at=values["treated_at"])
+    try:
+        check_override(checks.missing, reason)
+    except TreatmentError:
         db.session.rollback()
-        raise GateRefused(checks.missing)
+        raise
     now = clock.now()
     session = TreatmentSession(patient_id=patient.id, recorded_by_id=practitioner.id,
                                created_at=now, updated_at=now, status="recorded",
@@ -119,9 +125,7 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
     audit.write("session.recorded", patient=patient, actor=practitioner,
                 subject=session.public_id)
     if checks.missing:
-        # The reason stays on the session (it may say something clinical), not in the log.
-        audit.write("session.gate_overridden", patient=patient, actor=practitioner,
-                    subject=session.public_id, detail={"missing": checks.missing})
+        _audit_override(session, practitioner, checks.missing, reason)
     if patient.status == "discharged":
         # A session for a discharged patient re-admits them, as the chart's button does.
         audit.write("patient.readmitted", patient=patient, actor=practitioner,
@@ -140,42 +144,83 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
     return session
 
 
+def _audit_override(session: TreatmentSession, practitioner: User, missing: list[str],
+                    reason: str | None) -> None:
+    """The override's reason is kept with the session and in its audit event, where the
+    reviewer of the log reads why the gate was passed (SPEC 4.1, 7)."""
+    audit.write("session.gate_overridden", patient=session.patient, actor=practitioner,
+                subject=session.public_id, detail={"missing": missing, "reason": reason})
+
+
 def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
 def correct_session(session: TreatmentSession, practitioner: User, data: SessionInput,
-                    reason: str) -> TreatmentSession:
+                    reason: str, override: str | None = None) -> TreatmentSession:
     """Change what was recorded. The values replaced are kept on the session with who,
-    when and why; the audit log says which fields changed (not their values)."""
+    when and why; the audit log says which fields changed (not their values). The gate is
+    checked again at the corrected time (SPEC 4.1): a session moved to a day it does not
+    pass is refused unless ``override`` gives a reason to go ahead."""
     if session.cancelled:
         raise TreatmentError("cancelled")
     reason = (reason or "").strip()
     if not reason:
         raise TreatmentError("reason")
     values = _clean(data)
-    previous = {}
-    for name, value in values.items():
-        old = getattr(session, name)
-        if name == "treated_at" and _minute(old) == _minute(value):
-            continue  # the form shows minutes: the same minute is no change
-        if old != value:
-            previous[name] = old.isoformat() if isinstance(old, datetime) else old
-            setattr(session, name, value)
-    if not previous:
+    changes = _changes(session, values)
+    if not changes:
         raise TreatmentError("unchanged")
+    missing = _gate_for_correction(session, values["treated_at"], "treated_at" in changes,
+                                   override_reason(override))
+    previous = {}
+    for name, value in changes.items():
+        old = getattr(session, name)
+        previous[name] = old.isoformat() if isinstance(old, datetime) else old
+        setattr(session, name, value)
     now = clock.now()
     if "treated_at" in previous:
         session.rating_opens_at = max(session.treated_at, session.created_at)
+    if missing:
+        previous["override_reason"] = session.override_reason
+        session.override_gates = missing
+        session.override_reason = override_reason(override)
     session.corrections = [*session.corrections, {
         "at": now.isoformat(), "by": practitioner.public_id, "by_name": practitioner.name,
         "reason": reason, "previous": previous}]
     session.updated_at = now
     audit.write("session.corrected", patient=session.patient, actor=practitioner,
                 subject=session.public_id, detail={"fields": sorted(previous)})
+    if missing:
+        _audit_override(session, practitioner, missing, session.override_reason)
     refresh_outcome(session.patient)
     db.session.commit()
     return session
+
+
+def _changes(session: TreatmentSession, values: dict[str, Any]) -> dict[str, Any]:
+    changes = {}
+    for name, value in values.items():
+        old = getattr(session, name)
+        if name == "treated_at" and _minute(old) == _minute(value):
+            continue  # the form shows minutes: the same minute is no change
+        if old != value:
+            changes[name] = value
+    return changes
+
+
+def _gate_for_correction(session: TreatmentSession, treated_at: datetime, moved: bool,
+                         reason: str | None) -> list[str]:
+    """The gate at the corrected time. What the session's own override already passed
+    still holds while its time stays; a new time needs the gate, or a new reason. Returns
+    the checks a new override passes (none when the gate is open or already overridden);
+    raises GateRefused."""
+    missing = gate(session.patient, at=treated_at).missing
+    if not moved and set(missing) <= set(session.override_gates or []):
+        return []
+    if missing:
+        check_override(missing, reason)
+    return missing
 
 
 def cancel_session(session: TreatmentSession, practitioner: User, reason: str) -> None:

@@ -17,6 +17,9 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 # PSFS activities are asked again every third session (SPEC 4.2).
 PSFS_EVERY = 3
 GATES = ("clearance", "consent")
+# An override of the gate needs a reason of at least this many characters, spaces at either
+# end aside (SPEC 4.1): a word or two says nothing a reviewer can check later.
+OVERRIDE_REASON_MIN = 15
 
 
 class TreatmentError(Exception):
@@ -29,11 +32,24 @@ class TreatmentError(Exception):
 
 
 class GateRefused(TreatmentError):
-    """No valid clearance or no current consent, and no override reason given."""
+    """No valid clearance or no current consent, and no override reason given (or one
+    shorter than OVERRIDE_REASON_MIN: ``short``)."""
 
-    def __init__(self, missing: list[str]):
+    def __init__(self, missing: list[str], short: bool = False):
         super().__init__("gate", missing=missing)
         self.missing = missing
+        self.short = short
+
+
+def override_reason(text: str | None) -> str | None:
+    """The override reason as kept (spaces at either end removed), or None when empty."""
+    return (text or "").strip() or None
+
+
+def check_override(missing: list[str], reason: str | None) -> None:
+    """Raise GateRefused when the gate is shut (``missing``) and ``reason`` is no reason."""
+    if missing and (reason is None or len(reason) < OVERRIDE_REASON_MIN):
+        raise GateRefused(missing, short=reason is not None)
 
 
 

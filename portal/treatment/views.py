@@ -39,6 +39,17 @@ def error_text(error: services.TreatmentError) -> str:
 
 
 
+def gate_refusal(refused: services.GateRefused, correcting: bool = False) -> str:
+    if refused.short:
+        return _("A reason to go ahead needs at least %(n)d characters: say what you checked "
+                 "instead.", n=services.OVERRIDE_REASON_MIN)
+    if correcting:
+        return _("On this date the patient has %(missing)s. Keep the earlier date, or give "
+                 "your reason to keep this one anyway.", missing=display.gates(refused.missing))
+    return _("This patient has %(missing)s. To record the session anyway, give your "
+             "reason.", missing=display.gates(refused.missing))
+
+
 def _session(public_id: str) -> TreatmentSession:
     """The session, if the signed-in user may see its patient; otherwise 404."""
     session = services.session_by_public_id(public_id)
@@ -143,9 +154,7 @@ def record_session(patient_id: str):
             session = services.record_session(patient, me(), _session_input(form),
                                               form.override_reason.data, form.form_key.data)
         except services.GateRefused as refused:
-            form.override_reason.errors = [
-                _("This patient has %(missing)s. To record the session anyway, give your "
-                  "reason.", missing=display.gates(refused.missing))]
+            form.override_reason.errors = [gate_refusal(refused)]
         except services.TreatmentError as exc:
             target = _field_for(exc.code, form) or form.day
             target.errors = [error_text(exc)]
@@ -187,7 +196,13 @@ def correct_session(session_id: str):
     form.set_region_choices(current_locale())
     if form.validate_on_submit():
         try:
-            services.correct_session(session, me(), _session_input(form), form.reason.data)
+            services.correct_session(session, me(), _session_input(form), form.reason.data,
+                                     form.override_reason.data)
+        except services.GateRefused as refused:
+            # The date is what made the gate shut: the message stands by it (a reason too
+            # short stands by the reason).
+            target = form.override_reason if refused.short else form.day
+            target.errors = [gate_refusal(refused, correcting=True)]
         except services.TreatmentError as exc:
             target = _field_for(exc.code, form) or form.reason
             target.errors = [error_text(exc)]

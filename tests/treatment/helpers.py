@@ -9,13 +9,21 @@ from sqlalchemy import select
 
 from portal import clock, outcomes
 from portal.extensions import db
-from portal.models import OutcomePoint, Patient, SessionRating, TreatmentSession, User
+from portal.models import (
+    ConsentSignature,
+    OutcomePoint,
+    Patient,
+    SessionRating,
+    TreatmentSession,
+    User,
+)
 from portal.treatment import services
 from tests.factories import make_document, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
 
 HX = {"HX-Request": "true"}
 REGION = "back.low_back.right"
+SIGNED_BEFORE = timedelta(days=730)
 ACTIVITIES = [("Lifting groceries", 3), ("Gardening", 5)]
 
 
@@ -28,6 +36,11 @@ def make_treatable(user: User | None = None, *, baseline: int | None = 6, cleare
     if consented and baseline is not None:
         make_intake(user, nprs_average=baseline,
                     psfs=[{"activity": a, "score": s} for a, s in activities])
+        # Signed well before the sessions the tests record (the gate wants it signed first).
+        for signature in db.session.scalars(select(ConsentSignature).where(
+                ConsentSignature.patient_id == user.patient.id)):
+            signature.signed_at = clock.now() - SIGNED_BEFORE
+        db.session.commit()
     if cleared:
         make_document(user, status="accepted")
     db.session.expire_all()

@@ -82,11 +82,57 @@ def test_allowed_with_an_override_and_a_reason_which_is_audited(app, doctor_clie
     event = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "session.gate_overridden"))
     assert event.patient_id == user.patient.id and event.actor_id == doctor.id
-    assert json.loads(event.detail) == {"missing": ["clearance"]}
-    assert "faxed" not in (event.detail or "")  # the reason stays out of the log
+    # The reason is kept in the audit event as well as on the session.
+    assert json.loads(event.detail) == {"missing": ["clearance"],
+                                        "reason": "Clearance faxed, the letter is on its way."}
     # Visible on the patient's page.
     page = doctor_client.get(sessions_url(user)).get_data(as_text=True)
     assert "Recorded with an override" in page and "Clearance faxed" in page
+
+
+@pytest.mark.parametrize("reason, recorded", [
+    ("  " + "x" * 14 + "  ", False),  # 14 characters once its spaces are stripped
+    ("  " + "x" * 15 + "  ", True),
+])
+def test_an_override_reason_needs_15_characters(app, doctor_client, doctor, reason, recorded):
+    user = make_treatable(cleared=False)
+    response = doctor_client.post(sessions_url(user),
+                                  data=record_form(doctor_client, user, override_reason=reason))
+    if not recorded:
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        doc = parse(html)
+        error, = doc.find_all("p", id="override_reason-error")
+        assert "at least 15 characters" in error.text
+        assert "x" * 14 in html  # what was typed is kept
+        assert sessions_of(user) == []
+        with pytest.raises(services.GateRefused):
+            record(user, doctor, override=reason)
+        return
+    assert response.status_code == 303
+    session, = sessions_of(user)
+    assert session.override_reason == "x" * 15
+    event = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "session.gate_overridden"))
+    assert json.loads(event.detail)["reason"] == "x" * 15
+
+
+def test_the_consent_must_be_signed_before_the_session(app, doctor):
+    from portal.models import ConsentSignature
+    user = make_treatable()
+    signature = db.session.scalar(select(ConsentSignature).where(
+        ConsentSignature.patient_id == user.patient.id))
+    # Signed at 10:00 on the session's day: a session at 10:00 passes, one at 09:59 does not.
+    signed = clock.now().replace(second=0, microsecond=0) - timedelta(hours=2)
+    signature.signed_at = signed
+    db.session.commit()
+    patient = db.session.get(Patient, user.patient.id)
+    assert services.gate(patient, at=signed).open
+    assert services.gate(patient, at=signed - timedelta(minutes=1)).missing == ["consent"]
+    with pytest.raises(services.GateRefused) as refused:
+        record(user, doctor, hours_ago=2 + 1 / 60)
+    assert refused.value.missing == ["consent"]
+    record(user, doctor, hours_ago=1)
 
 
 def test_a_cleared_and_consented_patient_needs_no_reason(app, doctor_client, patient):
@@ -208,6 +254,51 @@ def test_a_correction_keeps_what_it_replaced_and_is_audited(app, doctor_client, 
     assert json.loads(event.detail) == {"fields": ["nprs_before", "regions"]}
     page = doctor_client.get(sessions_url(patient)).get_data(as_text=True)
     assert "Corrected once" in page and "Forgot the gluteal needling." in page
+
+
+def test_a_correction_runs_the_gate_again_at_the_new_date(app, doctor_client, doctor):
+    from portal.documents import services as documents
+    from tests.factories import make_document
+    user = make_treatable(cleared=False)
+    valid_until = documents.today() + timedelta(days=1)
+    make_document(user, status="accepted", valid_until=valid_until)
+    session = record(user, doctor, hours_ago=1)
+    clock.advance(days=10)
+    url = f"/clinic/sessions/{session.public_id}/correct"
+
+    def correct(day, notes, override=""):
+        return doctor_client.post(url, data={
+            "day": day.isoformat(), "time": "12:00", "regions": [REGION], "nprs_before": "",
+            "notes": notes, "reason": "The date was typed wrong.", "override_reason": override})
+
+    # On the clearance's last day: allowed, no override.
+    assert correct(valid_until, "Moved to the last day.").status_code == 303
+    # The day after: refused by the date field, everything typed kept, nothing changed.
+    response = correct(valid_until + timedelta(days=1), "Moved past the expiry.")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    error, = parse(html).find_all("p", id="day-error")
+    assert "no valid physician's clearance" in error.text
+    assert "Moved past the expiry." in html and "The date was typed wrong." in html
+    db.session.expire_all()
+    session = db.session.get(TreatmentSession, session.id)
+    assert services.clinic_date(session.treated_at) == valid_until
+    assert session.override_reason is None and len(session.corrections) == 1
+    # A reason too short is refused by the reason's field.
+    response = correct(valid_until + timedelta(days=1), "Moved past the expiry.", "x" * 14)
+    assert response.status_code == 422
+    assert parse(response.get_data(as_text=True)).find_all("p", id="override_reason-error")
+    # With a reason: kept, on the session and in the audit event.
+    reason = "Renewal letter seen, upload to follow."
+    assert correct(valid_until + timedelta(days=1), "Moved past the expiry.",
+                   reason).status_code == 303
+    db.session.expire_all()
+    session = db.session.get(TreatmentSession, session.id)
+    assert session.override_gates == ["clearance"] and session.override_reason == reason
+    assert session.corrections[-1]["previous"]["override_reason"] is None
+    event = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "session.gate_overridden"))
+    assert json.loads(event.detail) == {"missing": ["clearance"], "reason": reason}
 
 
 @pytest.mark.parametrize("day, time", [("9999-12-31", "23:59"), ("0001-01-01", "00:00")])
