@@ -11,6 +11,7 @@ bp.record_once(lambda state: definitions.init_app(state.app))
 
 from portal.intake import (  # noqa: E402,F401
     after_views,
+    alerts,
     fhir_views,
     review_views,
     staff_views,

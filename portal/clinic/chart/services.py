@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, exists, select, update
@@ -28,6 +29,7 @@ from portal.clinic.chart.forms import discharge_reason_labels
 from portal.clinic.patients.services import STATUS_LABELS
 from portal.documents import services as documents
 from portal.extensions import db
+from portal.intake import alerts as intake_alerts
 from portal.intake import services as intake
 from portal.intake.definitions import Question, Questionnaire
 from portal.models import (
@@ -100,6 +102,11 @@ class Header:
     contact: Contact
     gate: treatment.Gate
     outcome: TreatmentOutcome | None
+
+    @cached_property
+    def alerts(self) -> intake_alerts.Alerts:
+        """Red flags and precautions, read when the header is drawn (in its language)."""
+        return intake_alerts.for_response(self.response)
 
     @property
     def status_label(self) -> str:
