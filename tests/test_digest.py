@@ -46,10 +46,10 @@ def clinic(db, app):
     make_intake(make_patient(name="Ian Intake"))
     make_document(make_patient(name="Clara Clearance"))
     late = make_patient(name="Otto Overdue")
-    record(late, doctor, override="Digest test")
+    record(late, doctor, override="Digest test override")
     clock.advance(hours=25)  # its rating is now past the reminder time
     alerted = make_patient(name="Ava Alert")
-    rate(record(alerted, doctor, hours_ago=2, override="Digest test"), 5, breathing=True)
+    rate(record(alerted, doctor, hours_ago=2, override="Digest test override"), 5, breathing=True)
     with app.test_request_context():
         auth_services.invite(doctor, "ivan.invited@example.org", "Ivan Invited", "patient")
     return {"doctor": doctor,

@@ -191,7 +191,8 @@ def valid_bases(people: dict) -> dict[str, dict]:
         "treatment.cancel_session": {"cancel_reason": "The patient was unwell."},
         "treatment.set_baseline": {"baseline": "6", "baseline_reason": "Asked again."},
         "treatment.rate": rating_form(4, psfs=[3, 5], comment="Better."),
-        "documents.accept": {f"accept-{d}-valid_until": today for d in docs},
+        "documents.accept": {**{f"accept-{d}-valid_until": today for d in docs},
+                             **{f"accept-{d}-letter_date": today for d in docs}},
         "documents.reject": {f"reject-{d}-reason": "Not signed." for d in docs},
     }
 

@@ -127,7 +127,8 @@ def test_the_cookie_is_only_an_id_and_the_message_stays_on_the_server(client, au
     client.get(f"/clinic/patients/{patient.patient.public_id}/documents")
 
     response = client.post(f"/clinic/documents/{doc.public_id}/accept",
-                           data={f"accept-{doc.public_id}-valid_until": ""})
+                           data={f"accept-{doc.public_id}-valid_until": "",
+                                 f"accept-{doc.public_id}-letter_date": "2026-01-05"})
     assert response.status_code == 303
     value = _set_cookie_value(response) or _cookie(client)
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value), value

@@ -184,4 +184,7 @@ def _review(doc, reviewer: User, status: str, days_ago: int, valid_until=None,
     doc.reviewed_by = reviewer
     doc.reviewed_at = clock.now() - timedelta(days=max(days_ago, 0))
     doc.valid_until = valid_until
+    if status == "accepted":
+        # The physician wrote the letter a few days before the patient uploaded it.
+        doc.letter_date = (doc.created_at - timedelta(days=4)).date()
     doc.rejection_reason = reason

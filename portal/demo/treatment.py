@@ -96,6 +96,8 @@ def _clear(patient: Patient, reviewer: User) -> None:
     doc.reviewed_at = clock.now() - timedelta(days=100)
     doc.created_at = clock.now() - timedelta(days=101)
     doc.valid_until = documents.today() + timedelta(days=240)
+    # Written before the upload, and before the demo's first session.
+    doc.letter_date = (doc.created_at - timedelta(days=4)).date()
     db.session.commit()
 
 

@@ -41,6 +41,11 @@ class UploadForm(FlaskForm):
 
 
 class AcceptForm(FlaskForm):
+    # Asked for clearances only (the service refuses a clearance without it): the clearance
+    # is valid from the letter's date (SPEC 3.3).
+    letter_date = DateField(_l("Date of the physician's letter"),
+                            validators=[Optional(), plausible_date],
+                            render_kw={"autocomplete": "off"})
     valid_until = DateField(_l("Valid until (optional)"), validators=[Optional(), plausible_date],
                             render_kw={"autocomplete": "off"})
 

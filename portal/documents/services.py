@@ -77,9 +77,11 @@ def today() -> date:
 # --- the clearance rule (SPEC 3.3) ------------------------------------------------------
 
 def _valid_clearance(on: date):
-    """The one definition: an accepted clearance whose valid-until date (if any) is not
-    before ``on``."""
+    """The one definition: an accepted clearance valid on ``on``, from its letter's date
+    to its valid-until date (if any), both days included. One without a letter date is
+    valid on no day."""
     return ((Document.kind == "clearance") & (Document.status == "accepted")
+            & (Document.letter_date <= on)
             & or_(Document.valid_until.is_(None), Document.valid_until >= on))
 
 
@@ -316,13 +318,29 @@ def record_list_view(viewer: User, patient: Patient) -> None:
 
 # --- review (SPEC 3.3) ------------------------------------------------------------------
 
-def accept(doc: Document, reviewer: User, valid_until: date | None) -> None:
+def accept(doc: Document, reviewer: User, valid_until: date | None,
+           letter_date: date | None = None) -> None:
+    """Accept ``doc``; a clearance needs the date of the physician's letter (valid from that
+    day), which cannot be in the future (so never after a valid-until date, which cannot be
+    in the past)."""
     _check_reviewable(doc)
     if valid_until is not None and valid_until < today():
         raise DocumentError("past_date")
-    _claim_review(doc, reviewer, "accepted", valid_until=valid_until)
+    _check_letter_date(doc, letter_date)
+    _claim_review(doc, reviewer, "accepted", valid_until=valid_until,
+                  letter_date=letter_date if doc.kind == "clearance" else None)
     _reviewed(doc, reviewer, "document.accepted",
-              {"kind": doc.kind, "valid_until": valid_until.isoformat() if valid_until else None})
+              {"kind": doc.kind, "valid_until": valid_until.isoformat() if valid_until else None,
+               "letter_date": letter_date.isoformat() if letter_date else None})
+
+
+def _check_letter_date(doc: Document, letter_date: date | None) -> None:
+    if doc.kind != "clearance":
+        return
+    if letter_date is None:
+        raise DocumentError("letter_date_missing")
+    if letter_date > today():
+        raise DocumentError("letter_date_future")
 
 
 def reject(doc: Document, reviewer: User, reason: str) -> None:

@@ -93,6 +93,9 @@ def _messages() -> dict[str, str]:
         "too_many": _("Upload at most %(n)d files at a time."),
         "kind": _("Choose what you are uploading."),
         "past_date": _("The valid-until date cannot be in the past."),
+        "letter_date_missing": _("Enter the date of the physician's letter: the clearance "
+                                 "is valid from that day."),
+        "letter_date_future": _("The letter's date cannot be in the future."),
         "reason": _("Tell the patient why, so they can send the right document."),
         "already_reviewed": _("This document has already been reviewed."),
         "already_accepted": _("%(who)s already reviewed %(name)s on %(date)s and accepted "
@@ -352,6 +355,13 @@ def _reviewed_already(doc: Document, exc: services.DocumentError | None = None) 
     return _after_review(patient)
 
 
+def _accept_field(form: forms.AcceptForm, code: str):
+    """The field a refusal of the accept form stands by (None: not the form's fault)."""
+    if code == "past_date":
+        return form.valid_until
+    return form.letter_date if code.startswith("letter_date") else None
+
+
 @bp.route("/clinic/documents/<public_id>/accept", methods=["POST"])
 @staff_required
 def accept(public_id: str):
@@ -361,11 +371,12 @@ def accept(public_id: str):
     form = forms.accept_form(doc, submitted=True)
     if form.validate_on_submit():
         try:
-            services.accept(doc, me(), form.valid_until.data)
+            services.accept(doc, me(), form.valid_until.data, form.letter_date.data)
         except services.DocumentError as exc:
-            if exc.code != "past_date":
+            target = _accept_field(form, exc.code)
+            if target is None:
                 return _reviewed_already(doc, exc)
-            form.valid_until.errors = [error_text(exc)]
+            target.errors = [error_text(exc)]
         else:
             flash(_("%(name)s accepted. The patient will see it in the portal.",
                     name=doc.original_name), "success")

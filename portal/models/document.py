@@ -89,6 +89,10 @@ class Document(Model):
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The date of the physician's letter, entered by the reviewer on accepting a clearance:
+    # the clearance is valid from that day (SPEC 3.3). Accepted clearances from before the
+    # field got their review date (the upload's when never reviewed) by migration.
+    letter_date: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     # A new clearance uploaded after a rejected one replaces it.

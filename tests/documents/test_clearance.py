@@ -82,6 +82,7 @@ def test_today_is_the_clinics_day(app, patient):
     assert services.today() == date(2027, 3, 10)
     doc = make_document(patient)
     doc.status, doc.valid_until, doc.reviewed_at = "accepted", date(2027, 3, 10), clock.now()
+    doc.letter_date = date(2027, 3, 1)
     db.session.commit()
     assert services.is_cleared(patient.patient)
     clock.advance(hours=1)  # 00:30 in Vancouver
@@ -97,6 +98,7 @@ def test_clearance_state_follows_the_story(app, patient):
     assert state() == "pending"
     pending.status, pending.reviewed_at = "accepted", clock.now()
     pending.valid_until = services.today() + timedelta(days=1)
+    pending.letter_date = services.today()
     db.session.commit()
     assert state() == "cleared"
     clock.advance(days=3)

@@ -25,9 +25,13 @@ def staff_page(client, patient):
     return client.get(f"/clinic/patients/{patient.patient.public_id}/documents")
 
 
-def accept(client, doc, valid_until="", headers=None):
+def accept(client, doc, valid_until="", headers=None, letter_date=None):
+    """Accept ``doc`` through the form; a letter dated ten days back unless told."""
+    if letter_date is None:
+        letter_date = (services.today() - timedelta(days=10)).isoformat()
     return client.post(f"/clinic/documents/{doc.public_id}/accept",
-                       data={f"accept-{doc.public_id}-valid_until": valid_until},
+                       data={f"accept-{doc.public_id}-valid_until": valid_until,
+                             f"accept-{doc.public_id}-letter_date": letter_date},
                        headers=headers or {})
 
 
@@ -100,6 +104,41 @@ def test_staff_page_fragment_for_htmx(doctor_client, patient):
 
 
 # --- accept -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("letter, until, message", [
+    ("", "", "Enter the date of the physician's letter"),
+    ("tomorrow", "", "cannot be in the future"),
+    ("today", "today", None),  # a letter dated on its valid-until day: accepted
+    ("today", "tomorrow", None),
+    ("1850-01-01", "", "Enter a date between"),
+])
+def test_a_clearance_is_accepted_with_its_letter_date(doctor_client, doctor, patient, letter,
+                                                       until, message):
+    today = services.today()
+    days = {"": "", "today": today, "tomorrow": today + timedelta(days=1)}
+    letter_value = days.get(letter, letter)
+    until_value = days[until]
+    doc = make_document(patient)
+    staff_page(doctor_client, patient)
+    response = accept(doctor_client, doc, str(until_value), letter_date=str(letter_value))
+    if message is None:
+        assert response.status_code == 303
+        assert fresh(doc).letter_date == letter_value
+        event = db.session.scalar(select(AuditEvent).where(
+            AuditEvent.action == "document.accepted"))
+        assert f'"letter_date": "{today.isoformat()}"' in event.detail
+        assert services.is_cleared(patient.patient)
+        assert not services.is_cleared(patient.patient, on=today - timedelta(days=1))
+        return
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    field_id = f"accept-{doc.public_id}-letter_date"
+    error = parse(html).by_id(f"{field_id}-error")
+    assert error is not None and message in error.text
+    assert fresh(doc).status == "pending"
+    if until_value:
+        assert str(until_value) in html  # what was typed is kept
+
 
 def test_accept_with_a_valid_until_date_clears_the_patient(doctor_client, doctor, patient):
     doc = make_document(patient)
@@ -251,7 +290,7 @@ def test_two_reviews_at_once_the_second_is_refused(app, doctor, patient, first, 
         if second is services.reject:
             second(doc, doctor, "Another reason.")
         else:
-            second(doc, doctor, None)
+            second(doc, doctor, None, services.today())
     assert refused.value.code == f"already_{first}"
     db.session.rollback()
     doc_now = fresh(doc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -224,6 +224,31 @@ def test_the_gate_uses_the_clearance_on_the_day_of_the_session(app, doctor):
     clock.advance(days=5)  # ... and one after the clearance expired is not.
     with pytest.raises(services.GateRefused):
         record(user, doctor, hours_ago=1)
+
+
+def test_the_clearance_is_valid_from_its_letter_date_to_its_end_date(app, doctor):
+    """Each end at its boundary: the letter's day and the valid-until day pass, the day
+    before and the day after do not; a session 400 days back is refused."""
+    from portal.documents import services as documents
+    from tests.factories import make_document
+    user = make_treatable(cleared=False)
+    today = documents.today()
+    letter, until = today - timedelta(days=20), today + timedelta(days=1)
+    make_document(user, status="accepted", letter_date=letter, valid_until=until)
+    patient = db.session.get(Patient, user.patient.id)
+
+    def noon(day):
+        return services.clinic_datetime(day, time(12, 0))
+
+    assert services.gate(patient, at=noon(letter)).open
+    assert services.gate(patient, at=noon(letter - timedelta(days=1))).missing == ["clearance"]
+    assert services.gate(patient, at=noon(until)).open
+    assert services.gate(patient, at=noon(until + timedelta(days=1))).missing == ["clearance"]
+    data = services.SessionInput(treated_at=noon(today - timedelta(days=400)),
+                                 regions=[REGION])
+    with pytest.raises(services.GateRefused) as refused:
+        services.record_session(patient, doctor, data)
+    assert refused.value.missing == ["clearance"]
 
 
 # --- corrections and cancellations -------------------------------------------------------
