@@ -55,7 +55,7 @@ translations: venv
 # Re-extract strings after changing them; then translate portal/translations/fr_CA.
 messages: venv
 	$(PYBABEL) extract -F babel.cfg -k _l --ignore-dirs '.* __pycache__ node_modules' -o portal/translations/messages.pot .
-	$(PYBABEL) update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+	$(PYBABEL) update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching --ignore-obsolete
 
 db: venv
 	mkdir -p instance
