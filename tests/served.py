@@ -62,9 +62,9 @@ def environment(app, tmp_path, **overrides) -> dict[str, str]:
     return {k: v for k, v in env.items() if v is not None}
 
 
-def start(env, tmp_path, port):
+def start(env, tmp_path, port, workers: int = 1):
     log = open(tmp_path / "gunicorn.log", "wb")
-    proc = subprocess.Popen([str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", "1",
+    proc = subprocess.Popen([str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", str(workers),
                              "--graceful-timeout", "5", "app:app"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     return proc, log
@@ -98,9 +98,10 @@ def wait_until_up(proc, port: int, tmp_path) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(app, tmp_path) -> Iterator[str]:
-    """``app``'s database served by gunicorn in production mode, with the test's encryption
-    key; yields the base address. What the test wrote is committed first."""
+def gunicorn(app, tmp_path, workers: int = 1) -> Iterator[str]:
+    """``app``'s database served by gunicorn in production mode (``workers`` processes), with
+    the test's encryption key; yields the base address. What the test wrote is committed
+    first."""
     from portal.extensions import db
 
     assert app.config["ENCRYPTION_KEYS"] == ENCRYPTION_KEY, \
@@ -108,7 +109,7 @@ def gunicorn(app, tmp_path) -> Iterator[str]:
     db.session.commit()
     port = free_port()
     proc, log = start(environment(app, tmp_path, ENCRYPTION_KEYS=ENCRYPTION_KEY),
-                      tmp_path, port)
+                      tmp_path, port, workers)
     try:
         wait_until_up(proc, port, tmp_path)
         yield f"http://127.0.0.1:{port}"
