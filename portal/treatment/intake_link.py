@@ -5,10 +5,15 @@ so a change there is fixed here, once.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask import has_request_context
+from flask_babel import force_locale
+
 from portal.documents import services as documents
+from portal.intake import alerts
 from portal.intake import consent as consents
 from portal.intake import services as intake
 from portal.intake.types.rows import Rows
@@ -29,6 +34,19 @@ def has_current_consent(patient: Patient, at: datetime | None = None) -> bool:
     if signed is None:
         return False
     return at is None or _aware(signed.signed_at) <= at
+
+
+def unreviewed_red_flags(patient: Patient, at: datetime | None = None) -> list[str]:
+    """The submitted intake's red flags (labels, in the reader's language) that no
+    practitioner had reviewed by ``at`` (default: now). A review given after the session's
+    time does not cover it (SPEC 4.1); an amendment clears the review (intake.amendments)."""
+    # Outside a request (a task, the command line) there is no reader: English labels.
+    with nullcontext() if has_request_context() else force_locale("en"):
+        found = alerts.for_response(intake.submitted_response(patient))
+    reviewed = found.reviewed_at
+    if reviewed is not None and (at is None or _aware(reviewed) <= at):
+        return []
+    return [alert.label for alert in found.red_flags]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,8 +1,8 @@
-"""Recording, correcting and cancelling sessions behind the clearance and consent gate
-(SPEC 4.1); a staff view of a patient's sessions is audited here."""
+"""Recording, correcting and cancelling sessions behind the clearance, consent and
+red-flag gate (SPEC 4.1); a staff view of a patient's sessions is audited here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -33,11 +33,14 @@ class Gate:
     name in GATES and its label in display.gates."""
     cleared: bool
     consented: bool
+    # The red flags no practitioner had reviewed by then (none: the check passes).
+    red_flags: list[str] = field(default_factory=list)
 
     @property
     def missing(self) -> list[str]:
         return [name for name, ok in (("clearance", self.cleared),
-                                      ("consent", self.consented)) if not ok]
+                                      ("consent", self.consented),
+                                      ("red_flags", not self.red_flags)) if not ok]
 
     @property
     def open(self) -> bool:
@@ -46,9 +49,11 @@ class Gate:
 
 def gate(patient: Patient, at: datetime | None = None) -> Gate:
     """May ``patient`` be treated at ``at`` (a session's time; default now)? A clearance
-    valid on that day (the clinic's date) and the current consent signed before that time."""
+    valid on that day (the clinic's date), the current consent signed before that time, and
+    no red flag of the intake left unreviewed at that time."""
     return Gate(cleared=intake_link.is_cleared(patient, on=clinic_date(at) if at else None),
-                consented=intake_link.has_current_consent(patient, at=at))
+                consented=intake_link.has_current_consent(patient, at=at),
+                red_flags=intake_link.unreviewed_red_flags(patient, at=at))
 
 
 # --- recording, correcting, cancelling (SPEC 4.1) ---------------------------------------

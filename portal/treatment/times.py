@@ -16,7 +16,7 @@ from portal.models import SessionRating, TreatmentSession
 FUTURE_TOLERANCE = timedelta(minutes=10)
 # PSFS activities are asked again every third session (SPEC 4.2).
 PSFS_EVERY = 3
-GATES = ("clearance", "consent")
+GATES = ("clearance", "consent", "red_flags")
 # An override of the gate needs a reason of at least this many characters, spaces at either
 # end aside (SPEC 4.1): a word or two says nothing a reviewer can check later.
 OVERRIDE_REASON_MIN = 15
@@ -32,8 +32,8 @@ class TreatmentError(Exception):
 
 
 class GateRefused(TreatmentError):
-    """No valid clearance or no current consent, and no override reason given (or one
-    shorter than OVERRIDE_REASON_MIN: ``short``)."""
+    """No valid clearance, no current consent or an unreviewed red flag, and no override
+    reason given (or one shorter than OVERRIDE_REASON_MIN: ``short``)."""
 
     def __init__(self, missing: list[str], short: bool = False):
         super().__init__("gate", missing=missing)
