@@ -6,10 +6,12 @@ jumps to it) and Enter or Space acts. axe-core on every page reached."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal.documents import services as documents
 from portal.extensions import db
 from portal.models import Document, Patient, TreatmentSession
 from tests.browser.helpers import check_a11y, sign_in, totp_now
@@ -78,8 +80,13 @@ def test_practitioner_day_by_keyboard(open_page, live_server):
     _press(desk, _tab(desk, "Documents"))
     expect(desk.locator("#chart-panel-title")).to_have_text("Documents")
     check_a11y(desk, "dashboard-chart-documents")
-    accept = desk.locator(".doc", has_text="clearance.pdf").get_by_role(
-        "button", name="Accept clearance.pdf", exact=True)
+    card = desk.locator(".doc", has_text="clearance.pdf")
+    letter = card.get_by_label("Date of the physician's letter")
+    letter.focus()
+    # A date field takes its parts from the keyboard in the order the locale shows them:
+    # the value is set directly, the rest of the review is done with the keyboard.
+    letter.fill((documents.today() - timedelta(days=3)).isoformat())
+    accept = card.get_by_role("button", name="Accept clearance.pdf", exact=True)
     _press(desk, accept)
     expect(desk.locator("#flash")).to_contain_text("clearance.pdf accepted.")
     expect(desk.locator("#patient-documents")).to_contain_text("Cleared for IMS")

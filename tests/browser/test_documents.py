@@ -199,6 +199,8 @@ def test_clearance_from_upload_to_cleared(open_page, live_server, monkeypatch):
     card = desk.locator(".doc", has_text="clearance.pdf")
     expect(card.get_by_role("button", name="Accept clearance.pdf", exact=True)).to_be_visible()
     until = documents.today() + timedelta(days=365)
+    letter = documents.today() - timedelta(days=3)
+    card.get_by_label("Date of the physician's letter").fill(letter.isoformat())
     card.get_by_label("Valid until (optional)").fill(until.isoformat())
     card.get_by_role("button", name="Accept clearance.pdf", exact=True).click()
     expect(desk.locator("#flash")).to_contain_text("clearance.pdf accepted.")
