@@ -32,6 +32,9 @@ def clearance(draw: Draws, plan: Plan, uploaded: datetime, status: str,
         "reviewed_at": reviewed,
         "reviewed_by_id": plan.patient["practitioner_id"] if reviewed else None,
         "valid_until": valid_until,
+        # The physician's letter, dated four days before it was uploaded (as the named
+        # demo's): an accepted clearance is valid from that day (SPEC 3.3).
+        "letter_date": (uploaded - timedelta(days=4)).date() if status == "accepted" else None,
         "rejection_reason": REJECT_REASON if status == "rejected" else None})
     plan.blobs.append((key, content))
     return reviewed or uploaded
