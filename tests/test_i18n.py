@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -50,3 +51,77 @@ def test_french_page(client):
     html = page.get_data(as_text=True)
     assert 'lang="fr-CA"' in html
     assert "Mot de passe" in html and "Password" not in html
+
+
+# --- register: CLINICAL.md, "Wording in French (fr-CA), as Québec clinicians write it" ----
+
+# Forms that section tells us to avoid, each with the reason.
+AVOIDED_FRENCH = {
+    "que vous pouvez imaginer": "worst pain: « la pire douleur imaginable »",
+    "amélioration importante": "a 30% change: « amélioration cliniquement significative »",
+    "Ne s'applique pas": "a calque: « Ne me concerne pas »",
+    "sans essayer": "weight loss: « sans le vouloir »",
+    "Vraiment beaucoup": "PGIC extremes: « très nettement aggravé / amélioré »",
+    "Engourdissement en selle": "staff label: « anesthésie en selle »",
+    "puncture sèche": "the regulated term: « puncture physiothérapique avec aiguilles sèches "
+                      "(PPAS) »",
+}
+# « évanoui » alone describes only a man; « anticoagulant » alone leaves out the
+# antiplatelets (clopidogrel, daily aspirin) the question lists.
+AVOIDED_PATTERNS = {
+    re.compile(r"évanoui(?!\(e\)|ssement)"): "both genders: « évanoui(e) »",
+    re.compile(r"anticoagulant(?! ou antiplaquettaire)"):
+        "blood thinners: « un médicament qui éclaircit le sang (anticoagulant ou "
+        "antiplaquettaire) »",
+}
+
+
+def _avoided_forms(text: str) -> list[str]:
+    found = [f"{phrase!r} ({why})" for phrase, why in AVOIDED_FRENCH.items()
+             if phrase.lower() in text.lower()]
+    found += [f"{pattern.pattern!r} ({why})" for pattern, why in AVOIDED_PATTERNS.items()
+              if pattern.search(text)]
+    return found
+
+
+def _french_texts(node) -> list[str]:
+    """Every French text of a questionnaire or consent file, however deeply nested."""
+    if isinstance(node, dict):
+        texts = [node["fr_CA"]] if isinstance(node.get("fr_CA"), str) else []
+        return texts + [t for value in node.values() for t in _french_texts(value)]
+    if isinstance(node, list):
+        return [t for item in node for t in _french_texts(item)]
+    return []
+
+
+def test_french_catalogue_avoids_the_forms_clinical_md_rules_out():
+    """CLINICAL.md, "Wording in French (fr-CA), as Québec clinicians write it": none of the
+    forms it rules out is left in a French translation."""
+    with PO.open("rb") as fh:
+        catalogue = read_po(fh)
+    wrong = {}
+    for message in catalogue:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in strings:
+            if text and (found := _avoided_forms(text)):
+                wrong[text] = found
+    assert wrong == {}
+
+
+def test_newest_questionnaire_and_consent_avoid_the_forms_clinical_md_rules_out():
+    """CLINICAL.md, "Wording in French (fr-CA), as Québec clinicians write it": the French
+    of the questionnaire and consent a new patient gets (the newest version of each) uses
+    none of the forms it rules out. Older versions stay as published: answers and
+    signatures point at them."""
+    from portal.intake.definitions import FOLDER, load_folder
+
+    registry = load_folder(FOLDER)
+    newest = {"ims_intake": registry.questionnaire("ims_intake").version,
+              "ims_consent": registry.consent("ims_consent").version}
+    wrong = {}
+    for key, version in newest.items():
+        data = tomllib.loads((FOLDER / f"{key}_v{version}.toml").read_text(encoding="utf-8"))
+        for text in _french_texts(data):
+            if found := _avoided_forms(text):
+                wrong[f"{key} v{version}: {text[:70]}"] = found
+    assert wrong == {}

@@ -314,7 +314,8 @@ def test_in_french_with_the_keyboard_only(open_page, live_server, translate):
     for qid in YES_NO[1:]:
         choose(page, question(page, qid), "Oui" if qid == "pc_anticoagulant" else "Non")
         if qid == "pc_anticoagulant":
-            type_into(page, page.get_by_label("Si oui : quel anticoagulant?"), "Apixaban")
+            type_into(page, page.get_by_label("Si oui : quel médicament qui éclaircit le sang?"),
+                      "Apixaban")
             type_into(page, page.get_by_label("Si oui : quelle dose, et à quelle fréquence?"),
                       "5 mg deux fois par jour")
     choose(page, question(page, "pc_pregnancy"), "Non")

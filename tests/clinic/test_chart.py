@@ -225,7 +225,7 @@ def test_summary_says_responder_and_worsening_side_by_side(staff, doctor):
     db.session.commit()
     doc = parse(staff.get(url(user)).get_data(as_text=True))
     nprs = " ".join(doc.by_id("summary-nprs").text.split())
-    assert "Amélioration importante" in nprs
+    assert "Amélioration cliniquement significative" in nprs
     assert ("Alerte d'aggravation Amélioration depuis le début ; 2 points de plus que la "
             "dernière fois." in nprs)
 

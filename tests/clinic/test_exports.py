@@ -288,7 +288,7 @@ def test_pain_observations_carry_loinc_72514_3(staff_client, treated):
 def test_questionnaire_response_is_the_submitted_intake(staff_client, treated):
     data = json.loads(_export(staff_client, treated).get_data(as_text=True))
     qr = _resources(data, "QuestionnaireResponse")[0]
-    assert qr["questionnaire"] == "http://localhost/fhir/Questionnaire/ims_intake|1"
+    assert qr["questionnaire"] == "http://localhost/fhir/Questionnaire/ims_intake|2"
     assert qr["status"] == "completed"
     # Its identifier is in a system of its own, not the patients'.
     patient = _resources(data, "Patient")[0]

@@ -28,7 +28,7 @@ from tests.conftest import Auth
 from tests.factories import make_patient, make_practitioner
 from tests.intake.helpers import make_intake, page_state
 
-INTAKE = FOLDER / "ims_intake_v1.toml"
+INTAKE = FOLDER / "ims_intake_v2.toml"  # the newest published version
 
 
 def raw() -> dict:
@@ -45,7 +45,7 @@ def registry_with_consent() -> Registry:
 def test_the_shipped_definitions_load():
     reg = load_folder(FOLDER)
     intake = reg.questionnaire("ims_intake")
-    assert (intake.key, intake.version, intake.step_count) == ("ims_intake", 1, 7)
+    assert (intake.key, intake.version, intake.step_count) == ("ims_intake", 2, 7)
     assert [s.id for s in intake.steps] == ["about", "pain", "function", "history", "safety",
                                             "consent", "review"]
     # Every question type of SPEC 2.2 is used.
@@ -53,7 +53,7 @@ def test_the_shipped_definitions_load():
     # Both languages everywhere.
     for question in intake.questions.values():
         assert question.label["en"] and question.label["fr_CA"], question.id
-    assert reg.consent("ims_consent").version == 1
+    assert reg.consent("ims_consent").version == 2
 
 
 def _step(data: dict, step_id: str) -> dict:
@@ -135,14 +135,14 @@ def _config(**extra) -> dict:
 
 def test_the_app_refuses_to_start_with_a_broken_definition(tmp_path):
     text = INTAKE.read_text(encoding="utf-8").replace('type = "scale"', 'type = "slider"', 1)
-    folder = _folder_with(tmp_path, "ims_intake_v1.toml", text)
+    folder = _folder_with(tmp_path, "ims_intake_v2.toml", text)
     with pytest.raises(DefinitionError, match="question 'nprs_now': type 'slider'"):
         create_app(_config(INTAKE_DEFINITIONS_DIR=str(folder)))
 
 
 def test_file_name_key_and_version_must_agree(tmp_path):
     text = INTAKE.read_text(encoding="utf-8")
-    folder = _folder_with(tmp_path, "ims_intake_v3.toml", text)  # says version = 1 inside
+    folder = _folder_with(tmp_path, "ims_intake_v3.toml", text)  # says version = 2 inside
     with pytest.raises(DefinitionError, match=r"ims_intake_v3\.toml: key and version"):
         load_folder(folder)
     broken = tmp_path / "b"
@@ -152,12 +152,12 @@ def test_file_name_key_and_version_must_agree(tmp_path):
         load_folder(broken)
 
 
-# --- publishing version 2 ----------------------------------------------------------------
+# --- publishing version 3 ----------------------------------------------------------------
 
-def version_2() -> str:
-    """Version 1 with a question reworded, one added and one removed."""
+def version_3() -> str:
+    """Version 2 with a question reworded, one added and one removed."""
     text = INTAKE.read_text(encoding="utf-8")
-    text = text.replace("version = 1", "version = 2", 1)
+    text = text.replace("\nversion = 2\n", "\nversion = 3\n", 1)
     text = text.replace('label = { en = "Phone number", fr_CA = "Numéro de téléphone" }',
                         'label = { en = "Mobile phone number", fr_CA = "Cellulaire" }')
     text = text.replace('''[[steps.questions]]
@@ -171,7 +171,7 @@ id = "physician_clinic_gone"''')
     return text
 
 
-def test_publishing_version_2_leaves_version_1_responses_unchanged(app, client, tmp_path):
+def test_publishing_version_3_leaves_version_2_responses_unchanged(app, client, tmp_path):
     veteran = make_patient(name="Vera Veteran")
     submitted = make_intake(veteran)
     halfway = make_patient(name="Hal Halfway")
@@ -179,10 +179,10 @@ def test_publishing_version_2_leaves_version_1_responses_unchanged(app, client, 
     before = {r.id: (r.definition_version, dict(r.answers), r.scores, r.flags)
               for r in db.session.scalars(select(IntakeResponse))}
 
-    # A deploy with ims_intake_v2.toml next to v1.
-    folder = _folder_with(tmp_path, "ims_intake_v2.toml", version_2())
+    # A deploy with ims_intake_v3.toml next to v2.
+    folder = _folder_with(tmp_path, "ims_intake_v3.toml", version_3())
     app.extensions["intake_definitions"] = load_folder(folder)
-    assert services.current_definition().version == 2
+    assert services.current_definition().version == 3
 
     db.session.expire_all()
     after = {r.id: (r.definition_version, dict(r.answers), r.scores, r.flags)
@@ -206,7 +206,7 @@ def test_publishing_version_2_leaves_version_1_responses_unchanged(app, client, 
     assert staff.status_code == 200 and "Phone number" in staff.get_data(as_text=True)
     client.post("/auth/logout")
 
-    # ...and a new patient answers version 2.
+    # ...and a new patient answers version 3.
     newcomer = make_patient(name="Nina Newcomer")
     Auth(client).login(newcomer)
     page = client.get("/me/intake/1").get_data(as_text=True)
@@ -214,9 +214,9 @@ def test_publishing_version_2_leaves_version_1_responses_unchanged(app, client, 
     state = page_state(client, 1)
     client.post("/me/intake/1", data={**state, "preferred_name": "Nina", "action": "save"})
     response = services.response_for(newcomer.patient)
-    assert response.definition_version == 2 and response.answers == {"preferred_name": "Nina"}
-    assert db.session.get(IntakeResponse, halfway_response.id).definition_version == 1
-    assert db.session.get(IntakeResponse, submitted.id).definition_version == 1
+    assert response.definition_version == 3 and response.answers == {"preferred_name": "Nina"}
+    assert db.session.get(IntakeResponse, halfway_response.id).definition_version == 2
+    assert db.session.get(IntakeResponse, submitted.id).definition_version == 2
 
 
 def test_registry_is_loaded_at_start_up(app):

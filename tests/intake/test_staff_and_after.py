@@ -171,10 +171,10 @@ def test_a_new_consent_version_asks_for_a_new_signature(app, client, auth, tmp_p
     from portal.intake.definitions import FOLDER
     for path in FOLDER.glob("*.toml"):
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    text = (FOLDER / "ims_consent_v1.toml").read_text(encoding="utf-8")
-    text = text.replace("version = 1", "version = 2", 1).replace(
+    text = (FOLDER / "ims_consent_v2.toml").read_text(encoding="utf-8")
+    text = text.replace("\nversion = 2\n", "\nversion = 3\n", 1).replace(
         "Serious problems are very rare.", "Serious problems are very rare (about 1 in 2,500).")
-    (folder / "ims_consent_v2.toml").write_text(text, encoding="utf-8")
+    (folder / "ims_consent_v3.toml").write_text(text, encoding="utf-8")
     app.extensions["intake_definitions"] = load_folder(folder)
 
     assert not consents.has_current_consent(user.patient)
@@ -188,7 +188,7 @@ def test_a_new_consent_version_asks_for_a_new_signature(app, client, auth, tmp_p
     assert signed.status_code == 303
     assert consents.has_current_consent(user.patient)
     rows = consents.signatures(user.patient)
-    assert [r.consent_version for r in rows] == [2, 1]
+    assert [r.consent_version for r in rows] == [3, 2]
     assert rows[0].text_sha256 != rows[1].text_sha256
     assert "Sign the updated consent" not in client.get("/me/").get_data(as_text=True)
 
@@ -203,9 +203,9 @@ def test_an_unsent_intake_needs_the_new_consent_signed_before_sending(app, clien
     from portal.intake.definitions import FOLDER
     for path in FOLDER.glob("*.toml"):
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    text = (FOLDER / "ims_consent_v1.toml").read_text(encoding="utf-8").replace(
-        "version = 1", "version = 2", 1)
-    (folder / "ims_consent_v2.toml").write_text(text, encoding="utf-8")
+    text = (FOLDER / "ims_consent_v2.toml").read_text(encoding="utf-8").replace(
+        "\nversion = 2\n", "\nversion = 3\n", 1)
+    (folder / "ims_consent_v3.toml").write_text(text, encoding="utf-8")
     app.extensions["intake_definitions"] = load_folder(folder)
     review = client.get("/me/intake/7").get_data(as_text=True)
     assert "/me/intake/6#q-consent-signature-name" in review

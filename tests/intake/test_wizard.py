@@ -55,7 +55,7 @@ def test_from_the_first_step_to_submission(client, patient):
 
     stored = response_of(patient)
     assert stored.status == "submitted" and stored.submitted_at is not None
-    assert stored.definition_key == "ims_intake" and stored.definition_version == 1
+    assert stored.definition_key == "ims_intake" and stored.definition_version == 2
     assert stored.answers["pain_map"] == {"front.shoulder.right": 7, "back.neck.right": 5}
     assert stored.answers["psfs"][1] == {"activity": "Sleeping on my right side", "score": 2}
     assert stored.answers["previous_treatments"] == ["physiotherapy", "massage"]
@@ -66,7 +66,7 @@ def test_from_the_first_step_to_submission(client, patient):
     assert db.session.get(Patient, patient.patient.id).status == "intake_submitted"
 
     signature = db.session.scalar(select(ConsentSignature))
-    assert signature.typed_name == "Pat Morgan" and signature.consent_version == 1
+    assert signature.typed_name == "Pat Morgan" and signature.consent_version == 2
     assert len(signature.text_sha256) == 64 and signature.ip == "127.0.0.1"
     mails = list(db.session.scalars(select(OutboxMessage)))
     assert [m.to_addr for m in mails] == [doctor.email]
