@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pyotp
+import pytest
 from cryptography.fernet import Fernet
 
 from tests.factories import PASSWORD
@@ -34,6 +35,17 @@ START_TIMEOUT = 20
 # included) and the server it starts: production refuses the development key.
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 _TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+# For the test modules that serve their app: `pytestmark = served.needs_gunicorn`, and
+# `from tests.served import app_config` (the app shares ENCRYPTION_KEY with its server).
+needs_gunicorn = pytest.mark.skipif(not GUNICORN.exists(),
+                                    reason="gunicorn is not installed in this environment")
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config["ENCRYPTION_KEYS"] = ENCRYPTION_KEY
+    return app_config
 
 
 def free_port() -> int:

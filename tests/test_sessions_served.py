@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests import served
 from tests.factories import make_patient
+from tests.served import app_config  # noqa: F401  (the app shares the server's key)
 
 WORKERS = 3
 
-pytestmark = pytest.mark.skipif(not served.GUNICORN.exists(),
-                                reason="gunicorn is not installed in this environment")
-
-
-@pytest.fixture
-def app_config(app_config):
-    app_config["ENCRYPTION_KEYS"] = served.ENCRYPTION_KEY
-    return app_config
+pytestmark = served.needs_gunicorn
 
 
 def test_several_workers_share_the_sessions(app, tmp_path):

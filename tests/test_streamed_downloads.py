@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from sqlalchemy import insert, select
 
 from portal import audit, clock, csvexport, storage
@@ -18,15 +17,9 @@ from portal.models import AuditEvent, Patient
 from tests import served
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
 from tests.queries import grow_to
+from tests.served import app_config  # noqa: F401  (the app shares the server's key)
 
-pytestmark = pytest.mark.skipif(not served.GUNICORN.exists(),
-                                reason="gunicorn is not installed in this environment")
-
-
-@pytest.fixture
-def app_config(app_config):
-    app_config["ENCRYPTION_KEYS"] = served.ENCRYPTION_KEY
-    return app_config
+pytestmark = served.needs_gunicorn
 
 
 def _csv(answer: served.Answer) -> list[list[str]]:
