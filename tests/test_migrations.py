@@ -23,6 +23,7 @@ TABLES |= {"browser_sessions"}
 TABLES |= {"documents", "stored_chunks"}
 TABLES |= {"intake_responses", "intake_amendments", "intake_stashes", "consent_signatures"}
 TABLES |= {"treatment_sessions", "session_ratings", "treatment_outcomes", "outcome_points"}
+TABLES |= {"consent_discussions", "safety_reports"}
 
 
 @pytest.fixture

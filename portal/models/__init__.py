@@ -4,6 +4,7 @@ from portal.models.clinic import ClinicSettings
 from portal.models.document import DOCUMENT_KINDS, Document, StoredChunk
 from portal.models.intake import (
     INTAKE_STATUSES,
+    ConsentDiscussion,
     ConsentSignature,
     IntakeAmendment,
     IntakeResponse,
@@ -15,6 +16,7 @@ from portal.models.treatment import (
     OUTCOME_STATUSES,
     SORENESS_DURATIONS,
     OutcomePoint,
+    SafetyReport,
     SessionRating,
     TreatmentOutcome,
     TreatmentSession,
@@ -47,6 +49,7 @@ __all__ = [
 __all__ += ["DOCUMENT_KINDS", "Document", "StoredChunk"]
 __all__ += [
     "INTAKE_STATUSES",
+    "ConsentDiscussion",
     "ConsentSignature",
     "IntakeAmendment",
     "IntakeResponse",
@@ -56,6 +59,7 @@ __all__ += [
     "OUTCOME_STATUSES",
     "SORENESS_DURATIONS",
     "OutcomePoint",
+    "SafetyReport",
     "SessionRating",
     "TreatmentOutcome",
     "TreatmentSession",

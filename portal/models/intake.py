@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -68,6 +69,9 @@ class IntakeResponse(Model):
     precaution_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The reviewer's note; required when the intake has red flags, since the review is the
+    # acknowledgement of the clinic's safety alert (SPEC 5.1).
+    review_note: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship()
     reviewed_by: Mapped[User | None] = relationship()
@@ -105,9 +109,17 @@ class IntakeAmendment(Model):
 class ConsentSignature(Model):
     """A signed consent (SPEC 2.3 step 6): which text (key, version, SHA-256 of the exact
     text shown, its language), the name typed, when, from which address and browser.
-    One per patient and consent version; a new version asks for a new signature."""
+    One current signature per patient and consent version; a new version asks for a new
+    signature. A patient may withdraw consent at any time (CLINICAL.md, "Dry needling / IMS
+    precautions and consent": the right to refuse or withdraw): the signature keeps its row with
+    ``withdrawn_at``, and signing again makes a new row."""
     __tablename__ = "consent_signatures"
-    __table_args__ = (UniqueConstraint("patient_id", "consent_key", "consent_version"),)
+    __table_args__ = (
+        Index("uq_consent_signatures_current", "patient_id", "consent_key", "consent_version",
+              unique=True,
+              postgresql_where=text("withdrawn_at IS NULL"),
+              sqlite_where=text("withdrawn_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = public_id_column()
@@ -123,8 +135,38 @@ class ConsentSignature(Model):
     signed_at: Mapped[datetime] = created_at_column()
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship()
+
+
+class ConsentDiscussion(Model):
+    """The second part of informed consent (SPEC 4.1; CLINICAL.md, "Informed consent is a
+    conversation, not a form", College of Physiotherapists of Alberta): the practitioner
+    records that risks, benefits and alternatives were explained, questions answered and the
+    patient agrees, for the signature it completes. A new consent version or a withdrawal
+    needs a new signature, and so a new discussion."""
+    __tablename__ = "consent_discussions"
+    __table_args__ = (
+        Index("ix_consent_discussions_patient", "patient_id", "discussed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = public_id_column()
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
+                                            nullable=False)
+    signature_id: Mapped[int] = mapped_column(
+        ForeignKey("consent_signatures.id", ondelete="CASCADE"), nullable=False, index=True)
+    # When the conversation took place (the practitioner may record it afterwards).
+    discussed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    discussed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+    patient: Mapped[Patient] = relationship()
+    signature: Mapped[ConsentSignature] = relationship()
+    discussed_by: Mapped[User] = relationship()
 
 
 class IntakeStash(Model):

@@ -113,6 +113,12 @@ class SessionRating(Model):
     __table_args__ = (
         UniqueConstraint("session_id", name="uq_session_ratings_session_id"),
         CheckConstraint("pain_now >= 0 AND pain_now <= 10", name="pain_now"),
+        CheckConstraint("pain_average IS NULL OR (pain_average >= 0 AND pain_average <= 10)",
+                        name="pain_average"),
+        CheckConstraint("score_question IN ('pain_now', 'average_24h')",
+                        name="score_question"),
+        CheckConstraint("score_question = 'pain_now' OR pain_average IS NOT NULL",
+                        name="pain_average_asked"),
         CheckConstraint("soreness >= 0 AND soreness <= 10", name="soreness"),
         # PGIC stored from -3 (very much worse) through 0 (no change) to +3 (very much
         # improved); portal/treatment/forms.py holds the seven labels.
@@ -133,6 +139,14 @@ class SessionRating(Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
                                             nullable=False, index=True)
     pain_now: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The follow-up score's question (SPEC 4.2, CLINICAL.md "What the follow-up score asks"):
+    # "average_24h" (average pain over the past 24 hours, in ``pain_average``, asked from the
+    # day after the session) for ratings from now on; "pain_now" for those stored before,
+    # whose score was the pain at the time of rating.
+    score_question: Mapped[str] = mapped_column(String(16), nullable=False,
+                                                default="pain_now",
+                                                server_default="pain_now")
+    pain_average: Mapped[int | None] = mapped_column(Integer)
     pgic: Mapped[int] = mapped_column(Integer, nullable=False)
     soreness: Mapped[int] = mapped_column(Integer, nullable=False)
     soreness_duration: Mapped[str] = mapped_column(String(20), nullable=False)
@@ -151,8 +165,56 @@ class SessionRating(Model):
     patient: Mapped[Patient] = relationship()
     alert_handled_by: Mapped[User | None] = relationship()
 
+    @property
+    def follow_up_score(self) -> int:
+        """The NPRS compared with the baseline (portal.outcomes)."""
+        if self.score_question == "average_24h" and self.pain_average is not None:
+            return self.pain_average
+        return self.pain_now
+
     def __repr__(self) -> str:
         return f"<SessionRating {self.public_id}>"
+
+
+class SafetyReport(Model):
+    """The patient's safety check after a session, or a problem reported later (SPEC 4.2):
+    the warning signs of pneumothorax (CLINICAL.md, "Dry needling / IMS precautions and
+    consent"). Any "yes" is a red flag for the whole clinic (SPEC 5.1) until a practitioner
+    acknowledges it with a note. ``kind`` is "check" (the safety question, answered yes or
+    no) or "problem" (the patient's own report, from home, up to 7 days after a session).
+    ``symptoms`` lists the codes answered yes (portal/treatment/safety.py)."""
+    __tablename__ = "safety_reports"
+    __table_args__ = (
+        CheckConstraint("kind IN ('check', 'problem')", name="kind"),
+        Index("ix_safety_reports_session", "session_id", "kind"),
+        Index("ix_safety_reports_patient", "patient_id", "created_at"),
+        # Red flags not acknowledged yet: the worklist's first section, the whole clinic's.
+        Index("ix_safety_reports_open", "created_at",
+              postgresql_where=text("alert IS TRUE AND acknowledged_at IS NULL"),
+              sqlite_where=text("alert IS 1 AND acknowledged_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = public_id_column()
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
+                                            nullable=False)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_sessions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10), nullable=False, default="check")
+    symptoms: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    alert: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledgement_note: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship()
+    session: Mapped[TreatmentSession | None] = relationship()
+    acknowledged_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<SafetyReport {self.public_id} {self.kind}>"
 
 
 class TreatmentOutcome(Model):
