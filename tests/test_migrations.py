@@ -4,7 +4,7 @@ exactly what the models describe (autogenerate would find nothing to do)."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -145,3 +145,55 @@ def test_the_app_works_on_a_freshly_migrated_database(migrating_app):
     client = migrating_app.test_client()
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json["database"] == "ok"
+
+
+def test_old_safety_answers_become_safety_reports(migrating_app):
+    """Revision e7a9c1b3d5f2 moves the safety question out of the rating: each old "yes" is
+    copied into safety_reports, open ones stay open (no alert is lost) and handled ones come
+    acknowledged by whoever handled them; every old rating keeps "pain now" as its score."""
+    _flask_db(migrating_app, "upgrade", "d4f6a8c0e2b3")
+    tables = db.metadata.tables
+    now = datetime(2026, 11, 20, 15, 0)
+    aware = now.replace(tzinfo=UTC)
+    with migrating_app.app_context(), db.engine.begin() as conn:
+        staff = conn.execute(tables["users"].insert().values(
+            email="pt@example.org", name="Dr. Old", role="practitioner")).inserted_primary_key[0]
+        ids = []
+        for n in range(3):
+            user = conn.execute(tables["users"].insert().values(
+                email=f"p{n}@example.org", name=f"P {n}", role="patient")
+            ).inserted_primary_key[0]
+            patient = conn.execute(tables["patients"].insert().values(user_id=user)
+                                   ).inserted_primary_key[0]
+            session = conn.execute(tables["treatment_sessions"].insert().values(
+                patient_id=patient, recorded_by_id=staff, treated_at=aware, regions=[],
+                rating_opens_at=aware, corrections=[])).inserted_primary_key[0]
+            ids.append((patient, session))
+        for n, (patient, session) in enumerate(ids):
+            conn.execute(text(
+                "INSERT INTO session_ratings (public_id, session_id, patient_id, pain_now, "
+                "pgic, soreness, soreness_duration, breathing_alert, alert_handled_at, "
+                "alert_handled_by_id, created_at, updated_at) VALUES (:pid, :s, :p, 4, 1, 2, "
+                "'none', :alert, :handled, :by, :at, :at)"),
+                {"pid": f"r{n}", "s": session, "p": patient, "alert": n < 2,
+                 "handled": now if n == 1 else None, "by": staff if n == 1 else None,
+                 "at": now})
+        db.engine.dispose()
+
+    _flask_db(migrating_app, "upgrade")
+    with migrating_app.app_context(), db.engine.connect() as conn:
+        reports = conn.execute(text(
+            "SELECT patient_id, session_id, kind, alert, acknowledged_at, acknowledged_by_id, "
+            "acknowledgement_note FROM safety_reports ORDER BY patient_id")).all()
+        questions = set(conn.execute(text(
+            "SELECT score_question FROM session_ratings")).scalars())
+        db.engine.dispose()
+    assert [(r.patient_id, r.session_id, r.kind, bool(r.alert)) for r in reports] == [
+        (ids[0][0], ids[0][1], "check", True), (ids[1][0], ids[1][1], "check", True)]
+    assert reports[0].acknowledged_at is None and reports[0].acknowledgement_note is None
+    assert naive(reports[1].acknowledged_at) == now and reports[1].acknowledged_by_id == staff
+    assert reports[1].acknowledgement_note
+    assert questions == {"pain_now"}
+
+    _flask_db(migrating_app, "downgrade", "d4f6a8c0e2b3")
+    assert "safety_reports" not in _tables(migrating_app)
