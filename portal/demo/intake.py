@@ -34,11 +34,15 @@ NO = dict.fromkeys((
     "rf_fragile_bones", "rf_cancer", "rf_weight_loss", "rf_night_pain", "rf_fever",
     "rf_abdominal_pulse", "rf_drug_injection", "immune_suppression", "pc_bleeding_disorder",
     "pc_anticoagulant", "pc_needle_fear", "pc_skin", "pc_metal_allergy", "pc_implant",
-    "pc_lymphoedema", "pc_unhealed_fracture"), "no")
+    "pc_lymphoedema", "pc_unhealed_fracture", "rf_spinal_surgery"), "no")
+# Version 3's questions among them: spinal surgery in the past year, and a serious injury
+# with when it happened (AHCPR red flags, CLINICAL.md).
 RED_FLAGS = [{"rf_night_pain": "yes"},
              {"rf_cancer": "yes", "rf_cancer_detail": "Breast cancer, 2015"},
              {"rf_bladder_bowel": "yes"},
-             {"rf_fever": "yes", "rf_weight_loss": "yes"}]
+             {"rf_fever": "yes", "rf_weight_loss": "yes"},
+             {"rf_spinal_surgery": "yes"},
+             {"rf_injury": "yes", "rf_injury_when": "longer_ago"}]
 PRECAUTIONS = [{"pc_anticoagulant": "yes", "pc_anticoagulant_name": "Apixaban",
                 "pc_anticoagulant_dose": "5 mg twice a day"},
                {"pc_needle_fear": "yes"},
@@ -78,7 +82,8 @@ def answers(rng: random.Random, kind: str, upto_step: int = 6) -> dict:
     elif kind == "precaution":
         out.update(rng.choice(PRECAUTIONS))
     definition = services.current_definition()
-    return {k: v for k, v in out.items() if definition.questions[k].step <= upto_step}
+    return {k: v for k, v in out.items()
+            if k in definition.questions and definition.questions[k].step <= upto_step}
 
 
 def _intake(patient: Patient, rng: random.Random, kind: str, *, step: int | None = None,

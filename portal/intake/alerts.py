@@ -1,6 +1,7 @@
 """What to watch for at the point of care (SPEC 4.1, 5.3): the intake's red flags with
 their review state and its IMS precautions with the patient's own words, for the chart
-header and the record-session form. The flags and their details are the questionnaire's
+header and the record-session form, and its notes for the practitioner (age over 50, a
+tumour risk factor of the AHCPR table). The flags and their details are the questionnaire's
 (CLINICAL.md "Red flags", from the AHCPR table, and "Dry needling / IMS precautions":
 record an anticoagulant's name and dose). A read, never a decision."""
 from __future__ import annotations
@@ -25,12 +26,13 @@ class Alert:
 class Alerts:
     red_flags: list[Alert] = field(default_factory=list)
     precautions: list[Alert] = field(default_factory=list)
+    notes: list[Alert] = field(default_factory=list)
     reviewed_at: datetime | None = None
     reviewed_by: str | None = None
 
     @property
     def any(self) -> bool:
-        return bool(self.red_flags or self.precautions)
+        return bool(self.red_flags or self.precautions or self.notes)
 
 
 def for_response(response: IntakeResponse | None) -> Alerts:
@@ -48,7 +50,8 @@ def for_response(response: IntakeResponse | None) -> Alerts:
         words = [line for qid in flag.details
                  for line in display.lines(definition.questions[qid], answers.get(qid), locale)]
         alert = Alert(text(flag.label, locale), words)
-        (out.red_flags if flag.kind == "red_flag" else out.precautions).append(alert)
+        {"red_flag": out.red_flags, "precaution": out.precautions,
+         "note": out.notes}[flag.kind].append(alert)
     if out.red_flags and response.reviewed_at is not None:
         out.reviewed_at = response.reviewed_at
         out.reviewed_by = response.reviewed_by.name if response.reviewed_by else "?"

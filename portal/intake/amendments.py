@@ -12,7 +12,13 @@ from portal.intake import consent as consents
 from portal.intake import flags as flag_rules
 from portal.intake.definitions import Question
 from portal.intake.questionnaires import scoring
-from portal.intake.responses import definition_for, effective_answers, response_for, with_changes
+from portal.intake.responses import (
+    clinic_date,
+    definition_for,
+    effective_answers,
+    response_for,
+    with_changes,
+)
 from portal.intake.submission import record_contact
 from portal.intake.types import StepInput
 from portal.models import IntakeAmendment, IntakeResponse, Patient, User
@@ -45,8 +51,9 @@ def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int
     missing = rules.missing(definition, after, None, step=step_no)
     if missing:
         return AmendResult(missing=missing)
-    raised = flag_rules.compute(definition, after)
-    reds = sum(1 for f in raised if f["kind"] == "red_flag")
+    # Ages stay judged on the day the intake was sent, whatever the correction is.
+    assert response.submitted_at is not None  # only sent intakes are amended
+    raised = flag_rules.compute(definition, after, clinic_date(response.submitted_at))
     now = clock.now()
     amendment = IntakeAmendment(response=response, step=step_no, created_at=now,
                                 author_id=author.id, reason=reason,
@@ -54,9 +61,8 @@ def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int
                                 previous={qid: before.get(qid) for qid in changed},
                                 scores=scoring.compute(definition, after), flags=raised)
     db.session.add(amendment)
-    response.has_red_flags = reds > 0
-    response.red_flag_count = reds
-    response.precaution_count = len(raised) - reds
+    for column, value in flag_rules.counts(raised).items():
+        setattr(response, column, value)
     response.reviewed_at = None
     response.reviewed_by_id = None
     response.updated_at = now

@@ -43,8 +43,12 @@ __all__ = ["COLUMN_TYPES", "LOCALES", "TEXT_CAP", "Advice", "Condition", "Consen
 
 # The TOML ``type`` names, one class each in portal/intake/types/.
 QUESTION_TYPES = tuple(types.TYPES)
-FLAG_KINDS = ("red_flag", "precaution")
-ADVICE_LEVELS = ("emergency", "urgent", "soon")
+# A note is for the practitioner only: a risk factor that is not an answer to worry about
+# on its own (age over 50, AHCPR table via CLINICAL.md; single red flags are weak evidence,
+# NICE), so it shows the patient no advice and does not hold up a session as a red flag does.
+FLAG_KINDS = ("red_flag", "precaution", "note")
+# Most urgent first; "practitioner": tell the practitioner, who reviews it before treatment.
+ADVICE_LEVELS = ("emergency", "urgent", "soon", "practitioner")
 SCORING_KEYS = ("nprs_now", "nprs_average", "nprs_worst", "peg", "psfs")
 FOLDER = Path(__file__).resolve().parent / "questionnaires"
 
@@ -252,15 +256,19 @@ def _parse_question(c: _Checker, raw: Any, step: int, seen: dict[str, Question],
 
 
 def _parse_condition(c: _Checker, raw: Any, where: str, seen: dict[str, Question],
-                     same_step: int | None = None) -> Condition:
+                     same_step: int | None = None, age: bool = False) -> Condition:
+    """``age``: a flag's condition, which may be ``older_than`` on a date question."""
     if not isinstance(raw, dict):
         c.fail(where, "a condition is a table like { question = \"x\", equals = \"yes\" }")
-    c.keys(raw, {"question", "equals", "any_of", "includes"}, where + " condition")
+    c.keys(raw, {"question", "equals", "any_of", "includes"} | ({"older_than"} if age else set()),
+           where + " condition")
     named = raw.get("question")
     target = seen.get(named) if isinstance(named, str) else None
     if target is None:
         c.fail(where, f"condition refers to {raw.get('question')!r}, which is not an earlier "
                       "question")
+    if "older_than" in raw:
+        return _age_condition(c, raw, where, target)
     if same_step is not None and target.step != same_step:
         c.fail(where, "a follow-up depends on a question of its own step")
     if target.condition is None:
@@ -278,6 +286,17 @@ def _parse_condition(c: _Checker, raw: Any, where: str, seen: dict[str, Question
     return cond
 
 
+def _age_condition(c: _Checker, raw: dict, where: str, target: Question) -> Condition:
+    years = raw["older_than"]
+    if len(raw) != 2:
+        c.fail(where, "older_than stands alone with its question")
+    if target.type != "date":
+        c.fail(where, f"older_than needs a date question (a date of birth), not {target.id!r}")
+    if isinstance(years, bool) or not isinstance(years, int) or not 0 < years < 130:
+        c.fail(where, "older_than is a whole number of years from 1 to 129")
+    return Condition(target.id, older_than=years)
+
+
 def _parse_flags(c: _Checker, raw: list, questions: dict[str, Question],
                  advice: dict[str, Advice]) -> list[Flag]:
     flags: list[Flag] = []
@@ -293,15 +312,15 @@ def _parse_flags(c: _Checker, raw: list, questions: dict[str, Question],
             c.fail(where, f"kind must be one of {FLAG_KINDS}")
         level = entry.get("advice")
         if entry["kind"] == "red_flag" and level not in advice:
-            c.fail(where, "a red flag needs advice (emergency, urgent or soon) defined above")
-        if entry["kind"] == "precaution" and level is not None:
-            c.fail(where, "precautions carry no urgent-care advice")
+            c.fail(where, f"a red flag needs advice ({', '.join(ADVICE_LEVELS)}) defined above")
+        if entry["kind"] != "red_flag" and level is not None:
+            c.fail(where, "precautions and notes carry no urgent-care advice")
         details = tuple(entry.get("details") or ())
         for qid in details:
             if qid not in questions:
                 c.fail(where, f"detail {qid!r} is not a question")
         flags.append(Flag(code, entry["kind"], _parse_condition(c, entry.get("when"), where,
-                                                                questions),
+                                                                questions, age=True),
                           c.text(entry.get("label"), where, "label"), level, details))
     return flags
 

@@ -3,9 +3,10 @@ is, and the answers, scores and flags with the amendments applied."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+import pytz
 from flask import current_app
 from sqlalchemy import select
 
@@ -39,6 +40,11 @@ def definition_for(response: IntakeResponse | None) -> Questionnaire:
 def today() -> date:
     """The clinic's date, for "not in the future" checks."""
     return clock.today_in(current_settings().timezone)
+
+
+def clinic_date(at: datetime) -> date:
+    """The clinic's date at ``at`` (ages are judged on the day the intake was sent)."""
+    return at.astimezone(pytz.timezone(current_settings().timezone)).date()
 
 
 def response_for(patient: Patient) -> IntakeResponse | None:

@@ -15,7 +15,7 @@ from portal.intake import consent as consents
 from portal.intake import flags as flag_rules
 from portal.intake.definitions import Question, Questionnaire
 from portal.intake.questionnaires import scoring
-from portal.intake.responses import definition_for, missing_answers, response_for
+from portal.intake.responses import clinic_date, definition_for, missing_answers, response_for
 from portal.links import absolute_url
 from portal.models import STAFF_ROLES, IntakeResponse, Patient, User
 from portal.searchtext import phone_digits
@@ -47,17 +47,16 @@ def submit(patient: Patient, revision: int | None, notify: bool = True) -> Submi
             q for q in definition.questions.values() if q.type == "signature"])
     answers = response.answers
     scores = scoring.compute(definition, answers)
-    raised = flag_rules.compute(definition, answers)
-    reds = sum(1 for f in raised if f["kind"] == "red_flag")
     now = clock.now()
+    # Ages (the age-over-50 note) are judged on the day it is sent, the clinic's date.
+    raised = flag_rules.compute(definition, answers, clinic_date(now))
     result = cast(CursorResult[Any], db.session.execute(
         update(IntakeResponse)
         .where(IntakeResponse.id == response.id, IntakeResponse.status == "in_progress",
                IntakeResponse.revision == revision)
         .values(status="submitted", submitted_at=now, revision=revision + 1,
                 current_step=definition.step_count, scores=scores, flags=raised,
-                has_red_flags=reds > 0, red_flag_count=reds,
-                precaution_count=len(raised) - reds, updated_at=now)
+                **flag_rules.counts(raised), updated_at=now)
         .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         db.session.rollback()

@@ -30,7 +30,8 @@ YES_NO = ["rf_saddle_numbness", "rf_bladder_bowel", "rf_leg_weakness", "rf_injur
           "rf_fragile_bones", "rf_cancer", "rf_weight_loss", "rf_night_pain", "rf_fever",
           "rf_abdominal_pulse", "rf_drug_injection", "immune_suppression",
           "pc_bleeding_disorder", "pc_anticoagulant", "pc_needle_fear", "pc_skin",
-          "pc_metal_allergy", "pc_implant", "pc_lymphoedema", "pc_unhealed_fracture"]
+          "pc_metal_allergy", "pc_implant", "pc_lymphoedema", "pc_unhealed_fracture",
+          "rf_spinal_surgery"]
 
 
 def check_phone(page: Page, name: str) -> None:

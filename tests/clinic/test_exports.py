@@ -288,7 +288,7 @@ def test_pain_observations_carry_loinc_72514_3(staff_client, treated):
 def test_questionnaire_response_is_the_submitted_intake(staff_client, treated):
     data = json.loads(_export(staff_client, treated).get_data(as_text=True))
     qr = _resources(data, "QuestionnaireResponse")[0]
-    assert qr["questionnaire"] == "http://localhost/fhir/Questionnaire/ims_intake|2"
+    assert qr["questionnaire"] == "http://localhost/fhir/Questionnaire/ims_intake|3"
     assert qr["status"] == "completed"
     # Its identifier is in a system of its own, not the patients'.
     patient = _resources(data, "Patient")[0]
@@ -388,7 +388,10 @@ def test_summary_shows_the_record_on_one_page(staff_client, treated, doctor):
             and r.children[0].attrs.get("scope") == "row"]
     labels = [r.children[0].text.strip() for r in rows]
     assert [x for x in labels if x in ("1", "2", "3", "Cancelled")] == ["1", "2", "Cancelled", "3"]
-    assert "No red flags and no precautions." in html
+    # No red flag and no precaution: only the note that she is over 50 (born 1960).
+    flags = [li.text for li in doc.find_all("li") if "flag" in (li.attrs.get("class") or "")]
+    assert [" ".join(f.split()) for f in flags] == [
+        "Note Over 50 years old (a tumour risk factor: weigh it with the other answers)"]
     assert 'media="print"' in html and "data-print" in html
     button = next(b for b in doc.find_all("button") if "data-print" in b.attrs)
     assert "hidden" in button.attrs  # shown by the script only

@@ -22,7 +22,7 @@ from portal.treatment import services as treatment
 
 @dataclass
 class FlagLine:
-    kind: str  # "red_flag" or "precaution"
+    kind: str  # "red_flag", "precaution" or "note"
     label: str
 
 

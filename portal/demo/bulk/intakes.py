@@ -12,6 +12,7 @@ from portal.intake import consent as consents
 from portal.intake import flags as flag_rules
 from portal.intake import services as intake
 from portal.intake.questionnaires import scoring
+from portal.intake.responses import clinic_date
 
 
 class Intakes:
@@ -68,13 +69,11 @@ class Intakes:
                                         "consent_key": self.consent.key,
                                         "consent_version": self.consent.version,
                                         "sha256": self.sha[locale], "locale": locale}
-        raised = flag_rules.compute(self.definition, answers)
-        reds = sum(1 for f in raised if f["kind"] == "red_flag")
+        raised = flag_rules.compute(self.definition, answers, clinic_date(submitted))
         response = self._response(answers, "submitted", accepted + timedelta(minutes=5),
                                   submitted, self.definition.step_count)
         response.update(submitted_at=submitted, scores=scoring.compute(self.definition, answers),
-                        flags=raised, has_red_flags=reds > 0, red_flag_count=reds,
-                        precaution_count=len(raised) - reds)
+                        flags=raised, **flag_rules.counts(raised))
         if reviewed:
             response.update(reviewed_at=draw.before_now(submitted + draw.hours(2, 72)),
                             reviewed_by_id=plan.patient["practitioner_id"])

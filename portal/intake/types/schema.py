@@ -10,6 +10,7 @@ involve several settings raise ``problem(...)`` with a message of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
@@ -112,15 +113,31 @@ class Option(Part):
     label: Annotated[LocalText, Names("option {value!r}")]
 
 
+def age_in_years(born: Any, on: date) -> int | None:
+    """Completed years on ``on`` for a stored date of birth ("YYYY-MM-DD"); None when it is
+    not a date."""
+    try:
+        day = date.fromisoformat(born)
+    except (TypeError, ValueError):
+        return None
+    return on.year - day.year - ((on.month, on.day) < (day.month, day.day))
+
+
 @dataclass(frozen=True)
 class Condition:
-    """``equals`` one value, ``any_of`` several, or (multiple choice) ``includes`` one."""
+    """``equals`` one value, ``any_of`` several, or (multiple choice) ``includes`` one.
+    A flag may instead hold ``older_than`` (whole years) on a date-of-birth answer, judged
+    on a given day (the day the intake is sent): a note computed, not asked."""
     question: str
     equals: str | None = None
     any_of: tuple[str, ...] = ()
     includes: str | None = None
+    older_than: int | None = None
 
-    def met(self, value: Any) -> bool:
+    def met(self, value: Any, on: date | None = None) -> bool:
+        if self.older_than is not None:
+            age = age_in_years(value, on) if on is not None else None
+            return age is not None and age > self.older_than
         if self.includes is not None:
             return isinstance(value, list) and self.includes in value
         if self.equals is not None:
@@ -128,6 +145,8 @@ class Condition:
         return value in self.any_of
 
     def values(self) -> tuple[str, ...]:
+        if self.older_than is not None:
+            return ()
         if self.includes is not None:
             return (self.includes,)
         if self.equals is not None:
