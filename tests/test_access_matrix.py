@@ -157,6 +157,13 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
              values={"patient_id": "no-such-id"}),
     ],
+    # Nothing ticked: 422 for staff, and nothing is recorded.
+    "clinic.chart_consent_discussion": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"patient_id": "@record_c"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
+    ],
     # A is not discharged: back to the chart, which says so.
     "clinic.chart_readmit": [
         Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": to("/clinic/patients/@record_a/")},
@@ -299,6 +306,12 @@ ROUTES: dict[str, list[Case]] = {
     "intake.amend": [Case({"visitor": LOGIN, "patient": to("/me/intake/"), "staff": NOT_FOUND},
                           values={"step": 1})],
     "intake.consent": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
+    # Patients A and B never signed: nothing to withdraw, to the consent page.
+    "intake.withdraw_consent": [
+        Case({"visitor": LOGIN, "patient": to("/me/intake/consent"), "staff": NOT_FOUND}),
+        Case({"visitor": LOGIN, "patient": to("/me/intake/consent"), "staff": NOT_FOUND},
+             method="POST"),
+    ],
     "intake.staff_view": [
         Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
              values={"patient_id": "@record_c"}),

@@ -16,4 +16,5 @@ from portal.intake import (  # noqa: E402,F401
     review_views,
     staff_views,
     views,
+    withdraw_views,
 )

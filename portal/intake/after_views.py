@@ -1,5 +1,5 @@
 """The patient's intake pages after it was sent: correcting an answer (SPEC 2.6), and signing
-a new consent version (SPEC 2.3)."""
+a new consent version, or signing again after a withdrawal (SPEC 2.3)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
@@ -85,7 +85,8 @@ def _reason_problems(form, reason: str) -> list[forms.ErrorItem]:
 @bp.route("/me/intake/consent", methods=["GET", "POST"])
 @patient_intake
 def consent(patient: Patient):
-    """Sign the current consent when the clinic published a new version (SPEC 2.3)."""
+    """Sign the current consent when the clinic published a new version, or again after
+    withdrawing it (SPEC 2.3); read the signed one, with the way to withdraw it."""
     current = consents.current_consent()
     existing = consents.signature(patient, current)
     form = forms.ConsentForm()
@@ -95,5 +96,7 @@ def consent(patient: Patient):
             flash(_("Thank you. Your consent is signed."), "success")
             return htmx.hx_redirect(url_for("patient.home"))
     status = 422 if form.errors else 200
+    latest = consents.latest_signature(patient)
     return htmx.render("intake/consent.html", status=status, form=form, consent=current,
-                       signature=existing, locale=page_locale(), text=text)
+                       signature=existing, locale=page_locale(), text=text,
+                       withdrawn=latest if latest is not None and latest.withdrawn_at else None)

@@ -46,6 +46,7 @@ def _staff_context(patient: Patient) -> dict[str, Any]:
                    scores=services.effective_scores(response),
                    sections=answer_sections(definition, answers, response, flagged),
                    signatures=consents.signatures(patient),
+                   discussions=consents.discussions(patient),
                    consent_current=consents.has_current_consent(patient))
     return ctx
 

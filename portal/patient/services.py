@@ -32,7 +32,12 @@ def todos(patient: Patient) -> list[Todo]:
     items.append(Todo("intake", "intake.resume",
                       detail={"state": state.state, "step": state.step, "steps": state.steps}))
     if state.state == "submitted" and not intake_consent.has_current_consent(patient):
-        items.append(Todo("consent", "intake.consent"))
+        latest = intake_consent.latest_signature(patient)
+        if latest is not None and latest.withdrawn_at is not None:
+            # Their choice, kept: signing again is offered, never pressed on them.
+            items.append(Todo("consent_withdrawn", "intake.consent", optional=True))
+        else:
+            items.append(Todo("consent", "intake.consent"))
     # The physician's clearance (SPEC 3), until one is accepted and valid.
     clearance = documents.clearance_state(patient)
     if not clearance.cleared:

@@ -88,6 +88,8 @@ def fields(names) -> str:
 
 def gates(missing) -> str:
     labels = {"clearance": _("no valid physician's clearance"),
-              "consent": _("no consent to the current version signed before the session"),
+              "consent": _("no consent to the current version signed (and not withdrawn) "
+                           "before the session"),
+              "consent_discussion": _("no consent discussion recorded by the session's time"),
               "red_flags": _("red flags no practitioner has reviewed by the session's time")}
     return _(" and ").join(labels.get(name, name) for name in missing or [])

@@ -27,13 +27,12 @@ def is_cleared(patient: Patient, on: date | None = None) -> bool:
     return documents.is_cleared(patient, on=on)
 
 
-def has_current_consent(patient: Patient, at: datetime | None = None) -> bool:
-    """Whether the patient had signed the clinic's current consent by ``at`` (default: now).
-    A signature given after the session's time does not cover it (SPEC 4.1)."""
-    signed = consents.signature(patient, consents.current_consent())
-    if signed is None:
-        return False
-    return at is None or _aware(signed.signed_at) <= at
+def consent_at(patient: Patient, at: datetime | None = None) -> consents.Covering:
+    """Both parts of informed consent at ``at`` (default: now): the clinic's current consent
+    signed before then and not withdrawn before then, and the practitioner's consent
+    discussion for that signature recorded at or before then. A signature or a discussion
+    dated after the session's time does not cover it (SPEC 4.1)."""
+    return consents.covering(patient, at)
 
 
 def unreviewed_red_flags(patient: Patient, at: datetime | None = None) -> list[str]:

@@ -32,7 +32,10 @@ class Gate:
     """Each check of the gate, in GATES order; a new check is one more field here, one more
     name in GATES and its label in display.gates."""
     cleared: bool
-    consented: bool
+    consented: bool  # the current consent signed, and not withdrawn, by then
+    # Its consent discussion recorded by then (only asked when ``consented``: without a
+    # signature there is nothing to discuss yet, and the first failure says so).
+    discussed: bool = True
     # The red flags no practitioner had reviewed by then (none: the check passes).
     red_flags: list[str] = field(default_factory=list)
 
@@ -40,6 +43,8 @@ class Gate:
     def missing(self) -> list[str]:
         return [name for name, ok in (("clearance", self.cleared),
                                       ("consent", self.consented),
+                                      ("consent_discussion",
+                                       not self.consented or self.discussed),
                                       ("red_flags", not self.red_flags)) if not ok]
 
     @property
@@ -49,10 +54,12 @@ class Gate:
 
 def gate(patient: Patient, at: datetime | None = None) -> Gate:
     """May ``patient`` be treated at ``at`` (a session's time; default now)? A clearance
-    valid on that day (the clinic's date), the current consent signed before that time, and
-    no red flag of the intake left unreviewed at that time."""
+    valid on that day (the clinic's date), the current consent signed (not withdrawn) and
+    discussed with the practitioner by that time, and no red flag of the intake left
+    unreviewed at that time."""
+    consent = intake_link.consent_at(patient, at=at)
     return Gate(cleared=intake_link.is_cleared(patient, on=clinic_date(at) if at else None),
-                consented=intake_link.has_current_consent(patient, at=at),
+                consented=consent.signed, discussed=consent.discussed,
                 red_flags=intake_link.unreviewed_red_flags(patient, at=at))
 
 

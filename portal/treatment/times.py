@@ -16,7 +16,7 @@ from portal.models import SessionRating, TreatmentSession
 FUTURE_TOLERANCE = timedelta(minutes=10)
 # PSFS activities are asked again every third session (SPEC 4.2).
 PSFS_EVERY = 3
-GATES = ("clearance", "consent", "red_flags")
+GATES = ("clearance", "consent", "consent_discussion", "red_flags")
 # An override of the gate needs a reason of at least this many characters, spaces at either
 # end aside (SPEC 4.1): a word or two says nothing a reviewer can check later.
 OVERRIDE_REASON_MIN = 15

@@ -129,7 +129,7 @@ def test_header_says_who_where_they_stand_and_what_to_watch(staff, margaret):
     flagged = response.patient.user
     doc = parse(staff.get(url(flagged)).get_data(as_text=True))
     assert _badges(doc) == ["Intake submitted", "1 red flag", "1 precaution", "Intake not reviewed",
-                      "Not cleared for IMS", "Consent signed"]
+                      "Not cleared for IMS", "Consent signed", "Consent discussion not recorded"]
     facts = _facts(doc)
     born = chart_data.age_on(date(1960, 5, 17), intake.today())
     assert facts["Age"].startswith(f"{born} years") and "May 17, 1960" in facts["Age"]
@@ -139,7 +139,8 @@ def test_header_says_who_where_they_stand_and_what_to_watch(staff, margaret):
 
     doc = parse(staff.get(url(margaret)).get_data(as_text=True))
     assert _badges(doc) == ["In treatment", "Intake not reviewed", "Cleared for IMS",
-                            "Consent signed", "Pain: Meaningful improvement"]
+                            "Consent signed", "Consent discussed",
+                            "Pain: Meaningful improvement"]
     assert _facts(doc)["Practitioner"] == "Dr. Jordan Lee"
 
 

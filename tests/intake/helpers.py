@@ -1,6 +1,7 @@
-"""Answers that fill the IMS intake (the current version), and the steps tests repeat."""
+"""Answers that fill the IMS intake (version 1), and the steps people repeat in the tests."""
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from portal import clock
@@ -18,7 +19,7 @@ SAFETY_NO = dict.fromkeys((
     "rf_cancer", "rf_weight_loss", "rf_night_pain", "rf_fever", "rf_abdominal_pulse",
     "rf_drug_injection", "immune_suppression", "pc_bleeding_disorder", "pc_anticoagulant",
     "pc_needle_fear", "pc_skin", "pc_metal_allergy", "pc_implant", "pc_lymphoedema",
-    "pc_unhealed_fracture", "rf_spinal_surgery"), "no")
+    "pc_unhealed_fracture"), "no")
 SAFETY_NO["pc_pregnancy"] = "no"
 
 # What a patient types, step by step, as the browser posts it.
@@ -144,3 +145,18 @@ def expired_token(app, token: str) -> str:
 
     raw = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").loads(token)
     return URLSafeTimedSerializer(secret, salt="wtf-csrf-token", signer=Earlier).dumps(raw)
+
+
+def discuss_consent(user: User, *, at=None, by: User | None = None,
+                    note: str | None = None):
+    """The practitioner's consent discussion (SPEC 4.1) for ``user``'s standing signature of
+    the current consent, recorded through the real service, at ``at`` (default: the
+    signature's time, so it covers whatever the signature covers)."""
+    from tests.factories import make_practitioner
+
+    patient = db.session.get(Patient, user.patient.id)
+    row = consents.signature(patient, consents.current_consent())
+    assert row is not None, "sign the consent first"
+    signed = row.signed_at if row.signed_at.tzinfo else row.signed_at.replace(tzinfo=UTC)
+    return consents.record_discussion(patient, row, by or make_practitioner(), at or signed,
+                                      note)

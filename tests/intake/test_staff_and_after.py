@@ -142,9 +142,7 @@ def test_a_correction_is_an_amendment_that_keeps_the_original(client, auth, doct
     assert amendment.previous == {"pc_anticoagulant": "no", "pc_anticoagulant_name": None,
                                   "pc_anticoagulant_dose": None}
     assert amendment.reason == "I forgot my pills."
-    # The age note (born 1960) stays, judged on the day the intake was sent; it is not
-    # counted as a precaution.
-    assert [f["code"] for f in amendment.flags] == ["anticoagulant", "age_over_50"]
+    assert [f["code"] for f in amendment.flags] == ["anticoagulant"]
     assert stored.precaution_count == 1 and stored.reviewed_at is None  # back on the list
     summary = client.get("/me/intake/summary").get_data(as_text=True)
     assert "Corrected on" in summary and "I forgot my pills." in summary
@@ -173,10 +171,11 @@ def test_a_new_consent_version_asks_for_a_new_signature(app, client, auth, tmp_p
     from portal.intake.definitions import FOLDER
     for path in FOLDER.glob("*.toml"):
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    text = (FOLDER / "ims_consent_v2.toml").read_text(encoding="utf-8")
-    text = text.replace("\nversion = 2\n", "\nversion = 3\n", 1).replace(
+    now = load_folder(FOLDER).consent("ims_consent").version
+    text = (FOLDER / f"ims_consent_v{now}.toml").read_text(encoding="utf-8")
+    text = text.replace(f"\nversion = {now}\n", f"\nversion = {now + 1}\n", 1).replace(
         "Serious problems are very rare.", "Serious problems are very rare (about 1 in 2,500).")
-    (folder / "ims_consent_v3.toml").write_text(text, encoding="utf-8")
+    (folder / f"ims_consent_v{now + 1}.toml").write_text(text, encoding="utf-8")
     app.extensions["intake_definitions"] = load_folder(folder)
 
     assert not consents.has_current_consent(user.patient)
@@ -190,7 +189,7 @@ def test_a_new_consent_version_asks_for_a_new_signature(app, client, auth, tmp_p
     assert signed.status_code == 303
     assert consents.has_current_consent(user.patient)
     rows = consents.signatures(user.patient)
-    assert [r.consent_version for r in rows] == [3, 2]
+    assert [r.consent_version for r in rows] == [now + 1, now]
     assert rows[0].text_sha256 != rows[1].text_sha256
     assert "Sign the updated consent" not in client.get("/me/").get_data(as_text=True)
 
@@ -205,9 +204,10 @@ def test_an_unsent_intake_needs_the_new_consent_signed_before_sending(app, clien
     from portal.intake.definitions import FOLDER
     for path in FOLDER.glob("*.toml"):
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    text = (FOLDER / "ims_consent_v2.toml").read_text(encoding="utf-8").replace(
-        "\nversion = 2\n", "\nversion = 3\n", 1)
-    (folder / "ims_consent_v3.toml").write_text(text, encoding="utf-8")
+    now = load_folder(FOLDER).consent("ims_consent").version
+    text = (FOLDER / f"ims_consent_v{now}.toml").read_text(encoding="utf-8").replace(
+        f"\nversion = {now}\n", f"\nversion = {now + 1}\n", 1)
+    (folder / f"ims_consent_v{now + 1}.toml").write_text(text, encoding="utf-8")
     app.extensions["intake_definitions"] = load_folder(folder)
     review = client.get("/me/intake/7").get_data(as_text=True)
     assert "/me/intake/6#q-consent-signature-name" in review

@@ -19,7 +19,7 @@ from portal.models import (
 )
 from portal.treatment import services
 from tests.factories import make_document, make_patient, make_practitioner
-from tests.intake.helpers import make_intake
+from tests.intake.helpers import discuss_consent, make_intake
 
 HX = {"HX-Request": "true"}
 REGION = "back.low_back.right"
@@ -28,10 +28,13 @@ ACTIVITIES = [("Lifting groceries", 3), ("Gardening", 5)]
 
 
 def make_treatable(user: User | None = None, *, baseline: int | None = 6, cleared: bool = True,
-                   consented: bool = True, activities=ACTIVITIES, **kwargs) -> User:
+                   consented: bool = True, discussed: bool = True, activities=ACTIVITIES,
+                   **kwargs) -> User:
     """A patient with a submitted intake (NPRS baseline ``baseline``, PSFS ``activities``)
-    and its signed consent, and an accepted clearance. ``consented=False`` gives no intake
-    at all (so no signature); ``baseline=None`` the same."""
+    and its signed consent, discussed with a practitioner at the time of signing (both parts
+    of consent, SPEC 4.1; ``discussed=False``: the signature only), and an accepted
+    clearance. ``consented=False`` gives no intake at all (so no signature);
+    ``baseline=None`` the same."""
     user = user or make_patient(**kwargs)
     if consented and baseline is not None:
         make_intake(user, nprs_average=baseline,
@@ -41,6 +44,8 @@ def make_treatable(user: User | None = None, *, baseline: int | None = 6, cleare
                 ConsentSignature.patient_id == user.patient.id)):
             signature.signed_at = clock.now() - SIGNED_BEFORE
         db.session.commit()
+        if discussed:
+            discuss_consent(user)
     if cleared:
         make_document(user, status="accepted")
     db.session.expire_all()

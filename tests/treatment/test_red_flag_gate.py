@@ -33,6 +33,8 @@ def flagged_patient():
             ConsentSignature.patient_id == user.patient.id)):
         signature.signed_at = clock.now() - timedelta(days=730)
     db.session.commit()
+    from tests.intake.helpers import discuss_consent
+    discuss_consent(user)  # both parts of consent: only the red flags shut the gate here
     return user
 
 

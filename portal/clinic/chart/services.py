@@ -30,6 +30,7 @@ from portal.clinic.patients.services import STATUS_LABELS
 from portal.documents import services as documents
 from portal.extensions import db
 from portal.intake import alerts as intake_alerts
+from portal.intake import consent as consents
 from portal.intake import services as intake
 from portal.intake.definitions import Question, Questionnaire
 from portal.models import (
@@ -102,6 +103,8 @@ class Header:
     contact: Contact
     gate: treatment.Gate
     outcome: TreatmentOutcome | None
+    # Both parts of consent as they stand now (signed, discussed, withdrawn).
+    consent: consents.State
 
     @cached_property
     def alerts(self) -> intake_alerts.Alerts:
@@ -145,7 +148,8 @@ def header(patient: Patient) -> Header:
     outcome = db.session.scalar(select(TreatmentOutcome)
                                 .where(TreatmentOutcome.patient_id == patient.id))
     return Header(patient=patient, response=response, contact=contact(response),
-                  gate=treatment.gate(patient), outcome=outcome)
+                  gate=treatment.gate(patient), outcome=outcome,
+                  consent=consents.state(patient))
 
 
 # --- the summary tab ----------------------------------------------------------------------

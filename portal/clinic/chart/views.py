@@ -9,11 +9,15 @@ from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal import chart_frame, htmx
+from portal import chart_frame, clock, htmx
 from portal.auth import services as auth_services
 from portal.clinic import bp
 from portal.clinic.chart import services as chart_data
-from portal.clinic.chart.forms import DischargeForm, discharge_reason_labels
+from portal.clinic.chart.forms import (
+    ConsentDiscussionForm,
+    DischargeForm,
+    discharge_reason_labels,
+)
 from portal.clinic.patients.services import STATUS_LABELS
 from portal.forms import EmptyForm, db_int
 from portal.i18n import current_locale
@@ -35,11 +39,24 @@ def error_text(error: chart_data.ChartError) -> str:
             "not_discharged": _("This patient is not discharged.")}[error.code]
 
 
-def frame_context(patient: Patient, discharge_form: DischargeForm | None) -> dict:
-    """What the chart's frame shows around every tab: the header and its action forms."""
+def frame_context(patient: Patient,
+                  form: DischargeForm | ConsentDiscussionForm | None) -> dict:
+    """What the chart's frame shows around every tab: the header and its action forms
+    (``form``: the header's form that was sent with errors, if any)."""
     return {"chart": chart_data.header(patient),
-            "discharge_form": discharge_form or DischargeForm(formdata=None),
+            "discharge_form": form if isinstance(form, DischargeForm)
+            else DischargeForm(formdata=None),
+            "consent_form": form if isinstance(form, ConsentDiscussionForm)
+            else consent_discussion_form(),
             "chart_action_form": EmptyForm()}
+
+
+def consent_discussion_form() -> ConsentDiscussionForm:
+    """A fresh consent discussion form: today, now, on the clinic's wall clock."""
+    now = treatment.to_clinic(clock.now())
+    return ConsentDiscussionForm(formdata=None, data={"day": now.date(),
+                                                      "time": now.time().replace(second=0,
+                                                                                 microsecond=0)})
 
 
 bp.record_once(lambda state: chart_frame.set_frame(state.app, frame_context))
@@ -47,7 +64,8 @@ bp.record_once(lambda state: chart_frame.set_frame(state.app, frame_context))
 
 # --- summary ------------------------------------------------------------------------------
 
-def _summary(patient: Patient, status: int = 200, discharge_form: DischargeForm | None = None):
+def _summary(patient: Patient, status: int = 200,
+             discharge_form: DischargeForm | ConsentDiscussionForm | None = None):
     summary = chart_data.summary(patient)
     locale = current_locale()
     pain_lines = intake_display.lines(summary.body_map, summary.pain_map, locale) \
