@@ -1,4 +1,4 @@
-"""Answers that fill the IMS intake (version 1), and the steps people repeat in the tests."""
+"""Answers that fill the IMS intake (the current version), and the steps tests repeat."""
 from __future__ import annotations
 
 from datetime import UTC
@@ -19,7 +19,7 @@ SAFETY_NO = dict.fromkeys((
     "rf_cancer", "rf_weight_loss", "rf_night_pain", "rf_fever", "rf_abdominal_pulse",
     "rf_drug_injection", "immune_suppression", "pc_bleeding_disorder", "pc_anticoagulant",
     "pc_needle_fear", "pc_skin", "pc_metal_allergy", "pc_implant", "pc_lymphoedema",
-    "pc_unhealed_fracture"), "no")
+    "pc_unhealed_fracture", "rf_spinal_surgery"), "no")
 SAFETY_NO["pc_pregnancy"] = "no"
 
 # What a patient types, step by step, as the browser posts it.

@@ -28,7 +28,7 @@ from tests.conftest import Auth
 from tests.factories import make_patient, make_practitioner
 from tests.intake.helpers import make_intake, page_state
 
-INTAKE = FOLDER / "ims_intake_v2.toml"  # the newest published version
+INTAKE = FOLDER / "ims_intake_v3.toml"  # the newest published version
 
 
 def raw() -> dict:
@@ -45,7 +45,7 @@ def registry_with_consent() -> Registry:
 def test_the_shipped_definitions_load():
     reg = load_folder(FOLDER)
     intake = reg.questionnaire("ims_intake")
-    assert (intake.key, intake.version, intake.step_count) == ("ims_intake", 2, 7)
+    assert (intake.key, intake.version, intake.step_count) == ("ims_intake", 3, 7)
     assert [s.id for s in intake.steps] == ["about", "pain", "function", "history", "safety",
                                             "consent", "review"]
     # Every question type of SPEC 2.2 is used.
@@ -101,8 +101,20 @@ BROKEN = [
     ("flag 'anticoagulant': detail 'pc_drug'",
      lambda d: next(f for f in d["flags"] if f["code"] == "anticoagulant").update(
          details=["pc_drug"])),
-    ("flag 'major_trauma': a red flag needs advice",
-     lambda d: next(f for f in d["flags"] if f["code"] == "major_trauma").pop("advice")),
+    ("flag 'major_trauma_recent': a red flag needs advice",
+     lambda d: next(f for f in d["flags"] if f["code"] == "major_trauma_recent").pop("advice")),
+    ("flag 'age_over_50': precautions and notes carry no urgent-care advice",
+     lambda d: next(f for f in d["flags"] if f["code"] == "age_over_50").update(
+         advice="soon")),
+    ("flag 'age_over_50': older_than needs a date question",
+     lambda d: next(f for f in d["flags"] if f["code"] == "age_over_50").update(
+         when={"question": "pain_days", "older_than": 50})),
+    ("flag 'age_over_50': older_than is a whole number of years",
+     lambda d: next(f for f in d["flags"] if f["code"] == "age_over_50").update(
+         when={"question": "dob", "older_than": "fifty"})),
+    ("question 'referral_other' condition: unknown setting(s) ['older_than']",
+     lambda d: _question(d, "referral_other").update(
+         show_if={"question": "dob", "older_than": 50})),
     ("scoring 'peg': 'peg_fun' is not a question",
      lambda d: d["scoring"].update(peg=["nprs_average", "peg_fun", "peg_activity"])),
     ("scoring 'nprs_now': 'phone' must be a scale question",
@@ -135,15 +147,15 @@ def _config(**extra) -> dict:
 
 def test_the_app_refuses_to_start_with_a_broken_definition(tmp_path):
     text = INTAKE.read_text(encoding="utf-8").replace('type = "scale"', 'type = "slider"', 1)
-    folder = _folder_with(tmp_path, "ims_intake_v2.toml", text)
+    folder = _folder_with(tmp_path, "ims_intake_v3.toml", text)
     with pytest.raises(DefinitionError, match="question 'nprs_now': type 'slider'"):
         create_app(_config(INTAKE_DEFINITIONS_DIR=str(folder)))
 
 
 def test_file_name_key_and_version_must_agree(tmp_path):
     text = INTAKE.read_text(encoding="utf-8")
-    folder = _folder_with(tmp_path, "ims_intake_v3.toml", text)  # says version = 2 inside
-    with pytest.raises(DefinitionError, match=r"ims_intake_v3\.toml: key and version"):
+    folder = _folder_with(tmp_path, "ims_intake_v4.toml", text)  # says version = 3 inside
+    with pytest.raises(DefinitionError, match=r"ims_intake_v4\.toml: key and version"):
         load_folder(folder)
     broken = tmp_path / "b"
     broken.mkdir()
@@ -152,12 +164,12 @@ def test_file_name_key_and_version_must_agree(tmp_path):
         load_folder(broken)
 
 
-# --- publishing version 3 ----------------------------------------------------------------
+# --- publishing the next version ----------------------------------------------------------
 
-def version_3() -> str:
-    """Version 2 with a question reworded, one added and one removed."""
+def version_4() -> str:
+    """Version 3 with a question reworded, one added and one removed."""
     text = INTAKE.read_text(encoding="utf-8")
-    text = text.replace("\nversion = 2\n", "\nversion = 3\n", 1)
+    text = text.replace("\nversion = 3\n", "\nversion = 4\n", 1)
     text = text.replace('label = { en = "Phone number", fr_CA = "Numéro de téléphone" }',
                         'label = { en = "Mobile phone number", fr_CA = "Cellulaire" }')
     text = text.replace('''[[steps.questions]]
@@ -171,7 +183,7 @@ id = "physician_clinic_gone"''')
     return text
 
 
-def test_publishing_version_3_leaves_version_2_responses_unchanged(app, client, tmp_path):
+def test_publishing_version_4_leaves_version_3_responses_unchanged(app, client, tmp_path):
     veteran = make_patient(name="Vera Veteran")
     submitted = make_intake(veteran)
     halfway = make_patient(name="Hal Halfway")
@@ -179,10 +191,10 @@ def test_publishing_version_3_leaves_version_2_responses_unchanged(app, client, 
     before = {r.id: (r.definition_version, dict(r.answers), r.scores, r.flags)
               for r in db.session.scalars(select(IntakeResponse))}
 
-    # A deploy with ims_intake_v3.toml next to v2.
-    folder = _folder_with(tmp_path, "ims_intake_v3.toml", version_3())
+    # A deploy with ims_intake_v4.toml next to v3.
+    folder = _folder_with(tmp_path, "ims_intake_v4.toml", version_4())
     app.extensions["intake_definitions"] = load_folder(folder)
-    assert services.current_definition().version == 3
+    assert services.current_definition().version == 4
 
     db.session.expire_all()
     after = {r.id: (r.definition_version, dict(r.answers), r.scores, r.flags)
@@ -206,7 +218,7 @@ def test_publishing_version_3_leaves_version_2_responses_unchanged(app, client, 
     assert staff.status_code == 200 and "Phone number" in staff.get_data(as_text=True)
     client.post("/auth/logout")
 
-    # ...and a new patient answers version 3.
+    # ...and a new patient answers version 4.
     newcomer = make_patient(name="Nina Newcomer")
     Auth(client).login(newcomer)
     page = client.get("/me/intake/1").get_data(as_text=True)
@@ -214,9 +226,9 @@ def test_publishing_version_3_leaves_version_2_responses_unchanged(app, client, 
     state = page_state(client, 1)
     client.post("/me/intake/1", data={**state, "preferred_name": "Nina", "action": "save"})
     response = services.response_for(newcomer.patient)
-    assert response.definition_version == 3 and response.answers == {"preferred_name": "Nina"}
-    assert db.session.get(IntakeResponse, halfway_response.id).definition_version == 2
-    assert db.session.get(IntakeResponse, submitted.id).definition_version == 2
+    assert response.definition_version == 4 and response.answers == {"preferred_name": "Nina"}
+    assert db.session.get(IntakeResponse, halfway_response.id).definition_version == 3
+    assert db.session.get(IntakeResponse, submitted.id).definition_version == 3
 
 
 def test_registry_is_loaded_at_start_up(app):

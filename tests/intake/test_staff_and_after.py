@@ -142,7 +142,9 @@ def test_a_correction_is_an_amendment_that_keeps_the_original(client, auth, doct
     assert amendment.previous == {"pc_anticoagulant": "no", "pc_anticoagulant_name": None,
                                   "pc_anticoagulant_dose": None}
     assert amendment.reason == "I forgot my pills."
-    assert [f["code"] for f in amendment.flags] == ["anticoagulant"]
+    # The age note (born 1960) stays, judged on the day the intake was sent; it is not
+    # counted as a precaution.
+    assert [f["code"] for f in amendment.flags] == ["anticoagulant", "age_over_50"]
     assert stored.precaution_count == 1 and stored.reviewed_at is None  # back on the list
     summary = client.get("/me/intake/summary").get_data(as_text=True)
     assert "Corrected on" in summary and "I forgot my pills." in summary

@@ -55,14 +55,16 @@ def test_from_the_first_step_to_submission(client, patient):
 
     stored = response_of(patient)
     assert stored.status == "submitted" and stored.submitted_at is not None
-    assert stored.definition_key == "ims_intake" and stored.definition_version == 2
+    assert stored.definition_key == "ims_intake" and stored.definition_version == 3
     assert stored.answers["pain_map"] == {"front.shoulder.right": 7, "back.neck.right": 5}
     assert stored.answers["psfs"][1] == {"activity": "Sleeping on my right side", "score": 2}
     assert stored.answers["previous_treatments"] == ["physiotherapy", "massage"]
     assert "referral_other" not in stored.answers  # a follow-up that did not apply
     assert stored.scores == {"nprs_now": 6, "nprs_average": 5, "nprs_worst": 8,
                              "nprs_baseline": 5, "peg": 6.0, "psfs": 3.33, "psfs_items": 3}
-    assert stored.flags == [] and stored.has_red_flags is False
+    # Born in 1960: over 50, a note for the practitioner, neither a red flag nor a precaution.
+    assert stored.flags == [{"code": "age_over_50", "kind": "note", "advice": None}]
+    assert stored.has_red_flags is False and stored.precaution_count == 0
     assert db.session.get(Patient, patient.patient.id).status == "intake_submitted"
 
     signature = db.session.scalar(select(ConsentSignature))
@@ -210,7 +212,7 @@ def test_a_red_flag_shows_urgent_advice(client, patient):
               e.attrs.get("data-advice-for") == "rf_saddle_numbness")
     assert "hidden" not in advice.attrs and advice.attrs.get("role") == "alert"
     other = next(e for e in parse(again).find_all("div") if
-             e.attrs.get("data-advice-for") == "rf_injury")
+             e.attrs.get("data-advice-for") == "rf_spinal_surgery")
     assert "hidden" in other.attrs
     assert "Go to an emergency department now" in client.get("/me/intake/7").get_data(as_text=True)
 
