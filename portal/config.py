@@ -166,8 +166,11 @@ class Config:
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", max(
         64 * 1024 * 1024, DOCUMENT_MAX_FILES * DOCUMENT_MAX_BYTES + 1024 * 1024))
 
-    # Rating a session (SPEC 4.2): a reminder when not rated after RATING_REMINDER_HOURS,
-    # no rating after RATING_WINDOW_DAYS, and a rating can be changed for RATING_EDIT_HOURS.
+    # Rating a session (SPEC 4.2): it opens RATING_OPENS_HOURS after the session (its first
+    # question is the average pain over the past 24 hours: CLINICAL.md, "What the follow-up
+    # score asks"), a reminder goes RATING_REMINDER_HOURS after it opens, it closes
+    # RATING_WINDOW_DAYS after the session, and a rating can be changed for RATING_EDIT_HOURS.
+    RATING_OPENS_AFTER = timedelta(hours=_int("RATING_OPENS_HOURS", 24))
     RATING_REMINDER_AFTER = timedelta(hours=_int("RATING_REMINDER_HOURS", 24))
     RATING_WINDOW = timedelta(days=_int("RATING_WINDOW_DAYS", 7))
     RATING_EDIT_WINDOW = timedelta(hours=_int("RATING_EDIT_HOURS", 24))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
 
 
-def queue(kind: str, to_addr: str, locale: str | None, **context) -> OutboxMessage:
-    """Render templates/email/<kind>.{subject,txt,html} in ``locale`` and add to the outbox."""
+def queue(kind: str, to_addr: str, locale: str | None, deliver_at: datetime | None = None,
+          **context) -> OutboxMessage:
+    """Render templates/email/<kind>.{subject,txt,html} in ``locale`` and add to the outbox,
+    to be sent now or, with ``deliver_at``, not before then."""
     locale = locale or current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(locale):
         context.setdefault("clinic_name", _clinic_name())
@@ -46,7 +48,7 @@ def queue(kind: str, to_addr: str, locale: str | None, **context) -> OutboxMessa
         body_html = render_template(f"email/{kind}.html", **context)
     message = OutboxMessage(kind=kind, to_addr=to_addr, subject=subject,
                             body_text=body_text, body_html=body_html,
-                            next_attempt_at=clock.now())
+                            next_attempt_at=max(deliver_at or clock.now(), clock.now()))
     db.session.add(message)
     deliver_after_commit()
     return message

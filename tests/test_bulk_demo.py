@@ -4,7 +4,7 @@ accounts that cannot sign in; more each run, and the plain demo still safe to ru
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -86,7 +86,12 @@ def check_consistent(patient: Patient) -> None:
         assert not sessions and outcome is None, where
     else:
         assert sessions and outcome is not None, where
-        ratings = [r.rating.pain_now for r in treatment.rated_sessions(patient, sessions)]
+        rated = treatment.rated_sessions(patient, sessions)
+        # Generated ratings answer the average over 24 hours, given after their rating opened.
+        assert all(r.rating.score_question == "average_24h"
+                   and r.rating.created_at >= r.session.rating_opens_at
+                   >= r.session.treated_at + timedelta(hours=24) for r in rated), where
+        ratings = [r.rating.follow_up_score for r in rated]
         baseline = intake_link.nprs_baseline(patient)
         change = outcomes.classify_nprs(baseline, ratings)
         assert (outcome.baseline, outcome.latest_nprs, outcome.rated_count, outcome.status) \
@@ -94,7 +99,7 @@ def check_consistent(patient: Patient) -> None:
         assert stored_points(patient) == fresh_points(patient), where
         for session in sessions:
             assert treatment.rating_status(session) in ("rated", "missed", "cancelled", "due",
-                                                        "overdue"), where
+                                                        "overdue", "upcoming"), where
             if status == "discharged":
                 assert treatment.rating_status(session) in ("rated", "missed", "cancelled")
     # Discharged: when (after the last session, the last thing on the record) and why.

@@ -49,7 +49,7 @@ def clinic(db, app):
     record(late, doctor, override="Digest test override")
     clock.advance(hours=25)  # its rating is now past the reminder time
     alerted = make_patient(name="Ava Alert")
-    rate(record(alerted, doctor, hours_ago=2, override="Digest test override"), 5, breathing=True)
+    rate(record(alerted, doctor, hours_ago=26, override="Digest test override"), 5, breathing=True)
     with app.test_request_context():
         auth_services.invite(doctor, "ivan.invited@example.org", "Ivan Invited", "patient")
     return {"doctor": doctor,

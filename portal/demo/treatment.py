@@ -120,15 +120,17 @@ def _course(patient: Patient, practitioner: User, rng: random.Random, trajectory
         session = _session(patient, practitioner, rng, when, value, regions,
                            overridden=override and i == 0)
         if is_last and overdue:
-            session.reminder_sent_at = when + timedelta(hours=24, minutes=5)
+            session.reminder_sent_at = session.rating_opens_at + timedelta(hours=24, minutes=5)
             continue
         if not is_last and rng.random() < 0.1:
             session.rating_closed_at = when + timedelta(days=7)  # never rated
             continue
         psfs = _psfs(activities, trajectory, i, n)
-        rated_at = when + timedelta(hours=rng.randint(3, 30))
+        # Rated once the rating opened, the day after the session (SPEC 4.2).
+        rated_at = session.rating_opens_at + timedelta(hours=rng.randint(0, 20))
         db.session.add(SessionRating(
             session_id=session.id, patient_id=patient.id, pain_now=value,
+            pain_average=value, score_question="average_24h",
             pgic={"improving": min(3, 1 + i // 3), "flat": 0, "worsening": -1}[trajectory],
             soreness=rng.randint(1, 6), soreness_duration=rng.choice(
                 ["under_day", "under_day", "one_two_days"]),
@@ -150,7 +152,7 @@ def _session(patient: Patient, practitioner: User, rng: random.Random, when: dat
         notes=rng.choice(["Good twitch responses.", "Tight paraspinals at L4-5.",
                           "Patient tolerated well.", None]),
         status="recorded", corrections=[], created_at=when, updated_at=when,
-        rating_opens_at=when)
+        rating_opens_at=services.rating_opens_for(when, when))
     if overridden:
         session.override_gates = ["clearance"]
         session.override_reason = OVERRIDE_REASON

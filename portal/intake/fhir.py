@@ -100,7 +100,13 @@ def score_labels() -> dict[str, str]:
         "nprs-now": _("Pain now (0-10)"),
         "nprs-week-average": _("Average pain over the past week (0-10)"),
         "nprs-week-worst": _("Worst pain over the past week (0-10)"),
+        # A session's follow-up score (SessionRating.score_question): ratings stored before
+        # the average over 24 hours was asked gave the pain at the time of rating.
         "nprs-session": _("Pain rating after a treatment session (0-10)"),
+        "nprs-session-average-24h": _("Average pain over the past 24 hours, rated from the "
+                                      "day after a treatment session (0-10)"),
+        "nprs-session-now": _("Pain now, rated from the day after a treatment session "
+                              "(0-10)"),
         "peg": _("PEG-3 score: mean of pain, enjoyment of life and general activity (0-10)"),
         "peg-pain": _("PEG-3: average pain over the past week (0-10)"),
         "peg-enjoyment": _("PEG-3: interference with enjoyment of life (0-10)"),

@@ -144,7 +144,7 @@ class SessionRating(Model):
     # day after the session) for ratings from now on; "pain_now" for those stored before,
     # whose score was the pain at the time of rating.
     score_question: Mapped[str] = mapped_column(String(16), nullable=False,
-                                                default="pain_now",
+                                                default="average_24h",
                                                 server_default="pain_now")
     pain_average: Mapped[int | None] = mapped_column(Integer)
     pgic: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -21,11 +21,14 @@ class Todo:
 
 def todos(patient: Patient) -> list[Todo]:
     items: list[Todo] = []
-    # Sessions to rate (SPEC 4.2) first: each has a closing date.
+    # Sessions to rate (SPEC 4.2) first: each has a closing date, and one whose rating
+    # opens tomorrow says from when.
     for session in treatment.to_rate(patient):
         items.append(Todo("rate_session", "treatment.rate",
                           detail={"session_id": session.public_id,
                                   "treated_at": session.treated_at,
+                                  "opens_at": session.rating_opens_at,
+                                  "upcoming": treatment.rating_status(session) == "upcoming",
                                   "closes_at": treatment.closes_at(session)}))
     # The intake questionnaire (SPEC 2.3) first, with its state: shown even once sent.
     state = intake.state(patient)

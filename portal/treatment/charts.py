@@ -29,6 +29,9 @@ class Item:
     when: datetime | None
     value: float
     label: str | None = None
+    # Which question the value answered, shown beside it in the table (the follow-up
+    # score: the average pain over 24 hours, or the pain at the time of rating before).
+    question: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,10 @@ def line_chart(chart_id: str, items: list[Item], baseline: float | None = None,
 # --- a course's charts ----------------------------------------------------------------
 
 def _nprs_chart(progress: Progress, chart_id: str) -> Chart:
-    items = [Item(r.number, r.session.treated_at, r.rating.pain_now)
+    from portal.treatment import display
+
+    items = [Item(r.number, r.session.treated_at, r.rating.follow_up_score,
+                  question=display.score_question(r.rating.score_question))
              for r in progress.rated]
     return line_chart(chart_id, items, baseline=progress.baseline.value)
 

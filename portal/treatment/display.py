@@ -71,6 +71,19 @@ def moment(value: datetime) -> str:
     return f"{format_date(value, 'medium')}, {format_time(value, 'short')}"
 
 
+def score_question(code: str) -> str:
+    """Which question a rating's follow-up score answered (SessionRating.score_question):
+    ratings stored before the average over 24 hours was asked keep their meaning."""
+    if code == "average_24h":
+        return _("Average pain over the past 24 hours")
+    return _("Pain at the time of rating")
+
+
+def day_and_time(value: datetime) -> str:
+    """The same with its weekday (treatment/_when.html's day_and_time)."""
+    return f"{format_date(value, 'full')}, {format_time(value, 'short')}"
+
+
 def when(iso: str) -> str:
     """A stored ISO time (UTC) in the clinic's time zone."""
     try:

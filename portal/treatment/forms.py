@@ -76,7 +76,18 @@ def _int_or_none(value):
 
 class RatingForm(FlaskForm):
     """The questions after a session (SPEC 4.2). PSFS fields (``psfs_0`` ...) are added per
-    patient by rating_form()."""
+    patient by rating_form().
+
+    The first question is the follow-up score compared with the baseline: the average pain
+    over the past 24 hours, IMMPACT's core measure of pain intensity (Dworkin et al., Pain
+    2005;113:9-19; CLINICAL.md, "What the follow-up score asks"). Pain now and the soreness
+    after needling (which lasts up to about 72 hours: Martin-Pintado-Zugasti et al., J Bodyw
+    Mov Ther 2018) are asked apart and never compared with the baseline."""
+    pain_average = GroupRadioField(
+        _l("Over the past 24 hours, what was your pain on average?"), coerce=int,
+        choices=scale(),
+        message=_l("Choose a number from 0 to 10 for your average pain over the past 24 "
+                   "hours."))
     pain_now = GroupRadioField(_l("How much pain do you have now?"), coerce=int, choices=scale(),
                                message=_l("Choose a number from 0 to 10 for your pain now."))
     pgic = GroupRadioField(_l("Since you started treatment, how has your pain changed?"),
@@ -125,7 +136,8 @@ def rating_form(psfs_names: list[str], rating=None, formdata=True) -> RatingForm
     form_class = type("SessionRatingForm", (RatingForm,), attrs)
     kwargs: dict[str, Any] = {} if formdata else {"formdata": None}
     if rating is not None and not formdata:
-        data = {"pain_now": rating.pain_now, "pgic": rating.pgic, "soreness": rating.soreness,
+        data = {"pain_average": rating.pain_average,
+                "pain_now": rating.pain_now, "pgic": rating.pgic, "soreness": rating.soreness,
                 "soreness_duration": rating.soreness_duration, "comment": rating.comment,
                 "breathing": "yes" if rating.breathing_alert else "no"}
         saved = {item["activity"]: item["score"] for item in rating.psfs or []}

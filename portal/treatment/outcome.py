@@ -87,7 +87,7 @@ def refresh_outcome(patient: Patient) -> TreatmentOutcome:
     row = _outcome_row(patient)
     base = baseline_for(patient)
     rated = rated_sessions(patient)
-    ratings = [r.rating.pain_now for r in rated]
+    ratings = [r.rating.follow_up_score for r in rated]
     change = outcomes.classify_nprs(base.value, ratings)
     row.baseline = base.value
     row.latest_nprs = change.latest
@@ -103,7 +103,11 @@ def _store_points(patient: Patient, baseline: int | None, rated: list[RatedSessi
     """Bring the patient's OutcomePoint rows in step with their rated sessions: only the
     rows whose figures changed are written (a new rating usually adds one row and moves
     ``next_at`` of the one before)."""
-    points = outcomes.course_points(baseline, [(r.number, r.rating.pain_now) for r in rated])
+    # The follow-up score (SessionRating.follow_up_score): the average pain over the past 24
+    # hours, or for ratings stored before it was asked, the pain at the time of rating. Pain
+    # now and soreness are never compared with the baseline (CLINICAL.md).
+    points = outcomes.course_points(baseline,
+                                    [(r.number, r.rating.follow_up_score) for r in rated])
     stored = {p.rating_id: p for p in db.session.scalars(
         select(OutcomePoint).where(OutcomePoint.patient_id == patient.id))}
     for i, (item, point) in enumerate(zip(rated, points)):
@@ -175,7 +179,7 @@ def progress(patient: Patient, sessions: list[TreatmentSession] | None = None) -
     """Everything the progress charts and the outcome badge need, computed fresh."""
     rated = rated_sessions(patient, sessions)
     base = baseline_for(patient)
-    nprs = outcomes.classify_nprs(base.value, [r.rating.pain_now for r in rated])
+    nprs = outcomes.classify_nprs(base.value, [r.rating.follow_up_score for r in rated])
     psfs_start = intake_link.psfs_baseline(patient)
     points = [PsfsPoint(r.session, r.number,
                         {item["activity"]: item["score"] for item in r.rating.psfs},

@@ -1,9 +1,12 @@
 """The patient's rating of a session (SPEC 4.2): the rating window, one rating per session,
 edits for RATING_EDIT_WINDOW, and the safety question's alert to staff.
 
-The rating window of a session opens when the session is recorded (or at the session, if it
-is recorded ahead of time): ``rating_opens_at``. A reminder is due RATING_REMINDER_AFTER
-later, and the window closes RATING_WINDOW later (portal/config.py)."""
+The rating of a session opens RATING_OPENS_AFTER (a day) after the session, or when it is
+recorded if that is later: ``rating_opens_at`` (portal/treatment/times.py says why). A
+reminder is due RATING_REMINDER_AFTER after it opens, and it closes RATING_WINDOW after the
+session (portal/config.py). Its follow-up score is the average pain over the past 24 hours
+(``pain_average``, ``score_question`` "average_24h"); ratings stored before asked the pain
+at the time of rating and keep that meaning (SessionRating.follow_up_score)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +33,8 @@ from portal.treatment.times import (
 # --- the rating window (SPEC 4.2) -------------------------------------------------------
 
 def rating_status(session: TreatmentSession, now: datetime | None = None) -> str:
-    """cancelled, rated, missed (window closed without a rating), overdue (reminder time
-    passed) or due."""
+    """cancelled, rated, missed (window closed without a rating), upcoming (not open yet),
+    overdue (reminder time passed) or due."""
     now = now or clock.now()
     if session.cancelled:
         return "cancelled"
@@ -39,6 +42,8 @@ def rating_status(session: TreatmentSession, now: datetime | None = None) -> str
         return "rated"
     if session.rating_closed_at is not None or now >= closes_at(session):
         return "missed"
+    if now < session.rating_opens_at:
+        return "upcoming"
     if now >= reminder_due_at(session):
         return "overdue"
     return "due"
@@ -53,13 +58,22 @@ def can_edit(rating: SessionRating, now: datetime | None = None) -> bool:
     return rating.session.status == "recorded" and now < editable_until(rating)
 
 
-def _awaiting(now: datetime):
-    """SQL: recorded, not rated, window open."""
+def _not_closed(now: datetime):
+    """SQL: recorded, not rated, not closed yet (open or opening later)."""
     rated = exists().where(SessionRating.session_id == TreatmentSession.id)
+    since = now - config_delta("RATING_WINDOW")
     return and_(TreatmentSession.status == "recorded",
                 TreatmentSession.rating_closed_at.is_(None),
-                TreatmentSession.rating_opens_at > now - config_delta("RATING_WINDOW"),
+                TreatmentSession.treated_at > since,
+                # Implied by the line above (a rating never opens before its session); it
+                # lets the database read the rating window's index by range.
+                TreatmentSession.rating_opens_at > since,
                 not_(rated))
+
+
+def _awaiting(now: datetime):
+    """SQL: recorded, not rated, window open."""
+    return and_(_not_closed(now), TreatmentSession.rating_opens_at <= now)
 
 
 def overdue_clause(now: datetime):
@@ -70,16 +84,18 @@ def overdue_clause(now: datetime):
 
 
 def to_rate(patient: Patient) -> list[TreatmentSession]:
-    """The patient's sessions waiting for a rating, oldest first (it closes first)."""
+    """The patient's sessions waiting for a rating, oldest first (it closes first), with
+    those whose rating opens later (rating_status "upcoming": the pages say from when)."""
     return list(db.session.scalars(
         select(TreatmentSession)
-        .where(TreatmentSession.patient_id == patient.id, _awaiting(clock.now()))
+        .where(TreatmentSession.patient_id == patient.id, _not_closed(clock.now()))
         .order_by(TreatmentSession.treated_at, TreatmentSession.id)))
 
 
 @dataclass
 class RatingInput:
     pain_now: int
+    pain_average: int  # the follow-up score: average pain over the past 24 hours
     pgic: int
     soreness: int
     soreness_duration: str
@@ -97,7 +113,9 @@ class RatingResult:
 
 def _rating_values(data: RatingInput) -> dict[str, Any]:
     psfs = data.psfs or None
-    return {"pain_now": data.pain_now, "pgic": data.pgic, "soreness": data.soreness,
+    # Every rating given (or changed) from now on answers the average over 24 hours.
+    return {"score_question": "average_24h", "pain_average": data.pain_average,
+            "pain_now": data.pain_now, "pgic": data.pgic, "soreness": data.soreness,
             "soreness_duration": data.soreness_duration,
             "comment": (data.comment or "").strip() or None,
             "psfs": psfs,
@@ -120,7 +138,7 @@ def _save_rating(session: TreatmentSession, patient_user: User,
     request) one inserts and the other becomes an edit of it.
 
     A "yes" to the safety question is never taken back by an edit: the clinic marks it
-    handled. Raises TreatmentError("closed" | "locked" | "cancelled")."""
+    handled. Raises TreatmentError("not_open" | "closed" | "locked" | "cancelled")."""
     now = clock.now()
     if session.cancelled:
         raise TreatmentError("cancelled")
@@ -130,6 +148,8 @@ def _save_rating(session: TreatmentSession, patient_user: User,
                                  .where(SessionRating.session_id == session.id))
     created = False
     if existing is None:
+        if rating_status(session, now) == "upcoming":
+            raise TreatmentError("not_open", opens_at=session.rating_opens_at)
         if not can_rate(session, now):
             raise TreatmentError("closed")
         rating = SessionRating(session_id=session.id, patient_id=session.patient_id,

@@ -59,7 +59,8 @@ def send_reminders(limit: int = 1000) -> ReminderReport:
         update(TreatmentSession)
         .where(TreatmentSession.status == "recorded",
                TreatmentSession.rating_closed_at.is_(None),
-               TreatmentSession.rating_opens_at <= now - config_delta("RATING_WINDOW"),
+               # RATING_WINDOW after the session (SPEC 4.2), not after the rating opened.
+               TreatmentSession.treated_at <= now - config_delta("RATING_WINDOW"),
                not_(rated))
         .values(rating_closed_at=now)
         .execution_options(synchronize_session=False)))

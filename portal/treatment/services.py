@@ -60,6 +60,7 @@ from portal.treatment.times import (
     clinic_datetime,
     closes_at,
     editable_until,
+    rating_opens_for,
     to_clinic,
 )
 
@@ -69,7 +70,8 @@ __all__ = [
     "TreatmentError", "baseline_for", "baseline_override", "can_edit", "can_rate",
     "cancel_session", "clinic_date", "clinic_datetime", "closes_at", "correct_session",
     "editable_until", "gate", "mark_alert_handled", "numbers", "overdue_clause", "progress",
-    "psfs_activities_for", "rated_sessions", "rating_by_public_id", "rating_status",
+    "psfs_activities_for", "rated_sessions", "rating_by_public_id", "rating_opens_for",
+    "rating_status",
     "record_session", "record_sessions_view", "refresh_outcome", "save_rating",
     "send_reminders", "session_by_public_id", "session_number", "sessions_for",
     "set_baseline", "to_clinic", "to_rate",

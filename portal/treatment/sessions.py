@@ -21,7 +21,9 @@ from portal.treatment.times import (
     TreatmentError,
     check_override,
     clinic_date,
+    closes_at,
     override_reason,
+    rating_opens_for,
     take_write_lock,
 )
 
@@ -121,7 +123,8 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
     session = TreatmentSession(patient_id=patient.id, recorded_by_id=practitioner.id,
                                created_at=now, updated_at=now, status="recorded",
                                corrections=[], form_key=form_key,
-                               rating_opens_at=max(values["treated_at"], now), **values)
+                               rating_opens_at=rating_opens_for(values["treated_at"], now),
+                               **values)
     if checks.missing:
         session.override_gates = checks.missing
         session.override_reason = reason
@@ -147,9 +150,12 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
         patient.status = "in_treatment"
     patient.last_activity_at = now
     user = patient.user
-    if user.active and user.has_password:
+    if user.active and user.has_password and session.rating_opens_at < closes_at(session):
+        # Sent when the rating opens (the day after the session), not now: the outbox
+        # holds it until then.
         mail.queue("rating_due", user.email, user.locale, name=user.name,
-                   link=absolute_url("treatment.rate", session_id=session.public_id))
+                   link=absolute_url("treatment.rate", session_id=session.public_id),
+                   deliver_at=session.rating_opens_at)
     # A session given before others renumbers them: the stored outcome points follow.
     refresh_outcome(patient)
     db.session.commit()
@@ -192,7 +198,7 @@ def correct_session(session: TreatmentSession, practitioner: User, data: Session
         setattr(session, name, value)
     now = clock.now()
     if "treated_at" in previous:
-        session.rating_opens_at = max(session.treated_at, session.created_at)
+        session.rating_opens_at = rating_opens_for(session.treated_at, session.created_at)
     if missing:
         previous["override_reason"] = session.override_reason
         session.override_gates = missing

@@ -92,12 +92,25 @@ def config_delta(name: str) -> timedelta:
     return current_app.config[name]
 
 
+# The rating's moments (SPEC 4.2). Its first question is the average pain over the past 24
+# hours, IMMPACT's core measure of pain intensity (Dworkin et al., Pain 2005;113:9-19); the
+# 2-point / 30% rule was derived from such averages (Farrar et al., Pain 2001;94:149-158),
+# not from a rating given minutes after needling, while the soreness that follows needling
+# lasts up to about 72 hours (Martin-Pintado-Zugasti et al., J Bodyw Mov Ther 2018). So it
+# opens RATING_OPENS_AFTER (a day) after the session, and closes RATING_WINDOW after the
+# session itself. Sessions stored before keep their ``rating_opens_at``.
+
+def rating_opens_for(treated_at: datetime, recorded_at: datetime) -> datetime:
+    """RATING_OPENS_AFTER after the session, or when it is recorded if that is later."""
+    return max(treated_at + config_delta("RATING_OPENS_AFTER"), recorded_at)
+
+
 def reminder_due_at(session: TreatmentSession) -> datetime:
     return session.rating_opens_at + config_delta("RATING_REMINDER_AFTER")
 
 
 def closes_at(session: TreatmentSession) -> datetime:
-    return session.rating_opens_at + config_delta("RATING_WINDOW")
+    return session.treated_at + config_delta("RATING_WINDOW")
 
 
 def editable_until(rating: SessionRating) -> datetime:

@@ -35,6 +35,9 @@ def _messages() -> dict[str, str]:
 
 
 def error_text(error: services.TreatmentError) -> str:
+    if error.code == "not_open":
+        return _("You can rate this session from %(when)s.",
+                 when=display.day_and_time(error.params["opens_at"]))
     return _messages()[error.code]
 
 
@@ -275,7 +278,8 @@ def my_sessions():
     shown = [s for s in reversed(sessions) if statuses[s.id] != "cancelled"]
     return htmx.render("treatment/my_sessions.html", sessions=shown,
                        numbers=services.numbers(sessions), statuses=statuses,
-                       to_rate=[s for s in sessions if statuses[s.id] in ("due", "overdue")],
+                       to_rate=[s for s in sessions
+                                if statuses[s.id] in ("due", "overdue", "upcoming")],
                        closes_at=services.closes_at, can_edit=services.can_edit,
                        pgic_labels=dict(forms.pgic_labels()))
 
@@ -313,7 +317,8 @@ def rate(session_id: str):
     if not form.validate_on_submit():
         return _rating_page(session, form=form, status=422)
     data = services.RatingInput(
-        pain_now=form.pain_now.data, pgic=form.pgic.data, soreness=form.soreness.data,
+        pain_now=form.pain_now.data, pain_average=form.pain_average.data,
+        pgic=form.pgic.data, soreness=form.soreness.data,
         soreness_duration=form.soreness_duration.data,
         breathing_alert=form.breathing.data == "yes", comment=form.comment.data,
         psfs=form.psfs_answers())

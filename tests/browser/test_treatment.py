@@ -5,6 +5,7 @@ red flag. axe-core on every page reached, screenshots in test-artifacts/."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -47,9 +48,9 @@ def test_record_rate_and_see_progress(open_page, live_server):
     history(patient, [6], practitioner=doctor)  # last week's session, rated 6
     # Others on the worklist: a safety answer, a worsening patient, an overdue rating.
     flagged = make_treatable(name="Sam Safety")
-    rate(record(flagged, doctor, hours_ago=3), 5, breathing=True)
+    rate(record(flagged, doctor, hours_ago=27), 5, breathing=True)
     history(make_treatable(name="Wendy Worse", baseline=4), [4, 6], practitioner=doctor)
-    record(make_treatable(name="Olga Overdue"), doctor, hours_ago=1)
+    record(make_treatable(name="Olga Overdue"), doctor, hours_ago=25)
     clock.advance(hours=25)
 
     # --- the practitioner records today's session ------------------------------------------
@@ -78,6 +79,11 @@ def test_record_rate_and_see_progress(open_page, live_server):
     desk.get_by_label("Buttock, right side").check()
     desk.get_by_label("Pain before needling, 0 to 10 (optional)").select_option("6")
     desk.get_by_label("Private notes (the patient never sees these)").fill("Gluteus medius tight.")
+    # Given two days ago, entered now: its rating, which opens a day after the session, is
+    # open at once (SPEC 4.2).
+    desk.get_by_label("Date of the session").fill(
+        (clock.now() - timedelta(days=2)).date().isoformat())
+    desk.get_by_label("Time", exact=True).fill("10:00")
     desk.get_by_role("button", name="Record the session").click()
     expect(desk.locator("#flash")).to_contain_text("The patient will be asked to rate it.")
     newest = desk.locator(".session-list .session").first
@@ -110,10 +116,14 @@ def test_record_rate_and_see_progress(open_page, live_server):
     # Nothing chosen: errors by the groups and a summary that takes the focus.
     phone.get_by_role("button", name="Send my answers").tap()
     expect(phone.locator(".error-summary")).to_be_focused()
+    expect(phone.locator("#pain_average-error")).to_be_visible()
     expect(phone.locator("#pain_now-error")).to_be_visible()
     check_phone(phone, "treatment-phone-rating-errors")
 
-    group(phone, "How much pain do you have now?").get_by_label("3", exact=True).tap()
+    # The follow-up score is the average over the past 24 hours; pain now is asked apart.
+    group(phone, "Over the past 24 hours, what was your pain on average?").get_by_label(
+        "3", exact=True).tap()
+    group(phone, "How much pain do you have now?").get_by_label("5", exact=True).tap()
     group(phone, "Since you started treatment").get_by_label("Much better", exact=True).tap()
     group(phone, "How sore were").get_by_label("4", exact=True).tap()
     group(phone, "How long did the soreness last?").get_by_label("1 to 2 days", exact=True).tap()

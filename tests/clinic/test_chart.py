@@ -256,7 +256,7 @@ def test_summary_brings_the_stored_outcome_up_to_date(staff, margaret):
 
 def test_ratings_tab_draws_the_chart_and_lists_every_rating(staff, margaret):
     open_one = record(margaret, hours_ago=1)  # not rated yet: not in the table
-    rate(record(margaret, hours_ago=2), 6, breathing=True)
+    rate(record(margaret, hours_ago=26), 6, breathing=True)
     doc = parse(staff.get(url(margaret, "ratings")).get_data(as_text=True))
     svg = doc.by_id("chart-nprs-title")
     nprs = next(e for e in doc.find_all("svg") if svg in list(_descendants(e)))

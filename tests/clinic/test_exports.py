@@ -44,10 +44,16 @@ def staff_client(app, doctor):
 @pytest.fixture
 def treated(app, doctor):
     """Intake baseline 6 (pain now 6, worst 8), an accepted clearance and a pending imaging
-    report, and four sessions rated 5, 4 and 3, the third one then cancelled."""
+    report, and four sessions rated 5, 4 and 3, the third one then cancelled. The first
+    rating was stored before the average over 24 hours was asked (its score is the pain at
+    the time of rating); the others answered it (4 and 3) with pain now apart (8 and 1)."""
     user = make_treatable(name="Margaret Côté", baseline=6)
     make_document(user, kind="imaging", name="mri.pdf")
     sessions = history(user, [5, 4, 7, 3], practitioner=doctor)
+    old = sessions[0].rating
+    old.score_question, old.pain_average = "pain_now", None
+    sessions[1].rating.pain_now, sessions[3].rating.pain_now = 8, 1
+    db.session.commit()
     services.cancel_session(sessions[2], doctor, "Entered on the wrong day.")
     db.session.expire_all()
     return user
@@ -110,11 +116,12 @@ def test_every_resource_validates_against_the_fhir_models(staff_client, treated)
         # The model keeps everything we sent (no field it did not know was dropped).
         assert json.loads(model.model_dump_json(exclude_none=True)) == resource
     kinds = [e["resource"]["resourceType"] for e in data["entry"]]
-    # The questionnaire and its two code systems; 3 intake pain scores, PEG and PSFS, and 3
-    # ratings of sessions that count; 2 documents.
+    # The questionnaire and its two code systems; 3 intake pain scores, PEG and PSFS, the
+    # follow-up scores of 3 ratings of sessions that count and the pain now of the 2 that
+    # asked it apart; 2 documents.
     assert sorted(kinds) == sorted(
         ["Patient", "Questionnaire", "CodeSystem", "CodeSystem", "QuestionnaireResponse"]
-        + ["Observation"] * 8 + ["DocumentReference"] * 2)
+        + ["Observation"] * 10 + ["DocumentReference"] * 2)
 
 
 def test_every_bundle_validates_against_the_hl7_r4_json_schema(staff_client, treated):
@@ -222,7 +229,11 @@ def test_scores_are_ucum_quantities_with_distinct_codes(staff_client, treated):
         [("Lifting groceries", 3), ("Gardening", 5)]
     qr = _resources(data, "QuestionnaireResponse")[0]
     assert peg["derivedFrom"] == psfs["derivedFrom"] == [{"reference": f"urn:uuid:{qr['id']}"}]
-    assert len(by_code["nprs-session"]) == 3
+    # A session's follow-up score says which question it answered: the pain at the time of
+    # rating (stored before) or the average over 24 hours; pain now has a code of its own.
+    assert [o["valueQuantity"]["value"] for o in by_code["nprs-session"]] == [5]
+    assert [o["valueQuantity"]["value"] for o in by_code["nprs-session-average-24h"]] == [4, 3]
+    assert [o["valueQuantity"]["value"] for o in by_code["nprs-session-now"]] == [8, 1]
 
 
 def test_a_session_rating_that_asked_the_psfs_again_exports_it(staff_client):
@@ -256,7 +267,7 @@ def test_references_resolve_inside_the_bundle(staff_client, treated):
     patient_url = full_urls[0]
     about_the_patient = [e["resource"] for e in data["entry"][1:]
                          if e["resource"]["resourceType"] not in ("Questionnaire", "CodeSystem")]
-    assert len(about_the_patient) == 11
+    assert len(about_the_patient) == 13
     for resource in about_the_patient:
         assert resource["subject"] == {"reference": patient_url}
 
@@ -279,10 +290,13 @@ def test_pain_observations_carry_loinc_72514_3(staff_client, treated):
     assert {o["derivedFrom"][0]["reference"] for o in intake} == {f"urn:uuid:{qr['id']}"}
     # Intake: now 6, average (the baseline) 6, worst 8.
     assert sorted(o["valueQuantity"]["value"] for o in intake) == [6, 6, 8]
-    # Sessions 1, 2 and 3 (the cancelled one, rated 7, is left out).
+    # Sessions 1, 2 and 3 (the cancelled one, rated 7, is left out): each follow-up score,
+    # and the pain now asked apart from it.
     sessions = [o for o in observations if "derivedFrom" not in o]
-    assert [o["valueQuantity"]["value"] for o in sessions] == [5, 4, 3]
-    assert [o["code"]["text"] for o in sessions] == [f"Pain after session {n}" for n in (1, 2, 3)]
+    assert [(o["valueQuantity"]["value"], o["code"]["text"]) for o in sessions] == [
+        (5, "Pain after session 1"),
+        (4, "Average pain over the past 24 hours, session 2"), (8, "Pain now, session 2"),
+        (3, "Average pain over the past 24 hours, session 3"), (1, "Pain now, session 3")]
 
 
 def test_questionnaire_response_is_the_submitted_intake(staff_client, treated):

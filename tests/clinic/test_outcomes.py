@@ -75,7 +75,8 @@ def course(db, practitioner: User, baseline: int | None, sessions, name: str) ->
         db.session.flush()
         if pain is not None:
             db.session.add(SessionRating(
-                session_id=session.id, patient_id=patient.id, pain_now=pain, pgic=0,
+                session_id=session.id, patient_id=patient.id, pain_now=pain,
+                pain_average=pain, score_question="average_24h", pgic=0,
                 soreness=2, soreness_duration="under_day", breathing_alert=False,
                 created_at=when, updated_at=when))
     db.session.add(TreatmentOutcome(patient_id=patient.id, baseline_override=baseline,
@@ -311,7 +312,9 @@ def test_csv_one_row_per_patient(client, staff, clinic, db):
     # Public ids are random: one that starts with "-" is a text cell like any other.
     ids = {name: csvexport.csv_safe(clinic[name].public_id) for name in clinic}
     a, b = "Dr. Avery Adams", "'=2+3 Bailey"
-    assert rows[1:] == [
+    # The last column: which question the latest follow-up score answered.
+    assert [row[-1] for row in rows[1:]] == ["average_24h"] * 6
+    assert [row[:-1] for row in rows[1:]] == [
         [ids["P1"], a, "6", "3", "-3", "-50.0", "improved", "no", "3", "3", "2"],
         [ids["P2"], a, "8", "5", "-3", "-37.5", "improved", "no", "4", "4", "4"],
         [ids["P3"], b, "5", "7", "2", "40.0", "worse", "yes", "2", "2", ""],

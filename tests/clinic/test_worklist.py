@@ -107,10 +107,10 @@ def clinic(app, doctor, colleague):
     better = mine(make_treatable(name="Ivan Improved", baseline=8))
     history(better, [6, 4], practitioner=doctor)
     late = mine(make_treatable(name="Olga Overdue"))
-    record(late, doctor, hours_ago=2)
+    record(late, doctor, hours_ago=26)
     safety = mine(make_treatable(name="Sam Safety"))
     clock.advance(hours=25)  # Olga's rating is now past its reminder time
-    rate(record(safety, doctor, hours_ago=3), 5, breathing=True)
+    rate(record(safety, doctor, hours_ago=27), 5, breathing=True)
     for user in (worse, better, late, safety):
         review_intake(user, doctor)
 
@@ -510,7 +510,8 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
             db.session.add(session)
             if state == 6:
                 db.session.add(SessionRating(
-                    session=session, patient=patient, pain_now=5, pgic=0, soreness=2,
+                    session=session, patient=patient, pain_now=5, pain_average=5, pgic=0,
+                    soreness=2,
                     soreness_duration="under_day", breathing_alert=True, created_at=now,
                     updated_at=now))
         else:
@@ -573,7 +574,8 @@ def _interleaved(n: int, doctor: User, colleague: User) -> None:
         db.session.add(session)
         if i % 2:  # the others stay unrated: overdue
             db.session.add(SessionRating(
-                session=session, patient=patient, pain_now=5, pgic=0, soreness=2,
+                session=session, patient=patient, pain_now=5, pain_average=5, pgic=0,
+                soreness=2,
                 soreness_duration="under_day", breathing_alert=i % 4 == 3,
                 created_at=now, updated_at=now - ago(i, 7, 40)))
         # Responders with the worsening alert too (the fourth kind): in both lists.

@@ -52,10 +52,12 @@ def make_treatable(user: User | None = None, *, baseline: int | None = 6, cleare
     return db.session.get(User, user.id)
 
 
-def record(patient_user: User, practitioner: User | None = None, *, hours_ago: float = 1,
+def record(patient_user: User, practitioner: User | None = None, *, hours_ago: float = 25,
            regions=(REGION,), override: str | None = None, nprs_before=None,
            form_key: str | None = None) -> TreatmentSession:
-    """A session recorded through the service, ``hours_ago`` before now."""
+    """A session recorded through the service, ``hours_ago`` before now: by default a day
+    and an hour, so that its rating is open (it opens RATING_OPENS_AFTER after the
+    session)."""
     practitioner = practitioner or make_practitioner()
     patient = db.session.get(Patient, patient_user.patient.id)
     data = services.SessionInput(treated_at=clock.now() - timedelta(hours=hours_ago),
@@ -64,10 +66,13 @@ def record(patient_user: User, practitioner: User | None = None, *, hours_ago: f
     return services.record_session(patient, practitioner, data, override, form_key)
 
 
-def rating_input(pain: int = 4, *, pgic: int = 1, soreness: int = 3,
+def rating_input(pain: int = 4, *, now: int | None = None, pgic: int = 1, soreness: int = 3,
                  duration: str = "under_day", breathing: bool = False, psfs=None,
                  comment: str | None = None) -> services.RatingInput:
-    return services.RatingInput(pain_now=pain, pgic=pgic, soreness=soreness,
+    """``pain``: the follow-up score (average pain over the past 24 hours); ``now``: pain
+    now, the same unless given."""
+    return services.RatingInput(pain_average=pain, pain_now=pain if now is None else now,
+                                pgic=pgic, soreness=soreness,
                                 soreness_duration=duration, breathing_alert=breathing,
                                 comment=comment, psfs=psfs)
 
@@ -77,10 +82,12 @@ def rate(session: TreatmentSession, pain: int = 4, **kwargs) -> SessionRating:
     return services.save_rating(session, user, rating_input(pain, **kwargs)).rating
 
 
-def form_data(pain: int = 4, *, pgic: int = 1, soreness: int = 3, duration: str = "under_day",
+def form_data(pain: int = 4, *, now: int | None = None,
+              pgic: int = 1, soreness: int = 3, duration: str = "under_day",
               breathing: str = "no", psfs: list[int] | None = None, comment: str = "") -> dict:
     """The rating form as a browser posts it."""
-    data = {"pain_now": str(pain), "pgic": str(pgic), "soreness": str(soreness),
+    data = {"pain_average": str(pain), "pain_now": str(pain if now is None else now),
+            "pgic": str(pgic), "soreness": str(soreness),
             "soreness_duration": duration, "breathing": breathing, "comment": comment}
     for i, score in enumerate(psfs or []):
         data[f"psfs_{i}"] = str(score)
@@ -110,10 +117,12 @@ def history(patient_user: User, values: list[int | None], *, practitioner: User 
                 psfs = [{"activity": a, "score": max(0, min(10, 10 - value))}
                         for a, _s in ACTIVITIES]
             db.session.add(SessionRating(
-                session_id=session.id, patient_id=patient.id, pain_now=value, pgic=1,
+                session_id=session.id, patient_id=patient.id, pain_now=value,
+                pain_average=value, score_question="average_24h", pgic=1,
                 soreness=2, soreness_duration="under_day", breathing_alert=False, psfs=psfs,
                 psfs_mean=(sum(p["score"] for p in psfs) / len(psfs)) if psfs else None,
-                created_at=when + timedelta(hours=3), updated_at=when + timedelta(hours=3)))
+                created_at=when + timedelta(hours=26),
+                updated_at=when + timedelta(hours=26)))
         sessions.append(session)
     patient.status = "in_treatment"
     services.refresh_outcome(patient)
@@ -136,7 +145,8 @@ def fresh_points(patient: Patient) -> list[tuple]:
     patient = db.session.get(Patient, patient.id)
     rated = services.rated_sessions(patient)
     baseline = services.baseline_for(patient).value
-    points = outcomes.course_points(baseline, [(r.number, r.rating.pain_now) for r in rated])
+    points = outcomes.course_points(baseline,
+                                    [(r.number, r.rating.follow_up_score) for r in rated])
     return [(r.rating.id, p.number, p.pain, p.previous, p.change, p.status, p.first_improved,
              p.rated, rated[i + 1].session.treated_at if i + 1 < len(rated) else None,
              r.session.treated_at)

@@ -36,7 +36,7 @@ def test_points_follow_every_change(app, doctor):
     assert [(r[1], r[5], r[6]) for r in rows] == [(1, "unchanged", None), (3, "improved", 3)]
 
     # A new session, rated: one more point, which becomes the current one.
-    new = record(user, doctor, hours_ago=2)
+    new = record(user, doctor, hours_ago=26)
     rate(new, pain=7)
     rows = check(patient)
     assert [(r[1], r[5], r[8] is None) for r in rows][-2:] == [(3, "improved", False),
@@ -47,9 +47,13 @@ def test_points_follow_every_change(app, doctor):
     rows = check(patient)
     assert rows[-1][5] == "improved"
 
-    # A session given before all the others, recorded late: every number moves up.
-    early = record(user, doctor, hours_ago=24 * 40)
+    # A session given before all the others, recorded and rated then, stored after them:
+    # every number moves up. (Recorded now, it could no longer be rated: its rating closed
+    # 7 days after the session.)
+    clock.advance(days=-40)
+    early = record(user, doctor)
     rate(early, pain=6)
+    clock.advance(days=40)
     rows = check(patient)
     assert [r[1] for r in rows] == [1, 2, 4, 5]
 

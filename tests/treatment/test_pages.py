@@ -31,7 +31,7 @@ def check_markup(name: str, html: str) -> None:
 
 def test_every_treatment_page(app, doctor, doctor_client, patient, patient_client):
     history(patient, [6, 5, 5, 4])
-    rated = record(patient, doctor, hours_ago=2)
+    rated = record(patient, doctor, hours_ago=26)
     rate(rated, 3, breathing=True)
     open_one = record(patient, doctor, hours_ago=1)
     staff = {

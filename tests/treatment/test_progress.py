@@ -180,7 +180,7 @@ def test_the_practitioner_override_baseline(app, doctor_client, doctor, patient)
 def test_staff_sessions_page_marks_overdue_ratings(app, doctor_client, doctor, patient):
     rate(record(patient, doctor, hours_ago=50), 4)
     old = record(patient, doctor, hours_ago=30)
-    # The rating window opens when a session is recorded: a day later it is overdue.
+    # The rating opens a day after the session; a day after that, it is overdue.
     clock.advance(hours=25)
     html = doctor_client.get(f"/clinic/patients/{patient.patient.public_id}/sessions"
                              ).get_data(as_text=True)
@@ -195,10 +195,10 @@ def test_worklist_lists_safety_first_then_outcomes(app, doctor, doctor_client):
     better = make_treatable(name="Ivan Improved", baseline=8)
     history(better, [6, 4])
     overdue = make_treatable(name="Olga Overdue")
-    record(overdue, doctor, hours_ago=2)
+    record(overdue, doctor, hours_ago=26)
     clock.advance(hours=25)
     flagged = make_treatable(name="Sam Safety")
-    rate(record(flagged, doctor, hours_ago=3), 5, breathing=True)
+    rate(record(flagged, doctor, hours_ago=27), 5, breathing=True)
     html = doctor_client.get("/clinic/").get_data(as_text=True)
     doc = parse(html)
     headings = [e.text.strip() for e in doc.find_all("h2")]

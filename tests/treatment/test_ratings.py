@@ -199,7 +199,7 @@ def test_the_unique_constraint_holds_without_the_service(app, patient, doctor):
 def test_psfs_every_third_session_prefilled_by_name(app, patient, patient_client, doctor):
     sessions = []
     for _ in range(3):
-        sessions.append(record(patient, doctor, hours_ago=2))
+        sessions.append(record(patient, doctor, hours_ago=26))
     html = patient_client.get(rating_url(sessions[2])).get_data(as_text=True)
     for name, _score in ACTIVITIES:
         assert name in html
@@ -255,11 +255,16 @@ def test_the_safety_question(app, patient, patient_client, doctor):
 def test_my_sessions_lists_to_rate_and_rated(app, patient, patient_client, doctor):
     first = record(patient, doctor, hours_ago=30)
     rate(first, 5)
-    second = record(patient, doctor, hours_ago=2)
+    second = record(patient, doctor, hours_ago=26)
+    # Given two hours ago: its rating opens tomorrow, and the page says when.
+    third = record(patient, doctor, hours_ago=2)
     html = patient_client.get("/me/sessions/").get_data(as_text=True)
     doc = parse(html)
     to_rate = doc.find_all("section", **{"aria-labelledby": "to-rate-title"})[0]
     assert rating_url(second) in str(to_rate.attrs) or rating_url(second) in html
-    assert "Pain after it: 5 out of 10" in html
+    assert rating_url(third) not in html
+    assert "You can rate this session from " in to_rate.text
+    assert third.rating_opens_at.isoformat() in html
+    assert "Average pain over the 24 hours before rating: 5 out of 10" in html
     assert html.index(rating_url(second)) < html.index("All my sessions")
     assert db.session.get(TreatmentSession, first.id).rating is not None

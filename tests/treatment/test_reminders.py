@@ -1,6 +1,7 @@
-"""`flask send-reminders` (SPEC 4.2, 6.2): one reminder per unrated session after 24 hours,
-none once rated, none after the window closes, never twice however often cron runs it; the
-e-mails reach a real SMTP server and carry no health information."""
+"""`flask send-reminders` (SPEC 4.2, 6.2): the rating opens a day after the session, with
+its e-mail then; one reminder per unrated session a day after it opens, none once rated,
+none after the window closes (7 days after the session), never twice however often cron
+runs it; the e-mails reach a real SMTP server and carry no health information."""
 from __future__ import annotations
 
 import threading
@@ -35,11 +36,24 @@ def session(mail_app, patient, doctor):
     return record(patient, doctor, hours_ago=0)
 
 
-def test_a_reminder_once_after_24_hours(mail_app, runner, smtp_server, session, patient):
+def due_mails(smtp_server) -> list:
+    return [m for m in smtp_server.parsed() if m["Subject"].startswith("Something to do")]
+
+
+def test_a_reminder_once_24_hours_after_the_rating_opens(mail_app, runner, smtp_server,
+                                                        session, patient):
     assert "reminded 0" in run(runner)
-    # The "rating due" e-mail went out with this run (the outbox was drained).
-    due = [m for m in smtp_server.parsed() if m["Subject"].startswith("Something to do")]
+    # The "rating due" e-mail waits for the rating to open, a day after the session.
+    assert due_mails(smtp_server) == []
+    clock.advance(hours=23, minutes=59)
+    assert "reminded 0" in run(runner)
+    assert due_mails(smtp_server) == []
+    clock.advance(minutes=1)
+    assert "reminded 0" in run(runner)
+    # It went out with this run (the outbox was drained).
+    due = due_mails(smtp_server)
     assert len(due) == 1 and due[0]["To"] == patient.email
+    # The reminder: a day after the rating opened, not before.
     clock.advance(hours=23, minutes=59)
     assert "reminded 0" in run(runner)
     clock.advance(minutes=2)
@@ -58,7 +72,7 @@ def test_a_reminder_once_after_24_hours(mail_app, runner, smtp_server, session, 
 
 
 def test_no_reminder_once_rated(mail_app, runner, smtp_server, session):
-    clock.advance(hours=10)
+    clock.advance(hours=34)
     rate(session, 4)
     clock.advance(hours=20)
     assert "reminded 0" in run(runner)
@@ -78,16 +92,34 @@ def test_no_reminder_after_the_window_closes(mail_app, runner, smtp_server, sess
     assert services.rating_status(closed) == "missed"
 
 
+def test_the_rating_closes_7_days_after_the_session_not_after_it_opens(mail_app, runner,
+                                                                      patient, doctor):
+    """Recorded three days late, the rating opens at once and still closes 7 days after
+    the session (SPEC 4.2)."""
+    late = record(patient, doctor, hours_ago=72)
+    assert late.rating_opens_at == late.created_at
+    assert services.closes_at(late) == late.treated_at + timedelta(days=7)
+    clock.advance(days=3, hours=23, minutes=58)
+    assert services.rating_status(late) == "overdue"
+    assert "closed 0" in run(runner)
+    clock.advance(minutes=3)
+    assert services.rating_status(late) == "missed"
+    assert "closed 1" in run(runner)
+    with pytest.raises(services.TreatmentError) as refused:
+        rate(late, 4)
+    assert refused.value.code == "closed"
+
+
 def test_a_cancelled_session_gets_no_reminder(mail_app, runner, smtp_server, session, doctor):
     services.cancel_session(session, doctor, "Booked in error")
-    clock.advance(hours=25)
+    clock.advance(hours=49)
     assert "reminded 0" in run(runner)
     assert reminders(smtp_server) == []
 
 
 def test_reminded_sessions_can_still_be_rated_then_close_quietly(mail_app, runner, smtp_server,
                                                                 session):
-    clock.advance(hours=25)
+    clock.advance(hours=49)
     assert "reminded 1" in run(runner)
     rate(session, 3)
     clock.advance(days=7)
@@ -96,7 +128,7 @@ def test_reminded_sessions_can_still_be_rated_then_close_quietly(mail_app, runne
 
 
 def test_two_runs_at_the_same_time_send_one_reminder(mail_app, smtp_server, session):
-    clock.advance(hours=25)
+    clock.advance(hours=49)
     barrier = threading.Barrier(2)
     reports = []
 
@@ -119,5 +151,15 @@ def test_two_runs_at_the_same_time_send_one_reminder(mail_app, smtp_server, sess
 
 @pytest.mark.parametrize("app_config", [{"RATING_REMINDER_AFTER": timedelta(hours=2)}])
 def test_the_reminder_delay_is_configurable(mail_app, runner, smtp_server, session):
-    clock.advance(hours=2, minutes=1)
+    clock.advance(hours=26, minutes=1)
+    assert "reminded 1" in run(runner)
+
+
+@pytest.mark.parametrize("app_config", [{"RATING_OPENS_AFTER": timedelta(hours=6)}])
+def test_the_opening_delay_is_configurable(mail_app, runner, smtp_server, session):
+    assert session.rating_opens_at == session.treated_at + timedelta(hours=6)
+    clock.advance(hours=6)
+    run(runner)
+    assert len(due_mails(smtp_server)) == 1
+    clock.advance(hours=24, minutes=1)
     assert "reminded 1" in run(runner)

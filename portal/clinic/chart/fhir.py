@@ -23,8 +23,11 @@ What is in it:
     "Pain severity - 0-10 verbal numeric rating [Score] - Reported"
     (https://loinc.org/72514-3) and the portal's code of the question, which tells the
     intake's pain now, average and worst over the past week and a session's rating apart:
-    the intake's three, and one for every rating of a session that was not cancelled (a
-    cancelled session's rating no longer counts anywhere in the portal);
+    the intake's three, and for every rating of a session that was not cancelled (a
+    cancelled session's rating no longer counts anywhere in the portal) its follow-up score,
+    coded by the question it answered ("nprs-session-average-24h", the average pain over the
+    past 24 hours; "nprs-session", the pain at the time of rating, for ratings stored before
+    that question), and its pain now ("nprs-session-now") when asked apart;
   - PEG-3, the mean of its three items, which are its components (Krebs et al., J Gen
     Intern Med 2009;24(6):733-738);
   - PSFS, the mean of the activity scores, each activity a component named by the patient
@@ -294,16 +297,34 @@ def _rating_status(rating: SessionRating) -> str:
     return "amended" if rating.updated_at > rating.created_at else "final"
 
 
+def _follow_up_code(rating: SessionRating, number: int) -> dict[str, Any]:
+    """The question the rating's follow-up score answered, as its own code: the average
+    pain over the past 24 hours (IMMPACT's core measure: Dworkin et al., Pain
+    2005;113:9-19), or for ratings stored before it was asked, the pain at the time of
+    rating ("nprs-session")."""
+    if rating.score_question == "average_24h":
+        return _pain_code("nprs-session-average-24h",
+                          _("Average pain over the past 24 hours, session %(n)d", n=number))
+    return _pain_code("nprs-session", _("Pain after session %(n)d", n=number))
+
+
 def session_observations(ids: _Ids, patient: Patient,
                          patient_ref: dict[str, str]) -> list[dict[str, Any]]:
-    """Each counted session's pain rating, and its PSFS when the rating asked it again."""
+    """Each counted session's follow-up score (coded by the question it answered), its pain
+    now when that was asked apart, and its PSFS when the rating asked it again."""
     out = []
     for rated in treatment.rated_sessions(patient):
         rating = rated.rating
         out.append(score_observation(
-            ids, rating.public_id,
-            _pain_code("nprs-session", _("Pain after session %(n)d", n=rated.number)),
-            rating.pain_now, rating.created_at, patient_ref, status=_rating_status(rating)))
+            ids, rating.public_id, _follow_up_code(rating, rated.number),
+            rating.follow_up_score, rating.created_at, patient_ref,
+            status=_rating_status(rating)))
+        if rating.score_question == "average_24h":
+            out.append(score_observation(
+                ids, f"{rating.public_id}/now",
+                _pain_code("nprs-session-now", _("Pain now, session %(n)d", n=rated.number)),
+                rating.pain_now, rating.created_at, patient_ref,
+                status=_rating_status(rating)))
         parts = _psfs_components(rating.psfs or [], "activity", "score")
         if parts and rating.psfs_mean is not None:
             out.append(score_observation(

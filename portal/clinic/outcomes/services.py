@@ -36,7 +36,14 @@ from sqlalchemy.orm import aliased
 
 from portal import audit, csvexport, outcomes
 from portal.extensions import db
-from portal.models import OutcomePoint, Patient, TreatmentOutcome, TreatmentSession, User
+from portal.models import (
+    OutcomePoint,
+    Patient,
+    SessionRating,
+    TreatmentOutcome,
+    TreatmentSession,
+    User,
+)
 from portal.treatment.services import clinic_datetime
 
 # Session numbers above this are pooled in one "12+" group: few patients get that far, and
@@ -210,9 +217,13 @@ def compute(filters: OutcomeFilters) -> Outcomes:
 
 # --- one row per patient (CSV) ------------------------------------------------------------
 
+# ``score_question``: the question the latest follow-up score answered, "average_24h" (the
+# average pain over the past 24 hours) or "pain_now" (the pain at the time of rating, for
+# ratings stored before that question was asked): SessionRating.score_question.
+# (last, so that the columns before it stay where they were).
 CSV_HEADER = ["patient_id", "practitioner", "baseline_nprs", "latest_nprs", "change_points",
               "change_percent", "status", "worsening_alert", "sessions", "rated_sessions",
-              "sessions_to_improvement"]
+              "sessions_to_improvement", "score_question"]
 
 
 @dataclass(frozen=True)
@@ -224,13 +235,15 @@ class PatientOutcome:
     sessions: int
     rated: int
     first_improved: int | None
+    score_question: str | None = None
 
     def cells(self) -> list[object]:
         percent = self.change.percent
         return [self.public_id, self.practitioner or "", self.change.baseline,
                 self.change.latest, self.change.points,
                 round(percent, 1) if percent is not None else None, self.change.status,
-                "yes" if self.worsening else "no", self.sessions, self.rated, self.first_improved]
+                "yes" if self.worsening else "no", self.sessions, self.rated, self.first_improved,
+                self.score_question or ""]
 
 
 CSV_BATCH = 500  # rows fetched at a time while streaming
@@ -255,9 +268,11 @@ def _outcomes_select(filters: OutcomeFilters, batch: int) -> Select:
     stmt = (select(Patient.public_id, practitioner.name.label("practitioner"),
                    TreatmentOutcome.baseline, as_of.c.pain, as_of.c.previous, as_of.c.rated,
                    as_of.c.first_improved, as_of.c.status, as_of.c.worsening,
+                   SessionRating.score_question,
                    func.coalesce(counted.c.sessions, literal(0)).label("sessions"))
             .select_from(as_of)
             .join(Patient, Patient.id == as_of.c.patient_id)
+            .join(SessionRating, SessionRating.id == as_of.c.rating_id)
             .outerjoin(TreatmentOutcome, TreatmentOutcome.patient_id == as_of.c.patient_id)
             .outerjoin(practitioner, practitioner.id == Patient.practitioner_id)
             .outerjoin(counted, counted.c.patient_id == as_of.c.patient_id)
@@ -270,7 +285,7 @@ def _outcome_rows(stmt: Select) -> Iterator[PatientOutcome]:
     for row in db.session.execute(stmt):
         change = outcomes.NprsChange(row.status, row.baseline, row.pain, row.previous)
         yield PatientOutcome(row.public_id, row.practitioner, change, bool(row.worsening),
-                             row.sessions, row.rated, row.first_improved)
+                             row.sessions, row.rated, row.first_improved, row.score_question)
 
 
 def outcomes_csv(filters: OutcomeFilters) -> Iterator[str]:

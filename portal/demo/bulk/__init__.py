@@ -79,7 +79,7 @@ class Generator:
         self.accounts = people.Accounts(self.draw, password_hash, config["INVITATION_TTL"])
         self.intakes = Intakes(self.draw, self.accounts)
         self.courses = Courses(self.draw, self.intakes, config["RATING_REMINDER_AFTER"],
-                               config["RATING_WINDOW"])
+                               config["RATING_WINDOW"], config["RATING_OPENS_AFTER"])
 
     # one patient
     def plan(self) -> Plan:

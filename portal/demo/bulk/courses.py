@@ -31,11 +31,14 @@ class Courses:
     follow one trajectory from the intake's baseline pain."""
 
     def __init__(self, draw: Draws, intakes: Intakes, reminder_after: timedelta,
-                 window: timedelta):
+                 window: timedelta, opens_after: timedelta = timedelta(hours=24)):
         self.draw = draw
         self.intakes = intakes
         self.reminder_after = reminder_after
         self.window = window
+        # A rating opens this long after its session (RATING_OPENS_AFTER), its reminder
+        # reminder_after later, and it closes ``window`` after the session.
+        self.opens_after = opens_after
         self.region_sets = [[c for c in regions if bodymap.is_region(c)]
                             for regions in REGION_SETS]
 
@@ -104,7 +107,7 @@ class Courses:
                    "nprs_before": min(10, value + rng.choice([0, 1])) if rng.random() < 0.6
                    else None, "notes": rng.choice(NOTES), "status": "recorded",
                    "corrections": [], "created_at": treated, "updated_at": treated,
-                   "rating_opens_at": treated}
+                   "rating_opens_at": treated + self.opens_after}
         is_last = i == n - 1
         if not is_last and rng.random() < 0.03:
             session.update(status="cancelled", cancelled_by_id=practitioner_id,
@@ -112,19 +115,24 @@ class Courses:
                            cancel_reason=CANCEL_REASON, updated_at=treated + timedelta(hours=3))
             return session, None
         age = self.draw.now - treated
-        if age < self.reminder_after:
+        opens = treated + self.opens_after
+        reminder = self.opens_after + self.reminder_after
+        if age < self.opens_after:
+            return session, None  # its rating opens later
+        if age < reminder:
             answered = rng.random() < 0.5
         elif age < self.window:
             answered = rng.random() < 0.8
         else:
             answered = rng.random() < 0.9
         if not answered:
-            if age >= self.reminder_after:
-                session["reminder_sent_at"] = treated + self.reminder_after
+            if age >= reminder:
+                session["reminder_sent_at"] = treated + reminder
             if age >= self.window:
                 session["rating_closed_at"] = treated + self.window
             return session, None
-        rated_at = self.draw.before_now(treated + self.draw.hours(2, 20), timedelta(minutes=1))
+        rated_at = max(opens, self.draw.before_now(opens + self.draw.hours(0, 18),
+                                                   timedelta(minutes=1)))
         psfs: list[dict[str, Any]] | None = None
         if activities and (i + 1) % 3 == 0:
             shift = {"improving": 1 + round(4 * i / max(n - 1, 1)), "flat": 0,
@@ -133,7 +141,9 @@ class Courses:
                     for name, score in activities]
         alert = rng.random() < 0.002
         handled = alert and self.draw.now - rated_at > timedelta(days=1)
+        # The follow-up score is the average pain over the past 24 hours (SPEC 4.2).
         rating = {"public_id": self.draw.public_id(), "pain_now": value,
+                  "pain_average": value, "score_question": "average_24h",
                   "pgic": {"improving": min(3, 1 + i // 3), "flat": 0, "worsening": -1}[trajectory],
                   "soreness": rng.randint(1, 6),
                   "soreness_duration": rng.choice(["under_day", "under_day", "one_two_days"]),
