@@ -72,10 +72,9 @@ def seed_demo(password: str, patients: int, seed: int) -> None:
         # demo-accounts.txt separates its fields with spaces (SPEC 9).
         raise click.BadParameter("no spaces, so that demo-accounts.txt stays one account "
                                  "per line of four fields", param_hint="--password")
-    from portal.demo import clinic, order
+    from portal.demo import clinic
 
     seeded = clinic.seed(password)
-    order.put_in_order()
     out = Path(current_app.instance_path) / "demo-accounts.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(seeded.lines) + "\n", encoding="utf-8")

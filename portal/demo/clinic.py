@@ -1,6 +1,13 @@
 """The named demo clinic of ``flask seed-demo`` (SPEC 9): the admin, two practitioners and
 40 patients in every state, with their clearance letters, intakes and treatment courses.
-Safe to run again: what exists is kept (passwords are set again)."""
+Safe to run again: what exists is kept (passwords are set again).
+
+Each patient's record is dated in clinical order as it is made (issue 14), nothing after
+now: joined (patients who accepted their invitation did so 111 to 170 days ago), then the
+intake started, the consent signed and the intake sent (portal.demo.intake), then the
+clearance letters uploaded and reviewed (below, within the last 100 days), then the
+practitioner's consent discussion just before the first session and the sessions, each
+rating a day or more after its session (portal.demo.treatment)."""
 from __future__ import annotations
 
 import io
@@ -84,9 +91,10 @@ def seed(password: str) -> Seeded:
         if state != "invited":
             lines.append(f"{patient.user.email} {password} patient -")
     db.session.commit()
-    _documents(practitioners)
     # Intakes (SPEC 9): the demo patient half-way, others sent with and without flags.
     intake_demo.seed(random.Random(2026))
+    # Clearance letters, uploaded after the intake was started.
+    _documents(practitioners)
     # Treatment (SPEC 9): courses of sessions improving, flat and worsening.
     treatment_demo.seed(random.Random(4), practitioners)
 
@@ -106,7 +114,12 @@ def _patient(email: str, name: str, practitioner: User, state: str,
             user.password_hash = password_hash
         assert user.patient is not None  # a demo patient's account, made with its record
         return user.patient
-    joined = clock.now() - timedelta(days=(rng.randint(1, 60) if rng else 3))
+    days = rng.randint(1, 60) if rng else 3
+    if rng and state != "invited":
+        # Joined months ago: room for the intake, the letters and a course of treatment
+        # (up to 12 weekly sessions) after it, all in the past.
+        days += 110
+    joined = clock.now() - timedelta(days=days)
     user = User(email=email, name=name, role="patient", password_hash=password_hash,
                 email_confirmed_at=joined if password_hash else None, created_at=joined,
                 invited_by=practitioner, locale="fr_CA" if name.split()[-1] in
@@ -125,9 +138,11 @@ def _patient(email: str, name: str, practitioner: User, state: str,
     return patient
 
 
-# Clearances in every state (SPEC 9): patient number -> (what, days since upload).
-DEMO_CLEARANCES = {2: ("pending", 2), 3: ("accepted", 20), 4: ("rejected", 9),
-                   6: ("expired", 400), 7: ("replaced", 12), 8: ("pending_photo", 1),
+# Clearances in every state (SPEC 9): patient number -> (what, days since upload), all
+# after the patient joined (110 days or more ago) and, for the accepted one, before the
+# treatment demo's sessions (at most 90 days ago).
+DEMO_CLEARANCES = {2: ("pending", 2), 3: ("accepted", 95), 4: ("rejected", 9),
+                   6: ("expired", 100), 7: ("replaced", 12), 8: ("pending_photo", 1),
                    9: ("refused", 0)}
 
 
@@ -159,6 +174,7 @@ def _documents(practitioners: list[User]) -> None:
             old, = documents.upload(patient, user, "clearance",
                                     [documents.Upload("clearance-old.pdf", io.BytesIO(samples.pdf(
                                         ["Referral to physiotherapy", user.name])))])
+            old.created_at = clock.now() - timedelta(days=age + 4)
             _review(old, reviewer, "rejected", age + 3, reason=_reason())
         doc, = documents.upload(patient, user, "clearance",
                                 [documents.Upload(name, io.BytesIO(data)) for name, data in files])

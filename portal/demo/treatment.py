@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from portal import audit, clock
 from portal.clinic.chart import services as chart_data
+from portal.demo import milestones
 from portal.extensions import db
 from portal.intake import bodymap
 from portal.models import IntakeResponse, Patient, SessionRating, TreatmentSession, User
@@ -31,6 +32,10 @@ TRAJECTORIES = ["improving", "flat", "worsening"] * 3
 # One improving course, finished: discharged as completed, so that the demo has a patient
 # in every state (SPEC 9).
 DISCHARGED = 3
+# The patients whose safety check, the day after a session, was answered yes: handled with
+# a note, and waiting on the worklist.
+ACKNOWLEDGED_SAFETY = 5
+WAITING_SAFETY = 7
 OVERRIDE_REASON = ("Dr. Wong confirmed the clearance by telephone today; the letter is in "
                    "the mail.")
 REGION_SETS = [["back.neck.right", "back.upper_back.right", "back.shoulder_blade.right"],
@@ -81,23 +86,28 @@ def _values(rng: random.Random, trajectory: str, baseline: int, n: int) -> list[
     return out
 
 
-def _clear(patient: Patient, reviewer: User) -> None:
+def _clear(patient: Patient, reviewer: User, uploaded: datetime | None = None,
+           letter: date | None = None) -> None:
+    """An accepted clearance letter: by default uploaded 101 days ago, reviewed the day
+    after, before any of the demo's sessions; ``letter``: the physician's date on it (by
+    default four days before the upload)."""
     from portal.demo import samples
     from portal.documents import services as documents
 
     if documents.is_cleared(patient):
         return
+    uploaded = uploaded or clock.now() - timedelta(days=101)
     user = patient.user
     doc, = documents.upload(patient, user, "clearance", [documents.Upload(
         f"clearance-{user.name.split()[-1].lower()}.pdf",
         io.BytesIO(samples.pdf(samples.clearance_lines(user.name))))])
     doc.status = "accepted"
     doc.reviewed_by = reviewer
-    doc.reviewed_at = clock.now() - timedelta(days=100)
-    doc.created_at = clock.now() - timedelta(days=101)
+    doc.reviewed_at = uploaded + timedelta(days=1)
+    doc.created_at = uploaded
     doc.valid_until = documents.today() + timedelta(days=240)
     # Written before the upload, and before the demo's first session.
-    doc.letter_date = (doc.created_at - timedelta(days=4)).date()
+    doc.letter_date = letter or (uploaded - timedelta(days=4)).date()
     db.session.commit()
 
 
@@ -190,6 +200,17 @@ def seed(rng: random.Random, practitioners: list[User]) -> int:
             _clear(patient, practitioner)
         _course(patient, practitioner, rng, trajectory, overdue=index in (1, 4, 6),
                 override=override, safety=index == 2)
+        first = milestones.first_session(patient)
+        if override:
+            # The letter the override's reason speaks of: dated the day before the first
+            # session, it arrives two days after it, and clears the sessions that follow.
+            _clear(patient, practitioner, uploaded=first + timedelta(days=2),
+                   letter=services.clinic_date(first - timedelta(days=1)))
+        milestones.discuss(patient, practitioner, first)
+        if index == ACKNOWLEDGED_SAFETY:
+            milestones.acknowledged_safety(patient, practitioner)
+        if index == WAITING_SAFETY:
+            milestones.waiting_safety(patient)
         patient.status = "in_treatment"
         patient.last_activity_at = clock.now() - timedelta(days=1)
         services.refresh_outcome(patient)

@@ -22,6 +22,8 @@ NOTES = ["Good twitch responses.", "Tight paraspinals at L4-5.", "Patient tolera
          "Upper trapezius and levator scapulae.", None, None]
 COMMENTS = [None, None, None, "Sore for a day, then looser.", "Slept better this week.",
             "Hard week at work.", "Tense again after driving."]
+DISCUSSION_NOTE = ("Risks, benefits and other options explained; questions answered; "
+                   "agrees to IMS.")
 DISCHARGE_WEIGHTS = {"completed": 70, "no_contact": 12, "patient_request": 10, "referred": 5,
                      "other": 3}
 
@@ -64,7 +66,9 @@ class Courses:
         uploaded = submitted + self.draw.days(0, 2)
         valid = (documents.valid_until(self.draw) if plan.patient["status"] == "in_treatment"
                  else (uploaded + timedelta(days=365)).date())
-        documents.clearance(self.draw, plan, uploaded, "accepted", valid)
+        # Reviewed within 36 hours: accepted before the first session (at least 2 days
+        # after the upload), as the treatment gate requires.
+        documents.clearance(self.draw, plan, uploaded, "accepted", valid, review_within=36)
         baseline = plan.intake["scores"]["nprs_baseline"]
         trajectory = weighted(rng, TRAJECTORIES)
         start = min(baseline, 7) if trajectory == "worsening" else baseline
@@ -87,6 +91,7 @@ class Courses:
             if rating is not None:
                 rated.append((number, value))
                 rated_at.append(treated)
+        self._discussion(plan, plan.sessions[0][0]["treated_at"])
         change = outcomes.classify_nprs(baseline, [pain for _number, pain in rated])
         points = outcomes.course_points(baseline, rated)
         plan.points = [{**asdict(point), "session_at": at, "next_at": later}
@@ -96,6 +101,14 @@ class Courses:
                         "worsening": change.worsening,
                         "updated_at": latest_activity}
         plan.patient["last_activity_at"] = latest_activity
+
+    def _discussion(self, plan: Plan, first: datetime) -> None:
+        """The practitioner's consent discussion of the intake's signature, at the first
+        visit before the first needling (SPEC 4.1: the gate asks for it)."""
+        at = first - timedelta(minutes=20)
+        plan.discussion = {"public_id": self.draw.public_id(), "discussed_at": at,
+                           "discussed_by_id": plan.patient["practitioner_id"],
+                           "note": DISCUSSION_NOTE, "created_at": at}
 
     def _session(self, plan: Plan, treated: datetime, regions: list[str], value: int, i: int,
                  n: int, trajectory: str, activities: list[tuple[str, int]]):

@@ -13,16 +13,17 @@ REJECT_REASON = ("This letter is a referral, not a clearance. Please ask your ph
 
 
 def clearance(draw: Draws, plan: Plan, uploaded: datetime, status: str,
-              valid_until: date | None = None) -> datetime:
-    """A clearance letter uploaded at ``uploaded``; when it was reviewed (or uploaded)."""
+              valid_until: date | None = None, review_within: float = 72) -> datetime:
+    """A clearance letter uploaded at ``uploaded``, reviewed (unless pending) 2 to
+    ``review_within`` hours later; when it was reviewed (or uploaded)."""
     from portal.demo import samples
 
     lines = samples.clearance_lines(plan.user["name"], draw.rng.choice(
         ["Dr. R. Singh, MD", "Dr. M. Tremblay, MD", "Dr. A. Wong, MD"]))
     content = samples.pdf(lines)
     key = draw.rng.randbytes(16).hex()  # as storage.new_key(), from the seed
-    reviewed = draw.before_now(uploaded + draw.hours(2, 72)) if status != "pending" \
-        else None
+    reviewed = (draw.before_now(uploaded + draw.hours(2, review_within))
+                if status != "pending" else None)
     plan.documents.append({
         "public_id": draw.public_id(), "kind": "clearance", "status": status,
         "original_name": f"clearance-{slug(plan.user['name'].split()[-1])}.pdf",

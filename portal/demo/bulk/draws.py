@@ -18,6 +18,8 @@ class Plan:
     token: dict[str, Any] | None = None
     intake: dict[str, Any] | None = None
     signature: dict[str, Any] | None = None
+    # The practitioner's consent discussion of that signature, before the first session.
+    discussion: dict[str, Any] | None = None
     documents: list[dict[str, Any]] = field(default_factory=list)
     blobs: list[tuple[str, bytes]] = field(default_factory=list)
     sessions: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)

@@ -11,6 +11,7 @@ from portal.demo.bulk.draws import Plan
 from portal.extensions import db
 from portal.models import (
     AccountToken,
+    ConsentDiscussion,
     ConsentSignature,
     Document,
     IntakeResponse,
@@ -82,10 +83,16 @@ def _gather(plans: list[Plan], user_ids: list[int], patient_ids: list[int]) -> _
 
 def _write_intakes(intakes: list[tuple[Plan, dict[str, Any]]]) -> None:
     response_ids = _insert(IntakeResponse, [row for _plan, row in intakes], returning=True)
-    _insert(ConsentSignature, [{**plan.signature, "patient_id": row["patient_id"],
-                                "response_id": response_id}
-                               for (plan, row), response_id in zip(intakes, response_ids)
-                               if plan.signature])
+    signed = [(plan, {**plan.signature, "patient_id": row["patient_id"],
+                      "response_id": response_id})
+              for (plan, row), response_id in zip(intakes, response_ids) if plan.signature]
+    signature_ids = _insert(ConsentSignature, [row for _plan, row in signed], returning=True)
+    discussions = []
+    for (plan, row), signature_id in zip(signed, signature_ids):
+        if plan.discussion is not None:
+            discussions.append({**plan.discussion, "patient_id": row["patient_id"],
+                                "signature_id": signature_id})
+    _insert(ConsentDiscussion, discussions)
 
 
 def _write_treatment(rows: _Rows) -> None:
