@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from portal import background, clock
 from portal.extensions import db
@@ -52,6 +52,24 @@ def queue(kind: str, to_addr: str, locale: str | None, deliver_at: datetime | No
     db.session.add(message)
     deliver_after_commit()
     return message
+
+
+def reschedule(kind: str, link: str, at: datetime | None) -> int:
+    """A message queued for later (``deliver_at``) and not tried yet, found by its kind and
+    the link it carries: moved to ``at``, or taken back when ``at`` is None (what it was
+    about changed before it went). Part of the caller's transaction."""
+    waiting = (OutboxMessage.kind == kind, OutboxMessage.status == "pending",
+               OutboxMessage.attempts == 0,
+               OutboxMessage.body_text.contains(link, autoescape=True))
+    if at is None:
+        result = db.session.execute(delete(OutboxMessage).where(*waiting)
+                                    .execution_options(synchronize_session=False))
+    else:
+        result = db.session.execute(
+            update(OutboxMessage).where(*waiting)
+            .values(next_attempt_at=max(at, clock.now()))
+            .execution_options(synchronize_session=False))
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def deliver_after_commit() -> None:

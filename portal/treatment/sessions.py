@@ -154,12 +154,15 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
         # Sent when the rating opens (the day after the session), not now: the outbox
         # holds it until then.
         mail.queue("rating_due", user.email, user.locale, name=user.name,
-                   link=absolute_url("treatment.rate", session_id=session.public_id),
-                   deliver_at=session.rating_opens_at)
+                   link=_rating_link(session), deliver_at=session.rating_opens_at)
     # A session given before others renumbers them: the stored outcome points follow.
     refresh_outcome(patient)
     db.session.commit()
     return session
+
+
+def _rating_link(session: TreatmentSession) -> str:
+    return absolute_url("treatment.rate", session_id=session.public_id)
 
 
 def _audit_override(session: TreatmentSession, practitioner: User, missing: list[str],
@@ -199,6 +202,10 @@ def correct_session(session: TreatmentSession, practitioner: User, data: Session
     now = clock.now()
     if "treated_at" in previous:
         session.rating_opens_at = rating_opens_for(session.treated_at, session.created_at)
+        # The "rating due" e-mail, if still waiting, goes when the rating now opens.
+        opens = session.rating_opens_at
+        mail.reschedule("rating_due", _rating_link(session),
+                        opens if opens < closes_at(session) else None)
     if missing:
         previous["override_reason"] = session.override_reason
         session.override_gates = missing
@@ -260,6 +267,8 @@ def cancel_session(session: TreatmentSession, practitioner: User, reason: str) -
     db.session.refresh(session)
     audit.write("session.cancelled", patient=session.patient, actor=practitioner,
                 subject=session.public_id)
+    # Its "rating due" e-mail, if still waiting for the rating to open, is not sent.
+    mail.reschedule("rating_due", _rating_link(session), None)
     refresh_outcome(session.patient)
     db.session.commit()
 

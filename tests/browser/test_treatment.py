@@ -81,9 +81,8 @@ def test_record_rate_and_see_progress(open_page, live_server):
     desk.get_by_label("Private notes (the patient never sees these)").fill("Gluteus medius tight.")
     # Given two days ago, entered now: its rating, which opens a day after the session, is
     # open at once (SPEC 4.2).
-    desk.get_by_label("Date of the session").fill(
-        (clock.now() - timedelta(days=2)).date().isoformat())
-    desk.get_by_label("Time", exact=True).fill("10:00")
+    desk.locator("#day").fill((clock.now() - timedelta(days=2)).date().isoformat())
+    desk.locator("#time").fill("10:00")
     desk.get_by_role("button", name="Record the session").click()
     expect(desk.locator("#flash")).to_contain_text("The patient will be asked to rate it.")
     newest = desk.locator(".session-list .session").first
@@ -178,6 +177,9 @@ def test_a_safety_yes_in_french_with_the_keyboard(open_page, live_server, transl
     check_a11y(page, "treatment-fr-rating")
 
     # Radio groups by keyboard: Tab into a group, arrows to choose.
+    page.locator("#pain_average-3").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#pain_average-3")).to_be_checked()
     page.locator("#pain_now").focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")

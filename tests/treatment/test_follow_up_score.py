@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import OutcomePoint, SessionRating, TreatmentOutcome
+from portal.models import OutboxMessage, OutcomePoint, SessionRating, TreatmentOutcome
 from portal.treatment import services
 from tests.factories import make_practitioner
 from tests.markup import parse
@@ -112,7 +112,8 @@ def test_a_new_ratings_score_is_the_average_not_pain_now(app, patient, patient_c
     assert point is not None and point.pain == 3
     progress = patient_client.get("/me/progress").get_data(as_text=True)
     table = parse(progress).by_id("my-nprs-table")
-    assert table is not None and "Average pain over the past 24 hours" in table.text
+    # Every value answered the average over 24 hours: the caption says so.
+    assert table is not None and "average pain over the past 24 hours" in table.text
     assert re.findall(r'<td data-value="(\d+)"', progress.split('id="my-nprs-table"')[1]
                       .split("</table>")[0]) == ["6", "3"]
     clock.advance(hours=25)  # no longer editable: the answers, read-only
@@ -146,6 +147,11 @@ def test_an_old_rating_keeps_its_score_in_the_outcome_and_the_csv(app, doctor):
     rows = list(csv.reader(io.StringIO(
         staff.get("/clinic/outcomes.csv").get_data().decode("utf-8-sig"))))
     assert (rows[1][header.index("latest_nprs")], rows[1][-1]) == ("3", "average_24h")
+    # Two questions in one chart: its table says which each value answered.
+    tab = staff.get(f"/clinic/patients/{user.patient.public_id}/ratings").get_data(as_text=True)
+    table = tab.split('id="chart-nprs-table"')[1].split("</table>")[0]
+    assert re.findall(r'class="chart-table__question">([^<]*)<', table) == [
+        "Pain at the time of rating", "Average pain over the past 24 hours"]
 
 
 def test_the_issues_course_8_2_4_through_the_form(app, doctor, doctor_client):
@@ -201,3 +207,27 @@ def test_a_correction_moves_the_opening_with_the_session(app, patient, doctor):
         treated_at=moved, regions=session.regions), "Entered the wrong day")
     assert session.rating_opens_at == moved + timedelta(hours=24)
     assert services.rating_status(session) == "upcoming"
+
+
+def rating_due_mails() -> list[OutboxMessage]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxMessage)
+                                   .where(OutboxMessage.kind == "rating_due")))
+
+
+def test_the_rating_due_email_waits_moves_and_is_taken_back(app, patient, doctor):
+    """Queued when the session is recorded, sent when the rating opens; a correction moves
+    it with the session, a cancellation takes it back (its link would lead nowhere)."""
+    session = record(patient, doctor, hours_ago=0)
+    mail, = rating_due_mails()
+    assert mail.next_attempt_at == session.rating_opens_at
+    assert f"/me/sessions/{session.public_id}/rating" in mail.body_text
+    moved = session.treated_at - timedelta(hours=3)
+    services.correct_session(session, make_practitioner(), services.SessionInput(
+        treated_at=moved, regions=session.regions), "Entered the wrong time")
+    db.session.commit()
+    mail, = rating_due_mails()
+    assert mail.next_attempt_at == moved + timedelta(hours=24)
+    other = record(make_treatable(name="Other Patient"), doctor, hours_ago=0)
+    services.cancel_session(session, doctor, "Booked in error")
+    assert [m.body_text.count(other.public_id) for m in rating_due_mails()] == [1]
