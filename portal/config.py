@@ -175,6 +175,12 @@ class Config:
     RATING_WINDOW = timedelta(days=_int("RATING_WINDOW_DAYS", 7))
     RATING_EDIT_WINDOW = timedelta(hours=_int("RATING_EDIT_HOURS", 24))
 
+    # The safety check after a session (SPEC 4.2), and "I have a problem after my session",
+    # stay open this many days after the session. A "yes" is e-mailed to every active
+    # member of staff, or only to CLINIC_ALERT_EMAIL when it is set (SPEC 5.1).
+    SAFETY_CHECK_DAYS = _int("SAFETY_CHECK_DAYS", 7)
+    CLINIC_ALERT_EMAIL = os.environ.get("CLINIC_ALERT_EMAIL", "")
+
     TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "IMS Patient Portal")
 
     # The worklist (SPEC 5.1): each section checks for changes every this many seconds, and

@@ -19,7 +19,7 @@ from portal.models import OutboxMessage, User
 from tests.conftest import Auth, CSRFClient
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
-from tests.treatment.helpers import rate, record
+from tests.treatment.helpers import raise_alert, record
 
 ACTORS = ("visitor", "patient_a", "patient_b", "practitioner", "admin")
 # Shorthands usable as keys of Case.expect; a specific actor's key wins over a group.
@@ -361,12 +361,35 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
              values={"patient_id": "no-such-id"}),
     ],
-    "treatment.alert_handled": [
-        Case({"visitor": LOGIN, "patient": NOT_FOUND,
-              "staff": to("/clinic/patients/@record_a/sessions")}, method="POST",
-             values={"rating_id": "@rating_a_alert"}),
+    # The safety check of a session (SPEC 4.2): nothing ticked and not "None of these" is
+    # sent back to the home page with a message; only the session's own patient.
+    "treatment.safety_check": [
+        Case({"visitor": LOGIN, "patient_a": to("/me/"), "patient_b": NOT_FOUND,
+              "staff": NOT_FOUND}, method="POST", values={"session_id": "@session_a"}),
         Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
-             values={"rating_id": "no-such-id"}),
+             values={"session_id": "no-such-id"}),
+    ],
+    # "I have a problem after my session": an empty report is refused (422); patient B has
+    # no recent session (422 too, saying so).
+    "treatment.report_problem": [
+        Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND}),
+        Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND}, method="POST"),
+    ],
+    # Acknowledging a red flag (SPEC 5.1): without the note, 422 and nothing changes.
+    "clinic.acknowledge_safety": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"report_id": "@safety_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"report_id": "no-such-id"}),
+    ],
+    "clinic.review_red_flag_intake": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"patient_id": "@record_flagged"}),
+        # An intake without red flags is reviewed on its own page.
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "@record_c"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
     ],
     "treatment.my_sessions": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
     "treatment.rate": [
@@ -410,12 +433,14 @@ def people(app):
     found["doc_a_refused"] = make_document(found["patient_a"], status="refused")
     # A patient (who never signs in here) with a sent intake, for the staff pages.
     found["record_c"] = make_intake(make_patient(name="Patient C")).patient
-    # Sessions of patient A (not cleared: recorded with an override), one of them rated
-    # with the safety question answered yes.
+    found["record_flagged"] = make_intake(make_patient(name="Patient F"),
+                                          rf_fever="yes").patient
+    # Sessions of patient A (not cleared: recorded with an override), the safety check of
+    # one answered yes.
     found["session_a"] = record(found["patient_a"], found["practitioner"],
                                 override="Access matrix check")
     alert = record(found["patient_a"], found["practitioner"], override="Access matrix check")
-    found["rating_a_alert"] = rate(alert, 4, breathing=True)
+    found["safety_a"] = raise_alert(alert)
     found["failed_mail"] = OutboxMessage(kind="invitation", to_addr="lost@example.org",
                                          subject="Invitation", body_text="Hello",
                                          status="failed", attempts=5,

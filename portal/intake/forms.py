@@ -173,3 +173,9 @@ class ConsentForm(FlaskForm):
     def validate_agree(self, field):
         if not field.data:
             raise ValidationError(_("Tick the box to say that you agree."))
+
+
+class ReviewForm(FlaskForm):
+    """Marking a sent intake reviewed; with red flags the note is required (the review
+    acknowledges them, SPEC 5.1: portal/intake/staff.py)."""
+    note = TextAreaField(_l("Your note"), render_kw={"rows": 3})

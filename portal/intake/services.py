@@ -35,7 +35,15 @@ from portal.intake.responses import (
     with_changes,
 )
 from portal.intake.saving import SaveResult, save_step
-from portal.intake.staff import count_new_intakes, mark_reviewed, new_intakes, record_view
+from portal.intake.staff import (
+    REVIEW_NOTE_MAX,
+    REVIEW_NOTE_MIN,
+    ReviewNoteNeeded,
+    count_new_intakes,
+    mark_reviewed,
+    new_intakes,
+    record_view,
+)
 from portal.intake.stash import (
     STASH_TTL,
     Stashed,
@@ -49,9 +57,12 @@ from portal.intake.submission import SubmitResult, record_contact, staff_to_noti
 
 __all__ = [
     "DEFAULT_QUESTIONNAIRE",
+    "REVIEW_NOTE_MAX",
+    "REVIEW_NOTE_MIN",
     "STASH_TTL",
     "AmendResult",
     "IntakeState",
+    "ReviewNoteNeeded",
     "SaveResult",
     "Stashed",
     "SubmitResult",

@@ -1,5 +1,6 @@
 """What practitioners do with sent intakes (SPEC 2.7, 5.3, 7.1): read them (audited), mark
-them reviewed once, and find the new ones, red flags first."""
+them reviewed once (with a note when they have red flags), and find the new ones, red flags
+first."""
 from __future__ import annotations
 
 from typing import Any, cast
@@ -19,13 +20,29 @@ def record_view(response: IntakeResponse | None, patient: Patient, viewer: User)
     db.session.commit()
 
 
-def mark_reviewed(response: IntakeResponse, reviewer: User) -> bool:
-    """Once: a second click (or a second practitioner) changes nothing."""
+REVIEW_NOTE_MIN = 3
+REVIEW_NOTE_MAX = 2000
+
+
+class ReviewNoteNeeded(Exception):
+    """An intake with red flags is reviewed with a note (SPEC 5.1): the review is the
+    clinic's acknowledgement of its red flags, and the others read what was done."""
+
+
+def mark_reviewed(response: IntakeResponse, reviewer: User, note: str | None = None) -> bool:
+    """Once: a second click (or a second practitioner) changes nothing. With red flags a
+    note of REVIEW_NOTE_MIN characters or more is needed (ReviewNoteNeeded); without, it
+    is optional."""
+    note = (note or "").strip() or None
+    if note is not None and len(note) > REVIEW_NOTE_MAX:
+        raise ReviewNoteNeeded()
+    if response.has_red_flags and (note is None or len(note) < REVIEW_NOTE_MIN):
+        raise ReviewNoteNeeded()
     result = cast(CursorResult[Any], db.session.execute(
         update(IntakeResponse)
         .where(IntakeResponse.id == response.id, IntakeResponse.status == "submitted",
                IntakeResponse.reviewed_at.is_(None))
-        .values(reviewed_at=clock.now(), reviewed_by_id=reviewer.id)
+        .values(reviewed_at=clock.now(), reviewed_by_id=reviewer.id, review_note=note)
         .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         db.session.rollback()

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("treatment", __name__)
 
-from portal.treatment import views  # noqa: E402,F401
+from portal.treatment import safety_views, views  # noqa: E402,F401

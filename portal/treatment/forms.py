@@ -101,10 +101,6 @@ class RatingForm(FlaskForm):
         _l("How long did the soreness last?"),
         choices=[SelectChoice(k, v) for k, v in duration_labels().items()],
         message=_l("Choose how long the soreness lasted."))
-    breathing = GroupRadioField(
-        _l("Since the session, have you had new shortness of breath or chest pain?"),
-        choices=[SelectChoice("no", _l("No")), SelectChoice("yes", _l("Yes"))],
-        message=_l("Answer the question about breathing and chest pain."))
     comment = TextAreaField(_l("Anything else you want your practitioner to know? (optional)"),
                             validators=[Optional(), Length(max=2000)], render_kw={"rows": 4})
 
@@ -138,8 +134,7 @@ def rating_form(psfs_names: list[str], rating=None, formdata=True) -> RatingForm
     if rating is not None and not formdata:
         data = {"pain_average": rating.pain_average,
                 "pain_now": rating.pain_now, "pgic": rating.pgic, "soreness": rating.soreness,
-                "soreness_duration": rating.soreness_duration, "comment": rating.comment,
-                "breathing": "yes" if rating.breathing_alert else "no"}
+                "soreness_duration": rating.soreness_duration, "comment": rating.comment}
         saved = {item["activity"]: item["score"] for item in rating.psfs or []}
         for i, name in enumerate(psfs_names):
             data[f"psfs_{i}"] = saved.get(name)

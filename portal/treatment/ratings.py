@@ -1,5 +1,6 @@
 """The patient's rating of a session (SPEC 4.2): the rating window, one rating per session,
-edits for RATING_EDIT_WINDOW, and the safety question's alert to staff.
+edits for RATING_EDIT_WINDOW. The safety question is not part of the rating: it is the
+safety check of portal/treatment/safety.py, open from the moment the session is recorded.
 
 The rating of a session opens RATING_OPENS_AFTER (a day) after the session, or when it is
 recorded if that is later: ``rating_opens_at`` (portal/treatment/times.py says why). A
@@ -11,15 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, and_, exists, not_, select, update
+from sqlalchemy import and_, exists, not_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, clock, mail, outcomes
+from portal import audit, clock, outcomes
 from portal.extensions import db
-from portal.links import absolute_url
-from portal.models import STAFF_ROLES, Patient, SessionRating, TreatmentSession, User
+from portal.models import Patient, SessionRating, TreatmentSession, User
 from portal.treatment.outcome import refresh_outcome
 from portal.treatment.times import (
     TreatmentError,
@@ -99,7 +99,6 @@ class RatingInput:
     pgic: int
     soreness: int
     soreness_duration: str
-    breathing_alert: bool
     comment: str | None = None
     psfs: list[dict[str, Any]] | None = None
 
@@ -108,7 +107,6 @@ class RatingInput:
 class RatingResult:
     rating: SessionRating
     created: bool = False
-    alert_raised: bool = False
 
 
 def _rating_values(data: RatingInput) -> dict[str, Any]:
@@ -137,8 +135,7 @@ def _save_rating(session: TreatmentSession, patient_user: User,
     rating per session: of two simultaneous submissions (a double click, a retried
     request) one inserts and the other becomes an edit of it.
 
-    A "yes" to the safety question is never taken back by an edit: the clinic marks it
-    handled. Raises TreatmentError("not_open" | "closed" | "locked" | "cancelled")."""
+    Raises TreatmentError("not_open" | "closed" | "locked" | "cancelled")."""
     now = clock.now()
     if session.cancelled:
         raise TreatmentError("cancelled")
@@ -153,8 +150,7 @@ def _save_rating(session: TreatmentSession, patient_user: User,
         if not can_rate(session, now):
             raise TreatmentError("closed")
         rating = SessionRating(session_id=session.id, patient_id=session.patient_id,
-                               breathing_alert=data.breathing_alert, created_at=now,
-                               updated_at=now, **values)
+                               created_at=now, updated_at=now, **values)
         try:
             with db.session.begin_nested():
                 db.session.add(rating)
@@ -171,57 +167,16 @@ def _save_rating(session: TreatmentSession, patient_user: User,
         rating = existing
         if not can_edit(rating, now):
             raise TreatmentError("locked")
-    alert_raised = data.breathing_alert and (created or not rating.breathing_alert)
     if not created:
         for name, value in values.items():
             setattr(rating, name, value)
-        rating.breathing_alert = rating.breathing_alert or data.breathing_alert
         rating.updated_at = now
     db.session.flush()
     patient = session.patient
     patient.last_activity_at = now
     audit.write("rating.submitted" if created else "rating.changed", patient=patient,
                 actor=patient_user, subject=session.public_id)
-    if alert_raised:
-        audit.write("rating.safety_alert", patient=patient, actor=patient_user,
-                    subject=session.public_id)
-        _alert_staff(session)
     refresh_outcome(patient)
     db.session.commit()
-    return RatingResult(rating, created=created, alert_raised=alert_raised)
+    return RatingResult(rating, created=created)
 
-
-def _alert_staff(session: TreatmentSession) -> None:
-    """Chest pain or shortness of breath after needling: the practitioner hears at once,
-    by e-mail, that the worklist has something urgent (no name, no health information).
-    The patient's practitioner, else the one who gave the session, else every one."""
-    patient = session.patient
-    chosen = [p for p in (patient.practitioner, session.recorded_by)
-              if p is not None and p.active and p.is_staff]
-    if chosen:
-        people = chosen[:1]
-    else:
-        people = list(db.session.scalars(select(User).where(
-            User.role.in_(STAFF_ROLES), User.active.is_(True),
-            User.password_hash.is_not(None)).order_by(User.id)))
-    link = absolute_url("clinic.worklist")
-    for person in people:
-        mail.queue("safety_alert", person.email, person.locale, name=person.name, link=link)
-
-
-def mark_alert_handled(rating: SessionRating, practitioner: User) -> bool:
-    """Once: a second click (or a colleague at the same time) changes nothing."""
-    result = cast(CursorResult[Any], db.session.execute(
-        update(SessionRating)
-        .where(SessionRating.id == rating.id, SessionRating.breathing_alert.is_(True),
-               SessionRating.alert_handled_at.is_(None))
-        .values(alert_handled_at=clock.now(), alert_handled_by_id=practitioner.id)
-        .execution_options(synchronize_session=False)))
-    if result.rowcount != 1:
-        db.session.rollback()
-        return False
-    audit.write("rating.safety_alert_handled", patient=rating.patient, actor=practitioner,
-                subject=rating.session.public_id)
-    db.session.commit()
-    db.session.refresh(rating)
-    return True

@@ -5,7 +5,7 @@ the rule wherever it lives:
 * ``times``: the refusals (errors), session times on the clinic's clock, the rating window;
 * ``records``: reading sessions and ratings, a session's number in its course;
 * ``sessions``: the clearance and consent gate, recording, correcting, cancelling;
-* ``ratings``: the patient's rating, its window and edits, the safety alert;
+* ``ratings``: the patient's rating, its window and edits;
 * ``reminders``: reminding and closing (the worker's schedule);
 * ``outcome``: the baseline, the stored outcome and its points, progress.
 
@@ -26,7 +26,6 @@ from portal.treatment.ratings import (
     RatingInput,
     can_edit,
     can_rate,
-    mark_alert_handled,
     overdue_clause,
     rating_status,
     save_rating,
@@ -69,7 +68,7 @@ __all__ = [
     "RatingInput", "SessionInput",
     "TreatmentError", "baseline_for", "baseline_override", "can_edit", "can_rate",
     "cancel_session", "clinic_date", "clinic_datetime", "closes_at", "correct_session",
-    "editable_until", "gate", "mark_alert_handled", "numbers", "overdue_clause", "progress",
+    "editable_until", "gate", "numbers", "overdue_clause", "progress",
     "psfs_activities_for", "rated_sessions", "rating_by_public_id", "rating_opens_for",
     "rating_status",
     "record_session", "record_sessions_view", "refresh_outcome", "save_rating",

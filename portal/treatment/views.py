@@ -10,12 +10,11 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import chart_frame, clock, htmx
-from portal.forms import EmptyForm
 from portal.i18n import current_locale
 from portal.intake import bodymap
 from portal.models import Patient, TreatmentSession
 from portal.security import me, own_patient, patient_for, role_required, staff_required
-from portal.treatment import bp, charts, display, forms, services
+from portal.treatment import bp, charts, display, forms, safety, services
 
 patient_required = role_required("patient")
 
@@ -98,13 +97,11 @@ def _staff_context(patient: Patient, record_form=None, baseline_form=None,
     now = clock.now()
     return {
         "patient": patient, "sessions": sessions, "numbers": services.numbers(sessions),
-        "open_alerts": [s.rating for s in sessions if s.rating is not None
-                        and s.rating.breathing_alert and s.rating.alert_handled_at is None],
+        "safety_alerts": safety.alerts_for(patient),
         "statuses": {s.id: services.rating_status(s, now) for s in sessions},
         "gate": services.gate(patient),
         "record_form": record_form or _record_form(patient),
         "baseline_form": baseline_form or _baseline_form(patient),
-        "handle_form": EmptyForm(),
         "gate_labels": {g: display.gates([g]) for g in services.GATES},
         "pgic_labels": dict(forms.pgic_labels()), "durations": forms.duration_labels(),
         "bodymap": bodymap, "locale": current_locale(),
@@ -250,22 +247,6 @@ def set_baseline(patient_id: str):
     return _staff_page(patient, status=422, baseline_form=form)
 
 
-@bp.route("/clinic/ratings/<rating_id>/handled", methods=["POST"])
-@staff_required
-def alert_handled(rating_id: str):
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    rating = services.rating_by_public_id(rating_id)
-    if rating is None or not rating.breathing_alert:
-        abort(404)
-    patient = patient_for(current_user, rating.patient.public_id)
-    if services.mark_alert_handled(rating, me()):
-        flash(_("Marked as handled."), "success")
-    else:
-        flash(_("Someone already marked this as handled."), "warning")
-    return _after_change(patient, focus="outcome-title")
-
-
 # --- the patient's pages (SPEC 4.2, 4.3) -----------------------------------------------
 
 @bp.route("/me/sessions/")
@@ -319,23 +300,17 @@ def rate(session_id: str):
     data = services.RatingInput(
         pain_now=form.pain_now.data, pain_average=form.pain_average.data,
         pgic=form.pgic.data, soreness=form.soreness.data,
-        soreness_duration=form.soreness_duration.data,
-        breathing_alert=form.breathing.data == "yes", comment=form.comment.data,
+        soreness_duration=form.soreness_duration.data, comment=form.comment.data,
         psfs=form.psfs_answers())
     try:
-        result = services.save_rating(session, me(), data)
+        services.save_rating(session, me(), data)
     except services.TreatmentError as exc:
         flash(error_text(exc), "error")
         return htmx.hx_redirect(url_for("treatment.rate", session_id=session.public_id))
-    if result.rating.breathing_alert:
-        # The urgent-care advice is on the page itself (treatment/_rating.html).
-        flash(_("Thank you. Your answers are saved. Please read the advice below now."),
-              "warning")
-    else:
-        hours = int(current_app.config["RATING_EDIT_WINDOW"].total_seconds() // 3600)
-        flash(ngettext("Thank you. Your answers are saved. You can change them for %(num)d "
-                       "hour.", "Thank you. Your answers are saved. You can change them for "
-                       "%(num)d hours.", hours), "success")
+    hours = int(current_app.config["RATING_EDIT_WINDOW"].total_seconds() // 3600)
+    flash(ngettext("Thank you. Your answers are saved. You can change them for %(num)d "
+                   "hour.", "Thank you. Your answers are saved. You can change them for "
+                   "%(num)d hours.", hours), "success")
     return htmx.hx_redirect(url_for("treatment.rate", session_id=session.public_id))
 
 

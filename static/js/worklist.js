@@ -23,10 +23,12 @@
     }
   });
 
-  // Focus may have moved in while the answer was on its way.
+  // Focus may have moved in while the answer to a refresh was on its way. The answer to a
+  // form of the section (acknowledging a red flag) is swapped in: it is what was asked for.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var section = event.detail.target;
-    if (isSection(section) && inUse(section)) {
+    var asker = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (isSection(section) && asker === section && inUse(section)) {
       event.detail.shouldSwap = false;
     }
   });

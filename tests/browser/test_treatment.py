@@ -1,7 +1,7 @@
 """Treatment in a real browser (SPEC 4, 8.2): a practitioner records a session; the patient,
-on a phone, rates it (the safety question's advice appears as soon as "Yes" is chosen) and
-sees the chart move; a French patient rates with the keyboard only; the worklist with its
-red flag. axe-core on every page reached, screenshots in test-artifacts/."""
+on a phone, rates it and sees the chart move; the worklist with its red flag (the safety
+check itself: tests/browser/test_safety.py). axe-core on every page reached, screenshots in
+test-artifacts/."""
 from __future__ import annotations
 
 import re
@@ -61,7 +61,7 @@ def test_record_rate_and_see_progress(open_page, live_server):
     first = desk.locator("main h2").first
     expect(first).to_contain_text("Red flags")
     expect(desk.locator("#red-flags")).to_contain_text("Sam Safety")
-    expect(desk.locator("#red-flags")).to_contain_text("Breathing or chest pain after needling")
+    expect(desk.locator("#red-flags")).to_contain_text("Safety check after needling")
     expect(desk.locator("#worsening")).to_contain_text("Wendy Worse")
     expect(desk.locator("#ratings-overdue")).to_contain_text("Olga Overdue")
     check_a11y(desk, "treatment-worklist")
@@ -160,55 +160,3 @@ def test_record_rate_and_see_progress(open_page, live_server):
     expect(newest).to_contain_text("Slept better.")
     expect(desk.locator("#staff-nprs-table tbody tr")).to_have_count(3)
     check_a11y(desk, "treatment-sessions-rated")
-
-
-def test_a_safety_yes_in_french_with_the_keyboard(open_page, live_server, translate):
-    t = translate("fr_CA")
-    base = live_server.url
-    doctor = make_practitioner(name="Dr. Camille Tremblay")
-    patient = make_treatable(name="Isabelle Roy", locale="fr_CA")
-    session = record(patient, doctor)
-    page = open_page(viewport={"width": 1024, "height": 900}, locale="fr-CA")
-    sign_in(page, base, patient.email, PASSWORD, t=t)
-    expect(page).to_have_url(f"{base}/me/")
-    expect(page.locator("html")).to_have_attribute("lang", "fr-CA")
-    page.goto(f"{base}/me/sessions/{session.public_id}/rating")
-    expect(page.locator("html")).to_have_attribute("lang", "fr-CA")
-    check_a11y(page, "treatment-fr-rating")
-
-    # Radio groups by keyboard: Tab into a group, arrows to choose.
-    page.locator("#pain_average-3").focus()
-    page.keyboard.press("Space")
-    expect(page.locator("#pain_average-3")).to_be_checked()
-    page.locator("#pain_now").focus()
-    page.keyboard.press("ArrowRight")
-    page.keyboard.press("ArrowRight")
-    expect(page.locator("#pain_now-2")).to_be_checked()
-    for _name, value in (("pgic", "#pgic-3"), ("soreness", "#soreness-1"),
-                        ("soreness_duration", "#soreness_duration-1")):
-        page.locator(value).focus()
-        page.keyboard.press("Space")
-        expect(page.locator(value)).to_be_checked()
-    page.locator("#breathing-1").focus()  # "Yes"
-    page.keyboard.press("Space")
-    expect(page.locator(".urgent-advice--live")).to_be_visible()
-    page.get_by_role("button", name=t("Send my answers")).focus()
-    page.keyboard.press("Enter")
-    expect(page.locator(".urgent-advice--saved")).to_be_visible()
-    expect(page.locator(".urgent-advice--saved")).to_contain_text(
-        t("Get medical help now"))
-    check_a11y(page, "treatment-fr-safety")
-
-    # The practitioner's worklist puts it first.
-    desk = open_page(viewport={"width": 1280, "height": 900})
-    sign_in(desk, base, doctor.email, PASSWORD)
-    enter_code(desk, totp_now(doctor.totp_secret_plain))
-    expect(desk.locator("#red-flags")).to_contain_text("Isabelle Roy")
-    desk.locator("#red-flags").get_by_role("link", name=re.compile("Sessions")).click()
-    expect(desk.locator("#patient-sessions")).to_contain_text(
-        "Safety: new shortness of breath or chest pain reported")
-    check_a11y(desk, "treatment-alert-on-sessions")
-    desk.get_by_role("button", name="Mark as handled").click()
-    expect(desk.locator("#flash")).to_contain_text("Marked as handled.")
-    expect(desk.locator("#patient-alerts-title")).to_have_count(0)
-    check_a11y(desk, "treatment-alert-handled")

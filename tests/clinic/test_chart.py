@@ -267,8 +267,10 @@ def test_ratings_tab_draws_the_chart_and_lists_every_rating(staff, margaret):
     assert len(rows) == 5
     newest = " ".join(rows[0].text.split())
     assert newest.startswith("Session 5") and "6/10" in newest
-    assert "Safety: breathing or chest pain" in newest
     assert open_one.public_id not in str(doc.elements)
+    # The safety check's "yes" is listed on the sessions tab, with who acknowledged it.
+    sessions = parse(staff.get(url(margaret, "sessions")).get_data(as_text=True))
+    assert "Chest pain" in sessions.by_id("safety-reports").text
 
 
 def test_ratings_tab_without_ratings(staff):

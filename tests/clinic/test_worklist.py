@@ -22,6 +22,7 @@ from portal.models import (
     Document,
     IntakeResponse,
     Patient,
+    SafetyReport,
     SessionRating,
     TreatmentOutcome,
     TreatmentSession,
@@ -169,7 +170,8 @@ def sections_of(html: str) -> dict[str, list[str]]:
 
 
 MINE = {
-    "red-flags": ["Sam Safety", "Rita Redflag"],
+    # Red flags are the whole clinic's, whatever "my patients" shows (SPEC 5.1).
+    "red-flags": ["Sam Safety", "Rita Redflag", "Theo Theirs"],
     "new-intakes": ["Nina Newintake", "Una Unassigned"],
     "clearances-to-review": ["Clara Clearance"],
     "worsening": ["Wendy Worse"],
@@ -183,8 +185,7 @@ def test_each_section_lists_exactly_the_right_patients(app, clinic, doctor):
     client = signed_in(app, doctor)
     html = client.get("/clinic/?who=mine").get_data(as_text=True)
     assert sections_of(html) == MINE
-    for gone in ("Rene Reviewed", "Andy Accepted", "Jo Joined", "Theo Theirs",
-                 "Tina Theirinvite"):
+    for gone in ("Rene Reviewed", "Andy Accepted", "Jo Joined", "Tina Theirinvite"):
         assert gone not in html, gone
 
     everyone = sections_of(client.get("/clinic/?who=all").get_data(as_text=True))
@@ -214,12 +215,13 @@ def test_red_flags_come_first_and_counts_are_in_the_headings(app, clinic, doctor
     assert titles[:7] == ["Red flags", "New intakes to review", "Clearances to review",
                           "Patients worsening", "Ratings overdue",
                           "Meaningful improvement reached", "Invitations not yet accepted"]
-    assert [int(words[-1]) for words in headings[:7]] == [2, 2, 1, 1, 1, 1, 1]
+    assert [int(words[-1]) for words in headings[:7]] == [3, 2, 1, 1, 1, 1, 1]
     red = doc.by_id("red-flags")
     assert "card--danger" in red.attrs["class"]
-    assert "Breathing or chest pain after needling" in red.text and "1 red flag" in red.text
+    assert "Safety check after needling" in red.text and "Chest pain" in red.text
+    assert "1 red flag" in red.text
     # Every section says itself in the live region's words when it changes.
-    assert red.attrs["data-news"] == "Red flags: 2"
+    assert red.attrs["data-news"] == "Red flags: 3"
 
 
 def test_each_line_opens_the_right_tab_of_the_chart(app, clinic, doctor):
@@ -231,8 +233,9 @@ def test_each_line_opens_the_right_tab_of_the_chart(app, clinic, doctor):
     def pid(name):
         return clinic[name].patient.public_id
 
-    assert links("red-flags") == [f"/clinic/patients/{pid('safety')}/sessions",
-                                  f"/clinic/patients/{pid('flagged')}/intake"]
+    assert links("red-flags") == [f"/clinic/patients/{pid('safety')}/sessions#safety-reports",
+                                  f"/clinic/patients/{pid('flagged')}/intake",
+                                  f"/clinic/patients/{pid('theirs')}/intake"]
     assert links("new-intakes")[0] == f"/clinic/patients/{pid('plain')}/intake"
     assert links("clearances-to-review") == [f"/clinic/patients/{pid('waiting')}/documents"]
     assert links("worsening") == [f"/clinic/patients/{pid('worse')}/sessions"]
@@ -268,7 +271,9 @@ def who_links(html: str) -> dict[str, str | None]:
 def test_default_is_mine_for_someone_with_patients_else_all(app, clinic, doctor):
     html = signed_in(app, doctor).get("/clinic/").get_data(as_text=True)
     assert who_links(html) == {"My patients": "true", "All patients": None}
-    assert "Theo Theirs" not in html
+    # Only under red flags, the whole clinic's.
+    assert [key for key, names in sections_of(html).items() if "Theo Theirs" in names] == \
+        ["red-flags"]
 
     newcomer = make_practitioner(name="Dr. New")
     html = signed_in(app, newcomer).get("/clinic/").get_data(as_text=True)
@@ -298,7 +303,7 @@ def test_the_choice_is_in_the_address_and_carried_everywhere(app, clinic, doctor
 
 def test_the_colleague_sees_their_own(app, clinic, colleague):
     found = sections_of(signed_in(app, colleague).get("/clinic/").get_data(as_text=True))
-    assert found["red-flags"] == ["Theo Theirs"]
+    assert found["red-flags"] == ["Sam Safety", "Rita Redflag", "Theo Theirs"]
     assert found["new-intakes"] == ["Una Unassigned"]  # no one's: everyone's
     assert found["invitations"] == ["Tina Theirinvite"]
     assert found["worsening"] == found["improved"] == found["ratings-overdue"] == []
@@ -512,8 +517,10 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
                 db.session.add(SessionRating(
                     session=session, patient=patient, pain_now=5, pain_average=5, pgic=0,
                     soreness=2,
-                    soreness_duration="under_day", breathing_alert=True, created_at=now,
-                    updated_at=now))
+                    soreness_duration="under_day", created_at=now, updated_at=now))
+                db.session.add(SafetyReport(patient=patient, session=session, kind="check",
+                                            symptoms=["chest_pain"], alert=True,
+                                            created_at=now))
         else:
             db.session.add(AccountToken(user=user, purpose="invite",
                                         token_hash=crypto.token_hash(f"bulk-{i}"),
@@ -576,8 +583,11 @@ def _interleaved(n: int, doctor: User, colleague: User) -> None:
             db.session.add(SessionRating(
                 session=session, patient=patient, pain_now=5, pain_average=5, pgic=0,
                 soreness=2,
-                soreness_duration="under_day", breathing_alert=i % 4 == 3,
-                created_at=now, updated_at=now - ago(i, 7, 40)))
+                soreness_duration="under_day", created_at=now, updated_at=now - ago(i, 7, 40)))
+            if i % 4 == 3:
+                db.session.add(SafetyReport(patient=patient, session=session, kind="check",
+                                            symptoms=["chest_pain"], alert=True,
+                                            created_at=now - ago(i, 7, 40)))
         # Responders with the worsening alert too (the fourth kind): in both lists.
         status, worsening = (("worse", True), ("improved", False), ("unchanged", False),
                              ("improved", True))[(i // 3) % 4]
@@ -613,14 +623,19 @@ def _expected(who: str, user: User, limit: int) -> dict[str, tuple[int, list[int
     def ids(column, *where, order):
         return list(db.session.scalars(select(column).where(scope, *where).order_by(*order)))
 
-    def rows(model, *where, order):
-        return ids(model.id, Patient.id == model.patient_id, *where, order=(*order, model.id))
+    def rows(model, *where, order, clinic=False):
+        found = select(model.id).where(Patient.id == model.patient_id, *where)
+        if not clinic:
+            found = found.where(scope)
+        return list(db.session.scalars(found.order_by(*order, model.id)))
 
-    safety = rows(SessionRating, SessionRating.breathing_alert.is_(True),
-                  SessionRating.alert_handled_at.is_(None), order=[SessionRating.updated_at])
+    # Red flags are the whole clinic's, whatever "who" says (SPEC 5.1).
+    safety = rows(SafetyReport, SafetyReport.alert.is_(True),
+                  SafetyReport.acknowledged_at.is_(None), order=[SafetyReport.created_at],
+                  clinic=True)
     waiting = (IntakeResponse.status == "submitted", IntakeResponse.reviewed_at.is_(None))
     flagged = rows(IntakeResponse, *waiting, IntakeResponse.has_red_flags.is_(True),
-                   order=[IntakeResponse.submitted_at])
+                   order=[IntakeResponse.submitted_at], clinic=True)
     plain = rows(IntakeResponse, *waiting, IntakeResponse.has_red_flags.is_(False),
                  order=[IntakeResponse.submitted_at])
     overdue = rows(TreatmentSession, treatment_services.overdue_clause(now),
@@ -665,7 +680,7 @@ def test_every_list_and_count_is_that_of_a_plain_query(app, doctor, colleague, w
                 lines = [item.patient.id if item.kind == "clearance" else item.row.id
                          for item in section.items]
                 assert (section.count, lines) == expected[key], (user.name, keys, key)
-                if who == "mine":
+                if who == "mine" and key != "red-flags":
                     assert {item.patient.practitioner_id
                             for item in section.items} <= {user.id, None}, key
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.extensions import db
 from portal.intake import consent as consents
+from portal.intake import services as intake_services
 from portal.intake.definitions import load_folder
 from portal.models import AuditEvent, IntakeAmendment, IntakeResponse
 from tests.conftest import Auth
@@ -77,14 +78,25 @@ def test_a_practitioner_reads_the_intake_and_marks_it_reviewed(client, auth, doc
     assert fragment.get_data(as_text=True).lstrip().startswith('<div id="staff-intake"')
     assert len(actions("intake.viewed")) == 2
 
-    reviewed = client.post(f"{url}/reviewed")
+    # With red flags, the review is their acknowledgement: it needs a note (SPEC 5.1).
+    for note in ("", "  ok  "):
+        refused = client.post(f"{url}/reviewed", data={"note": note})
+        assert refused.status_code == 422
+        assert "This intake has red flags: write a note" in refused.get_data(as_text=True)
+    assert actions("intake.reviewed") == []
+    reviewed = client.post(f"{url}/reviewed",
+                           data={"note": "Called her: no saddle numbness now; GP seen today."})
     assert reviewed.status_code == 303 and urlsplit(reviewed.location).path == url
     assert [e.patient_id for e in actions("intake.reviewed")] == [user.patient.id]
-    assert "Reviewed" in client.get(url).get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)
+    assert "Reviewed" in page and "Called her: no saddle numbness now; GP seen today." in page
     assert "Fran Flagged" not in client.get("/clinic/").get_data(as_text=True)
     # Once only.
-    client.post(f"{url}/reviewed")
+    client.post(f"{url}/reviewed", data={"note": "Second look."})
     assert len(actions("intake.reviewed")) == 1
+    db.session.expire_all()
+    assert intake_services.submitted_response(user.patient).review_note == \
+        "Called her: no saddle numbness now; GP seen today."
 
 
 def test_staff_see_where_an_unsent_intake_is(client, auth, doctor):

@@ -13,11 +13,12 @@ from portal.models import (
     ConsentSignature,
     OutcomePoint,
     Patient,
+    SafetyReport,
     SessionRating,
     TreatmentSession,
     User,
 )
-from portal.treatment import services
+from portal.treatment import safety, services
 from tests.factories import make_document, make_patient, make_practitioner
 from tests.intake.helpers import discuss_consent, make_intake
 
@@ -67,28 +68,37 @@ def record(patient_user: User, practitioner: User | None = None, *, hours_ago: f
 
 
 def rating_input(pain: int = 4, *, now: int | None = None, pgic: int = 1, soreness: int = 3,
-                 duration: str = "under_day", breathing: bool = False, psfs=None,
+                 duration: str = "under_day", psfs=None,
                  comment: str | None = None) -> services.RatingInput:
     """``pain``: the follow-up score (average pain over the past 24 hours); ``now``: pain
     now, the same unless given."""
     return services.RatingInput(pain_average=pain, pain_now=pain if now is None else now,
                                 pgic=pgic, soreness=soreness,
-                                soreness_duration=duration, breathing_alert=breathing,
-                                comment=comment, psfs=psfs)
+                                soreness_duration=duration, comment=comment, psfs=psfs)
 
 
-def rate(session: TreatmentSession, pain: int = 4, **kwargs) -> SessionRating:
+def rate(session: TreatmentSession, pain: int = 4, breathing: bool = False,
+         **kwargs) -> SessionRating:
+    """The patient's rating of ``session``; ``breathing``: and a "yes" (chest pain) to the
+    session's safety check first, a red flag for the clinic (portal/treatment/safety.py)."""
     user = session.patient.user
+    if breathing:
+        raise_alert(session)
     return services.save_rating(session, user, rating_input(pain, **kwargs)).rating
+
+
+def raise_alert(session: TreatmentSession, symptoms=("chest_pain",)) -> SafetyReport:
+    """A "yes" to the safety check of ``session``, through the service."""
+    return safety.answer_check(session, session.patient.user, list(symptoms))[0]
 
 
 def form_data(pain: int = 4, *, now: int | None = None,
               pgic: int = 1, soreness: int = 3, duration: str = "under_day",
-              breathing: str = "no", psfs: list[int] | None = None, comment: str = "") -> dict:
+              psfs: list[int] | None = None, comment: str = "") -> dict:
     """The rating form as a browser posts it."""
     data = {"pain_average": str(pain), "pain_now": str(pain if now is None else now),
             "pgic": str(pgic), "soreness": str(soreness),
-            "soreness_duration": duration, "breathing": breathing, "comment": comment}
+            "soreness_duration": duration, "comment": comment}
     for i, score in enumerate(psfs or []):
         data[f"psfs_{i}"] = str(score)
     return data
@@ -119,7 +129,7 @@ def history(patient_user: User, values: list[int | None], *, practitioner: User 
             db.session.add(SessionRating(
                 session_id=session.id, patient_id=patient.id, pain_now=value,
                 pain_average=value, score_question="average_24h", pgic=1,
-                soreness=2, soreness_duration="under_day", breathing_alert=False, psfs=psfs,
+                soreness=2, soreness_duration="under_day", psfs=psfs,
                 psfs_mean=(sum(p["score"] for p in psfs) / len(psfs)) if psfs else None,
                 created_at=when + timedelta(hours=26),
                 updated_at=when + timedelta(hours=26)))

@@ -45,7 +45,7 @@ def test_precaution_words_and_unreviewed_red_flag_on_both(app, doctor_client):
 def test_reviewed_red_flag_says_by_whom_and_when(app, doctor, doctor_client):
     user = _flagged(baseline=None)
     response = _response(user)
-    assert staff.mark_reviewed(response, doctor)
+    assert staff.mark_reviewed(response, doctor, "Spoke with the patient; safe to go ahead.")
     response.reviewed_at = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
     db.session.commit()
     for part in _parts(doctor_client, user):

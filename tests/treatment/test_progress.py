@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.clinic.worklist import services as worklist
 from portal.extensions import db
-from portal.models import SessionRating
+from portal.models import SafetyReport
 from portal.treatment import charts, services
 from tests.factories import make_patient
 from tests.markup import parse
@@ -203,16 +203,16 @@ def test_worklist_lists_safety_first_then_outcomes(app, doctor, doctor_client):
     doc = parse(html)
     headings = [e.text.strip() for e in doc.find_all("h2")]
     assert headings[0].startswith("Red flags")
-    assert "Breathing or chest pain after needling" in doc.by_id("red-flags").text
+    assert "Safety check after needling" in doc.by_id("red-flags").text
     for section_id, name in (("red-flags", "Sam Safety"), ("worsening", "Wendy Worse"),
                              ("ratings-overdue", "Olga Overdue"), ("improved", "Ivan Improved")):
         section = doc.by_id(section_id)
         assert section is not None and name in section.text, section_id
     assert "Wendy Worse" not in doc.by_id("improved").text
-    # Handling the alert takes it off the worklist.
-    rating = db.session.scalar(select(SessionRating)
-                               .where(SessionRating.breathing_alert.is_(True)))
-    response = doctor_client.post(f"/clinic/ratings/{rating.public_id}/handled")
+    # Acknowledging the alert takes it off the worklist.
+    report = db.session.scalar(select(SafetyReport).where(SafetyReport.alert.is_(True)))
+    response = doctor_client.post(f"/clinic/safety/{report.public_id}/acknowledge",
+                                  data={f"ack-{report.public_id}-note": "Called, all well."})
     assert response.status_code == 303
     assert worklist.counts()["safety_alerts"] == 0
     after = parse(doctor_client.get("/clinic/").get_data(as_text=True))

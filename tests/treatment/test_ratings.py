@@ -35,8 +35,7 @@ def test_the_form_is_real_radio_groups(app, patient, patient_client, doctor):
     doc = parse(html)
     legends = [e.text.strip() for e in doc.find_all("legend")]
     for question in ("How much pain do you have now?", "how has your pain changed?",
-                     "How sore were", "How long did the soreness last?",
-                     "new shortness of breath or chest pain?"):
+                     "How sore were", "How long did the soreness last?"):
         assert any(question in text for text in legends), question
     radios = doc.find_all("input", type="radio", name="pain_now")
     assert [r.attrs["value"] for r in radios] == [str(n) for n in range(11)]
@@ -60,7 +59,7 @@ def test_a_patient_rates_a_session(app, patient, patient_client, doctor):
     rating, = ratings_of(session)
     assert (rating.pain_now, rating.pgic, rating.soreness, rating.soreness_duration) == \
         (3, 2, 4, "one_two_days")
-    assert rating.comment == "Much looser." and rating.breathing_alert is False
+    assert rating.comment == "Much looser."
     assert rating_url(session) not in patient_client.get("/me/").get_data(as_text=True)
     page = patient_client.get(rating_url(session)).get_data(as_text=True)
     assert "You can change your answers until" in page
@@ -76,7 +75,7 @@ def test_invalid_rating_form(app, patient, patient_client, doctor):
     html = response.get_data(as_text=True)
     doc = parse(html)
     assert doc.find_all(class_="error-summary")
-    for name in ("pain_now", "pgic", "breathing", "soreness_duration"):
+    for name in ("pain_now", "pgic", "soreness_duration"):
         assert doc.find_all(id=f"{name}-error"), name
         # The summary's link lands on the group's first radio button.
         assert doc.find_all("a", href=f"#{name}") and doc.find_all("input", id=name)
@@ -227,29 +226,16 @@ def test_soreness_needs_a_duration(app, patient, patient_client, doctor):
     assert 'id="soreness_duration-error"' in response.get_data(as_text=True)
 
 
-def test_the_safety_question(app, patient, patient_client, doctor):
+def test_the_rating_asks_no_safety_question(app, patient, patient_client, doctor):
+    """The safety question is the safety check on the home page, open from the moment the
+    session is recorded (portal/treatment/safety.py); the rating no longer asks it."""
     session = record(patient, doctor)
     page = patient_client.get(rating_url(session)).get_data(as_text=True)
-    # The advice is in the form, revealed by choosing "Yes" (CSS, no script needed).
-    assert "urgent-advice--live" in page and "Go to the nearest emergency department" in page
-    response = patient_client.post(rating_url(session), data=form_data(3, breathing="yes"))
+    assert "breathing" not in page and "urgent-advice" not in page
+    response = patient_client.post(rating_url(session), data=form_data(3))
     assert response.status_code == 303
-    page = patient_client.get(response.location).get_data(as_text=True)
-    doc = parse(page)
-    saved = [e for e in doc.elements if "urgent-advice--saved" in (e.attrs.get("class") or "")]
-    assert saved and saved[0].attrs.get("role") == "alert"
-    assert "call 911" in page
-    rating, = ratings_of(session)
-    assert rating.breathing_alert
-    assert "rating.safety_alert" in db.session.scalars(select(AuditEvent.action))
-    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "safety_alert"))
-    assert mail is not None and mail.to_addr == doctor.email
-    assert "breath" not in mail.body_text.lower() and "chest" not in mail.body_text.lower()
-    # An edit cannot take it back; only the clinic marks it handled.
-    patient_client.post(rating_url(session), data=form_data(3, breathing="no"))
-    assert ratings_of(session)[0].breathing_alert
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
-                             .where(OutboxMessage.kind == "safety_alert")) == 1
+                             .where(OutboxMessage.kind == "safety_alert")) == 0
 
 
 def test_my_sessions_lists_to_rate_and_rated(app, patient, patient_client, doctor):

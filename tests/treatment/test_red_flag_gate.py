@@ -41,7 +41,7 @@ def flagged_patient():
 def review(user, reviewer) -> None:
     response = db.session.scalar(select(IntakeResponse).where(
         IntakeResponse.patient_id == user.patient.id))
-    assert staff.mark_reviewed(response, reviewer)
+    assert staff.mark_reviewed(response, reviewer, "Spoke with the patient; safe to go ahead.")
 
 
 def test_unreviewed_red_flags_refuse_the_session_and_the_form_names_them(app, doctor_client):

@@ -4,10 +4,11 @@ what it shows (``Section.version``).
 
 The sections, in this order:
 
-1. ``red-flags``: first the ratings that answered yes to the safety question (new shortness
-   of breath or chest pain since a session: the warning signs of a pneumothorax, CLINICAL.md)
-   and that no one has marked handled, then the intakes with red flags not yet reviewed. One
-   section, because both mean "see this patient before anything else"; the safety answers
+1. ``red-flags``, the whole clinic's whatever "my patients" shows: first the safety reports
+   after a session that no one has acknowledged (a "yes" to the safety check, or a problem
+   the patient reported: the warning signs of a pneumothorax, CLINICAL.md;
+   portal/treatment/safety.py), then the intakes with red flags not yet reviewed. One
+   section, because both mean "see this patient before anything else"; the safety reports
    lead because they are acute. An intake with red flags is listed here only, not again
    under new intakes, so that each thing to do appears once.
 2. ``new-intakes``: intakes sent, not yet reviewed, without a red flag; oldest first.
@@ -64,7 +65,7 @@ LOOKS = {
 @dataclass
 class Item:
     """One line: ``kind`` says what it is and which tab of the chart it opens; ``row`` is the
-    rating, intake, outcome, session or invitation behind it."""
+    safety report, intake, outcome, session or invitation behind it."""
     kind: str  # safety, intake_flag, intake, clearance, worsening, overdue, improved, invitation
     patient: Patient
     row: Any = None
@@ -77,7 +78,7 @@ class Item:
         """What the line shows, for the section's version."""
         row = self.row
         if self.kind == "safety":
-            shown: tuple = (row.id, row.updated_at, row.session.treated_at)
+            shown: tuple = (row.id, row.created_at, tuple(row.symptoms), row.kind)
         elif self.kind in ("intake", "intake_flag"):
             shown = (row.id, row.submitted_at, row.red_flag_count, row.precaution_count,
                      self.amended)

@@ -54,7 +54,7 @@ from portal.models import (
     IntakeAmendment,
     IntakeResponse,
     Patient,
-    SessionRating,
+    SafetyReport,
     TreatmentOutcome,
     TreatmentSession,
     User,
@@ -156,10 +156,10 @@ def _statement(build: Callable[..., Select], *args) -> Select:
 
 
 def _safety_rows(part, _now: datetime | None) -> Select:
-    return scoped(select(SessionRating)
-                   .where(SessionRating.breathing_alert.is_(True),
-                          SessionRating.alert_handled_at.is_(None)),
-                   SessionRating.patient_id, part)
+    """Red flags after a session no one has acknowledged (ix_safety_reports_open)."""
+    return scoped(select(SafetyReport)
+                   .where(SafetyReport.alert.is_(True), SafetyReport.acknowledged_at.is_(None)),
+                   SafetyReport.patient_id, part)
 
 
 _SAFETY = Rows(_safety_rows, split=True)
@@ -281,9 +281,9 @@ def _list_safety(scope: Scope, now: datetime, limit: int) -> tuple[int, list[Ite
 
 
 def _safety_statement(who: str, limit: int) -> Select:
-    return (_first(who, (_SAFETY,), None, SessionRating,
-                   (SessionRating.updated_at, SessionRating.id), limit, SessionRating.patient)
-            .options(joinedload(SessionRating.session)))
+    return (_first(who, (_SAFETY,), None, SafetyReport,
+                   (SafetyReport.created_at, SafetyReport.id), limit, SafetyReport.patient)
+            .options(joinedload(SafetyReport.session)))
 
 
 def _list_clearances(scope: Scope, now: datetime, limit: int) -> tuple[int, list[Item]]:
@@ -359,16 +359,20 @@ def _sections(scope: Scope, keys, now: datetime, limit: int) -> dict[str, tuple[
     and improved) share theirs, and each list's statement counts its rows too; only the
     outcomes are counted apart. Each statement costs about as much to plan as to run."""
     found: dict[str, tuple[int, list[Item]]] = {}
-    flags = {key: flagged for key, flagged in (("red-flags", True), ("new-intakes", False))
-             if key in keys}
-    if flags:
-        intakes = _list_intakes(tuple(flags.values()), scope, now, limit)
-        found.update({key: intakes[flagged] for key, flagged in flags.items()})
     if "red-flags" in keys:
-        # The safety answers lead: they are acute.
-        safety, alerts = _list_safety(scope, now, limit)
-        flagged, intakes_flagged = found["red-flags"]
+        # The whole clinic's, whatever the scope (SPEC 5.1): every practitioner sees every
+        # red flag until one acknowledges it. The safety reports lead: they are acute.
+        clinic = Scope("all", scope.user_id)
+        if scope.who == "all" and "new-intakes" in keys:
+            intakes = _list_intakes((True, False), clinic, now, limit)
+            found["new-intakes"] = intakes[False]
+        else:
+            intakes = _list_intakes((True,), clinic, now, limit)
+        safety, alerts = _list_safety(clinic, now, limit)
+        flagged, intakes_flagged = intakes[True]
         found["red-flags"] = (safety + flagged, (alerts + intakes_flagged)[:limit])
+    if "new-intakes" in keys and "new-intakes" not in found:
+        found["new-intakes"] = _list_intakes((False,), scope, now, limit)[False]
     if "clearances-to-review" in keys:
         found["clearances-to-review"] = _list_clearances(scope, now, limit)
     treated = tuple(key for key in ("worsening", "improved") if key in keys)

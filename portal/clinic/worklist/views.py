@@ -10,6 +10,7 @@ from portal.auth import services as auth_services
 from portal.auth.errors import error_text
 from portal.auth.forms import InviteForm
 from portal.clinic import bp
+from portal.clinic.worklist import red_flags
 from portal.clinic.worklist import services as work
 from portal.extensions import db
 from portal.forms import EmptyForm
@@ -29,17 +30,23 @@ def _scope() -> work.Scope:
     return work.Scope(_chosen_who() or work.default_who(user), user.id)
 
 
-def _worklist_context(scope: work.Scope, keys) -> dict:
+def _worklist_context(scope: work.Scope, keys, failed=None) -> dict:
+    """``failed``: (the red flag's id, its acknowledgement form with the errors to show)."""
+    def ack_form(public_id: str):
+        if failed is not None and failed[0] == public_id:
+            return failed[1]
+        return red_flags.ack_form(public_id, formdata=None)
     return {"who": scope.who, "sections": work.build(scope, keys), "resend_form": EmptyForm(),
+            "ack_form": ack_form,
             "refresh_seconds": current_app.config["WORKLIST_REFRESH_SECONDS"]}
 
 
-def _worklist(form: InviteForm | None = None, status: int = 200):
+def _worklist(form: InviteForm | None = None, status: int = 200, failed=None):
     # An htmx request gets the invitation panel only: only its section is worked out.
-    keys = ("invitations",) if htmx.wants_fragment() else work.SECTIONS
+    keys = ("invitations",) if htmx.wants_fragment() and failed is None else work.SECTIONS
     return htmx.render("clinic/worklist.html", "clinic/_invite_panel.html", status=status,
                        form=form or InviteForm(formdata=None),
-                       **_worklist_context(_scope(), keys))
+                       **_worklist_context(_scope(), keys, failed))
 
 
 @bp.route("/")
@@ -99,3 +106,61 @@ def resend_invitation(public_id: str):
     auth_services.resend_invitation(me(), user)
     flash(_("A new invitation was sent to %(email)s.", email=user.email), "success")
     return htmx.hx_redirect(url_for("clinic.worklist", who=_chosen_who()))
+
+
+# --- acknowledging red flags (SPEC 5.1) ---------------------------------------------------
+
+def _red_flags_answer(failed=None, status: int = 200):
+    """After an acknowledgement: the red flags section again (htmx), or the worklist."""
+    if failed is None and not htmx.wants_fragment():
+        return redirect(url_for("clinic.worklist", who=_chosen_who(), _anchor="red-flags"), 303)
+    if not htmx.wants_fragment():
+        return _worklist(status=status, failed=failed)
+    context = _worklist_context(_scope(), ("red-flags",), failed)
+    # Done: focus goes to the section's heading (the line acted on is gone); refused: to
+    # the note (templates/clinic/_worklist_items.html).
+    html = render_template("clinic/_worklist_section.html",
+                           section=context["sections"]["red-flags"],
+                           focus_section="red-flags" if failed is None else None, **context)
+    return Response(html + render_template("_flash_oob.html"), status=status,
+                    mimetype="text/html")
+
+
+@bp.route("/safety/<report_id>/acknowledge", methods=["POST"])
+@staff_required
+def acknowledge_safety(report_id: str):
+    report = red_flags.safety_report(report_id)
+    form = red_flags.ack_form(report.public_id)
+    if not form.validate_on_submit():
+        form.note.errors = [red_flags.note_error()]
+        return _red_flags_answer((report.public_id, form), status=422)
+    try:
+        red_flags.acknowledge_safety(report, me(), form.note.data)
+    except red_flags.NoteNeeded:
+        form.note.errors = [red_flags.note_error()]
+        return _red_flags_answer((report.public_id, form), status=422)
+    except red_flags.AlreadyDone as done:
+        flash(done.text, "warning")
+    else:
+        flash(_("Acknowledged. Your note is on the patient's chart."), "success")
+    return _red_flags_answer()
+
+
+@bp.route("/red-flags/intakes/<patient_id>/review", methods=["POST"])
+@staff_required
+def review_red_flag_intake(patient_id: str):
+    response = red_flags.flagged_intake(patient_id)
+    form = red_flags.ack_form(response.public_id)
+    if not form.validate_on_submit():
+        form.note.errors = [red_flags.note_error()]
+        return _red_flags_answer((response.public_id, form), status=422)
+    try:
+        red_flags.review_intake(response, me(), form.note.data)
+    except red_flags.NoteNeeded:
+        form.note.errors = [red_flags.note_error()]
+        return _red_flags_answer((response.public_id, form), status=422)
+    except red_flags.AlreadyDone as done:
+        flash(done.text, "warning")
+    else:
+        flash(_("Intake reviewed. Your note is on the patient's chart."), "success")
+    return _red_flags_answer()
