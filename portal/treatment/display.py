@@ -104,5 +104,6 @@ def gates(missing) -> str:
               "consent": _("no consent to the current version signed (and not withdrawn) "
                            "before the session"),
               "consent_discussion": _("no consent discussion recorded by the session's time"),
-              "red_flags": _("red flags no practitioner has reviewed by the session's time")}
+              "red_flags": _("red flags no practitioner had reviewed or acknowledged by the "
+                             "session's time")}
     return _(" and ").join(labels.get(name, name) for name in missing or [])

@@ -25,10 +25,12 @@ department, do not drive yourself (templates/treatment/_urgent_advice.html).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, exists, not_, select, update
 from sqlalchemy.orm import joinedload
@@ -286,3 +288,25 @@ def open_alerts_of(patient: Patient) -> list[SafetyReport]:
                                    SafetyReport.acknowledged_at.is_(None),
                                    SafetyReport.created_at > clock.now() - window())
         .order_by(SafetyReport.created_at.desc())))
+
+
+def unacknowledged_at(patient: Patient, at: datetime | None = None) -> list[str]:
+    """The labels of the patient's safety alerts raised by ``at`` (default: now) that no
+    practitioner had acknowledged by then: a red flag the treatment gate holds a session for
+    (SPEC 4.1), like an intake red flag no one had reviewed. An acknowledgement given after
+    the session's time does not cover it."""
+    at = at or clock.now()
+    reports = db.session.scalars(
+        select(SafetyReport).where(
+            SafetyReport.patient_id == patient.id, SafetyReport.alert.is_(True),
+            SafetyReport.created_at <= at,
+            (SafetyReport.acknowledged_at.is_(None)) | (SafetyReport.acknowledged_at > at))
+        .order_by(SafetyReport.created_at))
+    found: list[str] = []
+    # Outside a request (a task, the command line) there is no reader: English labels.
+    with nullcontext() if has_request_context() else force_locale("en"):
+        for report in reports:
+            for label in labels(report.symptoms) or [str(_l("A problem after a session"))]:
+                if label not in found:
+                    found.append(label)
+    return found

@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.intake import bodymap
 from portal.links import absolute_url
 from portal.models import Patient, TreatmentSession, User
-from portal.treatment import intake_link
+from portal.treatment import intake_link, safety
 from portal.treatment.outcome import refresh_outcome
 from portal.treatment.times import (
     FUTURE_TOLERANCE,
@@ -38,7 +38,8 @@ class Gate:
     # Its consent discussion recorded by then (only asked when ``consented``: without a
     # signature there is nothing to discuss yet, and the first failure says so).
     discussed: bool = True
-    # The red flags no practitioner had reviewed by then (none: the check passes).
+    # The red flags no practitioner had reviewed or acknowledged by then: the intake's and
+    # the safety alerts after earlier sessions (none: the check passes).
     red_flags: list[str] = field(default_factory=list)
 
     @property
@@ -58,11 +59,12 @@ def gate(patient: Patient, at: datetime | None = None) -> Gate:
     """May ``patient`` be treated at ``at`` (a session's time; default now)? A clearance
     valid on that day (the clinic's date), the current consent signed (not withdrawn) and
     discussed with the practitioner by that time, and no red flag of the intake left
-    unreviewed at that time."""
+    unreviewed, nor safety alert after a session unacknowledged, at that time."""
     consent = intake_link.consent_at(patient, at=at)
     return Gate(cleared=intake_link.is_cleared(patient, on=clinic_date(at) if at else None),
                 consented=consent.signed, discussed=consent.discussed,
-                red_flags=intake_link.unreviewed_red_flags(patient, at=at))
+                red_flags=(intake_link.unreviewed_red_flags(patient, at=at)
+                           + safety.unacknowledged_at(patient, at=at)))
 
 
 # --- recording, correcting, cancelling (SPEC 4.1) ---------------------------------------

@@ -50,11 +50,11 @@ def test_unreviewed_red_flags_refuse_the_session_and_the_form_names_them(app, do
     page = doctor_client.get(sessions_url(user)).get_data(as_text=True)
     notice = parse(page).find_all(class_="notice notice--warn")
     text = " ".join(n.text for n in notice)
-    assert "red flags no practitioner has reviewed" in text and "weight loss" in text
+    assert "red flags no practitioner had reviewed" in text and "weight loss" in text
     response = doctor_client.post(sessions_url(user), data=record_form(doctor_client, user))
     assert response.status_code == 422
     error, = parse(response.get_data(as_text=True)).find_all("p", id="override_reason-error")
-    assert "red flags no practitioner has reviewed" in error.text
+    assert "red flags no practitioner had reviewed" in error.text
     assert sessions_of(user) == []
     with pytest.raises(services.GateRefused) as refused:
         record(user)
@@ -67,7 +67,7 @@ def test_the_form_names_the_flags_in_french(app, doctor_client, doctor):
     db.session.commit()
     page = doctor_client.get(sessions_url(user)).get_data(as_text=True)
     text = " ".join(n.text for n in parse(page).find_all(class_="notice notice--warn"))
-    assert "signaux d'alarme qu'aucun praticien n'a examinés" in text
+    assert "signaux d'alarme qu'aucun praticien n'avait examinés" in text
 
 
 def test_reviewed_before_the_session_allows_it(app, doctor):
@@ -122,7 +122,7 @@ def test_a_correction_runs_the_red_flag_check_again(app, doctor_client, doctor):
     response = correct()
     assert response.status_code == 422
     error, = parse(response.get_data(as_text=True)).find_all("p", id="day-error")
-    assert "red flags no practitioner has reviewed" in error.text
+    assert "red flags no practitioner had reviewed" in error.text
     db.session.expire_all()
     assert db.session.get(TreatmentSession, session.id).corrections == []
     assert correct(REASON).status_code == 303

@@ -353,3 +353,28 @@ def test_reports_before_now_stay_apart_from_the_window(app, patient, doctor):
     session = record(patient, doctor, hours_ago=24)
     assert safety.check_closes_at(session) - clock.now() < timedelta(days=6, minutes=1)
     assert safety.to_check(patient.patient) == [session]
+
+
+def test_an_unacknowledged_safety_alert_holds_the_next_session_at_its_time(app):
+    """SPEC 4.1: the gate refuses a session while a safety alert raised before the session's
+    time was not acknowledged by then; the session before the alert is not held, and an
+    acknowledgement given after the session's time does not cover it."""
+    user = make_treatable()
+    practitioner = make_practitioner()
+    first = record(user, practitioner, hours_ago=48)
+    report = raise_alert(first, symptoms=("pain_breathing_in",))
+    report.created_at = clock.now() - timedelta(hours=10)
+    db.session.commit()
+
+    assert services.gate(user.patient, at=clock.now() - timedelta(hours=11)).open
+    held = services.gate(user.patient, at=clock.now() - timedelta(hours=5))
+    assert held.missing == ["red_flags"] and held.red_flags == ["Pain when you breathe in"]
+    with pytest.raises(services.GateRefused):
+        record(user, practitioner, hours_ago=5)
+
+    safety.acknowledge(report, practitioner, "Called her; no breathlessness now, seen today.")
+    assert services.gate(user.patient).open
+    # Acknowledged now: a session five hours ago still was not covered.
+    assert services.gate(user.patient, at=clock.now() - timedelta(hours=5)).missing == [
+        "red_flags"]
+    assert record(user, practitioner, hours_ago=0).status == "recorded"
