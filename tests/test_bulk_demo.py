@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal import outcomes
+from portal import clock, outcomes
 from portal.demo import bulk as bulk_demo
 from portal.demo.bulk import DOMAIN, Generator
 from portal.documents import services as documents
@@ -20,6 +20,7 @@ from portal.models import (
     Document,
     IntakeResponse,
     Patient,
+    SafetyReport,
     SessionRating,
     TreatmentOutcome,
     TreatmentSession,
@@ -121,6 +122,14 @@ def check_consistent(patient: Patient) -> None:
                        and outcome.baseline is not None else None)
     assert patient.pain_change == expected_change, where
     assert patient.last_activity_at >= patient.created_at, where
+    # Safety answers live in safety_reports (SPEC 4.2), after their own session.
+    assert not any(s.rating and s.rating.breathing_alert for s in sessions), where
+    for report in _db.session.scalars(select(SafetyReport).where(
+            SafetyReport.patient_id == patient.id)):
+        assert report.session in sessions and report.created_at > report.session.treated_at
+        assert report.created_at <= clock.now(), where
+        if report.acknowledged_at is not None:
+            assert report.acknowledged_at > report.created_at and report.acknowledgement_note
 
 
 def test_the_command_adds_patients_mostly_discharged(seeded, db):

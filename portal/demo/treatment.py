@@ -112,7 +112,7 @@ def _clear(patient: Patient, reviewer: User, uploaded: datetime | None = None,
 
 
 def _course(patient: Patient, practitioner: User, rng: random.Random, trajectory: str, *,
-            overdue: bool, override: bool, safety: bool) -> int:
+            overdue: bool, override: bool) -> int:
     baseline = intake_link.nprs_baseline(patient) or 6
     if trajectory == "worsening":
         baseline = min(baseline, 7)
@@ -147,7 +147,7 @@ def _course(patient: Patient, practitioner: User, rng: random.Random, trajectory
             psfs=psfs, psfs_mean=(sum(p["score"] for p in psfs) / len(psfs)) if psfs else None,
             comment=rng.choice([None, None, "Sore for a day, then looser.",
                                 "Slept better this week."]),
-            breathing_alert=safety and is_last, created_at=rated_at, updated_at=rated_at))
+            created_at=rated_at, updated_at=rated_at))
     return n
 
 
@@ -199,7 +199,7 @@ def seed(rng: random.Random, practitioners: list[User]) -> int:
         if not override:
             _clear(patient, practitioner)
         _course(patient, practitioner, rng, trajectory, overdue=index in (1, 4, 6),
-                override=override, safety=index == 2)
+                override=override)
         first = milestones.first_session(patient)
         if override:
             # The letter the override's reason speaks of: dated the day before the first

@@ -65,6 +65,7 @@ def amend(patient: Patient, author: User, response: IntakeResponse, step_no: int
         setattr(response, column, value)
     response.reviewed_at = None
     response.reviewed_by_id = None
+    response.review_note = None
     response.updated_at = now
     patient.last_activity_at = now
     record_contact(patient, definition, after)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from portal.clinic.worklist import services as worklist
 from portal.extensions import db
 from portal.models import AuditEvent, Patient, TreatmentOutcome, TreatmentSession
-from portal.treatment import services
+from portal.treatment import safety, services
 
 
 def test_seed_demo_treatment(app, runner, tmp_path):
@@ -37,13 +37,14 @@ def test_seed_demo_treatment(app, runner, tmp_path):
     overridden = db.session.scalars(select(TreatmentSession)
                                     .where(TreatmentSession.override_reason.is_not(None))).all()
     assert len(overridden) == 1
-    # Everyone else in treatment is cleared and has signed the consent. (The demo does not
-    # record consent discussions yet, the second part of consent (SPEC 4.1): that check
-    # alone may stay shut until it does.)
+    # Everyone else in treatment is cleared, has signed the consent and discussed it; only
+    # the demo's waiting safety alert holds its patient's next session until acknowledged.
     for patient_id in per_patient:
         patient = db.session.get(Patient, patient_id)
         if patient_id != overridden[0].patient_id:
-            missing = set(services.gate(patient).missing) - {"consent_discussion"}
+            missing = set(services.gate(patient).missing)
+            if safety.unacknowledged_at(patient):
+                missing.discard("red_flags")
             assert not missing, (patient.user.email, missing)
 
     total = db.session.scalar(select(func.count()).select_from(TreatmentSession))

@@ -24,6 +24,7 @@ COMMENTS = [None, None, None, "Sore for a day, then looser.", "Slept better this
             "Hard week at work.", "Tense again after driving."]
 DISCUSSION_NOTE = ("Risks, benefits and other options explained; questions answered; "
                    "agrees to IMS.")
+SAFETY_NOTE = "Called the patient: no breathlessness now; advised to go to emergency if it returns."
 DISCHARGE_WEIGHTS = {"completed": 70, "no_contact": 12, "patient_request": 10, "referred": 5,
                      "other": 3}
 
@@ -153,7 +154,7 @@ class Courses:
             psfs = [{"activity": name, "score": max(0, min(10, score + shift))}
                     for name, score in activities]
         alert = rng.random() < 0.002
-        handled = alert and self.draw.now - rated_at > timedelta(days=1)
+        handled = alert and self.draw.now - treated > timedelta(days=1)
         # The follow-up score is the average pain over the past 24 hours (SPEC 4.2).
         rating = {"public_id": self.draw.public_id(), "pain_now": value,
                   "pain_average": value, "score_question": "average_24h",
@@ -162,8 +163,16 @@ class Courses:
                   "soreness_duration": rng.choice(["under_day", "under_day", "one_two_days"]),
                   "psfs": psfs, "psfs_mean": outcomes.mean(p["score"] for p in psfs)
                   if psfs else None, "comment": rng.choice(COMMENTS),
-                  "breathing_alert": alert,
-                  "alert_handled_at": rated_at + timedelta(hours=2) if handled else None,
-                  "alert_handled_by_id": practitioner_id if handled else None,
                   "created_at": rated_at, "updated_at": rated_at}
+        if alert:
+            # A "yes" to the safety check (SPEC 4.2), a few hours after the session, and
+            # acknowledged two hours later when that time has passed; rows.write stores it
+            # in safety_reports with the session's id.
+            checked = treated + timedelta(hours=rng.randint(2, 20))
+            rating["_safety"] = {
+                "public_id": self.draw.public_id(), "kind": "check",
+                "symptoms": ["chest_pain"], "alert": True, "created_at": checked,
+                "acknowledged_at": checked + timedelta(hours=2) if handled else None,
+                "acknowledged_by_id": practitioner_id if handled else None,
+                "acknowledgement_note": SAFETY_NOTE if handled else None}
         return session, rating

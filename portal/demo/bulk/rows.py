@@ -17,6 +17,7 @@ from portal.models import (
     IntakeResponse,
     OutcomePoint,
     Patient,
+    SafetyReport,
     SessionRating,
     TreatmentOutcome,
     TreatmentSession,
@@ -98,6 +99,11 @@ def _write_intakes(intakes: list[tuple[Plan, dict[str, Any]]]) -> None:
 def _write_treatment(rows: _Rows) -> None:
     sessions, points = rows.sessions, rows.points
     session_ids = _insert(TreatmentSession, [s for s, _r in sessions], returning=True)
+    # A rating may carry its session's safety check ("_safety", portal.demo.bulk.courses).
+    _insert(SafetyReport, [{**r.pop("_safety"), "session_id": sid,
+                            "patient_id": s["patient_id"]}
+                           for (s, r), sid in zip(sessions, session_ids)
+                           if r is not None and "_safety" in r])
     rating_ids = _insert(SessionRating, [{**r, "session_id": sid, "patient_id": s["patient_id"]}
                                          for (s, r), sid in zip(sessions, session_ids)
                                          if r is not None], returning=True)
