@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.intake import amendments as intake_amendments
 from portal.intake.types import StepInput
-from portal.models import AuditEvent, Document, IntakeResponse
+from portal.models import AuditEvent, Document, IntakeResponse, Patient
 from portal.treatment import services
 from tests.factories import make_document, make_patient, make_practitioner
 from tests.fhir_schema import schema_errors
@@ -398,6 +398,9 @@ def test_summary_shows_the_record_on_one_page(staff_client, treated, doctor):
     assert doc.by_id("summary-change").text.strip() == "-3 (-50%)"
     assert "Meaningful improvement" in doc.by_id("summary-status").text
     assert "Cleared" in doc.by_id("summary-clearance").text
+    # Both parts of informed consent (SPEC 4.1): the discussion, who had it and when.
+    discussed = " ".join(doc.by_id("summary-consent-discussion").text.split())
+    assert discussed.startswith("Discussed on ") and " by " in discussed
     rows = [r for r in doc.find_all("tr") if r.children and r.children[0].tag == "th"
             and r.children[0].attrs.get("scope") == "row"]
     labels = [r.children[0].text.strip() for r in rows]
@@ -422,3 +425,14 @@ def test_summary_of_a_patient_with_nothing_yet(staff_client):
     html = response.get_data(as_text=True)
     assert "The intake questionnaire has not been sent yet." in html
     assert "No session recorded." in html
+    assert "Not recorded" in parse(html).by_id("summary-consent-discussion").text
+
+
+def test_summary_says_when_consent_was_withdrawn(staff_client, treated):
+    from portal.intake import consent as consents
+    patient = db.session.get(Patient, treated.patient.id)
+    row = consents.signature(patient, consents.current_consent())
+    assert consents.withdraw(patient, row, None)
+    html = staff_client.get(f"/clinic/patients/{treated.patient.public_id}/summary"
+                            ).get_data(as_text=True)
+    assert "Withdrawn on " in html and "Current consent not signed" not in html

@@ -45,6 +45,8 @@ class Summary:
     phone: str | None
     signature: ConsentSignature | None
     consent_current: bool
+    # Both parts of informed consent now (SPEC 4.1): the standing signature and its discussion.
+    consent: consents.State
     clearance: documents.ClearanceState
     sessions: list[SessionLine]
     progress: treatment.Progress
@@ -91,6 +93,7 @@ def summary(patient: Patient) -> Summary:
         flags=flags, born=born, age=_age(born, intake.today()) if born else None, phone=phone,
         signature=consents.latest_signature(patient),
         consent_current=consents.has_current_consent(patient),
+        consent=consents.state(patient),
         clearance=documents.clearance_state(patient, for_staff=True),
         sessions=[SessionLine(s, numbered.get(s.id)) for s in sessions],
         progress=treatment.progress(patient, sessions))
