@@ -343,7 +343,8 @@ def test_in_french_with_the_keyboard_only(open_page, live_server, translate):
     db.session.expire_all()
     response = services.response_for(db.session.get(Patient, user.patient.id))
     assert response.submitted and response.answers["pain_map"] == {"back.low_back.left": 6}
-    assert [f["code"] for f in response.flags] == ["anticoagulant"]
+    # Born in 1958: over 50, noted for the practitioner (CLINICAL.md, red flags: tumour).
+    assert [f["code"] for f in response.flags] == ["anticoagulant", "age_over_50"]
     signature = db.session.query(ConsentSignature).one()
     assert signature.locale == "fr_CA" and signature.typed_name == "Isabelle Roy"
 
@@ -395,6 +396,10 @@ def test_a_practitioner_reads_a_flagged_intake(page, live_server):
         "5 mg twice a day")
     expect(page.locator(".consent-record")).to_contain_text("Fiona Flagged")
     check_a11y(page, "intake-staff-view")
+    # Red flags: the review is the clinic's acknowledgement and needs a note (SPEC 5.1).
+    page.get_by_role("button", name="Mark as reviewed").click()
+    expect(page.locator(".staff-intake__head")).not_to_contain_text("Reviewed")
+    page.get_by_label("Your note").fill("Phoned her: sent to emergency for the leg weakness.")
     page.get_by_role("button", name="Mark as reviewed").click()
     expect(page.locator("#flash")).to_contain_text("Intake marked as reviewed.")
     expect(page.locator(".staff-intake__head")).to_contain_text("Reviewed")
