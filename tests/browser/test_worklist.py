@@ -50,16 +50,20 @@ def test_the_worklist_refreshes_around_the_practitioner(live_server, page: Page)
     make_intake(patient_of(doctor, "Nina Newintake"))
     other = make_practitioner(name="Dr. Camille Tremblay")
     make_intake(patient_of(other, "Theo Theirs"), rf_fever="yes")
+    make_intake(patient_of(other, "Olga Other"))
 
     sign_in(page, base, doctor.email, PASSWORD)
     enter_code(page, totp_now(doctor.totp_secret_plain))
     expect(page).to_have_url(f"{base}/clinic/")
     headings = page.locator("main h2")
-    expect(headings.first).to_have_text(re.compile(r"^Red flags\s+1$"))
+    # Red flags are the whole clinic's, whatever "my patients" shows (SPEC 5.1).
+    expect(headings.first).to_have_text(re.compile(r"^Red flags\s+2$"))
     expect(headings.nth(1)).to_have_text(re.compile(r"^New intakes to review\s+1$"))
     red = page.get_by_role("region", name=re.compile("^Red flags"))
     expect(red).to_contain_text("Rita Redflag")
-    expect(red).not_to_contain_text("Theo Theirs")  # a colleague's patient
+    expect(red).to_contain_text("Theo Theirs")  # a colleague's patient
+    new = page.get_by_role("region", name=re.compile("^New intakes to review"))
+    expect(new).not_to_contain_text("Olga Other")  # a colleague's patient
     check_a11y(page, "worklist")
     assert small_touch_targets(page) == []
 
@@ -86,7 +90,7 @@ def test_the_worklist_refreshes_around_the_practitioner(live_server, page: Page)
     expect(page.locator("#worklist-news")).not_to_be_empty()
 
     # A section with the keyboard's focus inside waits until the focus leaves.
-    link = red.get_by_role("link", name=re.compile("Read the intake"))
+    link = red.get_by_role("link", name=re.compile("Read the intake of Rita"))
     link.focus()
     make_intake(patient_of(doctor, "Fred Flagged"), rf_weight_loss="yes")
     page.wait_for_timeout(3000)  # three refreshes
@@ -101,7 +105,7 @@ def test_the_worklist_refreshes_around_the_practitioner(live_server, page: Page)
         "link", name="All patients").click()
     expect(page).to_have_url(f"{base}/clinic/?who=all")
     expect(page.get_by_role("link", name="All patients")).to_have_attribute("aria-current", "true")
-    expect(red).to_contain_text("Theo Theirs")
+    expect(new).to_contain_text("Olga Other")
     check_a11y(page, "worklist-all")
 
 
@@ -110,7 +114,9 @@ def test_on_a_phone_and_without_javascript(live_server, open_page):
     base = live_server.url
     doctor = make_practitioner(name="Dr. Jordan Lee")
     make_intake(patient_of(doctor, "Rita Redflag"), rf_bladder_bowel="yes")
-    make_intake(patient_of(make_practitioner(), "Theo Theirs"), rf_fever="yes")
+    colleague = make_practitioner()
+    make_intake(patient_of(colleague, "Theo Theirs"), rf_fever="yes")
+    make_intake(patient_of(colleague, "Olga Other"))
     phone = open_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     sign_in(phone, base, doctor.email, PASSWORD)
     enter_code(phone, totp_now(doctor.totp_secret_plain))
@@ -128,10 +134,12 @@ def test_on_a_phone_and_without_javascript(live_server, open_page):
     expect(page).to_have_url(f"{base}/clinic/")
     red = page.get_by_role("region", name=re.compile("^Red flags"))
     expect(red).to_contain_text("Rita Redflag")
-    expect(red).not_to_contain_text("Theo Theirs")
+    expect(red).to_contain_text("Theo Theirs")  # the whole clinic's
+    new = page.get_by_role("region", name=re.compile("^New intakes to review"))
+    expect(new).not_to_contain_text("Olga Other")
     page.get_by_role("link", name="All patients").click()
     expect(page).to_have_url(f"{base}/clinic/?who=all")
-    expect(red).to_contain_text("Theo Theirs")
+    expect(new).to_contain_text("Olga Other")
     page.get_by_label("Full name").fill("Pia Plain")
     page.get_by_label("E-mail address").fill("pia@example.org")
     page.get_by_role("button", name="Send invitation").click()
