@@ -1,6 +1,8 @@
 """The practitioner's home, the worklist (SPEC 5.1), with its invitations."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -126,41 +128,37 @@ def _red_flags_answer(failed=None, status: int = 200):
                     mimetype="text/html")
 
 
+def _acknowledged(item_id: str, act: Callable[[str], None], done: str) -> Response:
+    """The one answer of both red-flag forms: the note refused (by its field, 422), someone
+    acknowledged first (said, nothing changed) or done (``done`` said)."""
+    form = red_flags.ack_form(item_id)
+    try:
+        if not form.validate_on_submit():
+            raise red_flags.NoteNeeded
+        act(form.note.data)
+    except red_flags.NoteNeeded:
+        form.note.errors = [red_flags.note_error()]
+        return _red_flags_answer((item_id, form), status=422)
+    except red_flags.AlreadyDone as already:
+        flash(already.text, "warning")
+    else:
+        flash(done, "success")
+    return _red_flags_answer()
+
+
 @bp.route("/safety/<report_id>/acknowledge", methods=["POST"])
 @staff_required
 def acknowledge_safety(report_id: str):
     report = red_flags.safety_report(report_id)
-    form = red_flags.ack_form(report.public_id)
-    if not form.validate_on_submit():
-        form.note.errors = [red_flags.note_error()]
-        return _red_flags_answer((report.public_id, form), status=422)
-    try:
-        red_flags.acknowledge_safety(report, me(), form.note.data)
-    except red_flags.NoteNeeded:
-        form.note.errors = [red_flags.note_error()]
-        return _red_flags_answer((report.public_id, form), status=422)
-    except red_flags.AlreadyDone as done:
-        flash(done.text, "warning")
-    else:
-        flash(_("Acknowledged. Your note is on the patient's chart."), "success")
-    return _red_flags_answer()
+    return _acknowledged(report.public_id,
+                         lambda note: red_flags.acknowledge_safety(report, me(), note),
+                         _("Acknowledged. Your note is on the patient's chart."))
 
 
 @bp.route("/red-flags/intakes/<patient_id>/review", methods=["POST"])
 @staff_required
 def review_red_flag_intake(patient_id: str):
     response = red_flags.flagged_intake(patient_id)
-    form = red_flags.ack_form(response.public_id)
-    if not form.validate_on_submit():
-        form.note.errors = [red_flags.note_error()]
-        return _red_flags_answer((response.public_id, form), status=422)
-    try:
-        red_flags.review_intake(response, me(), form.note.data)
-    except red_flags.NoteNeeded:
-        form.note.errors = [red_flags.note_error()]
-        return _red_flags_answer((response.public_id, form), status=422)
-    except red_flags.AlreadyDone as done:
-        flash(done.text, "warning")
-    else:
-        flash(_("Intake reviewed. Your note is on the patient's chart."), "success")
-    return _red_flags_answer()
+    return _acknowledged(response.public_id,
+                         lambda note: red_flags.review_intake(response, me(), note),
+                         _("Intake reviewed. Your note is on the patient's chart."))
