@@ -16,7 +16,7 @@ from portal.auth.errors import AccountError
 from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.links import absolute_url
-from portal.models import AccountToken, Patient, User
+from portal.models import STAFF_ROLES, AccountToken, Patient, User
 
 
 def normalise_email(email: str) -> str:
@@ -28,6 +28,15 @@ def user_by_email(email: str) -> User | None:
 
 
 # --- tokens ---------------------------------------------------------------------------
+
+def active_staff() -> list[User]:
+    """Every member of staff (practitioners and admins) who has joined and is active: whom
+    the clinic's e-mails go to when no one person is meant (the digest, an intake without a
+    practitioner, a safety alert)."""
+    return list(db.session.scalars(
+        select(User).where(User.role.in_(STAFF_ROLES), User.active.is_(True),
+                           User.password_hash.is_not(None)).order_by(User.id)))
+
 
 def _issue_token(user: User, purpose: str, ttl: timedelta, created_by: User | None) -> str:
     # A new link makes older unused links of the same kind useless.

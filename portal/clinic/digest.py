@@ -19,6 +19,7 @@ from flask_babel import get_timezone
 from sqlalchemy import select, text
 
 from portal import clock, mail
+from portal.auth import services as auth_services
 from portal.clinic.worklist import services as worklist
 from portal.extensions import db
 from portal.links import absolute_url
@@ -36,9 +37,7 @@ def counts() -> dict[str, int]:
 
 
 def recipients() -> list[User]:
-    return list(db.session.scalars(
-        select(User).where(User.role.in_(("practitioner", "admin")), User.active.is_(True),
-                           User.password_hash.is_not(None)).order_by(User.id)))
+    return auth_services.active_staff()
 
 
 def _start_of_clinic_day(moment: datetime) -> datetime:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, update
 
 from portal import audit, clock, mail
+from portal.auth import services as auth_services
 from portal.documents import services as documents
 from portal.extensions import db
 from portal.intake import consent as consents
@@ -17,7 +18,7 @@ from portal.intake.definitions import Question, Questionnaire
 from portal.intake.questionnaires import scoring
 from portal.intake.responses import clinic_date, definition_for, missing_answers, response_for
 from portal.links import absolute_url
-from portal.models import STAFF_ROLES, IntakeResponse, Patient, User
+from portal.models import IntakeResponse, Patient, User
 from portal.searchtext import phone_digits
 
 
@@ -89,10 +90,7 @@ def staff_to_notify(patient: Patient) -> list[User]:
     assigned = patient.practitioner
     if assigned is not None and assigned.active and assigned.is_staff:
         return [assigned]
-    return list(db.session.scalars(select(User).where(User.role.in_(STAFF_ROLES),
-                                                      User.active.is_(True),
-                                                      User.password_hash.is_not(None))
-                                   .order_by(User.id)))
+    return auth_services.active_staff()
 
 
 def _notify_staff(patient: Patient) -> None:

@@ -36,9 +36,10 @@ from sqlalchemy import CursorResult, exists, not_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, mail
+from portal.auth import services as auth_services
 from portal.extensions import db
 from portal.links import absolute_url
-from portal.models import STAFF_ROLES, Patient, SafetyReport, TreatmentSession, User
+from portal.models import Patient, SafetyReport, TreatmentSession, User
 from portal.treatment.times import take_write_lock
 
 # The warning signs, in the order the patient reads them (CLINICAL.md, "Dry needling / IMS
@@ -222,9 +223,8 @@ def alert_recipients() -> list[tuple[str, str | None, str | None]]:
     address = (current_app.config.get("CLINIC_ALERT_EMAIL") or "").strip()
     if address:
         return [(address, None, None)]
-    return [(person.email, person.locale, person.name) for person in db.session.scalars(
-        select(User).where(User.role.in_(STAFF_ROLES), User.active.is_(True),
-                           User.password_hash.is_not(None)).order_by(User.id))]
+    return [(person.email, person.locale, person.name)
+            for person in auth_services.active_staff()]
 
 
 def alert_clinic() -> None:
