@@ -31,10 +31,12 @@ def load_config(app: Flask, config: type | dict | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from portal import i18n, security, tasks
+    from portal import assets, i18n, security, tasks
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
     from portal.session_store import ServerSessionInterface
 
+    # First, so that its hooks run last: compression sees the finished response.
+    assets.init_app(app)
     db.init_app(app)
     # The session on the server, the cookie only an id (SPEC 1.4).
     app.session_interface = ServerSessionInterface()

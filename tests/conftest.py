@@ -34,6 +34,18 @@ POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def pytest_sessionstart(session):
+    """The static files under their hashed names (``make assets`` does the same), from the
+    files as they are now, before any app reads the manifest."""
+    import contextlib
+    import io
+
+    from flask_static_digest import digester
+    static = str(Path(__file__).resolve().parent.parent / "static")
+    with contextlib.redirect_stdout(io.StringIO()):
+        digester.compile(static, static, [], False, False)
+
+
 def pytest_report_header(config):
     return f"portal database backend: {BACKEND}"
 
@@ -141,7 +153,7 @@ _TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
 class CSRFClient(FlaskClient):
     """Sends the CSRF token the way the browser does: taken from the last page (the
-    ``hx-headers`` on <body>) and sent as X-CSRFToken. ``csrf=False`` sends none."""
+    ``data-hx-headers`` on <body>) and sent as X-CSRFToken. ``csrf=False`` sends none."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -134,7 +134,7 @@ def test_body_carries_the_csrf_token(client, auth):
         doc = parse(client.get(path).get_data(as_text=True))
         bodies = doc.find_all("body")
         assert len(bodies) == 1
-        token = json.loads(bodies[0].attrs["hx-headers"])["X-CSRFToken"]
+        token = json.loads(bodies[0].attrs["data-hx-headers"])["X-CSRFToken"]
         assert len(token) > 20
         # The same token the plain (no-JavaScript) forms on the page carry.
         hidden = {e.attrs.get("value") for e in doc.find_all("input", name="csrf_token")}

@@ -72,7 +72,7 @@ def test_invitation_fragment_for_htmx(client, doctor):
     assert "ada@example.org" in response.get_data(as_text=True)  # now in the pending list
     # The flash region is updated out of band with the confirmation.
     flash = doc.by_id("flash")
-    assert flash is not None and flash.attrs.get("hx-swap-oob") == "true"
+    assert flash is not None and flash.attrs.get("data-hx-swap-oob") == "true"
     assert "Invitation sent to ada@example.org" in flash.text
 
 

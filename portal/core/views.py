@@ -49,3 +49,12 @@ def healthz():
         db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok")
+
+
+@bp.route("/favicon.ico")
+@limiter.exempt
+def favicon():
+    """Browsers and crawlers ask for /favicon.ico whatever the page says: the portal's icon
+    under its hashed name (pages link it directly)."""
+    from portal.assets import static_digest
+    return redirect(static_digest.static_url_for("static", filename="favicon.svg"), code=301)

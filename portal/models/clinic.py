@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.models.base import Model, UTCDateTime, created_at_column
@@ -17,5 +17,15 @@ class ClinicSettings(Model):
     timezone: Mapped[str] = mapped_column(String(64), nullable=False,
                                           default="America/Vancouver")
     self_registration: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The clinic's identity on patient pages, e-mails and urgent advice (issue 15): how to
+    # reach the clinic, the language new people get until they choose one, and an optional
+    # logo (PNG or JPEG, stored here because it is small and shared by every app process;
+    # its digest names its URL so that browsers may cache it for a year).
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(300))
+    locale: Mapped[str] = mapped_column(String(10), nullable=False, default="en")
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_mimetype: Mapped[str | None] = mapped_column(String(40))
+    logo_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

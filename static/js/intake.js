@@ -333,7 +333,7 @@
       } else if (fresh.getAttribute("data-fresh-token") !== had) {
         // The page had expired: the same answers again, with the new token.
         token.value = fresh.getAttribute("data-fresh-token");
-        document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRFToken": token.value }));
+        document.body.setAttribute("data-hx-headers", JSON.stringify({ "X-CSRFToken": token.value }));
         soon(0);
       } else {
         failed();

@@ -87,7 +87,7 @@ def test_htmx_search_gets_the_fragment(client, admin, db):
     assert body.lstrip().startswith("<section id=\"audit-search\"")
     assert "<html" not in body
     assert "HX-Request" in response.headers.get("Vary", "")
-    assert 'hx-push-url="true"' in body
+    assert 'data-hx-push-url="true"' in body
 
 
 # --- search filters -------------------------------------------------------------------

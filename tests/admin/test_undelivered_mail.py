@@ -182,7 +182,7 @@ def test_htmx_swaps_the_section_with_the_flash(client, admin, db):
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert body.lstrip().startswith('<section id="undelivered-mail"')
-    assert "<html" not in body and 'hx-swap-oob="true"' in body
+    assert "<html" not in body and 'data-hx-swap-oob="true"' in body
     assert "will be sent again" in body and "No e-mail is waiting" in body
     assert "HX-Request" in response.headers.get("Vary", "")
 

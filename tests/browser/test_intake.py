@@ -520,7 +520,7 @@ def test_what_was_typed_just_before_signing_out_is_kept(page, live_server):
     # is refused, its answer gives a fresh token, and the page saves again with it.
     page.evaluate("""() => {
         document.querySelector("#intake-form input[name=csrf_token]").value = "refused";
-        document.body.setAttribute("hx-headers", '{"X-CSRFToken": "refused"}');
+        document.body.setAttribute("data-hx-headers", '{"X-CSRFToken": "refused"}');
     }""")
     page.get_by_label(MEDICINES).fill("Ibuprofen")
     page.get_by_label(MEDICINES).blur()

@@ -93,8 +93,8 @@ def test_every_tab_is_a_whole_chart_and_one_audit_event(staff, margaret, tab):
     current = [li.children[0] for li in links if li.children[0].attrs.get("aria-current")]
     assert [a.attrs["href"] for a in current] == [url(margaret, tab)]
     for a in (li.children[0] for li in links):
-        assert a.attrs["hx-get"] == a.attrs["href"]
-        assert a.attrs["hx-target"] == "#chart-panel" and a.attrs["hx-push-url"] == "true"
+        assert a.attrs["data-hx-get"] == a.attrs["href"]
+        assert a.attrs["data-hx-target"] == "#chart-panel" and a.attrs["data-hx-push-url"] == "true"
     assert doc.by_id("chart-panel").children[0].attrs["id"] == TABS[tab][2]
     assert doc.by_id("chart-panel-title").text.strip() == current[0].text.strip()
     # The main menu says where this is: among the patients, not on the worklist.
@@ -307,7 +307,7 @@ def test_activity_is_newest_first_in_keyset_pages(staff, margaret, db):
         # Its own view is the newest event.
         assert doc.by_id(f"event-{ids[0]}").text.count("activity.viewed") == 1
         older = next(a for a in doc.find_all("a") if a.attrs.get("rel") == "next")
-        assert older.attrs["hx-get"] == older.attrs["href"]
+        assert older.attrs["data-hx-get"] == older.attrs["href"]
         assert parse_qs(urlsplit(older.attrs["href"]).query)["before"] == [str(ids[-1])]
         _events(2, margaret)  # written meanwhile: no repeat, no gap
         second = staff.get(older.attrs["href"], headers=HX).get_data(as_text=True)

@@ -259,7 +259,8 @@ def test_form_is_a_bookmarkable_get_that_htmx_enhances(client, staff, clinic, do
     doc = _report(client, practitioner=doctors["A"].public_id)
     form = doc.find_all("form", class_="outcome-filters")[0]
     assert form.attrs["method"] == "get" and form.attrs["action"] == "/clinic/outcomes"
-    assert form.attrs["hx-get"] == "/clinic/outcomes" and form.attrs["hx-push-url"] == "true"
+    assert form.attrs["data-hx-get"] == "/clinic/outcomes"
+    assert form.attrs["data-hx-push-url"] == "true"
     chosen = [o for o in doc.find_all("option") if "selected" in o.attrs]
     assert [o.attrs["value"] for o in chosen] == [doctors["A"].public_id]
     export = [a for a in doc.find_all("a") if "/clinic/outcomes.csv" in a.attrs.get("href", "")]

@@ -209,8 +209,8 @@ def test_htmx_gets_the_results_fragment(client, staff, db):
     assert ROW.findall(body) == [_pid(target)]
     assert "HX-Request" in response.headers.get("Vary", "")
     page = _page(client).get_data(as_text=True)
-    assert 'hx-trigger="submit, input delay:300ms"' in page
-    assert 'hx-target="#patient-results"' in page and 'hx-push-url="true"' in page
+    assert 'data-hx-trigger="submit, input delay:300ms"' in page
+    assert 'data-hx-target="#patient-results"' in page and 'data-hx-push-url="true"' in page
 
 
 def test_staff_nav_links_to_patients(client, staff, db):

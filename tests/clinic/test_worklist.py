@@ -290,8 +290,8 @@ def test_the_choice_is_in_the_address_and_carried_everywhere(app, clinic, doctor
     doc = parse(html)
     assert who_links(html) == {"My patients": None, "All patients": "true"}
     for key in SECTIONS:
-        assert "who=all" in doc.by_id(key).attrs["hx-get"], key
-    form = next(f for f in doc.find_all("form") if f.attrs.get("hx-post"))
+        assert "who=all" in doc.by_id(key).attrs["data-hx-get"], key
+    form = next(f for f in doc.find_all("form") if f.attrs.get("data-hx-post"))
     hidden = {"name": "who", "type": "hidden", "value": "all"}
     assert hidden in [i.attrs for i in within(form, "input")]
     # Something not a choice: the default.
@@ -346,15 +346,15 @@ def test_long_lists_are_cut_with_and_n_more(app, doctor):
 # --- the self-refresh's section addresses ---------------------------------------------------
 
 def section_url(html: str, key: str) -> str:
-    return parse(html).by_id(key).attrs["hx-get"].replace("&amp;", "&")
+    return parse(html).by_id(key).attrs["data-hx-get"].replace("&amp;", "&")
 
 
 def test_a_section_answers_204_until_it_changes(app, clinic, doctor):
     client = signed_in(app, doctor)
     page = client.get("/clinic/?who=mine").get_data(as_text=True)
     section = parse(page).by_id("new-intakes")
-    assert section.attrs["hx-trigger"] == "every 45s, worklist-refresh"
-    assert section.attrs["hx-swap"] == "outerHTML"
+    assert section.attrs["data-hx-trigger"] == "every 45s, worklist-refresh"
+    assert section.attrs["data-hx-swap"] == "outerHTML"
     urls = {key: section_url(page, key) for key in SECTIONS}
     for key, url in urls.items():
         assert urlsplit(url).path == f"/clinic/worklist/{key}"
@@ -369,7 +369,7 @@ def test_a_section_answers_204_until_it_changes(app, clinic, doctor):
     assert body.lstrip().startswith('<section class="card worklist-section"')
     fresh = parse(body).by_id("new-intakes")
     assert names_in(fresh) == ["Nina Newintake", "Una Unassigned", "Newton Newer"]
-    assert fresh.attrs["hx-get"] != parse(page).by_id("new-intakes").attrs["hx-get"]
+    assert fresh.attrs["data-hx-get"] != parse(page).by_id("new-intakes").attrs["data-hx-get"]
     # The others did not change.
     for key in SECTIONS:
         if key != "new-intakes":
@@ -397,7 +397,7 @@ def test_the_invitation_panel_after_an_invitation_shows_the_new_one(app, clinic,
     assert response.status_code == 200
     doc = parse(response.get_data(as_text=True))
     assert names_in(doc.by_id("invitations")) == ["Pia Posted", "Ivy Invited"]
-    assert "who=mine" in doc.by_id("invitations").attrs["hx-get"]
+    assert "who=mine" in doc.by_id("invitations").attrs["data-hx-get"]
     # Sending one again comes back to the same choice.
     resent = client.post(f"/clinic/invitations/{clinic['invited'].public_id}/resend",
                          data={"who": "all"})
@@ -437,7 +437,8 @@ def test_signed_out_refresh_goes_to_sign_in_once_and_comes_back_to_the_worklist(
     assert login.path == "/auth/login"
     back = parse_qs(login.query)["next"][0]
     # The sign-in page does not refresh itself: nothing more is asked until someone signs in.
-    assert "hx-trigger" not in client.get(response.headers["HX-Redirect"]).get_data(as_text=True)
+    page = client.get(response.headers["HX-Redirect"]).get_data(as_text=True)
+    assert "data-hx-trigger" not in page
     # After signing in, that address leads to the worklist page, not to a bare section.
     assert sign_in(client, doctor, response.headers["HX-Redirect"]).location == back
     landing = client.get(back)
@@ -457,16 +458,18 @@ def test_real_activity_keeps_the_session(app, clinic, doctor):
 def test_refresh_interval_comes_from_the_configuration(app, doctor):
     app.config["WORKLIST_REFRESH_SECONDS"] = 2
     doc = parse(signed_in(app, doctor).get("/clinic/").get_data(as_text=True))
-    assert {doc.by_id(k).attrs["hx-trigger"] for k in SECTIONS} == {"every 2s, worklist-refresh"}
+    triggers = {doc.by_id(k).attrs["data-hx-trigger"] for k in SECTIONS}
+    assert triggers == {"every 2s, worklist-refresh"}
     # The invitation form is not part of any refreshing section.
-    form = next(f for f in doc.find_all("form") if f.attrs.get("hx-post"))
-    assert "hx-trigger" not in form.attrs
+    form = next(f for f in doc.find_all("form") if f.attrs.get("data-hx-post"))
+    assert "data-hx-trigger" not in form.attrs
 
 
 def test_the_page_loads_its_script_and_nothing_inline(app, clinic, doctor):
     doc = parse(signed_in(app, doctor).get("/clinic/").get_data(as_text=True))
     scripts = [s.attrs.get("src") for s in doc.find_all("script")]
-    assert "/static/js/worklist.js" in scripts
+    # Under its content-hashed name (SPEC 8.5).
+    assert any(re.fullmatch(r"/static/js/worklist-[0-9a-f]{32}\.js", s or "") for s in scripts)
     assert all(s.attrs.get("src") and not s.text.strip() for s in doc.find_all("script"))
     assert not [e for e in doc.elements if "style" in e.attrs]
     ids = [e.attrs["id"] for e in doc.elements if e.attrs.get("id")]

@@ -379,8 +379,8 @@ def test_the_checking_line_asks_for_itself_until_the_check_is_done(patient_clien
     page = parse(patient_client.get("/me/documents/").get_data(as_text=True))
     line = page.by_id(f"doc-{doc.public_id}")
     url = f"/me/documents/{doc.public_id}/line"
-    assert line.attrs["hx-get"] == url and line.attrs["hx-trigger"] == "every 2s"
-    assert line.attrs["hx-swap"] == "outerHTML"
+    assert line.attrs["data-hx-get"] == url and line.attrs["data-hx-trigger"] == "every 2s"
+    assert line.attrs["data-hx-swap"] == "outerHTML"
     assert "We are checking your clearance" in page.by_id("clearance-notice").text
 
     response = patient_client.get(url, headers=HX)  # still checking
@@ -392,13 +392,13 @@ def test_the_checking_line_asks_for_itself_until_the_check_is_done(patient_clien
     tasks.run_pending()
     response = patient_client.get(url, headers=HX)
     line = parse(response.get_data(as_text=True)).by_id(f"doc-{doc.public_id}")
-    assert "hx-trigger" not in line.attrs  # final: it stops asking
+    assert "data-hx-trigger" not in line.attrs  # final: it stops asking
     assert "Waiting for review" in line.text
     assert "document-checked" in response.headers["HX-Trigger"]
     notice = patient_client.get("/me/documents/clearance", headers=HX)
     assert "Your clearance is waiting for review" in notice.get_data(as_text=True)
     assert parse(notice.get_data(as_text=True)).by_id("clearance-notice").attrs[
-        "hx-trigger"] == "document-checked from:body"
+        "data-hx-trigger"] == "document-checked from:body"
 
 
 def test_without_javascript_the_fragments_send_the_browser_to_the_page(patient_client,

@@ -164,7 +164,7 @@ def test_accept_with_htmx_swaps_the_list(doctor_client, patient):
     doc_html = parse(response.get_data(as_text=True))
     assert doc_html.by_id("patient-documents") is not None
     flash = doc_html.by_id("flash")
-    assert flash.attrs.get("hx-swap-oob") == "true" and "accepted" in flash.text
+    assert flash.attrs.get("data-hx-swap-oob") == "true" and "accepted" in flash.text
 
 
 def test_accept_with_a_past_date_is_refused_by_the_field(doctor_client, patient):
@@ -251,7 +251,7 @@ def test_a_second_review_with_htmx_shows_the_current_state(doctor_client, patien
     assert response.status_code == 200
     fragment = parse(response.get_data(as_text=True))
     flash = fragment.by_id("flash")
-    assert flash.attrs.get("hx-swap-oob") == "true"
+    assert flash.attrs.get("data-hx-swap-oob") == "true"
     assert "Dr. Avery Adams already reviewed" in flash.text
     item = fragment.by_id(f"doc-{doc.public_id}")
     assert "Dr. Avery Adams" in item.text

@@ -43,7 +43,7 @@ def test_htmx_upload_swaps_the_documents_region(patient_client):
     assert "<html" not in html and html.lstrip().startswith('<div id="my-documents"')
     doc = parse(html)
     flash = doc.by_id("flash")
-    assert flash.attrs.get("hx-swap-oob") == "true"
+    assert flash.attrs.get("data-hx-swap-oob") == "true"
     assert "Your 2 files were uploaded" in flash.text
     assert "letter.pdf" in html and "p.jpg" in html
 
@@ -65,7 +65,7 @@ def test_the_form_says_the_limits(patient_client):
     assert "up to 10 MB each and 5 files at a time" in html
     form = parse(html).find_all("form", action="/me/documents/upload")[0]
     assert form.attrs["data-max-bytes"] == str(10 * 1024 * 1024)
-    assert form.attrs["hx-encoding"] == "multipart/form-data"
+    assert form.attrs["data-hx-encoding"] == "multipart/form-data"
 
 
 def test_a_full_upload_always_fits_in_a_request():

@@ -207,7 +207,7 @@ def test_recording_with_htmx_swaps_the_fragment(app, doctor_client, patient):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith("<div id=\"patient-sessions\"") and "<html" not in html
-    assert "Session 1" in html and 'hx-swap-oob="true"' in html
+    assert "Session 1" in html and 'data-hx-swap-oob="true"' in html
     bad = doctor_client.post(sessions_url(patient), data={**record_form(doctor_client, patient),
                                                            "regions": []}, headers=HX)
     assert bad.status_code == 422 and "<html" not in bad.get_data(as_text=True)

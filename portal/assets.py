@@ -1,0 +1,64 @@
+"""Speed as served by the app alone (SPEC 8.5): compressed responses and static files under
+content-hashed names that browsers keep for a year.
+
+* Flask-Static-Digest: ``flask digest compile`` (run by ``make assets``, and by the test
+  session before any app is made) copies every file of ``static/`` to a name carrying the
+  MD5 of its content and writes ``static/cache_manifest.json``; templates ask
+  ``static_url_for`` for the hashed name. A hashed file never changes, so it is sent with
+  ``Cache-Control: public, max-age=31536000, immutable``; any other static file is
+  revalidated (``no-cache``).
+* Flask-Compress: brotli or gzip, as the browser prefers, for pages, styles, scripts and JSON.
+  Documents and CSV downloads are not in its list and stream as they are.
+
+Compression and secrets: a page that reflects what a request carried next to a secret can
+leak that secret through its compressed size (the BREACH attack) when another site makes the
+victim's browser send many such requests. Browsers say who started a request in
+``Sec-Fetch-Site``; only requests the portal itself started, or the person typed or
+bookmarked, are compressed. A cross-site one (or one from a browser that does not say) gets
+the page uncompressed, at no cost to anyone using the portal.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_compress import Compress
+from flask_static_digest import FlaskStaticDigest
+
+ONE_YEAR = 365 * 24 * 3600
+COMPRESSIBLE = ["text/html", "text/css", "text/javascript", "application/javascript",
+                "application/json", "application/fhir+json", "image/svg+xml",
+                "text/plain"]
+_SAFE_ORIGINS = {"same-origin", "none"}
+
+compress = Compress()
+static_digest = FlaskStaticDigest()
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSIBLE)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "deflate"])
+    app.config.setdefault("COMPRESS_BR_LEVEL", 5)
+    # The hook is called below, only for requests that may be compressed.
+    app.config["COMPRESS_REGISTER"] = False
+    # Only hashed copies are made; compressing happens per response.
+    app.config.setdefault("FLASK_STATIC_DIGEST_COMPRESSION", [])
+    compress.init_app(app)
+    static_digest.init_app(app)
+    hashed = set(static_digest.manifests.get("static", {}).values())
+
+    @app.after_request
+    def compress_when_safe(response: Response) -> Response:
+        if request.endpoint == "static" \
+                or request.headers.get("Sec-Fetch-Site") in _SAFE_ORIGINS:
+            return compress.after_request(response)
+        response.vary.add("Accept-Encoding")
+        return response
+
+    @app.after_request
+    def cache_static(response: Response) -> Response:
+        if request.endpoint == "static" and response.status_code in (200, 304):
+            filename = (request.view_args or {}).get("filename", "")
+            response.headers["Cache-Control"] = (
+                f"public, max-age={ONE_YEAR}, immutable" if filename in hashed else "no-cache")
+        return response
+
