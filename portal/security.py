@@ -235,6 +235,10 @@ PERMISSIONS = ("accelerometer=(), autoplay=(), camera=(), geolocation=(), gyrosc
                "magnetometer=(), microphone=(), payment=(), usb=()")
 
 
+# Files the same for everyone, named by their content (portal/assets.py): kept by browsers.
+CACHEABLE_ENDPOINTS = frozenset({"static", "core.clinic_logo"})
+
+
 def security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -245,7 +249,7 @@ def security_headers(response: Response) -> Response:
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if request.endpoint != "static":
+    if request.endpoint not in CACHEABLE_ENDPOINTS:
         # Nothing the portal renders may be kept by a browser or proxy cache.
         headers["Cache-Control"] = "no-store"
         headers.setdefault("Pragma", "no-cache")

@@ -58,3 +58,21 @@ def favicon():
     under its hashed name (pages link it directly)."""
     from portal.assets import static_digest
     return redirect(static_digest.static_url_for("static", filename="favicon.svg"), code=301)
+
+
+@bp.route("/clinic-logo/<digest>")
+@limiter.exempt
+def clinic_logo(digest: str):
+    """The clinic's logo (admin settings), named by its content digest so that browsers keep
+    it for a year; an old digest is gone (404), the pages name the new one."""
+    from flask import Response
+
+    from portal.assets import ONE_YEAR
+    from portal.clinic_settings import current_settings
+
+    settings = current_settings()
+    if not settings.logo or settings.logo_digest != digest:
+        abort(404)
+    response = Response(settings.logo, mimetype=settings.logo_mimetype or "image/png")
+    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+    return response
