@@ -26,7 +26,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import aliased
 
-from portal import clock, csvexport
+from portal import audit_words, clock, csvexport
 from portal.extensions import db
 from portal.models import AuditEvent, Patient, User
 from portal.patient_terms import matching_patient_ids
@@ -141,17 +141,12 @@ class AuditRow:
     detail: str | None
 
     @property
+    def action_words(self) -> str:
+        return audit_words.action_label(self.action)
+
+    @property
     def detail_items(self) -> list[tuple[str, str]]:
-        if not self.detail:
-            return []
-        try:
-            data = json.loads(self.detail)
-        except ValueError:
-            return [("", self.detail)]
-        if not isinstance(data, dict):
-            return [("", str(data))]
-        return [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
-                for k, v in data.items()]
+        return audit_words.detail_items(self.detail)
 
 
 @dataclass
@@ -237,8 +232,10 @@ def search_audit(filters: AuditFilters, before: int | None = None, after: int | 
     return AuditPage(rows, older, newer)
 
 
+# The codes as stored, then the action in the reader's words (added last: readers of the
+# earlier columns keep their places).
 CSV_HEADER = ["id", "time", "actor_email", "actor_name", "action", "patient_id",
-              "patient_name", "subject", "ip", "detail"]
+              "patient_name", "subject", "ip", "detail", "action_words"]
 
 
 CSV_BATCH = 500  # rows fetched at a time while streaming
@@ -252,12 +249,14 @@ def audit_csv(filters: AuditFilters, batch: int = CSV_BATCH) -> Iterator[str]:
     stmt = (_audit_select(filters).order_by(AuditEvent.id.desc())
             .execution_options(yield_per=batch))
     zone, locale = get_timezone(), get_locale()
+    words = {code: str(label) for code, label in audit_words.ACTIONS.items()}
 
     def rows():
         for row in db.session.execute(stmt):
             when = dates.format_datetime(row.created_at, "yyyy-MM-dd HH:mm:ss ZZZZZ",
                                          tzinfo=zone, locale=locale)
             yield [row.id, when, row.actor_email, row.actor_name, row.action,
-                   row.patient_public_id, row.patient_name, row.subject, row.ip, row.detail]
+                   row.patient_public_id, row.patient_name, row.subject, row.ip, row.detail,
+                   words.get(row.action, row.action)]
 
     return csvexport.stream(CSV_HEADER, rows())

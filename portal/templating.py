@@ -5,11 +5,13 @@ from flask import Flask, has_request_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
-from portal import clock, i18n, security
+from portal import clock, formats, i18n, security
 from portal.clinic_settings import current_settings
 
 
 def register(app: Flask) -> None:
+    formats.install(app)
+
     @app.context_processor
     def portal_context():
         locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])

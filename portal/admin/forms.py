@@ -8,6 +8,7 @@ from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from portal import audit_words
 from portal.auth.forms import InviteForm
 from portal.forms import plausible_date
 
@@ -63,8 +64,9 @@ class AuditSearchForm(FlaskForm):
     date_to = DateField(_l("To"), validators=[Optional(), plausible_date])
 
     def set_actions(self, actions: list[str]) -> None:
-        self.action.choices = [SelectChoice("", _l("Any action"))] + \
-            [SelectChoice(a, a) for a in actions]
+        named = sorted((SelectChoice(a, audit_words.action_label(a)) for a in actions),
+                       key=lambda choice: choice.label.casefold())
+        self.action.choices = [SelectChoice("", _l("Any action")), *named]
 
     def validate_date_to(self, field) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:

@@ -15,14 +15,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import chart_frame, htmx, streaming
 from portal.documents import bp, forms, services
 from portal.documents.content import Refused, download_name
+from portal.formats import format_date
 from portal.forms import EmptyForm
 from portal.models import Document, Patient
 from portal.models.document import STAFF_STATUSES

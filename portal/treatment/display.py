@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import format_date, format_decimal, format_percent, format_time, ngettext
+from flask_babel import format_decimal, format_percent, ngettext
 from flask_babel import gettext as _
 
 from portal import outcomes
+from portal.formats import format_date, format_time
 
 MINUS = "\u2212"
 

@@ -5,10 +5,10 @@ comes second is told who did it and when, and nothing changes."""
 from __future__ import annotations
 
 from flask import abort
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.formats import format_datetime
 from portal.intake import services as intake
 from portal.models import IntakeResponse, SafetyReport, User
 from portal.security import patient_for

@@ -6,12 +6,12 @@ import re
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
-from flask_babel import format_date
 from flask_babel import gettext as _
 from pydantic import AfterValidator
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from portal.formats import format_date
 from portal.intake.types.base import Question
 from portal.intake.types.checks import clean_text, field_id, marked
 from portal.intake.types.schema import Says, text
