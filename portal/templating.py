@@ -26,3 +26,11 @@ def register(app: Flask) -> None:
             "home_url": security.home_for(current_user) if signed_in else None,
             "current_path": request.full_path.rstrip("?") if in_request else "/",
         }
+
+    app.jinja_env.filters["tel_href"] = tel_href
+
+
+def tel_href(phone: str | None) -> str:
+    """A telephone number as a tel: link carries it: "+" and digits only (the separators
+    people write are allowed by RFC 3966, but not every phone's dialer accepts them)."""
+    return "".join(c for c in phone or "" if c.isdigit() or c == "+")

@@ -200,4 +200,25 @@
       input.dispatchEvent(new Event("change", {bubbles: true}));
     }
   });
+  // --- the header's menu (a <details>, templates/base.html): Escape closes it and gives
+  // focus back to its button; a tap or click elsewhere closes it too.
+  function openMenu() {
+    var menu = document.querySelector("[data-site-menu]");
+    return menu && menu.open ? menu : null;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var menu = openMenu();
+    if (menu && event.key === "Escape") {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var menu = openMenu();
+    if (menu && !menu.contains(event.target)) {
+      menu.open = false;
+    }
+  });
 })();

@@ -143,7 +143,16 @@ def enter_code(page: Page, code: str, t=identity, name: str | None = None) -> No
     page.get_by_role("button", name=t("Continue"), exact=True).click()
 
 
+def open_menu(page: Page) -> None:
+    """Opens the header's menu when it is a closed button (on a phone); on wide screens its
+    links and buttons show inline and there is nothing to open."""
+    button = page.locator("[data-site-menu] > summary")
+    if button.is_visible() and page.locator("[data-site-menu]:not([open])").count():
+        button.click()
+
+
 def sign_out(page: Page, base: str, t=identity, name: str | None = None) -> None:
+    open_menu(page)
     page.get_by_role("button", name=t("Sign out"), exact=True).click()
     expect(page).to_have_url(f"{base}/auth/login")
     expect(page.locator("#flash")).to_contain_text(t("You have signed out."))
