@@ -6,7 +6,7 @@ FLASK  := $(VENV)/bin/flask
 PYBABEL := $(VENV)/bin/pybabel
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint setup venv assets translations browser db demo test-sqlite test-postgresql \
+.PHONY: run test lint setup venv assets translations browser java db demo test-sqlite test-postgresql \
         messages serve clean bench
 
 run: setup db demo serve
@@ -77,6 +77,10 @@ browser:
 nginx:
 	@test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
 
+# Debian's Java for the Nu HTML Checker (npm's vnu-jar) in tests/test_valid_html.py.
+java:
+	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; }
+
 # Static checks, all with zero findings (CI runs them before the tests): ruff, mypy on
 # portal/ (settings in pyproject.toml), the layer contract between packages, and no
 # function ranked D or worse by radon (cyclomatic complexity above 20).
@@ -91,14 +95,14 @@ lint: venv
 
 # The whole suite on SQLite, then on PostgreSQL (a dedicated database is created and
 # dropped; on CI PostgreSQL is mandatory). pytest fails when no test was collected.
-test: setup browser nginx
+test: setup browser nginx java
 	PORTAL_TEST_DB=sqlite $(PY) -m pytest
 	PORTAL_TEST_DB=postgresql $(PY) -m pytest
 
-test-sqlite: setup browser nginx
+test-sqlite: setup browser nginx java
 	PORTAL_TEST_DB=sqlite $(PY) -m pytest
 
-test-postgresql: setup browser nginx
+test-postgresql: setup browser nginx java
 	PORTAL_TEST_DB=postgresql $(PY) -m pytest
 
 # The staff pages at 100,000 patients on PostgreSQL and SQLite (SPEC 8.5): seeds each

@@ -67,8 +67,9 @@ class ChangePasswordForm(SetPasswordForm):
 
 
 class ConfirmPasswordForm(FlaskForm):
-    """Asks for the password again before a sensitive change."""
-    current = PasswordField(_l("Current password"),
+    """Asks for the password again before a sensitive change. Its field has an id of its
+    own: the account page shows this form beside the password change (ids used once)."""
+    current = PasswordField(_l("Current password"), id="confirm-current",
                             validators=[DataRequired(_l("Enter your current password.")),
                                         Length(max=256)],
                             render_kw={"autocomplete": "current-password"})

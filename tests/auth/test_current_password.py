@@ -43,22 +43,23 @@ def patient(client):
     return person
 
 
-@pytest.mark.parametrize(("form", "purpose"), [
-    (change_password, "password_change"), (new_recovery_codes, "recovery_codes"),
-    (turn_mfa_off, "mfa_disable")])
+@pytest.mark.parametrize(("form", "purpose", "field"), [
+    (change_password, "password_change", "current"),
+    (new_recovery_codes, "recovery_codes", "confirm-current"),
+    (turn_mfa_off, "mfa_disable", "confirm-current")])
 def test_wrong_current_passwords_pause_the_account(app, client, other_client, patient, db,
-                                                   form, purpose):
+                                                   form, purpose, field):
     threshold = app.config["LOCKOUT_THRESHOLD"]
     for _ in range(threshold - 1):
         response = form(client, "not my password")
         assert response.status_code == 422
-        assert field_error(html(response), "current") == WRONG
+        assert field_error(html(response), field) == WRONG
     response = form(client, "still not my password")
-    assert response.status_code == 422 and PAUSED in field_error(html(response), "current")
+    assert response.status_code == 422 and PAUSED in field_error(html(response), field)
 
     # The right password is refused now, and nothing changes.
     response = form(client, PASSWORD)
-    assert response.status_code == 422 and PAUSED in field_error(html(response), "current")
+    assert response.status_code == 422 and PAUSED in field_error(html(response), field)
     patient = fresh(patient)
     assert passwords.verify(patient.password_hash, PASSWORD) and patient.mfa_enabled
     # The pause is the sign-in's: another browser cannot sign in either.
