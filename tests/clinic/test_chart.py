@@ -138,9 +138,9 @@ def test_header_says_who_where_they_stand_and_what_to_watch(staff, margaret):
     assert facts["Practitioner"] == "Not assigned"
 
     doc = parse(staff.get(url(margaret)).get_data(as_text=True))
+    # Fewer badges (issue 15): a consent signed and discussed is one.
     assert _badges(doc) == ["In treatment", "Intake not reviewed", "Cleared for IMS",
-                            "Consent signed", "Consent discussed",
-                            "Pain: Meaningful improvement"]
+                            "Consent signed and discussed", "Pain: Meaningful improvement"]
     assert _facts(doc)["Practitioner"] == "Dr. Jordan Lee"
 
 
