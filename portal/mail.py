@@ -38,9 +38,10 @@ MAX_BACKOFF = timedelta(hours=6)
 
 def queue(kind: str, to_addr: str, locale: str | None, deliver_at: datetime | None = None,
           **context) -> OutboxMessage:
-    """Render templates/email/<kind>.{subject,txt,html} in ``locale`` and add to the outbox,
-    to be sent now or, with ``deliver_at``, not before then."""
-    locale = locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+    """Render templates/email/<kind>.{subject,txt,html} in ``locale`` (the recipient's; the
+    clinic's when theirs is not known) and add to the outbox, to be sent now or, with
+    ``deliver_at``, not before then."""
+    locale = locale or _clinic_locale()
     with force_locale(locale):
         context.setdefault("clinic_name", _clinic_name())
         subject = render_template(f"email/{kind}.subject.txt", **context).strip()
@@ -95,6 +96,13 @@ def _clinic_name() -> str:
     from portal.models import ClinicSettings
     settings = db.session.get(ClinicSettings, 1)
     return settings.name if settings else current_app.config["CLINIC_NAME"]
+
+
+def _clinic_locale() -> str:
+    from portal.models import ClinicSettings
+    settings = db.session.get(ClinicSettings, 1)
+    return (settings.locale if settings else None) or \
+        current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _build(message: OutboxMessage) -> EmailMessage:

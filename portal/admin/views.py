@@ -44,8 +44,8 @@ def invite_staff():
     form = StaffInviteForm()
     if form.validate_on_submit():
         try:
-            auth_services.invite(me(), form.email.data,
-                                 form.name.data, form.role.data)
+            auth_services.invite(me(), form.email.data, form.name.data, form.role.data,
+                                 locale=form.locale.data)
         except auth_services.AccountError as exc:
             form.email.errors = [error_text(exc)]
         else:

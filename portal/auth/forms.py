@@ -2,10 +2,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from portal.clinic_settings import current_settings
 from portal.forms import email_field, new_password_field
+
+
+def _clinic_language() -> str:
+    return current_settings().locale
 
 
 class InviteForm(FlaskForm):
@@ -15,6 +21,11 @@ class InviteForm(FlaskForm):
                                    Length(max=200)],
                        render_kw={"autocomplete": "off"})
     email = email_field()
+    # The invited person's language, for the invitation, every later e-mail and the pages;
+    # the clinic's by default. Each language named in itself.
+    locale = SelectField(_l("Language"), default=_clinic_language, id="invite-locale",
+                         choices=[SelectChoice("en", "English"),
+                                  SelectChoice("fr_CA", "Français")])
 
 
 class LoginForm(FlaskForm):

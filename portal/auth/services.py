@@ -68,8 +68,11 @@ def find_token(token: str, purpose: str) -> AccountToken | None:
 
 # --- invitations (SPEC 1.2) -----------------------------------------------------------
 
-def invite(inviter: User, email: str, name: str, role: str) -> User:
-    """Create (or re-invite) an account and e-mail a single-use link valid 7 days."""
+def invite(inviter: User, email: str, name: str, role: str,
+           locale: str | None = None) -> User:
+    """Create (or re-invite) an account and e-mail a single-use link valid 7 days, in the
+    invited person's language: ``locale`` when given (it becomes theirs), else the one they
+    have, else the clinic's; never the inviter's."""
     email = normalise_email(email)
     if role in ("practitioner", "admin") and not inviter.is_admin:
         raise AccountError("not_allowed")
@@ -80,10 +83,11 @@ def invite(inviter: User, email: str, name: str, role: str) -> User:
         if user.role != role:
             raise AccountError("exists")
         user.name = name.strip()
+        user.locale = locale or user.locale
         action = "invitation.resent"
     else:
         user = User(email=email, name=name.strip(), role=role, invited_by=inviter,
-                    created_at=clock.now())
+                    locale=locale or current_settings().locale, created_at=clock.now())
         db.session.add(user)
         if role == "patient":
             db.session.add(Patient(user=user, status="invited",
@@ -92,7 +96,7 @@ def invite(inviter: User, email: str, name: str, role: str) -> User:
         action = "invitation.sent"
     db.session.flush()
     token = _issue_token(user, "invite", current_app.config["INVITATION_TTL"], inviter)
-    mail.queue("invitation", user.email, user.locale or inviter.locale,
+    mail.queue("invitation", user.email, user.locale,
                name=user.name, link=absolute_url("auth.accept_invite", token=token),
                role=role, days=current_app.config["INVITATION_TTL"].days)
     audit.write(action, actor=inviter, patient=user.patient if role == "patient" else None,

@@ -81,3 +81,32 @@ def test_phone_search_and_pain_change_order(live_server, page: Page, translate, 
     expect(rows.first).to_contain_text("1975-03-21")
     check_a11y(page, "patient-list-phone")
     assert small_touch_targets(page) == []
+
+
+def test_the_count_is_announced_from_a_stable_live_region(live_server, page: Page, translate):
+    """The status line stays the same element while htmx swaps the results (a live region
+    swapped in with them is not announced reliably); only its text changes."""
+    en, t = translate("en"), translate("fr_CA")
+    staff = make_practitioner(name="Paula Practitioner", locale="fr_CA")
+    make_patient(name="Geneviève Côté")
+    make_patient(name="Marc Roy")
+    base = live_server.url
+    sign_in(page, base, staff.email, PASSWORD, en)  # the browser's language until signed in
+    enter_code(page, totp_now(staff.totp_secret_plain), en)
+    expect(page).to_have_url(f"{base}/clinic/")
+    page.goto(f"{base}/clinic/patients/")
+    status = page.locator("#patient-results-status")
+    expect(status).to_have_attribute("role", "status")
+    expect(status).to_have_text("2 patients trouvés.")
+    assert page.locator("#patient-results #patient-results-status").count() == 0
+    status.evaluate("node => { node.dataset.sameNode = 'yes' }")
+
+    page.get_by_label(t("Search"), exact=True).press_sequentially("cote", delay=50)
+    expect(page.locator("#patient-results tbody tr")).to_have_count(1)
+    expect(status).to_have_text("1 patient trouvé.")
+    expect(status).to_have_attribute("data-same-node", "yes")
+    expect(page.locator("#patient-results-status")).to_have_count(1)
+    page.get_by_label(t("Search"), exact=True).press_sequentially("zzz", delay=50)
+    expect(status).to_have_text("Aucun patient trouvé.")
+    expect(status).to_have_attribute("data-same-node", "yes")
+    check_a11y(page, "patient-list-count")

@@ -83,8 +83,8 @@ def invite_patient():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            auth_services.invite(me(), form.email.data,
-                                 form.name.data, "patient")
+            auth_services.invite(me(), form.email.data, form.name.data, "patient",
+                                 locale=form.locale.data)
         except auth_services.AccountError as exc:
             form.email.errors = [error_text(exc)]
         else:
