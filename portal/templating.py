@@ -1,6 +1,8 @@
 """What every template may use."""
 from __future__ import annotations
 
+import re
+
 from flask import Flask, has_request_context, request
 from flask_babel import get_locale
 from flask_login import current_user
@@ -30,7 +32,18 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["tel_href"] = tel_href
 
 
+# Where an extension starts in a number as the admin settings accept it ("ext. 12", "x12",
+# "poste 12").
+_EXTENSION = re.compile(r"ext\.?|x|poste", re.IGNORECASE)
+
+
 def tel_href(phone: str | None) -> str:
     """A telephone number as a tel: link carries it: "+" and digits only (the separators
-    people write are allowed by RFC 3966, but not every phone's dialer accepts them)."""
-    return "".join(c for c in phone or "" if c.isdigit() or c == "+")
+    people write are allowed by RFC 3966, but not every phone's dialer accepts them), and
+    an extension as ";ext=" (RFC 3966): "604-555-0123 ext. 12" -> "6045550123;ext=12"."""
+    match = _EXTENSION.search(phone or "")
+    number, extension = (phone or "", "") if match is None else \
+        (match.string[:match.start()], match.string[match.end():])
+    digits = "".join(c for c in number if c.isdigit() or c == "+")
+    ext = "".join(c for c in extension if c.isdigit())
+    return digits + (f";ext={ext}" if digits and ext else "")

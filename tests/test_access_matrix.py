@@ -80,6 +80,8 @@ ROUTES: dict[str, list[Case]] = {
     "core.index": [Case({"visitor": to("/auth/login"), "patient": to("/me/"),
                          "staff": to("/clinic/")})],
     "core.healthz": [Case({"all": 200})],
+    # The clinic's logo, public (sign-in page): a digest that is not the current logo's is gone.
+    "core.clinic_logo": [Case({"all": NOT_FOUND}, values={"digest": "0" * 64})],
     # The intake's FHIR definitions at their canonical URLs (SPEC 5.5): questions, no patient.
     "intake.fhir_questionnaire": [Case({"all": 200}, values={"key": "ims_intake"})],
     "intake.fhir_code_system": [Case({"all": 200}, values={"key": "ims-scores"})],
@@ -184,6 +186,10 @@ ROUTES: dict[str, list[Case]] = {
                          "admin": 200})],
     "admin.settings": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
                              "admin": 422}, method="POST")],
+    # No logo to remove: nothing happens, back to the page.
+    "admin.remove_logo": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                "practitioner": NOT_FOUND, "admin": to("/admin/")},
+                               method="POST")],
     "admin.invite_staff": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
                                  "practitioner": NOT_FOUND, "admin": 422}, method="POST")],
     "admin.resend_staff_invitation": [

@@ -30,7 +30,7 @@ def test_signed_out_pages_say_how_to_reach_the_clinic(client, identity):
     html = client.get("/auth/login").get_data(as_text=True)
     assert 'class="brand__name">Clinique Les Érables</span>' in html
     foot = footer(html)
-    assert '<a class="site-footer__phone" href="tel:60455501001' in foot
+    assert '<a class="site-footer__phone" href="tel:6045550100;ext=12">' in foot
     assert "(604) 555-0100 ext. 12</a>" in foot
     assert "1234 West Broadway, Vancouver" in foot
     assert "<img" not in html.split("</header>")[0]

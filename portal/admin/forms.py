@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
@@ -32,15 +34,50 @@ class StaffInviteForm(InviteForm):
                        default="practitioner")
 
 
+# A telephone number as people write it: digits, spaces, "+", "-", ".", parentheses, and an
+# extension ("ext. 12", "x12", "poste 12"); 7 to 20 digits in all.
+_PHONE = re.compile(r"\+?[\d\s().-]+(?:\s*(?:ext\.?|x|poste)\s*\d{1,6})?", re.IGNORECASE)
+PHONE_DIGITS = (7, 20)
+
+
+def _squeezed(value: str | None) -> str | None:
+    return " ".join(value.split()) if value else value
+
+
+def plausible_phone(_form, field) -> None:
+    if not field.data:
+        return
+    digits = sum(c.isdigit() for c in field.data)
+    if not (field.data.isascii() and _PHONE.fullmatch(field.data)
+            and PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]):
+        raise ValidationError(_l("Enter a telephone number like 604-555-0123 or "
+                                 "+1 604 555 0123 ext. 12."))
+
+
 class SettingsForm(FlaskForm):
     # Its own id: the staff invitation form on the same page has a "name" field too, and two
     # id="name" would give the clinic's name field no label.
     name = StringField(_l("Clinic name"),
                        validators=[DataRequired(_l("Enter the clinic's name.")), Length(max=200)],
-                       id="clinic-name")
+                       filters=[_squeezed], id="clinic-name")
+    phone = StringField(_l("Clinic telephone"), validators=[Optional(), plausible_phone],
+                        filters=[_squeezed], id="clinic-phone",
+                        render_kw={"type": "tel", "autocomplete": "off", "spellcheck": "false"})
+    address = StringField(_l("Clinic address"),
+                          validators=[Optional(), Length(max=300, message=_l(
+                              "Keep the address to 300 characters or fewer."))],
+                          filters=[_squeezed], id="clinic-address",
+                          render_kw={"autocomplete": "off"})
+    # Each language named in itself, whatever the page's language.
+    locale = SelectField(_l("Default language"),
+                         choices=[SelectChoice("en", "English"),
+                                  SelectChoice("fr_CA", "Français")],
+                         default="en", id="clinic-locale")
     timezone = SelectField(_l("Time zone"), choices=timezone_choices)
     self_registration = BooleanField(
         _l("Patients may create their own account (with e-mail confirmation)"))
+    logo = FileField(_l("Logo (optional)"), id="clinic-logo",
+                     render_kw={"accept": "image/png,image/jpeg"})
 
 
 class ResendMailForm(FlaskForm):

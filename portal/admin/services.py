@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from portal import audit, clock, mail
+from portal.admin.logo import Logo
 from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.models import OutboxMessage, User
@@ -20,20 +21,60 @@ def staff() -> list[User]:
                                    .order_by(User.name, User.id)))
 
 
-def update_settings(admin: User, name: str, timezone: str, self_registration: bool) -> None:
+@dataclass(frozen=True)
+class SettingsChange:
+    """What the settings form asks for; ``logo`` is a prepared new logo, or None to keep
+    the current one."""
+    name: str
+    timezone: str
+    self_registration: bool
+    phone: str | None = None
+    address: str | None = None
+    locale: str = "en"
+    logo: Logo | None = None
+
+
+_AUDITED = ("name", "phone", "address", "locale", "timezone", "self_registration")
+
+
+def update_settings(admin: User, change: SettingsChange) -> None:
     settings = current_settings()
-    before = {"name": settings.name, "timezone": settings.timezone,
-              "self_registration": settings.self_registration}
-    settings.name = name.strip()
-    settings.timezone = timezone
-    settings.self_registration = self_registration
+    before = {k: getattr(settings, k) for k in _AUDITED}
+    settings.name = change.name.strip()
+    settings.phone = change.phone or None
+    settings.address = change.address or None
+    settings.locale = change.locale
+    settings.timezone = change.timezone
+    settings.self_registration = change.self_registration
     settings.updated_at = clock.now()
-    after = {"name": settings.name, "timezone": settings.timezone,
-             "self_registration": settings.self_registration}
+    after = {k: getattr(settings, k) for k in _AUDITED}
     changed = {k: after[k] for k in after if after[k] != before[k]}
     if changed:
         audit.write("settings.changed", actor=admin, detail=changed)
+    if change.logo is not None and change.logo.digest != settings.logo_digest:
+        _set_logo(admin, change.logo)
     db.session.commit()
+
+
+def _set_logo(admin: User, logo: Logo | None) -> None:
+    settings = current_settings()
+    settings.logo = logo.data if logo else None
+    settings.logo_mimetype = logo.mimetype if logo else None
+    settings.logo_digest = logo.digest if logo else None
+    settings.updated_at = clock.now()
+    detail = {"type": logo.mimetype, "bytes": len(logo.data), "sha256": logo.digest} \
+        if logo else None
+    audit.write("settings.logo_changed" if logo else "settings.logo_removed", actor=admin,
+                detail=detail)
+
+
+def remove_logo(admin: User) -> bool:
+    """False (and nothing written) when there is no logo."""
+    if current_settings().logo_digest is None:
+        return False
+    _set_logo(admin, None)
+    db.session.commit()
+    return True
 
 
 # --- undelivered e-mail (SPEC 6.3) ---------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal import audit as audit_log
 from portal import clock, htmx, streaming
-from portal.admin import bp, services
+from portal.admin import bp, logo, services
 from portal.admin.forms import AuditSearchForm, ResendMailForm, SettingsForm, StaffInviteForm
 from portal.auth import services as auth_services
 from portal.auth.errors import error_text
@@ -101,16 +101,54 @@ def reactivate_staff(public_id: str):
     return htmx.hx_redirect(url_for("admin.home"))
 
 
+# What the admin reads beside the logo field when a file is refused (portal.admin.logo).
+LOGO_REFUSALS = {
+    "too_big": _l("The logo must be at most 512 KB. Save it smaller and try again."),
+    "not_image": _l("The logo must be a PNG or JPEG image."),
+    "undecodable": _l("This file is not a PNG or JPEG image that can be opened. Save it again "
+                      "as PNG or JPEG and try again."),
+    "too_many_pixels": _l("This image is too large (more than 16 megapixels). Save a smaller "
+                          "version and try again."),
+}
+
+
+def _uploaded_logo(form: SettingsForm) -> tuple[logo.Logo | None, bool]:
+    """The new logo prepared from the upload (None when no file was chosen), and whether
+    the upload is acceptable (if not, the field says why)."""
+    upload = form.logo.data
+    if not upload or not upload.filename:
+        return None, True
+    try:
+        return logo.prepare(upload.stream), True
+    except logo.LogoRefused as exc:
+        form.logo.errors = [LOGO_REFUSALS[exc.code]]
+        return None, False
+
+
 @bp.route("/settings", methods=["POST"])
 @admin_required
 def settings():
     form = SettingsForm()
     if form.validate_on_submit():
-        services.update_settings(me(), form.name.data,
-                                 form.timezone.data, form.self_registration.data)
-        flash(_("Clinic settings saved."), "success")
-        return htmx.hx_redirect(url_for("admin.home"))
+        new_logo, ok = _uploaded_logo(form)
+        if ok:
+            services.update_settings(me(), services.SettingsChange(
+                name=form.name.data, timezone=form.timezone.data,
+                self_registration=form.self_registration.data, phone=form.phone.data,
+                address=form.address.data, locale=form.locale.data, logo=new_logo))
+            flash(_("Clinic settings saved."), "success")
+            return htmx.hx_redirect(url_for("admin.home"))
     return _home(settings_form=form, status=422)
+
+
+@bp.route("/settings/logo/remove", methods=["POST"])
+@admin_required
+def remove_logo():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if services.remove_logo(me()):
+        flash(_("The logo was removed."), "success")
+    return htmx.hx_redirect(url_for("admin.home"))
 
 
 # --- undelivered e-mail (SPEC 6.3) ---------------------------------------------------

@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import clock, crypto, passwords
+from portal.clinic_settings import current_settings
 from portal.demo import intake as intake_demo
 from portal.demo import samples
 from portal.demo import treatment as treatment_demo
@@ -29,6 +30,11 @@ from portal.models import AccountToken, Document, Patient, User
 
 # The named demo patients (patient@example.com, patient01@example.com, ...).
 DEMO_PATIENTS = 40
+
+# How patients reach the demo clinic (issue 15): a fictional address and a 555 number, which
+# North American numbering keeps for fiction.
+DEMO_PHONE = "604-555-0123"
+DEMO_ADDRESS = "1234 Example Street, Vancouver, BC V6K 0A1"
 
 DEMO_STAFF = [
     ("admin@example.com", "Alex Admin", "admin"),
@@ -58,6 +64,7 @@ def seed(password: str) -> Seeded:
     password_hash = passwords.hash_password(password)
     lines: list[str] = []
     staff: dict[str, User] = {}
+    _identity()
 
     for email, name, role in DEMO_STAFF:
         user = db.session.scalar(select(User).where(User.email == email))
@@ -99,6 +106,13 @@ def seed(password: str) -> Seeded:
     treatment_demo.seed(random.Random(4), practitioners)
 
     return Seeded(lines, secrets, practitioners)
+
+
+def _identity() -> None:
+    """The clinic's phone and address, unless an admin has set them already."""
+    settings = current_settings()
+    settings.phone = settings.phone or DEMO_PHONE
+    settings.address = settings.address or DEMO_ADDRESS
 
 
 def _totp_secret(user: User) -> str:
