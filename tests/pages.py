@@ -101,12 +101,18 @@ def make_clinic(app: Flask) -> Clinic:
     open_one = record(treated, doctor, hours_ago=26)
     people["patient"] = Person("patient", db.session.get(User, treated.id))
 
+    # One who withdrew their consent: the consent page asks them to sign again.
+    withdrawn = make_treatable(name="Luc Gagnon")
+    _withdraw_consent(withdrawn)
+    people["withdrawn"] = Person("withdrawn", db.session.get(User, withdrawn.id))
+
     invited = make_patient(name="Hugo Morin", password=None)
     clinic.ids.update(
         treated=treated.patient.public_id,
         starting=people["starting"].user.patient.public_id,
         reviewing=reviewing.patient.public_id,
         invited=invited.patient.public_id,
+        withdrawn=withdrawn.patient.public_id,
         flagged=_flagged_patient(),
         old_session=course[0].public_id, rated_session=done.public_id,
         open_session=open_one.public_id,
@@ -132,6 +138,14 @@ def _open_registration(app: Flask) -> None:
     settings.phone = "604-555-0100"
     settings.address = "1200 Main Street, Vancouver BC V6A 0B1"
     db.session.commit()
+
+
+def _withdraw_consent(user: User) -> None:
+    from portal.intake import consent as consents
+    from portal.models import ConsentSignature
+    row = db.session.scalar(select(ConsentSignature)
+                            .where(ConsentSignature.patient_id == user.patient.id))
+    assert row is not None and consents.withdraw(user.patient, row, "I changed my mind.")
 
 
 def _flagged_patient() -> str:
@@ -167,7 +181,11 @@ def pages(clinic: Clinic) -> dict[str, list[Page]]:
                  {"email": "nobody@example.org", "password": "wrong password"}),
             Page("register", "/auth/register"),
             Page("register-errors", "/auth/register", 422, {"name": "", "email": "x"}),
+            Page("register-check-email", "/auth/register", 200,
+                 {"name": "Rosa Ouellet", "email": "rosa@example.org",
+                  "password": PASSWORD, "confirm": PASSWORD}),
             Page("reset-request", "/auth/reset"),
+            Page("reset-check-email", "/auth/reset", 200, {"email": "rosa@example.org"}),
             Page("reset-password", f"/auth/reset/{i['reset_token']}"),
             Page("accept-invitation", f"/auth/invite/{i['invite_token']}"),
             Page("confirm-email", f"/auth/confirm/{i['confirm_token']}"),
@@ -195,6 +213,7 @@ def pages(clinic: Clinic) -> dict[str, list[Page]]:
             Page("intake-summary", "/me/intake/summary"),
             Page("intake-amend", "/me/intake/amend/2"),
             Page("consent-withdraw", "/me/intake/consent/withdraw"),
+            Page("consent-signed", "/me/intake/consent"),
             Page("documents", "/me/documents/"),
             Page("my-sessions", "/me/sessions/"),
             Page("rating-form", f"/me/sessions/{i['open_session']}/rating"),
@@ -203,6 +222,10 @@ def pages(clinic: Clinic) -> dict[str, list[Page]]:
             Page("progress", "/me/progress"),
             Page("problem", "/me/problem"),
             Page("account-patient-treated", "/auth/account"),
+        ],
+        "withdrawn": [
+            Page("patient-home-withdrawn", "/me/"),
+            Page("consent-sign-again", "/me/intake/consent"),
         ],
         "practitioner": [
             Page("worklist", "/clinic/"),
@@ -221,6 +244,7 @@ def pages(clinic: Clinic) -> dict[str, list[Page]]:
             Page("chart-starting-sessions", f"/clinic/patients/{i['starting']}/sessions"),
             Page("chart-invited", f"/clinic/patients/{i['invited']}/"),
             Page("chart-flagged", f"/clinic/patients/{i['flagged']}/"),
+            Page("chart-withdrawn", f"/clinic/patients/{i['withdrawn']}/"),
             Page("chart-flagged-intake", f"/clinic/patients/{i['flagged']}/intake"),
             Page("outcomes", "/clinic/outcomes"),
             Page("account-staff", "/auth/account"),
