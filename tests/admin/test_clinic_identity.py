@@ -286,3 +286,21 @@ def test_hostile_files_are_refused_and_nothing_changes(client, admin, db, upload
 
 def test_an_unknown_digest_is_not_found(client, admin):
     assert client.get("/clinic-logo/" + "0" * 64).status_code == 404
+
+
+# --- the demo clinic --------------------------------------------------------------------
+
+def test_the_demo_clinic_has_a_phone_and_an_address_an_admin_may_change(app, runner, db,
+                                                                        tmp_path):
+    app.instance_path = str(tmp_path / "instance")  # demo-accounts.txt goes here
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    row = settings_row(db)
+    assert row.phone == "604-555-0123"  # 555: a number kept for fiction
+    assert row.address == "1234 Example Street, Vancouver, BC V6K 0A1"
+    # Run again after an admin set the clinic's own: theirs are kept.
+    row.phone, row.address = "250-555-0199", "1 Other Road, Victoria, BC"
+    db.session.commit()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    row = settings_row(db)
+    assert (row.phone, row.address) == ("250-555-0199", "1 Other Road, Victoria, BC")
