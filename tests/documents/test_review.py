@@ -352,7 +352,7 @@ def test_review_without_javascript_uses_the_prefixed_csrf_field(app, doctor, pat
     client = app.test_client()
     Auth(client).login(doctor)
     page = parse(staff_page(client, patient).get_data(as_text=True))
-    token = page.by_id(f"reject-{doc.public_id}-csrf_token").attrs["value"]
+    token = page.find_all("input", name=f"reject-{doc.public_id}-csrf_token")[0].attrs["value"]
     response = client.post(f"/clinic/documents/{doc.public_id}/reject", csrf=False,
                            data={f"reject-{doc.public_id}-csrf_token": token,
                                  f"reject-{doc.public_id}-reason": REASON})
