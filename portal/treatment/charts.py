@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from portal.treatment.services import Progress
 
 WIDTH, HEIGHT = 360, 236
-LEFT, RIGHT, TOP, BOTTOM = 40, 18, 16, 50
+LEFT, RIGHT, TOP, BOTTOM = 50, 18, 16, 54
 MAX_X_LABELS = 8
 
 
@@ -164,4 +164,5 @@ def chart_context(progress: Progress, prefix: str) -> dict:
             "nprs_chart": _nprs_chart(progress, f"{prefix}-nprs"),
             "psfs_chart": _psfs_chart(progress, f"{prefix}-psfs"),
             "change_sentence": display.change_sentence(progress.nprs),
+            "change_detail": display.change_detail(progress.nprs),
             "display": display}

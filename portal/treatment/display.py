@@ -33,12 +33,19 @@ def change_sentence(change: outcomes.NprsChange) -> str:
         return ngettext("Your pain is %(num)d point lower than when you started (%(percent)s).",
                         "Your pain is %(num)d points lower than when you started "
                         "(%(percent)s).", -points, percent=MINUS + _percent(percent))
-    if percent is None:  # from a baseline of 0 there is no percentage
-        return ngettext("Your pain is %(num)d point higher than when you started.",
-                        "Your pain is %(num)d points higher than when you started.", points)
-    return ngettext("Your pain is %(num)d point higher than when you started (%(percent)s).",
-                    "Your pain is %(num)d points higher than when you started (%(percent)s).",
-                    points, percent="+" + _percent(percent))
+    # Higher than at the start: said calmly, with what happens next (the numbers follow in
+    # change_detail), never as a verdict on the patient.
+    return _("Your pain has been higher lately. Your practitioner will look at this with you.")
+
+
+def change_detail(change: outcomes.NprsChange) -> str | None:
+    """The numbers under a calm headline (change_sentence) when the pain is higher than at
+    the start, e.g. "Your latest rating is 5 out of 10; it was 4 when you started."."""
+    if change.latest is None or change.baseline is None or not change.points \
+            or change.points < 0:
+        return None
+    return _("Your latest rating is %(latest)d out of 10; it was %(start)d when you started.",
+             latest=change.latest, start=change.baseline)
 
 
 def responder_alert(change: outcomes.NprsChange) -> str | None:

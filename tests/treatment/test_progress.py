@@ -121,10 +121,13 @@ def test_the_sentence_about_the_change(app):
     assert "Your pain is 3 points lower than when you started (\u221243%)." in html
 
 
+CALM = "Your pain has been higher lately. Your practitioner will look at this with you."
+
+
 @pytest.mark.parametrize("baseline, values, sentence", [
-    (4, [5], "Your pain is 1 point higher than when you started (+25%)."),
+    (4, [5], CALM),
     (5, [5], "Your pain is the same as when you started (5 out of 10)."),
-    (0, [3], "Your pain is 3 points higher than when you started."),
+    (0, [3], CALM),
     (None, [4], "Your latest pain rating is 4 out of 10."),
     (6, [], "Your chart will appear here once you have rated a session."),
 ])
@@ -135,6 +138,59 @@ def test_sentences(app, baseline, values, sentence):
         history(user, values)
     html = signed_in(app, user).get("/me/progress").get_data(as_text=True)
     assert sentence in html
+
+
+RISE = {
+    "en": (CALM, "Your latest rating is 6 out of 10; it was 4 when you started."),
+    "fr_CA": ("Votre douleur a été plus forte ces derniers temps. Votre praticien en parlera "
+              "avec vous.",
+              "Votre dernière note est de 6 sur 10; elle était de 4 au début."),
+}
+
+
+@pytest.mark.parametrize("locale", ["en", "fr_CA"])
+def test_a_rise_in_pain_is_said_calmly_with_its_numbers(app, locale):
+    """A patient whose pain rose reads what happens next, not a verdict; the numbers
+    follow, without "worse" or a percentage (issue 15)."""
+    user = make_treatable(baseline=4, locale=locale)
+    history(user, [5, 6])
+    doc = parse(signed_in(app, user).get("/me/progress").get_data(as_text=True))
+    headline, detail = RISE[locale]
+    assert doc.find_all("p", class_="lead change-sentence")[0].text.strip() == headline
+    assert doc.find_all("p", class_="change-detail")[0].text.strip() == detail
+    words = (headline + detail).lower()
+    assert "worse" not in words and "pire" not in words and "%" not in words
+
+
+def test_no_detail_line_when_pain_is_lower(app):
+    user = make_treatable(baseline=7)
+    history(user, [6, 4])
+    doc = parse(signed_in(app, user).get("/me/progress").get_data(as_text=True))
+    assert not doc.find_all("p", class_="change-detail")
+
+
+def _better(html: str) -> list[tuple[str, str]]:
+    """Each chart's "which way is better" line: (data-better, its words)."""
+    return [(p.attrs["data-better"], p.text.replace("\u2193", "").replace("\u2191", "").strip())
+            for p in parse(html).find_all("p", class_="chart__better")]
+
+
+@pytest.mark.parametrize("locale, lower, higher", [
+    ("en", "Lower is better", "Higher is better"),
+    ("fr_CA", "Plus bas, c'est mieux", "Plus haut, c'est mieux"),
+])
+def test_each_chart_says_which_way_is_better(app, doctor, locale, lower, higher):
+    """Pain: lower is better; activities: higher is better; on the patient's progress page
+    and on the chart's ratings tab."""
+    user = make_treatable(baseline=7, locale=locale)
+    history(user, [6, 5, 4], practitioner=doctor)
+    mine = signed_in(app, user).get("/me/progress").get_data(as_text=True)
+    assert _better(mine) == [("lower", lower), ("higher", higher)]
+    doctor.locale = locale
+    db.session.commit()
+    staff = signed_in(app, doctor).get(
+        f"/clinic/patients/{user.patient.public_id}/ratings").get_data(as_text=True)
+    assert _better(staff) == [("lower", lower), ("higher", higher)]
 
 
 def test_the_chart_moves_when_a_session_is_rated(app, patient, patient_client, doctor):
