@@ -239,3 +239,76 @@ def grouped(view: str, locale: str) -> list[tuple[str, str, list[Region]]]:
 
 def view_label(view: str, locale: str) -> str:
     return VIEW_LABELS[view].get(locale) or VIEW_LABELS[view]["en"]
+
+
+# --- zooming in by area (a phone: the thinnest region drawn at least 44 px) --------------
+
+@dataclass(frozen=True)
+class Zoom:
+    key: str  # "front.arm_right": the view and the area
+    view: str
+    labels: dict[str, str]
+    codes: tuple[str, ...]
+    crop: str  # SVG viewBox of the area, with a small margin
+
+    def label(self, locale: str) -> str:
+        return self.labels.get(locale) or self.labels["en"]
+
+
+_ARM_PARTS = ("shoulder", "upper_arm", "elbow", "forearm", "wrist", "hand")
+_ZOOMS = {
+    "front": (
+        ("head_neck", None, ("head", "jaw", "neck"), "Head and neck", "Tête et cou"),
+        ("arm_right", "right", _ARM_PARTS, "Right shoulder and arm", "Épaule et bras droits"),
+        ("arm_left", "left", _ARM_PARTS, "Left shoulder and arm", "Épaule et bras gauches"),
+        ("trunk", None, ("chest", "abdomen"), "Chest and belly", "Poitrine et ventre"),
+        ("hips_knees", None, ("hip", "thigh", "knee"), "Hips, thighs and knees",
+         "Hanches, cuisses et genoux"),
+        ("lower_legs", None, ("shin", "ankle", "foot"), "Shins and feet",
+         "Tibias et pieds"),
+    ),
+    "back": (
+        ("head_neck", None, ("head", "neck"), "Head and neck", "Tête et nuque"),
+        ("arm_right", "right", _ARM_PARTS, "Right shoulder and arm", "Épaule et bras droits"),
+        ("arm_left", "left", _ARM_PARTS, "Left shoulder and arm", "Épaule et bras gauches"),
+        ("trunk", None, ("upper_back", "shoulder_blade", "mid_back", "low_back", "buttock"),
+         "Back and buttocks", "Dos et fesses"),
+        ("thighs_knees", None, ("thigh", "knee"), "Thighs and knees", "Cuisses et genoux"),
+        ("lower_legs", None, ("calf", "ankle", "foot"), "Calves and feet", "Mollets et pieds"),
+    ),
+}
+_ZOOM_MARGIN = 3
+
+
+def _crop(codes: list[str]) -> str:
+    xs: list[float] = []
+    ys: list[float] = []
+    for code in codes:
+        for pair in _catalogue()[code].points.split():
+            x, y = pair.split(",")
+            xs.append(float(x))
+            ys.append(float(y))
+    x0, y0 = min(xs) - _ZOOM_MARGIN, min(ys) - _ZOOM_MARGIN
+    return (f"{x0:g} {y0:g} {max(xs) + _ZOOM_MARGIN - x0:g} "
+            f"{max(ys) + _ZOOM_MARGIN - y0:g}")
+
+
+@lru_cache(maxsize=1)
+def _zooms() -> dict[str, Zoom]:
+    out: dict[str, Zoom] = {}
+    for view in VIEWS:
+        for key, side, parts, en, fr in _ZOOMS[view]:
+            codes = [f"{view}.{part}.{s}" for part in parts for s in SIDES
+                     if side is None or s == side]
+            out[f"{view}.{key}"] = Zoom(f"{view}.{key}", view, {"en": en, "fr_CA": fr},
+                                        tuple(codes), _crop(codes))
+    return out
+
+
+def zooms(view: str) -> list[Zoom]:
+    """The areas a phone zooms into, for one view; every region of the view is in one."""
+    return [z for z in _zooms().values() if z.view == view]
+
+
+def zoom_of(code: str) -> str:
+    return next(z.key for z in _zooms().values() if code in z.codes)

@@ -92,3 +92,20 @@ def psfs_baseline(patient: Patient) -> list[tuple[str, int]]:
             out.append((name, score))
             seen.add(name)
     return out
+
+
+def pain_regions(patient: Patient) -> list[str]:
+    """The body-map regions the patient marked in the submitted intake (amendments
+    included), most painful first: a hint for the first session's regions (SPEC 4.1)."""
+    response = intake.submitted_response(patient)
+    if response is None:
+        return []
+    definition = intake.definition_for(response)
+    answers = intake.effective_answers(response)
+    for question in definition.questions.values():
+        marks = answers.get(question.id) if question.type == "body_map" else None
+        if isinstance(marks, dict):
+            return [code for code, _n in sorted(
+                marks.items(), key=lambda item: (-item[1] if isinstance(item[1], int) else 0,
+                                                 item[0]))]
+    return []

@@ -40,6 +40,17 @@ def sessions_for(patient: Patient) -> list[TreatmentSession]:
         .order_by(TreatmentSession.treated_at, TreatmentSession.id)))
 
 
+def last_regions(patient: Patient) -> list[str]:
+    """The regions of the patient's latest session that was not cancelled (none: []): where
+    the next session most likely starts (SPEC 4.1)."""
+    regions = db.session.scalar(
+        select(TreatmentSession.regions)
+        .where(TreatmentSession.patient_id == patient.id,
+               TreatmentSession.status == "recorded")
+        .order_by(TreatmentSession.treated_at.desc(), TreatmentSession.id.desc()).limit(1))
+    return list(regions or [])
+
+
 def numbers(sessions: list[TreatmentSession]) -> dict[int, int]:
     """Session id -> its number (1, 2, ...) among the patient's sessions that were not
     cancelled, in time order. ``sessions`` as sessions_for() returns them."""

@@ -13,6 +13,7 @@ The rules and the commits live there; nothing reads the request.
 """
 from __future__ import annotations
 
+from portal.treatment.intake_link import pain_regions
 from portal.treatment.outcome import (
     Progress,
     baseline_for,
@@ -32,6 +33,7 @@ from portal.treatment.ratings import (
     to_rate,
 )
 from portal.treatment.records import (
+    last_regions,
     numbers,
     psfs_activities_for,
     rating_by_public_id,
@@ -68,9 +70,9 @@ __all__ = [
     "RatingInput", "SessionInput",
     "TreatmentError", "baseline_for", "baseline_override", "can_edit", "can_rate",
     "cancel_session", "clinic_date", "clinic_datetime", "closes_at", "correct_session",
-    "editable_until", "gate", "numbers", "overdue_clause", "progress",
-    "psfs_activities_for", "rated_sessions", "rating_by_public_id", "rating_opens_for",
-    "rating_status",
+    "editable_until", "gate", "last_regions", "numbers", "overdue_clause", "pain_regions",
+    "progress", "psfs_activities_for", "rated_sessions", "rating_by_public_id",
+    "rating_opens_for", "rating_status",
     "record_session", "record_sessions_view", "refresh_outcome", "save_rating",
     "send_reminders", "session_by_public_id", "session_number", "sessions_for",
     "set_baseline", "to_clinic", "to_rate",

@@ -71,9 +71,12 @@ def _record_form(patient: Patient, submitted: bool = False) -> forms.RecordSessi
     if submitted:
         form = forms.RecordSessionForm()
     else:
+        # The last session's regions, ready to be changed: most sessions treat the same
+        # places again.
         now = services.to_clinic(clock.now())
         form = forms.RecordSessionForm(formdata=None, day=now.date(),
-                                       time=now.time().replace(second=0, microsecond=0))
+                                       time=now.time().replace(second=0, microsecond=0),
+                                       regions=services.last_regions(patient))
     form.set_region_choices(current_locale())
     return form
 
@@ -101,6 +104,9 @@ def _staff_context(patient: Patient, record_form=None, baseline_form=None,
         "statuses": {s.id: services.rating_status(s, now) for s in sessions},
         "gate": services.gate(patient),
         "record_form": record_form or _record_form(patient),
+        # Before a first session, where the patient marked pain in the intake: a hint.
+        "pain_regions": [] if any(s.status == "recorded" for s in sessions)
+        else services.pain_regions(patient),
         "baseline_form": baseline_form or _baseline_form(patient),
         "gate_labels": {g: display.gates([g]) for g in services.GATES},
         "pgic_labels": dict(forms.pgic_labels()), "durations": forms.duration_labels(),

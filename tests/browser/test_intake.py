@@ -101,12 +101,15 @@ def test_a_patient_fills_the_intake_on_a_phone_and_nothing_is_lost(open_page, li
     page.get_by_label("In your own words, what is the main problem?").fill(
         "My right shoulder and neck hurt when I garden.")
     for region, intensity in (("front.shoulder.right", "7"), ("back.neck.right", "5")):
+        # On a phone the first tap shows that part of the body large, the second marks it.
+        page.locator(f'polygon[data-region="{region}"]').tap()
         page.locator(f'polygon[data-region="{region}"]').tap()
         picker = page.locator("[data-bodymap-picker]")
         expect(picker).to_be_visible()
         picker.get_by_role("button", name=intensity, exact=True).tap()
         expect(page.locator(f'polygon[data-region="{region}"]')).to_have_class(
             f"bm-region bm-i-{intensity}")
+        page.get_by_role("button", name="See the whole body").tap()
     marked = page.locator("[data-bodymap-marked]")
     expect(marked).to_contain_text("Shoulder (front), right side: 7 out of 10")
     expect(marked).to_contain_text("Back of neck, right side: 5 out of 10")
@@ -267,6 +270,10 @@ def test_in_french_with_the_keyboard_only(open_page, live_server, translate):
     at_step(page, 2, t)
     type_into(page, page.get_by_label("Dans vos mots, quel est le problème principal?"),
               "Douleur au bas du dos, côté gauche.")
+    # A part of the body first (drawn large), then its regions are in the tab order.
+    zoom = page.get_by_label("Voir une partie du corps en plus grand")
+    tab_to(page, zoom)
+    zoom.select_option("back.trunk")
     region = page.locator('polygon[data-region="back.low_back.left"]')
     tab_to(page, region)
     page.keyboard.press("Enter")
