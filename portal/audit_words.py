@@ -99,7 +99,8 @@ KEYS = {
     "seed": _l("Seed"), "self_registration": _l("Self-registration"),
     "sha256": _l("Fingerprint"), "size": _l("Size in bytes"), "status": _l("Status"),
     "step": _l("Step"), "timezone": _l("Time zone"), "to": _l("To"), "type": _l("File type"),
-    "version": _l("Version"), "via": _l("For"),
+    "version": _l("Version"), "via": _l("For"), "valid_until": _l("Valid until"),
+    "letter_date": _l("Date of the letter"), "practitioner": _l("Practitioner"),
 }
 
 
@@ -158,6 +159,8 @@ def action_label(code: str) -> str:
 
 
 def _value(words: dict[str, Any], key: str, value: Any) -> str:
+    if key == "action" and isinstance(value, str):  # an audit search's chosen action
+        return action_label(value)
     known = words.get(key, {})
     if isinstance(value, list):
         return _(", ").join(_value(words, key, item) for item in value) if value else "—"

@@ -128,3 +128,22 @@ def test_the_log_and_the_activity_tab_speak_plainly(auth, client, db, locale, sa
     row = next(r for r in rows if r["action"] == "session.gate_overridden")
     assert row["action_words"] == said
     assert json.loads(row["detail"])["missing"] == ["clearance"]
+
+
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("en", [("Action", "Session recorded despite an unmet condition"), ("Intact", "yes"),
+            ("Number", "1"), ("Not met", "physician's clearance, red flags reviewed"),
+            ("Role", "patient"), ("Valid until", "2027-06-30"), ("odd_key", "kept")]),
+    ("fr_CA", [("Action", "Séance enregistrée malgré une condition non remplie"),
+               ("Intact", "oui"), ("Nombre", "1"),
+               ("Non rempli", "autorisation médicale du médecin, signaux d'alarme revus"),
+               ("Rôle", "patient"), ("Valide jusqu'au", "2027-06-30"), ("odd_key", "kept")]),
+])
+def test_details_read_as_labels_and_values(app, locale, expected):
+    detail = json.dumps({"action": "session.gate_overridden", "ok": True, "count": 1,
+                         "missing": ["clearance", "red_flags"], "role": "patient",
+                         "valid_until": "2027-06-30", "odd_key": "kept"})
+    with app.test_request_context(), force_locale(locale):
+        assert audit_words.detail_items(detail) == expected
+        assert audit_words.detail_items("not json") == [("", "not json")]
+        assert audit_words.action_label("an.old_code") == "an.old_code"

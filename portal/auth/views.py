@@ -23,7 +23,7 @@ from portal.auth.forms import (
 from portal.clinic_settings import current_settings
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
-from portal.i18n import current_locale
+from portal.i18n import current_locale, normalise
 from portal.models import User, UserSession
 from portal.security import me
 
@@ -214,8 +214,11 @@ def accept_invite(token: str):
     form = SetPasswordForm(person=row.user)
     if form.validate_on_submit():
         user = svc.accept_invitation(row, form.password.data)
-        if user.locale is None:
-            svc.set_locale(user, current_locale())
+        # The language chosen with the switcher in this browser wins over the one the
+        # invitation was sent in; with neither, the page's.
+        chosen = normalise(session.get("lang"))
+        if chosen or user.locale is None:
+            svc.set_locale(user, chosen or current_locale())
         if user.is_staff or user.mfa_enabled:
             _set_pending(user, None, enrol=not user.mfa_enabled)
             flash(_("Your password is set. One more step: set up two-step sign-in."), "success")

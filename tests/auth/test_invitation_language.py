@@ -105,3 +105,18 @@ def test_an_admin_chooses_a_new_colleagues_language(client, mail_app, runner, sm
     deliver(runner)
     assert smtp_server.parsed()[-1]["Subject"].startswith("Votre invitation")
     assert _user("luc@example.org").locale == "fr_CA"
+
+
+def test_the_language_chosen_on_the_invitation_page_wins(
+        client, other_client, practitioner, mail_app, runner, smtp_server, db):
+    """Invited in French, she presses "English" before setting her password: English."""
+    client.post("/clinic/invitations", data={
+        "name": "Josée Tremblay", "email": "josee@example.org", "locale": "fr_CA"})
+    deliver(runner)
+    link = path_of(smtp_server.last_link("/auth/invite/"))
+    other_client.get(link)
+    other_client.post("/lang", data={"lang": "en", "next": link})
+    password = "blue heron over the fraser"
+    assert other_client.post(link, data={"password": password, "confirm": password}
+                             ).status_code == 303
+    assert _user("josee@example.org").locale == "en"

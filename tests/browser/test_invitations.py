@@ -9,6 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal.clinic_settings import current_settings
+from portal.extensions import db
 from tests.browser.helpers import (
     check_a11y,
     enter_code,
@@ -152,6 +154,10 @@ def test_invitation_to_sign_out_in_french(open_page, live_server, translate):
     is the English text, so these checks rely on the lang attribute and on the language
     switcher, which do not depend on the catalogue being complete."""
     admin = make_admin(locale="fr_CA")
+    # A French-speaking clinic: invitations default to French (the person invited gets the
+    # language chosen in the invitation form, which starts at the clinic's).
+    current_settings().locale = "fr_CA"
+    db.session.commit()
     fr = translate("fr_CA")
     french = {"locale": "fr-CA"}
 
