@@ -59,34 +59,88 @@ def check_a11y(page: Page, name: str, artifacts: Path = ARTIFACTS) -> None:
 
 
 def horizontal_overflow(page: Page) -> int:
-    """How many pixels the page is wider than the viewport (0 when it fits)."""
-    return page.evaluate(
-        "() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
+    """How many pixels the page is wider than the viewport (0 when it fits). Compared with
+    ``clientWidth``: Chromium widens ``innerWidth`` to fit wide content, hiding the overflow."""
+    return page.evaluate("() => Math.max(0, document.documentElement.scrollWidth"
+                         " - document.documentElement.clientWidth)")
 
 
-# Controls people tap: buttons, fields, and links that stand alone (a link inside a sentence
-# is exempt, WCAG 2.5.8 "inline").
+# Controls people tap, measured where they respond: buttons, fields, disclosure summaries,
+# links that stand alone (a link inside a sentence is exempt, WCAG 2.5.8 "inline"), and
+# radio and checkbox choices measured by their label (the box people see and tap). The one
+# exception: a 0-10 scale is one number line of eleven boxes, which cannot all be 44 px wide
+# on a 320 px phone; each number is at least 44 px tall and 24 px wide (WCAG 2.5.8).
 _SMALL_TARGETS_JS = """
 () => {
   const standalone = a => a.classList.contains('button') || a.closest('nav')
     || (a.parentElement && a.parentElement.innerText.trim() === a.innerText.trim());
+  const shown = el => el.getClientRects().length > 0
+    && getComputedStyle(el).visibility !== 'hidden' && !el.closest('.visually-hidden');
   const controls = Array.from(document.querySelectorAll(
-      'button, a[href], select, textarea, '
+      'button, a[href], select, textarea, summary, [role=tab], '
       + 'input:not([type=hidden]):not([type=checkbox]):not([type=radio])'))
     .filter(el => el.tagName !== 'A' || standalone(el))
     .filter(el => !el.classList.contains('skip-link'))
-    .filter(el => el.offsetParent !== null && !el.closest('.visually-hidden'));
-  return controls
+    .filter(el => !el.closest('svg'))
+    .filter(shown);
+  const choices = Array.from(document.querySelectorAll('input[type=checkbox], input[type=radio]'))
+    .map(input => input.closest('label')
+         || (input.id && document.querySelector(`label[for="${CSS.escape(input.id)}"]`))
+         || input)
+    .filter(el => el.closest('.visually-hidden') === null || el.tagName === 'LABEL')
+    .filter(el => el.getClientRects().length > 0);
+  return Array.from(new Set([...controls, ...choices]))
     .map(el => ({el, r: el.getBoundingClientRect()}))
-    .filter(({r}) => r.height < 44 || r.width < 44)
-    .map(({el, r}) => `${el.tagName.toLowerCase()} "${(el.innerText || el.name || el.id).trim()}" `
-                      + `${Math.round(r.width)}x${Math.round(r.height)}`);
+    .filter(({el, r}) => r.height < 43.5
+            || r.width < (el.closest('.choices--scale') ? 23.5 : 43.5))
+    .map(({el, r}) => `${el.tagName.toLowerCase()} "${(el.innerText || el.name || el.id || '')
+                         .trim().slice(0, 40)}" ${Math.round(r.width)}x${Math.round(r.height)}`);
 }
 """
 
 
 def small_touch_targets(page: Page) -> list[str]:
     return page.evaluate(_SMALL_TARGETS_JS)
+
+
+# The smallest font size of visible text, with a few examples of where it is under the
+# limit. A chart's text is measured as drawn (its SVG scales with the screen) against the
+# charts' own limit; other SVG text (the body map's numbers) is not measured here.
+_SMALL_TEXT_JS = """
+([limit, chartLimit]) => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const sizes = new Map();
+  let smallest = Infinity;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !node.textContent.trim() || el.closest('script, style, .visually-hidden'))
+      continue;
+    const chart = el.closest('svg.chart__svg');
+    if (el.closest('svg') && !chart) continue;
+    if (el.getClientRects().length === 0 || getComputedStyle(el).visibility === 'hidden')
+      continue;
+    let size = parseFloat(getComputedStyle(el).fontSize);
+    if (chart) {
+      const box = chart.viewBox.baseVal;
+      size = Math.round(size * chart.getBoundingClientRect().width / (box && box.width || 1)
+                        * 10) / 10;
+    }
+    smallest = Math.min(smallest, size);
+    if (size < (chart ? chartLimit : limit)) {
+      const where = `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className)
+                       .trim().split(/\\s+/).join('.') : ''} ${size}px "${node.textContent
+                       .trim().slice(0, 30)}"`;
+      sizes.set(where, size);
+    }
+  }
+  return {smallest, small: Array.from(sizes.keys()).slice(0, 6)};
+}
+"""
+
+
+def small_text(page: Page, limit: float = 16, chart_limit: float = 14) -> dict:
+    """``{"smallest": px, "small": [where text is under its limit, ...]}``."""
+    return page.evaluate(_SMALL_TEXT_JS, [limit, chart_limit])
 
 
 def body_font_px(page: Page) -> float:
