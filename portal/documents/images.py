@@ -29,7 +29,10 @@ from portal.documents import pngbands
 pillow_heif.register_heif_opener()
 
 IMAGE_MAX_EDGE = 4096
-PREVIEW_BOX = (1200, 1600)
+# The preview's slot (the staff documents list, .doc__preview) is at most 22rem (352 px)
+# wide: twice that for high-density screens, in a portrait page's 3:4. The <img> carries
+# these as width and height, so the page keeps its place while the image loads.
+PREVIEW_BOX = (704, 939)
 PREVIEW_QUALITY = 80
 SPOOL = 1024 * 1024  # stored content beyond this goes to a temporary file, not memory
 

@@ -65,6 +65,27 @@ def test_image_preview_is_scaled(patient, doctor_client):
     assert max(Image.open(io.BytesIO(response.get_data())).size) <= 1600
 
 
+def test_preview_sized_for_its_slot(patient, doctor_client):
+    """The preview fills a slot at most 22rem (352 px) wide: no more than twice that (a
+    high-density screen), and the <img> says its size so the list does not jump."""
+    from portal.documents import images
+    from tests.markup import parse
+
+    photo = make_document(patient, content=files.jpeg((3000, 4000)), name="big.jpg")
+    letter = make_document(patient, content=files.pdf("The clearance"), name="letter.pdf")
+    for doc in (photo, letter):
+        response = doctor_client.get(f"/documents/{doc.public_id}/preview")
+        width, height = Image.open(io.BytesIO(response.get_data())).size
+        assert width <= 2 * 352 and height <= images.PREVIEW_BOX[1], (doc, width, height)
+        assert width >= 2 * 352 - 2 or height >= images.PREVIEW_BOX[1] - 2, (width, height)
+    page = doctor_client.get(f"/clinic/patients/{patient.patient.public_id}/documents")
+    previews = [i for i in parse(page.get_data(as_text=True)).find_all("img")
+                if "doc__preview" in i.attrs.get("class", "")]
+    assert len(previews) == 2
+    for img in previews:
+        assert (int(img.attrs["width"]), int(img.attrs["height"])) == images.PREVIEW_BOX
+
+
 def test_every_download_and_preview_is_audited(patient_client, doctor_client, doctor, patient,
                                                doc):
     before = audit_actions(doc)
