@@ -7,7 +7,9 @@ deciding who may see it. Wrong roles get 404, never 403; visitors are sent to si
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -74,12 +76,19 @@ NOT_FOUND = Page(404, "Page not found")
 # E-mailed links that do not work say so, with a 404 (it is the same page for every token).
 DEAD_LINK = Page(404, "This link no longer works")
 
+_FAVICON = "/static/" + json.loads(
+    (Path(__file__).resolve().parent.parent / "static" / "cache_manifest.json").read_text()
+)["favicon.svg"]
+
 # endpoint -> cases. GET for every route that answers GET; POST for POST-only routes.
 ROUTES: dict[str, list[Case]] = {
     # --- public -------------------------------------------------------------------------
     "core.index": [Case({"visitor": to("/auth/login"), "patient": to("/me/"),
                          "staff": to("/clinic/")})],
     "core.healthz": [Case({"all": 200})],
+    # Browsers ask for /favicon.ico: sent (302, the name changes with the file) to the icon's
+    # content-hashed name.
+    "core.favicon": [Case({"all": to(_FAVICON)})],
     # The clinic's logo, public (sign-in page): a digest that is not the current logo's is gone.
     "core.clinic_logo": [Case({"all": NOT_FOUND}, values={"digest": "0" * 64})],
     # The intake's FHIR definitions at their canonical URLs (SPEC 5.5): questions, no patient.

@@ -57,7 +57,7 @@ def favicon():
     """Browsers and crawlers ask for /favicon.ico whatever the page says: the portal's icon
     under its hashed name (pages link it directly)."""
     from portal.assets import static_digest
-    return redirect(static_digest.static_url_for("static", filename="favicon.svg"), code=301)
+    return redirect(static_digest.static_url_for("static", filename="favicon.svg"))
 
 
 @bp.route("/clinic-logo/<digest>")
