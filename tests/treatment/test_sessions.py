@@ -157,9 +157,9 @@ def test_the_date_and_time_are_the_clinics_and_stored_in_utc(app, doctor_client,
     assert doctor_client.post(sessions_url(patient), data=data).status_code == 303
     session, = sessions_of(patient)
     assert session.treated_at.isoformat() == "2026-07-20T16:30:00+00:00"
-    # ... and it is shown as typed.
+    # ... and it is shown as typed, in Canadian English ("a.m.", not the US "AM").
     page = doctor_client.get(sessions_url(patient)).get_data(as_text=True)
-    assert re.search(r"Jul 20, 2026, 9:30\s?AM", page.replace("\u202f", " "))
+    assert re.search(r"Jul 20, 2026, 9:30\sa\.m\.", page.replace("\u202f", " "))
     correct = doctor_client.get(f"/clinic/sessions/{session.public_id}/correct")
     assert 'value="09:30"' in correct.get_data(as_text=True)
 
