@@ -1,9 +1,11 @@
 """Speed as served by the app alone (SPEC 8.5): compressed responses and static files under
 content-hashed names that browsers keep for a year.
 
-* Flask-Static-Digest: ``flask digest compile`` (run by ``make assets``, and by the test
-  session before any app is made) copies every file of ``static/`` to a name carrying the
-  MD5 of its content and writes ``static/cache_manifest.json``; templates ask
+* Flask-Static-Digest: ``flask build-static`` (run by ``make assets``, and by the test
+  session before any app is made: ``build_static``) copies every file of ``static/`` to a
+  name carrying the MD5 of its content and writes ``static/cache_manifest.json``; the copies
+  of our own styles and scripts are then minified (rcssmin, rjsmin: comments and spaces
+  out, about 2 KB less on every first load); templates ask
   ``static_url_for`` for the hashed name. A hashed file never changes, so it is sent with
   ``Cache-Control: public, max-age=31536000, immutable``; any other static file is
   revalidated (``no-cache``).
@@ -22,12 +24,19 @@ the page uncompressed, at no cost to anyone using the portal.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
+import json
+from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
+import click
+import rcssmin  # type: ignore[import-untyped]
+import rjsmin  # type: ignore[import-untyped]
 from flask import Flask, Response, request
 from flask_compress import Compress
-from flask_static_digest import FlaskStaticDigest
+from flask_static_digest import FlaskStaticDigest, digester
 
 ONE_YEAR = 365 * 24 * 3600
 COMPRESSIBLE = ["text/html", "text/css", "text/javascript", "application/javascript",
@@ -100,3 +109,28 @@ def _packed_static(response: Response, filename: str) -> Response:
     if etag:
         response.set_etag(f"{etag}:{algorithm}", weak=bool(weak))
     return response
+
+
+def build_static(folder: str | Path) -> dict[str, str]:
+    """The hashed copies of ``folder`` and their manifest; our own CSS and JS minified (the
+    vendor folder is minified already). Returns the manifest."""
+    folder = str(folder)
+    with contextlib.redirect_stdout(io.StringIO()):
+        digester.compile(folder, folder, [], False, False)
+    manifest: dict[str, str] = json.loads((Path(folder) / "cache_manifest.json").read_text())
+    for source, hashed in manifest.items():
+        minify = rcssmin.cssmin if source.endswith(".css") else \
+            rjsmin.jsmin if source.endswith(".js") and not source.startswith("vendor/") else None
+        if minify is not None:
+            path = Path(folder) / hashed
+            path.write_text(minify((Path(folder) / source).read_text(encoding="utf-8")),
+                            encoding="utf-8")
+    return manifest
+
+
+@click.command("build-static")
+def build_static_command() -> None:
+    """Copy the static files under content-hashed names (minified) for the pages to link."""
+    from flask import current_app
+    manifest = build_static(current_app.static_folder or "static")
+    click.echo(f"{len(manifest)} static files under hashed names")

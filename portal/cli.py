@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from portal import audit, clock, mail, passwords
+from portal.assets import build_static_command
 from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.models import User
@@ -46,6 +47,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(send_digest)
     app.cli.add_command(documents_group)
     app.cli.add_command(worker)
+    app.cli.add_command(build_static_command)
 
 
 @click.command("seed-demo")

@@ -35,15 +35,10 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 def pytest_sessionstart(session):
-    """The static files under their hashed names (``make assets`` does the same), from the
-    files as they are now, before any app reads the manifest."""
-    import contextlib
-    import io
-
-    from flask_static_digest import digester
-    static = str(Path(__file__).resolve().parent.parent / "static")
-    with contextlib.redirect_stdout(io.StringIO()):
-        digester.compile(static, static, [], False, False)
+    """The static files under their hashed names, minified (``make assets`` does the same),
+    from the files as they are now, before any app reads the manifest."""
+    from portal.assets import build_static
+    build_static(Path(__file__).resolve().parent.parent / "static")
 
 
 def pytest_report_header(config):
