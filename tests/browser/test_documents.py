@@ -24,6 +24,7 @@ from tests.browser.helpers import (
     enter_code,
     horizontal_overflow,
     mailed_link,
+    open_menu,
     sign_in,
     small_touch_targets,
     totp_now,
@@ -109,6 +110,7 @@ def test_clearance_from_upload_to_cleared(open_page, live_server, monkeypatch):
     expect(phone).to_have_url(f"{base}/me/")
     expect(phone.get_by_role("heading", name="Upload your physician's clearance")).to_be_visible()
     check_phone(phone, "documents-phone-home")
+    open_menu(phone)
     phone.get_by_role("navigation").get_by_role("link", name="My documents").tap()
     expect(phone).to_have_url(f"{base}/me/documents/")
     expect(phone.get_by_label("Or take a photo of the letter")).to_be_visible()  # the camera
@@ -214,6 +216,7 @@ def test_clearance_from_upload_to_cleared(open_page, live_server, monkeypatch):
     phone.reload()
     expect(phone.get_by_role("heading", name="You are cleared for IMS")).to_be_visible()
     check_phone(phone, "documents-phone-cleared")
+    open_menu(phone)
     phone.get_by_role("navigation").get_by_role("link", name="My home").tap()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Hello, Margaret Côté")
     expect(phone.locator("main")).not_to_contain_text("physician's clearance")

@@ -16,6 +16,7 @@ from tests.browser.helpers import (
     check_a11y,
     enter_code,
     horizontal_overflow,
+    open_menu,
     sign_in,
     small_touch_targets,
     totp_now,
@@ -108,11 +109,14 @@ def test_record_rate_and_see_progress(open_page, live_server):
     todo = phone.locator("li.todo").first
     expect(todo).to_contain_text("Tell us how you are after your session")
     check_phone(phone, "treatment-phone-home")
+    open_menu(phone)
     phone.get_by_role("navigation").get_by_role("link", name="My progress").tap()
     expect(phone.locator(".change-sentence")).to_have_text(
         "Your pain is 1 point lower than when you started (\u221214%).")
     expect(phone.locator("svg .chart__point")).to_have_count(1)
     check_phone(phone, "treatment-phone-progress-before")
+
+    open_menu(phone)
 
     phone.get_by_role("navigation").get_by_role("link", name="My home").tap()
     phone.locator("li.todo").first.get_by_role("link", name=re.compile("^Answer")).tap()
@@ -142,12 +146,15 @@ def test_record_rate_and_see_progress(open_page, live_server):
     expect(phone.get_by_text("You can change your answers until")).to_be_visible()
     check_phone(phone, "treatment-phone-rated")
 
+    open_menu(phone)
+
     phone.get_by_role("navigation").get_by_role("link", name="My progress").tap()
     expect(phone.locator(".change-sentence")).to_have_text(
         "Your pain is 4 points lower than when you started (\u221257%).")
     expect(phone.locator("svg .chart__point")).to_have_count(2)
     expect(phone.locator("#my-nprs-table tbody tr")).to_have_count(3)  # start + 2 sessions
     check_phone(phone, "treatment-phone-progress-after")
+    open_menu(phone)
     phone.get_by_role("navigation").get_by_role("link", name="My sessions").tap()
     expect(phone.locator("main")).to_contain_text("Nothing to rate right now.")
     check_phone(phone, "treatment-phone-sessions")
