@@ -106,9 +106,9 @@ def test_given_up_message_is_listed_then_sent_again_exactly_once(
     section = _section(page)
     assert "Undelivered e-mail" in section
     assert "1 e-mail could not be delivered" in section
-    assert "<td>Invitation</td>" in section  # the kind's label, not its code
+    assert '<td class="cell--head">Invitation</td>' in section  # the kind's label, not its code
     assert "nora@example.org" in section
-    assert "<td>2</td>" in section  # attempts
+    assert "Attempts</span>2</td>" in section  # attempts
     assert "ConnectionRefusedError" in section and "Connection refused" in section
     assert "<time datetime=" in section  # when it was queued
     # Nothing of the message itself.
@@ -205,12 +205,12 @@ def test_twenty_most_recent_and_how_many_more(client, admin, db):
     # The error, trimmed.
     errors = re.findall(r"<code>(SMTPRecipientsRefused: x+…)</code>", page)
     assert len(errors) == 20 and all(len(e) == 200 for e in errors)
-    assert "<td>Password reset</td>" in page
+    assert '<td class="cell--head">Password reset</td>' in page
 
 
 def test_unknown_kind_is_shown_by_its_code(client, admin, db):
     _failed(db, kind="some_new_kind")
-    assert "<td>some_new_kind</td>" in _page(client)
+    assert '<td class="cell--head">some_new_kind</td>' in _page(client)
 
 
 def test_french_page(client, auth, db):
