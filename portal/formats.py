@@ -13,12 +13,15 @@ These replace Flask-Babel's ``dateformat``, ``datetimeformat`` and ``timeformat`
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 
 from babel import Locale, dates
 from flask import Flask
 from flask_babel import get_locale, get_timezone, pgettext
 from flask_babel import gettext as _
+from jinja2 import pass_context
+from markupsafe import Markup
 
 # The formatting locale of each catalogue whose own data is not Canadian.
 CANADIAN = {"en": "en_CA"}
@@ -79,8 +82,33 @@ def zone_name(zone: str | None = None) -> str:
     return _("%(city)s time", city=city)
 
 
+# Canadian English writes times "11:00 a.m."; a sentence that ends with one takes no second
+# period ("Please answer by Dec 10, 2026, 11:00 a.m."; Canadian Press style).
+_DOUBLE_STOP = re.compile(r"(\b[ap]\.m\.)\.")
+
+
+def end_sentence(text: str) -> str:
+    """``text`` without the period a sentence adds after a time that already ends in one."""
+    if "m.." not in text:
+        return text
+    fixed = _DOUBLE_STOP.sub(r"\1", str(text))
+    return Markup(fixed) if hasattr(text, "__html__") else fixed
+
+
 def install(app: Flask) -> None:
     """Replace Flask-Babel's date filters (call after Babel's init_app)."""
     app.jinja_env.filters.update(dateformat=format_date, datetimeformat=format_datetime,
                                  timeformat=format_time)
     app.jinja_env.globals["clinic_zone"] = zone_name
+    # The templates' _() and gettext(): the sentence is finished after its values are in.
+    for name in ("_", "gettext"):
+        translate = app.jinja_env.globals.get(name)
+        if translate is not None:
+            app.jinja_env.globals[name] = _finishing(translate)
+
+
+def _finishing(translate):
+    @pass_context
+    def finished(context, message, **variables):
+        return end_sentence(context.call(translate, message, **variables))
+    return finished

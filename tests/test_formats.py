@@ -91,3 +91,19 @@ def test_pages_name_the_zone_not_its_identifier(auth, client, vancouver, locale,
     page = client.get("/admin/audit").get_data(as_text=True)
     assert said in page
     assert "America/Vancouver" not in page.replace('value="America/Vancouver"', "")
+
+
+def test_a_sentence_ending_with_a_time_takes_one_period(app, vancouver):
+    """ "Please answer by Dec 5, 2026, 3:30 p.m." — never "p.m.." (templates and messages);
+    a time in the middle of a sentence keeps its own periods."""
+    with app.test_request_context():
+        source = ('{{ _("Please answer by %(when)s.", when=at|datetimeformat) }}|'
+                  '{{ _("Rating opens %(opens)s and stays open until %(closes)s.", '
+                  'opens=at|datetimeformat, closes=at|dateformat) }}')
+        english = _render(source, "en", at=EVENING)
+        french = _render(source, "fr_CA", at=EVENING)
+    assert english.split("|") == [
+        "Please answer by Dec 5, 2026, 3:30 p.m.",
+        "Rating opens Dec 5, 2026, 3:30 p.m. and stays open until Dec 5, 2026."]
+    assert french.split("|")[0].endswith("15 h 30.")
+    assert formats.end_sentence("Reported 9:00 a.m..") == "Reported 9:00 a.m."

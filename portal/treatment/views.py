@@ -9,7 +9,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import chart_frame, clock, htmx
+from portal import chart_frame, clock, formats, htmx
 from portal.i18n import current_locale
 from portal.intake import bodymap
 from portal.models import Patient, TreatmentSession
@@ -35,8 +35,8 @@ def _messages() -> dict[str, str]:
 
 def error_text(error: services.TreatmentError) -> str:
     if error.code == "not_open":
-        return _("You can rate this session from %(when)s.",
-                 when=display.day_and_time(error.params["opens_at"]))
+        return formats.end_sentence(_("You can rate this session from %(when)s.",
+                                      when=display.day_and_time(error.params["opens_at"])))
     return _messages()[error.code]
 
 

@@ -51,7 +51,7 @@ def test_refused_at_23h59_after_the_session_accepted_at_24h00(app, patient, pati
     assert "You can rate this session from " in page and 'name="pain_average"' not in page
     # Its weekday and time, in a <time> element.
     opens = session.rating_opens_at
-    assert f'<time datetime="{opens.isoformat()}">' in page
+    assert f'<time datetime="{opens.isoformat(timespec="seconds")}">' in page
     assert re.search(r"(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, ", page)
     response = patient_client.post(rating_url(session), data=form_data(3))
     assert response.status_code == 303 and response.location.endswith(rating_url(session))

@@ -250,7 +250,7 @@ def test_my_sessions_lists_to_rate_and_rated(app, patient, patient_client, docto
     assert rating_url(second) in str(to_rate.attrs) or rating_url(second) in html
     assert rating_url(third) not in html
     assert "You can rate this session from " in to_rate.text
-    assert third.rating_opens_at.isoformat() in html
+    assert third.rating_opens_at.isoformat(timespec="seconds") in html
     assert "Average pain over the 24 hours before rating: 5 out of 10" in html
     assert html.index(rating_url(second)) < html.index("All my sessions")
     assert db.session.get(TreatmentSession, first.id).rating is not None
