@@ -96,7 +96,7 @@ KEYS = {
     "locale": _l("Language"), "method": _l("How"), "missing": _l("Not met"),
     "name": _l("Name"), "ok": _l("Intact"), "patient": _l("Patient"), "phone": _l("Phone"),
     "reason": _l("Reason"), "remaining": _l("Codes left"), "role": _l("Role"),
-    "seed": _l("Seed"), "self_registration": _l("Self-registration"),
+    "seed": _l("Random seed"), "self_registration": _l("Self-registration"),
     "sha256": _l("Fingerprint"), "size": _l("Size in bytes"), "status": _l("Status"),
     "step": _l("Step"), "timezone": _l("Time zone"), "to": _l("To"), "type": _l("File type"),
     "version": _l("Version"), "via": _l("For"), "valid_until": _l("Valid until"),
