@@ -92,9 +92,11 @@ def test_practitioner_day_by_keyboard(open_page, live_server):
     expect(desk.locator("#patient-documents")).to_contain_text("Cleared for IMS")
     check_a11y(desk, "dashboard-clearance-accepted")
 
-    # Sessions: record one, regions ticked with Space.
+    # Sessions: record one. The regions are picked on the body map; by keyboard, from its
+    # list (opened with Enter), each ticked with Space.
     _press(desk, _tab(desk, "Sessions"))
     expect(desk.locator("#chart-panel-title")).to_have_text("Sessions")
+    _press(desk, desk.locator("summary", has_text="Choose the regions from a list"))
     _press(desk, desk.get_by_label("Low back, right side"), "Space")
     expect(desk.get_by_label("Low back, right side")).to_be_checked()
     _press(desk, desk.get_by_role("button", name="Record the session"))
