@@ -141,6 +141,8 @@ def _value_words() -> dict[str, Any]:
                    "patient_request": _l("At the patient's request"),
                    "referred": _l("Referred elsewhere"),
                    "no_contact": _l("No longer in contact"),
+                   "moved_away": _l("Moved away"),
+                   "deceased": _l("Deceased"),
                    "other": _l("Another reason")},
         "role": {"patient": _l("patient"), "practitioner": _l("practitioner"),
                  "admin": _l("administrator")},

@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, Table, create_engine, inspect, text
 
 from portal import create_app
 from portal.config import TestConfig
@@ -24,6 +24,7 @@ TABLES |= {"documents", "stored_chunks"}
 TABLES |= {"intake_responses", "intake_amendments", "intake_stashes", "consent_signatures"}
 TABLES |= {"treatment_sessions", "session_ratings", "treatment_outcomes", "outcome_points"}
 TABLES |= {"consent_discussions", "safety_reports"}
+TABLES |= {"record_requests", "privacy_incidents", "record_disposals", "follow_ups"}
 
 
 @pytest.fixture
@@ -90,11 +91,12 @@ def _triggers(app) -> set[str]:
         if conn.dialect.name == "postgresql":
             rows = conn.execute(text(
                 "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
-                "AND tgrelid = 'audit_events'::regclass")).scalars()
+                "AND tgrelid IN ('audit_events'::regclass, "
+                "'privacy_incidents'::regclass)")).scalars()
         else:
             rows = conn.execute(text(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name = 'audit_events'")).scalars()
+                "AND tbl_name IN ('audit_events', 'privacy_incidents')")).scalars()
         return set(rows)
 
 
@@ -111,6 +113,7 @@ def test_upgrade_from_empty_downgrade_to_base_and_upgrade_again(migrating_app):
     assert _tables(migrating_app) == TABLES | {"alembic_version"}
     expected_triggers = ({"audit_events_no_change"} if BACKEND == "postgresql"
                          else {"audit_events_no_update", "audit_events_no_delete"})
+    expected_triggers |= {"privacy_incidents_no_delete"}
     assert _triggers(migrating_app) == expected_triggers
 
     _flask_db(migrating_app, "downgrade", "base")
@@ -163,8 +166,12 @@ def test_old_safety_answers_become_safety_reports(migrating_app):
             user = conn.execute(tables["users"].insert().values(
                 email=f"p{n}@example.org", name=f"P {n}", role="patient")
             ).inserted_primary_key[0]
-            patient = conn.execute(tables["patients"].insert().values(user_id=user)
-                                   ).inserted_primary_key[0]
+            # The table as that revision had it (the model's has later columns).
+            patients = Table("patients", MetaData(), autoload_with=conn)
+            patient = conn.execute(patients.insert().values(
+                user_id=user, public_id=f"old-patient-{n}", status="in_treatment",
+                created_at=aware, last_activity_at=aware, search_text="")
+            ).inserted_primary_key[0]
             session = conn.execute(tables["treatment_sessions"].insert().values(
                 patient_id=patient, recorded_by_id=staff, treated_at=aware, regions=[],
                 rating_opens_at=aware, corrections=[])).inserted_primary_key[0]

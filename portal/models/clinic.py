@@ -27,5 +27,14 @@ class ClinicSettings(Model):
     logo: Mapped[bytes | None] = mapped_column(LargeBinary)
     logo_mimetype: Mapped[str | None] = mapped_column(String(40))
     logo_digest: Mapped[str | None] = mapped_column(String(64))
+    # Records are kept this many years after the last visit, then listed for disposal
+    # (SPEC 11.2; 10 is the College of Physiotherapists of Ontario's minimum).
+    retention_years: Mapped[int] = mapped_column(Integer, nullable=False, default=10,
+                                                 server_default="10")
+    # Follow-ups after discharge, in weeks (SPEC 12.1); NULL turns one off.
+    follow_up_first_weeks: Mapped[int | None] = mapped_column(Integer, default=6,
+                                                              server_default="6")
+    follow_up_second_weeks: Mapped[int | None] = mapped_column(Integer, default=12,
+                                                               server_default="12")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

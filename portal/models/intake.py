@@ -137,6 +137,9 @@ class ConsentSignature(Model):
     user_agent: Mapped[str | None] = mapped_column(String(255))
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    # The practitioner's acknowledgement of the withdrawal alert (SPEC 11.1).
+    withdrawal_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawal_seen_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     patient: Mapped[Patient] = relationship()
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Model, UTCDateTime, created_at_column, public_id_column
@@ -16,18 +27,25 @@ if TYPE_CHECKING:
 # SPEC 5.2; the foundation sets the first two, later features the rest.
 PATIENT_STATUSES = ("invited", "intake_in_progress", "intake_submitted", "cleared",
                     "in_treatment", "discharged")
+# A record disposed of at the end of its retention period (SPEC 11.2): the row stays, with
+# nothing personal, because the audit trail refers to it; no list, search or export shows it.
+DISPOSED = "disposed"
 # Why a patient was discharged (SPEC 5.3): coded, so that the record and the audit log say
 # why without free text; the labels are in portal/clinic/chart_forms.py.
-DISCHARGE_REASONS = ("completed", "patient_request", "referred", "no_contact", "other")
+DISCHARGE_REASONS = ("completed", "patient_request", "referred", "no_contact", "moved_away",
+                     "deceased", "other")
+# No follow-up after discharge for these (SPEC 12.1).
+NO_FOLLOW_UP_REASONS = ("moved_away", "deceased")
 
 
 class Patient(Model):
     __tablename__ = "patients"
     __table_args__ = (
         CheckConstraint("status IN ('invited', 'intake_in_progress', 'intake_submitted', "
-                        "'cleared', 'in_treatment', 'discharged')", name="status"),
+                        "'cleared', 'in_treatment', 'discharged', 'disposed')", name="status"),
         CheckConstraint("discharge_reason IS NULL OR discharge_reason IN ('completed', "
-                        "'patient_request', 'referred', 'no_contact', 'other')",
+                        "'patient_request', 'referred', 'no_contact', 'moved_away', 'deceased', "
+                        "'other')",
                         name="discharge_reason"),
         # The patient list's orders, each with the id that breaks ties (keyset pages) and
         # the search column, so that a search walks one index in order without reading the
@@ -71,9 +89,22 @@ class Patient(Model):
     # reason is NULL for a discharge recorded before reasons were kept.
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     discharge_reason: Mapped[str | None] = mapped_column(String(20))
+    # The patient declined follow-ups after discharge (SPEC 12.1), one click from any of them.
+    follow_ups_declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A legal hold blocks disposal at the end of the retention period (SPEC 11.2).
+    legal_hold: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                             server_default=false())
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
+    legal_hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    legal_hold_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The patient closed their account (SPEC 11.1): sign-in ends and mail stops; the record
+    # is kept until the retention period ends.
+    account_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="patient")
     practitioner: Mapped[User | None] = relationship(foreign_keys=[practitioner_id])
+    legal_hold_by: Mapped[User | None] = relationship(foreign_keys=[legal_hold_by_id])
     # Newest first; the database deletes them with the patient (ON DELETE CASCADE).
     documents: Mapped[list[Document]] = relationship(
         back_populates="patient", passive_deletes=True, order_by="Document.created_at.desc()")

@@ -18,6 +18,8 @@ def discharge_reason_labels() -> dict[str, str]:
             "patient_request": _l("At the patient's request"),
             "referred": _l("Referred elsewhere"),
             "no_contact": _l("No longer in contact"),
+            "moved_away": _l("Moved away"),
+            "deceased": _l("Deceased"),
             "other": _l("Another reason")}
 
 
