@@ -63,8 +63,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.clinic import bp as clinic_bp
     from portal.core import bp as core_bp
     from portal.documents import bp as documents_bp
+    from portal.followups import bp as followups_bp
     from portal.intake import bp as intake_bp
     from portal.patient import bp as patient_bp
+    from portal.rights import bp as rights_bp
     from portal.treatment import bp as treatment_bp
 
     app.register_blueprint(core_bp)
@@ -77,6 +79,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(intake_bp)
     # /clinic/patients/<id>/sessions, /me/sessions/, /me/progress (SPEC 4).
     app.register_blueprint(treatment_bp)
+    # /me/record/..., /admin/requests, /admin/incidents, /admin/retention (SPEC 11).
+    app.register_blueprint(rights_bp)
+    # /follow-up/<token>, /me/follow-ups/... (SPEC 12).
+    app.register_blueprint(followups_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
