@@ -94,11 +94,22 @@ lint: venv
 		echo "Too complex (radon rank D or worse):"; echo "$$complex"; exit 1; \
 	fi
 
-# The whole suite on SQLite, then on PostgreSQL (a dedicated database is created and
-# dropped; on CI PostgreSQL is mandatory). pytest fails when no test was collected.
+# The whole suite on SQLite and on PostgreSQL (a dedicated database is created and dropped;
+# on CI PostgreSQL is mandatory), the two runs side by side, one a core: each writes its
+# report to test-artifacts/, printed when both have ended; either failing fails the target.
+# pytest fails when no test was collected. `setup` has built the static files, so the runs
+# do not build them again at the same time (PORTAL_STATIC_BUILT).
 test: setup browser nginx java
-	PORTAL_TEST_DB=sqlite $(PY) -m pytest
-	PORTAL_TEST_DB=postgresql $(PY) -m pytest
+	@mkdir -p test-artifacts
+	@export PORTAL_STATIC_BUILT=1; \
+	PORTAL_TEST_DB=sqlite $(PY) -m pytest -p no:cacheprovider \
+		>test-artifacts/pytest-sqlite.log 2>&1 & sqlite=$$!; \
+	PORTAL_TEST_DB=postgresql $(PY) -m pytest -p no:cacheprovider \
+		>test-artifacts/pytest-postgresql.log 2>&1 & postgresql=$$!; \
+	wait $$sqlite; sqlite_rc=$$?; wait $$postgresql; postgresql_rc=$$?; \
+	echo "=== SQLite (exit $$sqlite_rc)"; cat test-artifacts/pytest-sqlite.log; \
+	echo "=== PostgreSQL (exit $$postgresql_rc)"; cat test-artifacts/pytest-postgresql.log; \
+	test $$sqlite_rc -eq 0 && test $$postgresql_rc -eq 0
 
 test-sqlite: setup browser nginx java
 	PORTAL_TEST_DB=sqlite $(PY) -m pytest
