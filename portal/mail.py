@@ -37,10 +37,14 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 def queue(kind: str, to_addr: str, locale: str | None, deliver_at: datetime | None = None,
-          **context) -> OutboxMessage:
+          **context) -> OutboxMessage | None:
     """Render templates/email/<kind>.{subject,txt,html} in ``locale`` (the recipient's; the
     clinic's when theirs is not known) and add to the outbox, to be sent now or, with
-    ``deliver_at``, not before then."""
+    ``deliver_at``, not before then. Nothing (None) for the address of a patient who closed
+    their account (SPEC 11.1: e-mails stop), whichever feature asks."""
+    if closed_account(to_addr):
+        log.info("mail %s not queued: the recipient closed their account", kind)
+        return None
     locale = locale or _clinic_locale()
     with force_locale(locale):
         context.setdefault("clinic_name", _clinic_name())
@@ -53,6 +57,26 @@ def queue(kind: str, to_addr: str, locale: str | None, deliver_at: datetime | No
     db.session.add(message)
     deliver_after_commit()
     return message
+
+
+def closed_account(to_addr: str) -> bool:
+    """Whether ``to_addr`` is the address of a patient who closed their account."""
+    from portal.models import Patient, User
+    return db.session.scalar(
+        select(User.id).join(Patient, Patient.user_id == User.id)
+        .where(User.email == to_addr.strip().lower(), Patient.account_closed_at.is_not(None))
+        .limit(1)) is not None
+
+
+def drop_pending(to_addr: str) -> int:
+    """Take back every message to ``to_addr`` not sent yet (an account closed: SPEC 11.1),
+    in the caller's transaction; returns how many. One a worker is sending at this moment
+    may still go; ``deliver_due`` drops any other it meets."""
+    result = db.session.execute(
+        delete(OutboxMessage).where(OutboxMessage.to_addr == to_addr,
+                                    OutboxMessage.status == "pending")
+        .execution_options(synchronize_session=False))
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def reschedule(kind: str, link: str, at: datetime | None) -> int:
@@ -192,7 +216,14 @@ def deliver_due(limit: int = 100) -> tuple[int, int]:
         if not _claim(message_id):
             continue  # another worker has it
         message = db.session.get(OutboxMessage, message_id)
-        assert message is not None  # just claimed: outbox rows are never deleted
+        if message is None:  # taken back since (drop_pending)
+            continue
+        if closed_account(message.to_addr):  # queued before the account was closed
+            db.session.delete(message)
+            db.session.commit()
+            log.info("mail outbox id %s dropped: the recipient closed their account",
+                     message_id)
+            continue
         unreachable = False
         try:
             email = _build(message)

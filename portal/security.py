@@ -190,7 +190,8 @@ def patient_for(user: User, public_id: str) -> Patient:
     """The one rule: a patient sees only their own record; staff see the clinic's patients.
     Everything else is a 404."""
     patient = db.session.scalar(select(Patient).where(Patient.public_id == public_id))
-    if patient is None or not user.is_authenticated:
+    # A record disposed of (SPEC 11.2) is gone for everyone: only its tombstone remains.
+    if patient is None or not user.is_authenticated or patient.status == "disposed":
         abort(404)
     if user.is_staff or patient.user_id == user.id:
         return patient

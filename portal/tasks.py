@@ -192,6 +192,14 @@ def rating_reminders() -> None:
     treatment.send_reminders()
 
 
+@periodic(crontab(minute="*/5"))
+def follow_ups() -> None:
+    """E-mail the follow-ups after discharge that are due, and their one reminder (each
+    claimed with a conditional update, so several workers may run this at once)."""
+    from portal.followups import services as followups
+    followups.send_due()
+
+
 @periodic(crontab(minute="*/15"))
 def staff_digest() -> None:
     """The daily staff digest, once the clinic's day has reached DIGEST_TIME; a person gets
@@ -217,6 +225,16 @@ def sweep_sessions() -> None:
     count = session_store.sweep()
     if count:
         log.info("expired browser sessions deleted: %d", count)
+
+
+@periodic(crontab(minute="23", hour="*/6"))
+def list_records_for_disposal() -> None:
+    """Four times a day (a missed tick costs nothing): list the records whose retention
+    period has ended, for an admin to approve their disposal (SPEC 11.2)."""
+    from portal.rights import retention
+    count = retention.list_due()
+    if count:
+        log.info("records listed for disposal: %d", count)
 
 
 @task()

@@ -97,3 +97,37 @@ def make_document(patient_user: User, *, kind: str = "clearance", status: str = 
             else:
                 documents.reject(doc, reviewer, reason)
     return doc
+
+
+def make_follow_up(patient: Patient, *, weeks: int = 6, status: str = "answered",
+                   discharged_at=None, due_at=None, answered_at=None, baseline: int | None = 7,
+                   improved_at_discharge: bool = True, pain_average: int | None = 3,
+                   pgic: int | None = 2, psfs_mean: float | None = None,
+                   kept: bool | None = None, sent_at=None):
+    """A follow-up after discharge straight into the table (portal/models/followup.py), as
+    portal/followups leaves it: ``due_at`` ``weeks`` after ``discharged_at`` (now, by
+    default), answered at ``answered_at`` (the due date, by default) when ``status`` is
+    "answered", ``kept`` worked out from ``pain_average`` and ``baseline`` by the portal's
+    improvement rule unless given."""
+    from portal import outcomes
+    from portal.models import FollowUp
+
+    discharged_at = discharged_at or clock.now()
+    due_at = due_at or discharged_at + timedelta(weeks=weeks)
+    answered = status == "answered"
+    if answered and kept is None and baseline is not None:
+        kept = outcomes.nprs_improved(baseline, pain_average)
+    row = FollowUp(patient_id=patient.id, discharged_at=discharged_at, weeks=weeks,
+                   due_at=due_at, status=status, baseline=baseline,
+                   improved_at_discharge=improved_at_discharge,
+                   sent_at=sent_at or (due_at if status in ("sent", "answered") else None),
+                   answered_at=(answered_at or due_at) if answered else None,
+                   pain_average=pain_average if answered else None,
+                   pgic=pgic if answered else None,
+                   psfs_mean=psfs_mean if answered else None,
+                   kept=kept if answered else None, created_at=discharged_at,
+                   token_expires_at=due_at + timedelta(days=28)
+                   if status in ("sent", "answered") else None)
+    db.session.add(row)
+    db.session.commit()
+    return row

@@ -30,7 +30,8 @@ ACCEPT_LANGUAGE = {"en": "en-CA,en;q=0.9", "fr_CA": "fr-CA,fr;q=0.9"}
 @dataclass(frozen=True)
 class Page:
     """One full page: ``path`` opened with GET, or posted with ``data`` (a form sent back
-    with its errors). ``status`` is the answer expected."""
+    with its errors, or one whose redirect leads to the page). ``status`` is the answer
+    expected."""
     name: str
     path: str
     status: int = 200
@@ -123,7 +124,71 @@ def make_clinic(app: Flask) -> Clinic:
     clinic.step1 = page_state(_signed_in(app, people["starting"].user), 1)
     _undelivered_mail()
     _open_registration(app)
+    clinic.ids["incident"] = _privacy_incident(admin, treated.patient)
+    clinic.ids.update(_record_requests(admin, doctor, people["patient"].user))
+    followed, follow_up_ids = _followed_patient(doctor)
+    people["followed"] = Person("followed", followed)
+    clinic.ids.update(follow_up_ids)
+    clinic.ids.update(_retention_schedule(admin, doctor))
+    clinic.ids["closed"] = _closed_account()
     return clinic
+
+
+def _closed_account() -> str:
+    """A patient who closed their account (SPEC 11.1): their chart says until when the
+    record is kept."""
+    from portal.rights import closure
+    closed = make_treatable(name="Rose Leblanc")
+    assert closure.close(db.session.get(Patient, closed.patient.id)) is not None
+    return closed.patient.public_id
+
+
+def _retention_schedule(admin: User, doctor: User) -> dict[str, str]:
+    """Former patients past their retention period: one listed, one approved and waiting
+    for a second admin, one disposed of (portal/demo/retention.py)."""
+    from portal.demo import retention as retention_demo
+    return {f"disposal_{state}": public_id
+            for state, public_id in retention_demo.seed(admin, doctor).items()}
+
+
+def _followed_patient(doctor: User) -> tuple[User, dict[str, str]]:
+    """Follow-ups after discharge (SPEC 12.1): a patient discharged seven weeks ago whose
+    6-week follow-up is answered (portal/demo/followups.py), and one whose 6-week
+    follow-up was just e-mailed (by the worker's service): its link's token, and its id."""
+    from portal.demo import followups as followups_demo
+    from portal.followups import services as followups
+    from portal.models import FollowUp
+
+    answered = make_treatable(name="Paul Tremblay")
+    history(answered, [7, 6, 4, 3], practitioner=doctor)
+    done = followups_demo.seed(db.session.get(Patient, answered.patient.id), doctor)
+    followed = make_treatable(name="Anne Bouchard")
+    history(followed, [8, 6, 5, 4], practitioner=doctor)
+    [six, _twelve] = followups_demo.seed(db.session.get(Patient, followed.patient.id), doctor,
+                                        discharged_ago=timedelta(weeks=6, minutes=5))
+    followups.send_due()
+    sent = db.session.get(FollowUp, six.id)
+    assert sent is not None and sent.status == "sent"
+    return db.session.get(User, followed.id), {
+        "follow_up_token": followups.link_token(sent), "follow_up": sent.public_id,
+        "follow_up_answered_token": followups.link_token(done[0]),
+        "follow_up_patient": answered.patient.public_id}
+
+
+def _record_requests(admin: User, doctor: User, patient: User) -> dict[str, str]:
+    """The demo's requests register: an access request answered, a correction answered and
+    one open (portal/demo/requests.py)."""
+    from portal.demo import requests as requests_demo
+    made = requests_demo.seed(admin, doctor, patient)
+    return {"access_request": made.access.public_id,
+            "correction_answered": made.answered.public_id,
+            "correction_open": made.open.public_id}
+
+
+def _privacy_incident(admin: User, patient: Patient) -> str:
+    """The demo's entry of the privacy incident register, about a patient's record."""
+    from portal.demo import incidents as incidents_demo
+    return incidents_demo.seed(admin, patient).public_id
 
 
 def _open_registration(app: Flask) -> None:
@@ -191,6 +256,12 @@ def pages(clinic: Clinic) -> dict[str, list[Page]]:
             Page("confirm-email", f"/auth/confirm/{i['confirm_token']}"),
             Page("link-invalid", "/auth/reset/not-a-token", 404),
             Page("error-404", "/no-such-page", 404),
+            Page("follow-up-form", f"/follow-up/{i['follow_up_token']}"),
+            Page("follow-up-form-errors", f"/follow-up/{i['follow_up_token']}", 422,
+                 {"pain_average": "11"}),
+            Page("follow-up-decline", f"/follow-up/{i['follow_up_token']}/decline"),
+            Page("follow-up-answered", f"/follow-up/{i['follow_up_answered_token']}"),
+            Page("follow-up-link-invalid", "/follow-up/not-a-token", 404),
             Page("error-400-expired-form", "/auth/login", 400, {"email": "a@b.c"}, csrf=False),
         ],
         "mfa": [Page("mfa", "/auth/mfa")],
@@ -222,6 +293,26 @@ def pages(clinic: Clinic) -> dict[str, list[Page]]:
             Page("progress", "/me/progress"),
             Page("problem", "/me/problem"),
             Page("account-patient-treated", "/auth/account"),
+            Page("correction-request", "/me/record/correction"),
+            Page("correction-request-errors", "/me/record/correction", 422,
+                 {"subject": "general", "detail": "", "password": ""}),
+            # My record (SPEC 11.1): the hub, the password asked (and refused empty), then
+            # the readable record it opens (the form's answer, a redirect, followed).
+            Page("my-record", "/me/record"),
+            Page("record-confirm", "/me/record/page"),
+            Page("record-confirm-errors", "/me/record/page", 422, {"password": ""}),
+            Page("record-page", "/me/record/page", 200, {"password": PASSWORD}),
+            # Withdrawing consent and closing the account need the password (SPEC 11.1).
+            Page("consent-withdraw-errors", "/me/intake/consent/withdraw", 422,
+                 {"reason": "I changed my mind.", "password": ""}),
+            Page("close-account", "/me/record/close"),
+            Page("close-account-errors", "/me/record/close", 422,
+                 {"password": "", "understand": ""}),
+        ],
+        "followed": [
+            Page("patient-home-follow-up", "/me/"),
+            Page("my-follow-ups", "/me/follow-ups"),
+            Page("follow-up-signed-in", f"/me/follow-ups/{i['follow_up']}"),
         ],
         "withdrawn": [
             Page("patient-home-withdrawn", "/me/"),
@@ -245,14 +336,41 @@ def pages(clinic: Clinic) -> dict[str, list[Page]]:
             Page("chart-invited", f"/clinic/patients/{i['invited']}/"),
             Page("chart-flagged", f"/clinic/patients/{i['flagged']}/"),
             Page("chart-withdrawn", f"/clinic/patients/{i['withdrawn']}/"),
+            Page("chart-closed", f"/clinic/patients/{i['closed']}/"),
             Page("chart-flagged-intake", f"/clinic/patients/{i['flagged']}/intake"),
+            Page("correction-answer", f"{chart}/requests/{i['correction_open']}"),
+            Page("correction-answered", f"{chart}/requests/{i['correction_answered']}"),
+            Page("correction-decline-errors",
+                 f"{chart}/requests/{i['correction_open']}/decline", 422, {"reason": ""}),
             Page("outcomes", "/clinic/outcomes"),
+            # Follow-ups on the chart, the outcomes report to share (SPEC 12.1).
+            Page("chart-follow-ups", f"/clinic/patients/{i['follow_up_patient']}/"),
+            Page("outcomes-report", "/clinic/outcomes/report"),
+            Page("outcomes-report-period", "/clinic/outcomes/report?from=2025-01-01&to=2030-12-31"),
+            Page("outcomes-report-errors", "/clinic/outcomes/report?from=2026-12-01&to=2026-01-01",
+                 422),
+            Page("legal-hold", f"{chart}/legal-hold"),
+            Page("legal-hold-errors", f"{chart}/legal-hold", 422, {"reason": ""}),
             Page("account-staff", "/auth/account"),
         ],
         "admin": [
             Page("admin-home", "/admin/"),
             Page("audit", "/admin/audit"),
             Page("audit-search", f"/admin/audit?patient={i['treated']}"),
+            Page("incidents", "/admin/incidents"),
+            Page("incident-new", "/admin/incidents/new"),
+            Page("incident-new-errors", "/admin/incidents/new", 422,
+                 {"discovered_day": "2999-01-01", "people_affected": "many"}),
+            Page("incident", f"/admin/incidents/{i['incident']}"),
+            Page("requests", "/admin/requests?state=all"),
+            Page("request-new", "/admin/requests/new"),
+            Page("request-new-errors", "/admin/requests/new", 422,
+                 {"patient": "", "kind": "access", "received_on": "2999-01-01"}),
+            Page("request", f"/admin/requests/{i['access_request']}"),
+            Page("request-correction", f"/admin/requests/{i['correction_open']}"),
+            Page("retention", "/admin/retention"),
+            Page("retention-errors", "/admin/retention/approve", 422,
+                 {"records": [i["disposal_listed"]], "method": "typed", "count": "7"}),
         ],
     }
 

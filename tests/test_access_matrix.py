@@ -132,6 +132,7 @@ ROUTES: dict[str, list[Case]] = {
     # Outcomes (SPEC 5.4): the report and its CSV.
     "clinic.outcomes": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
     "clinic.outcomes_csv": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
+    "clinic.outcomes_report": [Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200})],
     # Exports of one patient (SPEC 5.5): patients never, not even their own record.
     "clinic.patient_fhir": [
         Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
@@ -326,6 +327,31 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "patient": to("/me/intake/consent"), "staff": NOT_FOUND}),
         Case({"visitor": LOGIN, "patient": to("/me/intake/consent"), "staff": NOT_FOUND},
              method="POST"),
+    ],
+    # Closing one's account (SPEC 11.1): the page; a post without password and tick is
+    # refused by the fields. The last page is only for the browser that closed an account.
+    "rights.close_account": [
+        Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND}),
+        Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND}, method="POST"),
+    ],
+    "rights.account_closed": [Case({"all": to("/auth/login")})],
+    # My record: the hub; the page and the bundle ask for the password first (an empty one
+    # is refused by its field). There is no patient id to change: each opens one's own.
+    "rights.record": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
+    "rights.record_page": [
+        Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND}),
+        Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND}, method="POST"),
+    ],
+    "rights.record_fhir": [
+        Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND}),
+        Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND}, method="POST"),
+    ],
+    # Acknowledging a withdrawal of consent, from the chart: A withdrew nothing.
+    "rights.acknowledge_withdrawal": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": to("/clinic/patients/@record_a/")},
+             method="POST", values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
     ],
     "intake.staff_view": [
         Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},

@@ -15,7 +15,7 @@ from portal import clock, tasks
 from portal.auth import services as auth_services
 from portal.clinic import digest
 from portal.clinic_settings import current_settings
-from portal.models import IntakeResponse, OutboxMessage
+from portal.models import ConsentSignature, IntakeResponse, OutboxMessage
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
 from tests.test_mail import _closed_port
@@ -52,13 +52,22 @@ def clinic(db, app):
     rate(record(alerted, doctor, hours_ago=26, override="Digest test override"), 5, breathing=True)
     with app.test_request_context():
         auth_services.invite(doctor, "ivan.invited@example.org", "Ivan Invited", "patient")
+    # A consent signed and withdrawn, not yet acknowledged (SPEC 11.1).
+    walt = make_patient(name="Walt Withdrawn")
+    db.session.add(ConsentSignature(patient_id=walt.patient.id, consent_key="ims_consent",
+                                    consent_version=1, text_sha256="0" * 64, locale="en",
+                                    typed_name="Walt Withdrawn", signed_at=clock.now(),
+                                    withdrawn_at=clock.now()))
+    db.session.commit()
     return {"doctor": doctor,
             "names": ["Flora", "Flagged", "Ian Intake", "Clara", "Otto", "Ava Alert", "Ivan",
+                      "Walt",
                       "flora@example.org", "ivan.invited@example.org"]}
 
 
 def test_counts_reflect_each_queue(clinic):
-    assert digest.counts() == {"intake_red_flags": 1, "safety_alerts": 1, "new_intakes": 1,
+    assert digest.counts() == {"intake_red_flags": 1, "safety_alerts": 1,
+                               "consent_withdrawn": 1, "new_intakes": 1,
                                "clearances": 1, "overdue_ratings": 1, "invitations": 1}
 
 
@@ -93,7 +102,7 @@ def test_digest_goes_once_a_day_to_active_staff_in_their_language(
     html = mine.get_body(preferencelist=("html",)).get_content()
     lines = re.findall(r"^\* (.+): (\d+)$", text, flags=re.M)
     # An admin's digest also counts undelivered e-mail (none here).
-    assert [int(n) for _label, n in lines] == [1, 1, 1, 1, 1, 1, 0]
+    assert [int(n) for _label, n in lines] == [1, 1, 1, 1, 1, 1, 1, 0]
     assert lines[0][0] == "Intakes with red flags, not yet reviewed"
     assert lines[-1][0] == "Undelivered e-mails, to send again from the Administration page"
     assert mine["Subject"] == "Your daily summary from the IMS Clinic patient portal"
@@ -106,7 +115,7 @@ def test_digest_goes_once_a_day_to_active_staff_in_their_language(
     french_text = theirs.get_body(preferencelist=("plain",)).get_content()
     # A practitioner's has the worklist's counts only.
     assert len(re.findall(r"^\* (.+): (\d+)$", french_text.replace("\r\n", "\n"),
-                          flags=re.M)) == 6
+                          flags=re.M)) == 7
     assert 'lang="fr-CA"' in theirs.get_body(preferencelist=("html",)).get_content()
     assert "Ce message a été envoyé automatiquement" in french_text
     # The French subject once the catalogue has it, the English one until then.

@@ -172,6 +172,7 @@ def valid_bases(people: dict) -> dict[str, dict]:
         "clinic.invite_patient": {"name": "New Patient", "email": "new.patient@example.org"},
         "clinic.outcomes": {"practitioner": people["practitioner"].public_id, **period},
         "clinic.outcomes_csv": {"practitioner": people["practitioner"].public_id, **period},
+        "clinic.outcomes_report": {"from": "2025-01-01", "to": today},
         "clinic.patients": {"q": "Patient", "status": "in_treatment", "sort": "name"},
         "clinic.chart_discharge": {"discharge-reason": "other"},
         "core.set_language": {"lang": "fr_CA", "next": "/auth/reset"},

@@ -80,7 +80,7 @@ def test_outcomes_csv_is_whole_over_gunicorn(app, tmp_path):
     expected = [[csvexport.csv_safe(c) for c in row.cells()]
                 for row in outcome_stats.patient_outcomes(outcome_stats.OutcomeFilters())]
     assert len(expected) > outcome_stats.CSV_BATCH
-    assert everyone[0] == outcome_stats.CSV_HEADER
+    assert everyone[0] == outcome_stats.csv_header()
     assert everyone[1:] == expected
     assert period == everyone
 

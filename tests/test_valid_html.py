@@ -21,7 +21,7 @@ VNU = (Path(__file__).resolve().parent.parent
 def fetch(client, page: Page):
     if page.data is None:
         return client.get(page.path, follow_redirects=True)
-    return client.post(page.path, data=page.data, csrf=page.csrf)
+    return client.post(page.path, data=page.data, csrf=page.csrf, follow_redirects=True)
 
 
 def check(files: list[Path]) -> list[dict]:

@@ -6,9 +6,16 @@ import zoneinfo
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, SelectField, StringField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from portal import audit_words
 from portal.auth.forms import InviteForm
@@ -54,6 +61,16 @@ def plausible_phone(_form, field) -> None:
                                  "+1 604 555 0123 ext. 12."))
 
 
+class WholeNumberField(IntegerField):
+    """An integer whose unreadable value ("ten", "1.5") gets our own words."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(str(_l("Enter a whole number, in digits."))) from exc
+
+
 class SettingsForm(FlaskForm):
     # Its own id: the staff invitation form on the same page has a "name" field too, and two
     # id="name" would give the clinic's name field no label.
@@ -78,6 +95,29 @@ class SettingsForm(FlaskForm):
         _l("Patients may create their own account (with e-mail confirmation)"))
     logo = FileField(_l("Logo (optional)"), id="clinic-logo",
                      render_kw={"accept": "image/png,image/jpeg"})
+    # SPEC 11.2: the College of Physiotherapists of Ontario's Record Keeping Standard keeps
+    # records at least 10 years after the last visit; other provinces differ.
+    retention_years = WholeNumberField(
+        _l("Keep records for (years after the last visit)"),
+        validators=[InputRequired(_l("Enter a number of years, from 1 to 100.")),
+                    NumberRange(1, 100, _l("Enter a number of years, from 1 to 100."))],
+        default=10, render_kw={"inputmode": "numeric", "autocomplete": "off"})
+    # SPEC 12.1: follow-ups after discharge; empty turns one off.
+    follow_up_first_weeks = WholeNumberField(
+        _l("First follow-up after discharge (weeks)"),
+        validators=[Optional(), NumberRange(1, 104, _l("Enter a number of weeks, from 1 to "
+                                                       "104, or leave it empty."))],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"})
+    follow_up_second_weeks = WholeNumberField(
+        _l("Second follow-up after discharge (weeks)"),
+        validators=[Optional(), NumberRange(1, 104, _l("Enter a number of weeks, from 1 to "
+                                                       "104, or leave it empty."))],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"})
+
+    def validate_follow_up_second_weeks(self, field) -> None:
+        first = self.follow_up_first_weeks.data
+        if field.data is not None and first is not None and field.data <= first:
+            raise ValidationError(_l("The second follow-up must come after the first."))
 
 
 class ResendMailForm(FlaskForm):

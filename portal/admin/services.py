@@ -32,9 +32,13 @@ class SettingsChange:
     address: str | None = None
     locale: str = "en"
     logo: Logo | None = None
+    retention_years: int = 10
+    follow_up_first_weeks: int | None = 6
+    follow_up_second_weeks: int | None = 12
 
 
-_AUDITED = ("name", "phone", "address", "locale", "timezone", "self_registration")
+_AUDITED = ("name", "phone", "address", "locale", "timezone", "self_registration",
+            "retention_years", "follow_up_first_weeks", "follow_up_second_weeks")
 
 
 def update_settings(admin: User, change: SettingsChange) -> None:
@@ -46,6 +50,9 @@ def update_settings(admin: User, change: SettingsChange) -> None:
     settings.locale = change.locale
     settings.timezone = change.timezone
     settings.self_registration = change.self_registration
+    settings.retention_years = change.retention_years
+    settings.follow_up_first_weeks = change.follow_up_first_weeks
+    settings.follow_up_second_weeks = change.follow_up_second_weeks
     settings.updated_at = clock.now()
     after = {k: getattr(settings, k) for k in _AUDITED}
     changed = {k: after[k] for k in after if after[k] != before[k]}

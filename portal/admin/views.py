@@ -18,6 +18,9 @@ from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.forms import MAX_DB_INT, EmptyForm, db_int, read_get_form
 from portal.models import User
+from portal.rights import disposal as disposals
+from portal.rights import incidents
+from portal.rights import requests as register
 from portal.security import admin_required, me
 
 
@@ -29,7 +32,11 @@ def _home(invite_form=None, settings_form=None, status: int = 200):
                        invite_form=invite_form or StaffInviteForm(formdata=None),
                        settings_form=settings_form, staff=services.staff(),
                        pending=auth_services.pending_invitations("staff"),
-                       action_form=EmptyForm(), **_mail_context())
+                       action_form=EmptyForm(),
+                       incidents_outstanding=incidents.outstanding_count(),
+                       requests_overdue=register.overdue_count(),
+                       disposals_waiting=disposals.waiting_count(),
+                       **_mail_context())
 
 
 @bp.route("/")
@@ -135,7 +142,10 @@ def settings():
             services.update_settings(me(), services.SettingsChange(
                 name=form.name.data, timezone=form.timezone.data,
                 self_registration=form.self_registration.data, phone=form.phone.data,
-                address=form.address.data, locale=form.locale.data, logo=new_logo))
+                address=form.address.data, locale=form.locale.data, logo=new_logo,
+                retention_years=form.retention_years.data,
+                follow_up_first_weeks=form.follow_up_first_weeks.data,
+                follow_up_second_weeks=form.follow_up_second_weeks.data))
             flash(_("Clinic settings saved."), "success")
             return htmx.hx_redirect(url_for("admin.home"))
     return _home(settings_form=form, status=422)
@@ -166,6 +176,8 @@ MAIL_KINDS = {
     "intake_submitted": _l("Intake submitted (to staff)"),
     "safety_alert": _l("Safety alert (to staff)"),
     "staff_digest": _l("Daily staff digest"),
+    "request_answered": _l("Answer to a request about the record"),
+    "request_extended": _l("More time for a request about the record"),
 }
 
 def _mail_context() -> dict:

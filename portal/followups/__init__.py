@@ -5,3 +5,4 @@ from flask import Blueprint
 bp = Blueprint("followups", __name__)
 
 # The views register on ``bp`` when imported (below).
+from portal.followups import views  # noqa: E402,F401

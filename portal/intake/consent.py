@@ -27,9 +27,10 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from portal import audit, clock
+from portal import audit, clock, mail
 from portal.extensions import db
 from portal.intake.definitions import Consent, registry
+from portal.links import absolute_url
 from portal.models import ConsentDiscussion, ConsentSignature, IntakeResponse, Patient, User
 
 DEFAULT_CONSENT = "ims_consent"
@@ -141,9 +142,21 @@ def withdraw(patient: Patient, row: ConsentSignature, reason: str | None) -> boo
         return False
     audit.write("consent.withdrawn", patient=patient, actor=patient.user,
                 subject=f"{row.consent_key} v{row.consent_version}")
+    _notify_withdrawal(patient)
     db.session.commit()
     db.session.refresh(row)
     return True
+
+
+def _notify_withdrawal(patient: Patient) -> None:
+    """Tell the patient's practitioner (every practitioner when none is assigned), as an
+    intake sent is told: at once, in the same transaction. No name and no reason: e-mails
+    carry no health information (SPEC 6.1); the worklist shows who, until acknowledged."""
+    from portal.intake.submission import staff_to_notify  # it imports this module
+    link = absolute_url("clinic.worklist", _anchor="consent-withdrawn")
+    for person in staff_to_notify(patient):
+        mail.queue("consent_withdrawn", person.email, person.locale, name=person.name,
+                   link=link)
 
 
 # --- the consent discussion (SPEC 4.1) ----------------------------------------------------

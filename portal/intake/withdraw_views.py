@@ -12,10 +12,12 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms import PasswordField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from portal import htmx
+from portal.auth import signin
+from portal.auth.errors import AccountError, error_text
 from portal.intake import bp
 from portal.intake import consent as consents
 from portal.intake.definitions import text
@@ -27,6 +29,12 @@ class WithdrawConsentForm(FlaskForm):
     reason = TextAreaField(_l("Your reason (optional)"),
                            validators=[Optional(), Length(max=consents.REASON_MAX)],
                            render_kw={"rows": 3})
+    # A shared phone is common: the account's password, so that whoever holds a signed-in
+    # phone cannot withdraw for the patient (SPEC 11.1).
+    password = PasswordField(_l("Your password"),
+                             validators=[DataRequired(_l("Enter your password.")),
+                                         Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
 
 
 @bp.route("/me/intake/consent/withdraw", methods=["GET", "POST"])
@@ -38,10 +46,16 @@ def withdraw_consent(patient: Patient):
         return redirect(url_for("intake.consent"))
     form = WithdrawConsentForm()
     if request.method == "POST" and form.validate():
-        if consents.withdraw(patient, row, form.reason.data):
-            flash(_("Your consent is withdrawn. You will not receive IMS unless you sign it "
-                    "again. Your other care at the clinic goes on."), "success")
-        return htmx.hx_redirect(url_for("patient.home"))
+        try:
+            signin.check_current_password(patient.user, form.password.data,
+                                          "consent_withdrawal")
+        except AccountError as exc:
+            form.password.errors = [error_text(exc)]
+        else:
+            if consents.withdraw(patient, row, form.reason.data):
+                flash(_("Your consent is withdrawn. You will not receive IMS unless you sign "
+                        "it again. Your other care at the clinic goes on."), "success")
+            return htmx.hx_redirect(url_for("patient.home"))
     return htmx.render("intake/withdraw_consent.html", status=422 if form.errors else 200,
                        form=form, consent=current, signature=row, locale=page_locale(),
                        text=text)

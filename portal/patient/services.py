@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from portal.documents import services as documents
+from portal.followups import services as followups
 from portal.intake import consent as intake_consent
 from portal.intake import services as intake
 from portal.models import Patient
@@ -21,6 +22,11 @@ class Todo:
 
 def todos(patient: Patient) -> list[Todo]:
     items: list[Todo] = []
+    # Follow-up questions after discharge (SPEC 12.1), while their link is valid.
+    for follow_up in followups.open_for(patient):
+        items.append(Todo("follow_up", "followups.answer_signed_in",
+                          detail={"public_id": follow_up.public_id, "weeks": follow_up.weeks,
+                                  "until": follow_up.token_expires_at}))
     # Sessions to rate (SPEC 4.2) first: each has a closing date, and one whose rating
     # opens tomorrow says from when.
     for session in treatment.to_rate(patient):

@@ -4,6 +4,7 @@ from flask import abort
 from flask_login import current_user
 
 from portal import htmx
+from portal.followups import services as followups
 from portal.patient import bp, services
 from portal.security import patient_required
 from portal.treatment import safety
@@ -22,4 +23,5 @@ def home():
               for session in safety.to_check(patient)]
     return htmx.render("patient/home.html", patient=patient, todos=services.todos(patient),
                        checks=checks, alerts=safety.open_alerts_of(patient),
-                       problem_open=safety.latest_recent_session(patient) is not None)
+                       problem_open=safety.latest_recent_session(patient) is not None,
+                       follow_ups_page=followups.has_page(patient))

@@ -6,3 +6,10 @@ from flask import Blueprint
 bp = Blueprint("rights", __name__)
 
 # Each part's views register on ``bp`` when imported (below, one line a part).
+from portal.rights import (  # noqa: E402,F401
+    closure_views,
+    correction_answers,
+    corrections,
+    record,
+    withdrawal_views,
+)

@@ -14,7 +14,7 @@ from portal.i18n import current_locale
 from portal.intake import bodymap
 from portal.models import Patient, TreatmentSession
 from portal.security import me, own_patient, patient_for, role_required, staff_required
-from portal.treatment import bp, charts, display, forms, safety, services
+from portal.treatment import after_discharge, bp, charts, display, forms, safety, services
 
 patient_required = role_required("patient")
 
@@ -326,4 +326,6 @@ def progress():
     patient = own_patient()
     sessions = services.sessions_for(patient)
     return htmx.render("treatment/progress.html",
+                       follow_ups=after_discharge.answered(patient),
+                       follow_up_sentence=after_discharge.plain_sentence,
                        **charts.chart_context(services.progress(patient, sessions), "my"))

@@ -117,6 +117,28 @@ def _seed() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
                                  status="failed", attempts=8, created_at=clock.now(),
                                  next_attempt_at=clock.now(), last_error="550 no such user"))
     db.session.commit()
+    # Follow-ups after discharge (SPEC 12.1): one answered, one e-mailed and open.
+    from tests.pages import _followed_patient
+    followed, follow_ups = _followed_patient(_user("dr.lee@example.com"))
+    ids.update({"<follow-up-token>": follow_ups["follow_up_token"],
+                "<follow-up>": follow_ups["follow_up"],
+                "<follow-up-answered-token>": follow_ups["follow_up_answered_token"]})
+    FOLLOWED["email"] = followed.email
+    # The privacy incident register's entry (SPEC 11.2).
+    from tests.pages import _privacy_incident
+    ids["<incident>"] = _privacy_incident(_user("admin@example.com"), treated)
+    # The requests register (SPEC 11.2): an access request, a correction answered, one open.
+    from tests.pages import _record_requests
+    made = _record_requests(_user("admin@example.com"), _user("dr.lee@example.com"),
+                            _user("patient03@example.com"))
+    ids.update({"<access-request>": made["access_request"],
+                "<correction-open>": made["correction_open"]})
+    # A withdrawal of consent waiting for Dr. Lee, and an account closed (SPEC 11.1).
+    from portal.demo import withdrawals
+    from tests.pages import _closed_account
+    withdrawn = withdrawals.seed(_user("dr.lee@example.com"))
+    assert withdrawn is not None
+    ids.update({"<withdrawn>": withdrawn.public_id, "<closed>": _closed_account()})
     return staff, ids
 
 
@@ -262,7 +284,11 @@ SIGNED_OUT = [("sign-in", "/auth/login", 200),
               ("reset-password", "/auth/reset/<reset>", 200),
               ("reset-link-invalid", "/auth/reset/not-a-real-token", 404),
               ("invitation", "/auth/invite/<invite>", 200),
-              ("not-found", "/no-such-page", 404)]
+              ("not-found", "/no-such-page", 404),
+              ("follow-up-form", "/follow-up/<follow-up-token>", 200),
+              ("follow-up-decline", "/follow-up/<follow-up-token>/decline", 200),
+              ("follow-up-answered", "/follow-up/<follow-up-answered-token>", 200),
+              ("follow-up-link-invalid", "/follow-up/not-a-real-token", 404)]
 
 
 @pytest.mark.parametrize("walk", list(LANGS), indirect=True)
@@ -305,6 +331,8 @@ PATIENT = [("patient-home", "/me/", 200),
            ("progress", "/me/progress", 200),
            ("problem", "/me/problem", 200),
            ("patient-account", "/auth/account", 200),
+           ("correction-request", "/me/record/correction", 200),
+           ("close-account", "/me/record/close", 200),
            ("not-found-signed-in", "/clinic/", 404)]
 
 
@@ -316,6 +344,36 @@ def test_patient(walk: Walk):
     _judge(walk, [name for name, _p, _s in PATIENT])
 
 
+FOLLOWED: dict[str, str] = {}  # the discharged patient's e-mail, set by _seed
+FOLLOWED_PAGES = [("patient-home-follow-up", "/me/", 200),
+                  ("my-follow-ups", "/me/follow-ups", 200),
+                  ("follow-up-signed-in", "/me/follow-ups/<follow-up>", 200)]
+
+
+@pytest.mark.parametrize("walk", list(LANGS), indirect=True)
+def test_followed_patient(walk: Walk):
+    _signed_in(walk, FOLLOWED["email"], "patient")
+    for name, path, status in FOLLOWED_PAGES:
+        walk.visit(name, path, status)
+    _judge(walk, [name for name, _p, _s in FOLLOWED_PAGES])
+
+
+
+MY_RECORD = ["my-record", "record-confirm", "record-page"]
+
+
+@pytest.mark.parametrize("walk", list(LANGS), indirect=True)
+def test_patient_record(walk: Walk):
+    """My record (SPEC 11.1): the hub, the password asked, and the record it opens."""
+    _signed_in(walk, PATIENT_TREATED, "patient")
+    walk.visit("my-record", "/me/record")
+    walk.visit("record-confirm", "/me/record/page")
+    walk.page.locator("#confirm-password").fill(PASSWORD)
+    walk.page.locator("form.confirm-password button[type=submit]").click()
+    walk.page.wait_for_selector("#record-title")
+    walk.measure("record-page")
+    _judge(walk, MY_RECORD)
+
 PRACTITIONER = [("worklist", "/clinic/", 200),
                 ("patients", "/clinic/patients/", 200),
                 ("patient-search", "/clinic/patients/?q=a", 200),
@@ -325,9 +383,13 @@ PRACTITIONER = [("worklist", "/clinic/", 200),
                 ("chart-ratings", "/clinic/patients/<chart>/ratings", 200),
                 ("chart-documents", "/clinic/patients/<chart>/documents", 200),
                 ("chart-activity", "/clinic/patients/<chart>/activity", 200),
+                ("chart-withdrawal", "/clinic/patients/<withdrawn>/", 200),
+                ("chart-closed", "/clinic/patients/<closed>/", 200),
                 ("session-correct", "/clinic/sessions/<session>/correct", 200),
                 ("printable-summary", "/clinic/patients/<chart>/summary", 200),
                 ("outcomes", "/clinic/outcomes", 200),
+                ("outcomes-report", "/clinic/outcomes/report?from=2025-01-01&to=2030-12-31", 200),
+                ("correction-answer", "/clinic/patients/<chart>/requests/<correction-open>", 200),
                 ("practitioner-account", "/auth/account", 200)]
 
 
@@ -342,6 +404,12 @@ def test_practitioner(walk: Walk):
 ADMIN = [("admin-home", "/admin/", 200),
          ("audit-log", "/admin/audit", 200),
          ("audit-search", "/admin/audit?actor=dr.lee%40example.com", 200),
+         ("incidents", "/admin/incidents", 200),
+         ("incident-new", "/admin/incidents/new", 200),
+         ("incident", "/admin/incidents/<incident>", 200),
+         ("requests", "/admin/requests?state=all", 200),
+         ("request-new", "/admin/requests/new", 200),
+         ("request", "/admin/requests/<access-request>", 200),
          ("admin-account", "/auth/account", 200)]
 
 
@@ -356,8 +424,9 @@ def test_admin(walk: Walk):
 def test_known_failures_name_real_pages():
     """Each expected exception names a page this module walks, a width, a language and a
     check, with a reason."""
-    pages = {n for n, _p, _s in SIGNED_OUT + PATIENT + PRACTITIONER + ADMIN}
+    pages = {n for n, _p, _s in SIGNED_OUT + PATIENT + FOLLOWED_PAGES + PRACTITIONER + ADMIN}
     pages |= {"intake-consent", "patient-home-intake", "sign-in-code"}
+    pages |= set(MY_RECORD)
     for key, why in KNOWN.items():
         lang, width, name, check = key.split("/")
         assert lang in LANGS and int(width) in WIDTHS and check in {

@@ -19,7 +19,7 @@ from portal.extensions import db
 from portal.intake import services as intake
 from portal.models import AuditEvent, OutboxMessage, Patient, User
 from tests.conftest import Auth, CSRFClient
-from tests.factories import make_patient
+from tests.factories import make_follow_up, make_patient
 from tests.intake.helpers import make_intake
 from tests.markup import parse
 from tests.queries import grow_to, queries_for
@@ -495,6 +495,9 @@ def _course(doctor: User, rated: int, name: str) -> User:
     user = make_treatable(name=name)
     history(user, [5 - i % 3 for i in range(rated)], practitioner=doctor)
     _events(rated, user)
+    # Follow-ups after discharge (SPEC 12.1), one per 5 rated sessions: the summary lists them.
+    for i in range(rated // 5):
+        make_follow_up(user.patient, weeks=6 + i, status=("answered", "sent")[i % 2])
     return user
 
 

@@ -24,7 +24,7 @@ from portal.models import (
     User,
 )
 from portal.treatment import services
-from tests.factories import make_patient, make_practitioner
+from tests.factories import make_follow_up, make_patient, make_practitioner
 from tests.markup import parse
 from tests.queries import grow_to, queries_for
 
@@ -309,7 +309,13 @@ def test_csv_one_row_per_patient(client, staff, clinic, db):
     assert response.headers["Content-Disposition"].startswith('attachment; filename="outcomes-')
     assert response.headers["Cache-Control"] == "no-store"
     rows = _csv(response)
-    assert rows[0] == outcome_stats.CSV_HEADER
+    assert rows[0] == outcome_stats.csv_header()
+    # The follow-up columns come last (none answered here: empty).
+    base = len(outcome_stats.CSV_HEADER)
+    assert rows[0][base:] == [f"followup_{w}w_{name}" for w in (6, 12)
+                              for name in ("pain", "pgic", "kept", "answered")]
+    assert {cell for row in rows[1:] for cell in row[base:]} == {""}
+    rows = [row[:base] for row in rows]
     # Public ids are random: one that starts with "-" is a text cell like any other.
     ids = {name: csvexport.csv_safe(clinic[name].public_id) for name in clinic}
     a, b = "Dr. Avery Adams", "'=2+3 Bailey"
@@ -364,7 +370,12 @@ def test_csv_follows_the_filters_and_is_audited(client, staff, clinic, doctors, 
 def _many(db, doctors, start: int, n: int) -> None:
     for i in range(start, start + n):
         pains = [(date(2025, 4, 1 + k), max(0, 7 - k - i % 3), False) for k in range(1 + i % 4)]
-        course(db, doctors["AB"[i % 2]], 7 if i % 5 else None, pains, f"Many{i}")
+        patient = course(db, doctors["AB"[i % 2]], 7 if i % 5 else None, pains, f"Many{i}")
+        if i % 3 == 0:  # an answered follow-up after discharge (SPEC 12.1), in the period
+            make_follow_up(patient, weeks=(6, 12)[i % 2], pain_average=i % 8,
+                           improved_at_discharge=bool(i % 4),
+                           discharged_at=datetime(2025, 3, 1, tzinfo=UTC),
+                           answered_at=datetime(2025, 4, 10, 18, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("params", [{}, {"date_from": "2025-04-02", "date_to": "2025-04-30"},

@@ -16,10 +16,13 @@ from portal import clock, crypto
 from portal.auth import services as auth_services
 from portal.clinic.worklist import services as worklist
 from portal.extensions import db
+from portal.intake import consent as consents
 from portal.intake import services as intake_services
 from portal.models import (
     AccountToken,
+    ConsentSignature,
     Document,
+    FollowUp,
     IntakeResponse,
     Patient,
     SafetyReport,
@@ -30,7 +33,14 @@ from portal.models import (
 )
 from portal.treatment import services as treatment_services
 from tests.conftest import CSRFClient
-from tests.factories import PASSWORD, make_admin, make_document, make_patient, make_practitioner
+from tests.factories import (
+    PASSWORD,
+    make_admin,
+    make_document,
+    make_follow_up,
+    make_patient,
+    make_practitioner,
+)
 from tests.intake.helpers import make_intake
 from tests.markup import parse
 from tests.queries import queries_for
@@ -139,6 +149,26 @@ def clinic(app, doctor, colleague):
     their_invite = invite(colleague, "Tina Theirinvite")
     nobody = assign(make_patient(name="Una Unassigned"), None)
     make_intake(nobody)
+
+    # Follow-ups after discharge (SPEC 12.1), each answered on its due date: answered 3 days
+    # ago (listed), 20 days ago (no longer); sent and due 15 days ago (overdue), 5 days ago
+    # (not yet), 30 days ago (its link expired: no longer); a colleague's, answered yesterday.
+    now = clock.now()
+    for name, status, days in (("Fay Followup", "answered", 3), ("Olive Oldanswer", "answered", 20),
+                               ("Owen Overdue", "sent", 15), ("Sid Sent", "sent", 5),
+                               ("Ezra Expired", "sent", 30)):
+        make_follow_up(mine(make_patient(name=name)).patient, status=status,
+                       discharged_at=now - timedelta(weeks=6, days=days))
+    make_follow_up(assign(make_patient(name="Tess Theirfollowup"), colleague).patient,
+                   discharged_at=now - timedelta(weeks=6, days=1), pain_average=6)
+    # Consent withdrawn (SPEC 11.1), not yet acknowledged: mine first, then a colleague's.
+    for name, owner in (("Wes Withdrawn", doctor), ("Tom Theirwithdrawal", colleague)):
+        user = assign(make_treatable(name=name), owner)
+        review_intake(user, doctor)
+        patient = db.session.get(Patient, user.patient.id)
+        assert consents.withdraw(patient, consents.signature(patient,
+                                                             consents.current_consent()), None)
+        clock.advance(minutes=1)
     return {"worse": worse, "better": better, "late": late, "safety": safety,
             "flagged": flagged, "plain": plain, "reviewed": reviewed, "waiting": waiting,
             "accepted": accepted, "invited": invited, "joined": joined, "theirs": theirs,
@@ -172,11 +202,14 @@ def sections_of(html: str) -> dict[str, list[str]]:
 MINE = {
     # Red flags are the whole clinic's, whatever "my patients" shows (SPEC 5.1).
     "red-flags": ["Sam Safety", "Rita Redflag", "Theo Theirs"],
+    "consent-withdrawn": ["Wes Withdrawn"],
     "new-intakes": ["Nina Newintake", "Una Unassigned"],
     "clearances-to-review": ["Clara Clearance"],
     "worsening": ["Wendy Worse"],
     "ratings-overdue": ["Olga Overdue"],
     "improved": ["Ivan Improved"],
+    "follow-ups-answered": ["Fay Followup"],
+    "follow-ups-overdue": ["Owen Overdue"],
     "invitations": ["Ivy Invited"],
 }
 
@@ -185,12 +218,21 @@ def test_each_section_lists_exactly_the_right_patients(app, clinic, doctor):
     client = signed_in(app, doctor)
     html = client.get("/clinic/?who=mine").get_data(as_text=True)
     assert sections_of(html) == MINE
-    for gone in ("Rene Reviewed", "Andy Accepted", "Jo Joined", "Tina Theirinvite"):
+    for gone in ("Rene Reviewed", "Andy Accepted", "Jo Joined", "Tina Theirinvite",
+                 "Olive Oldanswer", "Sid Sent", "Ezra Expired", "Tess Theirfollowup"):
         assert gone not in html, gone
 
     everyone = sections_of(client.get("/clinic/?who=all").get_data(as_text=True))
     assert everyone["red-flags"] == ["Sam Safety", "Rita Redflag", "Theo Theirs"]
     assert everyone["invitations"] == ["Tina Theirinvite", "Ivy Invited"]  # newest first
+    assert everyone["consent-withdrawn"] == ["Wes Withdrawn", "Tom Theirwithdrawal"]
+    # Newest answer first; what each says: kept (3 from 7), not kept (6 from 7).
+    assert everyone["follow-ups-answered"] == ["Tess Theirfollowup", "Fay Followup"]
+    assert everyone["follow-ups-overdue"] == ["Owen Overdue"]
+    doc = parse(client.get("/clinic/?who=all").get_data(as_text=True))
+    answered = doc.by_id("follow-ups-answered").text
+    assert "Improvement kept" in answered and "Improvement not kept" in answered
+    assert "Average pain 3/10, baseline 7/10" in answered
     for key in ("new-intakes", "clearances-to-review", "worsening", "ratings-overdue",
                 "improved"):
         assert everyone[key] == MINE[key], key
@@ -212,10 +254,12 @@ def test_red_flags_come_first_and_counts_are_in_the_headings(app, clinic, doctor
     doc = parse(signed_in(app, doctor).get("/clinic/?who=mine").get_data(as_text=True))
     headings = [h2.text.split() for h2 in doc.find_all("h2")]
     titles = [" ".join(words[:-1]) for words in headings]
-    assert titles[:7] == ["Red flags", "New intakes to review", "Clearances to review",
+    assert titles[:10] == ["Red flags", "Consent withdrawn", "New intakes to review",
+                           "Clearances to review",
                           "Patients worsening", "Ratings overdue",
-                          "Meaningful improvement reached", "Invitations not yet accepted"]
-    assert [int(words[-1]) for words in headings[:7]] == [3, 2, 1, 1, 1, 1, 1]
+                          "Meaningful improvement reached", "Follow-ups answered",
+                          "Follow-ups overdue", "Invitations not yet accepted"]
+    assert [int(words[-1]) for words in headings[:10]] == [3, 1, 2, 1, 1, 1, 1, 1, 1, 1]
     red = doc.by_id("red-flags")
     assert "card--danger" in red.attrs["class"]
     assert "Safety check after needling" in red.text and "Chest pain" in red.text
@@ -492,6 +536,8 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
                               state, "intake_submitted"),
                           created_at=now)
         db.session.add_all([user, patient])
+        if state in (1, 2):  # consent withdrawn, not yet acknowledged (SPEC 11.1)
+            db.session.add(_withdrawn(patient, now - timedelta(minutes=i)))
         if state in (0, 1):
             db.session.add(IntakeResponse(
                 patient=patient, definition_key="ims_intake", definition_version=1,
@@ -510,6 +556,11 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
                                             latest_nprs=(8, 2)[state - 3],
                                             rated_count=2, updated_at=now))
         elif state in (5, 6):
+            # A follow-up after discharge answered lately (5) or overdue (6): SPEC 12.1.
+            # Answered within the last two weeks, or due 15 days ago and more.
+            back = timedelta(hours=i % 300)
+            db.session.add(_follow_up(patient, now - back if state == 5
+                                      else now - timedelta(days=15) - back, state == 5))
             opened = now - timedelta(hours=30)
             session = TreatmentSession(patient=patient, recorded_by_id=doctor.id,
                                        treated_at=opened, regions=[REGION], status="recorded",
@@ -530,6 +581,23 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
                                         created_at=now, expires_at=now + timedelta(days=7),
                                         created_by_id=doctor.id))
     db.session.commit()
+
+
+def _withdrawn(patient: Patient, at) -> ConsentSignature:
+    """A consent signed a year before ``at`` and withdrawn at ``at``, not yet acknowledged."""
+    return ConsentSignature(patient=patient, consent_key="ims_consent", consent_version=1,
+                            text_sha256="0" * 64, locale="en", typed_name="x",
+                            signed_at=at - timedelta(days=365), withdrawn_at=at)
+
+
+def _follow_up(patient: Patient, due, answered: bool) -> FollowUp:
+    """A follow-up after discharge due at ``due``: answered then, or sent and unanswered."""
+    return FollowUp(patient=patient, discharged_at=due - timedelta(weeks=6), weeks=6,
+                    due_at=due, status="answered" if answered else "sent", sent_at=due,
+                    answered_at=due if answered else None, baseline=7,
+                    improved_at_discharge=True, pain_average=3 if answered else None,
+                    kept=True if answered else None, created_at=due,
+                    token_expires_at=due + timedelta(days=28))
 
 
 def test_the_number_of_statements_does_not_grow_with_patients(app, doctor, colleague):
@@ -597,6 +665,16 @@ def _interleaved(n: int, doctor: User, colleague: User) -> None:
         db.session.add(TreatmentOutcome(
             patient=patient, status=status, worsening=worsening, baseline=5, latest_nprs=5,
             rated_count=2, updated_at=now - ago(i, 13, 45)))
+        # Follow-ups: answered up to 16 days ago (two weeks count), or sent and due 8 to 29
+        # days ago (two weeks make them overdue, until their link expires at 28 days).
+        if i % 2:
+            db.session.add(_follow_up(patient, now - timedelta(days=8, hours=(i * 11) % 500),
+                                      answered=False))
+        else:
+            db.session.add(_follow_up(patient, now - timedelta(hours=(i * 7) % 400),
+                                      answered=True))
+        if i % 2 == 0:  # consent withdrawn, not yet acknowledged
+            db.session.add(_withdrawn(patient, now - ago(i, 19, 70)))
         for page in range(1 + i % 2 if i % 5 in (0, 2) else 0):
             db.session.add(Document(
                 patient=patient, kind="clearance", status="pending", original_name="c.pdf",
@@ -647,6 +725,16 @@ def _expected(who: str, user: User, limit: int) -> dict[str, tuple[int, list[int
                          order=[TreatmentOutcome.updated_at.desc()])
                for key, where in (("worse", TreatmentOutcome.worsening.is_(True)),
                                   ("improved", TreatmentOutcome.status == "improved"))}
+    follow_ups = {
+        "answered": rows(FollowUp, FollowUp.status == "answered",
+                         FollowUp.answered_at >= now - timedelta(days=14),
+                         order=[FollowUp.answered_at.desc()]),
+        "overdue": rows(FollowUp, FollowUp.status == "sent",
+                        FollowUp.due_at <= now - timedelta(days=14),
+                        FollowUp.token_expires_at > now, order=[FollowUp.due_at])}
+    withdrawn = rows(ConsentSignature, ConsentSignature.withdrawn_at.is_not(None),
+                     ConsentSignature.withdrawal_seen_at.is_(None),
+                     order=[ConsentSignature.withdrawn_at])
     clearances = list(db.session.scalars(
         select(Patient.id).join(Document, Document.patient_id == Patient.id)
         .where(scope, Document.kind == "clearance", Document.status == "pending")
@@ -658,11 +746,14 @@ def _expected(who: str, user: User, limit: int) -> dict[str, tuple[int, list[int
                       Patient.status == "invited",
                       order=[AccountToken.created_at.desc(), AccountToken.id.desc()])
     return {"red-flags": (len(safety) + len(flagged), (safety[:limit] + flagged)[:limit]),
+            "consent-withdrawn": (len(withdrawn), withdrawn[:limit]),
             "new-intakes": (len(plain), plain[:limit]),
             "clearances-to-review": (len(clearances), clearances[:limit]),
             "worsening": (len(outcome["worse"]), outcome["worse"][:limit]),
             "ratings-overdue": (len(overdue), overdue[:limit]),
             "improved": (len(outcome["improved"]), outcome["improved"][:limit]),
+            "follow-ups-answered": (len(follow_ups["answered"]), follow_ups["answered"][:limit]),
+            "follow-ups-overdue": (len(follow_ups["overdue"]), follow_ups["overdue"][:limit]),
             "invitations": (len(invitations), invitations[:limit])}
 
 

@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.intake import consent as consents
 from portal.models import AuditEvent, ConsentSignature, Patient
 from tests.conftest import Auth, CSRFClient
-from tests.factories import make_patient, make_practitioner
+from tests.factories import PASSWORD, make_patient, make_practitioner
 from tests.intake.helpers import discuss_consent, make_intake
 from tests.markup import parse
 
@@ -50,9 +50,10 @@ def test_withdrawing_asks_first_then_keeps_the_reason_out_of_the_log(client, aut
     assert "Yes, withdraw my consent" in page and "No, keep my consent" in page
     assert rows(signed)[0].withdrawn_at is None
     # Without the CSRF token: refused, nothing changes.
-    assert client.post(WITHDRAW, data={"reason": REASON}, csrf=False).status_code == 400
+    assert client.post(WITHDRAW, data={"reason": REASON, "password": PASSWORD},
+                       csrf=False).status_code == 400
     assert rows(signed)[0].withdrawn_at is None
-    response = client.post(WITHDRAW, data={"reason": REASON})
+    response = client.post(WITHDRAW, data={"reason": REASON, "password": PASSWORD})
     assert response.status_code == 303 and response.location.endswith("/me/")
     row, = rows(signed)
     assert row.withdrawn_at is not None and row.withdrawal_reason == REASON
@@ -61,7 +62,7 @@ def test_withdrawing_asks_first_then_keeps_the_reason_out_of_the_log(client, aut
                                      for c in AuditEvent.__table__.columns})
     assert not consents.has_current_consent(db.session.get(Patient, signed.patient.id))
     # Once: a second post changes nothing.
-    assert client.post(WITHDRAW, data={"reason": "again"}).status_code == 302
+    assert client.post(WITHDRAW, data={"reason": "again", "password": PASSWORD}).status_code == 302
     assert len(actions(signed, "consent.withdrawn")) == 1
     home = client.get("/me/").get_data(as_text=True)
     assert "You withdrew your consent to IMS" in home and "Sign the updated consent" not in home
@@ -70,7 +71,7 @@ def test_withdrawing_asks_first_then_keeps_the_reason_out_of_the_log(client, aut
 
 def test_signing_again_after_a_withdrawal_makes_a_new_signature(app, client, auth, signed):
     auth.login(signed)
-    client.post(WITHDRAW, data={"reason": ""})
+    client.post(WITHDRAW, data={"reason": "", "password": PASSWORD})
     page = client.get("/me/intake/consent").get_data(as_text=True)
     assert "You withdrew your consent on" in page and 'name="name"' in page
     response = client.post("/me/intake/consent", data={"name": signed.name, "agree": "y"})
@@ -93,7 +94,7 @@ def test_signing_again_after_a_withdrawal_makes_a_new_signature(app, client, aut
 
 def test_staff_see_the_withdrawal_with_its_reason(app, client, auth, signed):
     auth.login(signed)
-    client.post(WITHDRAW, data={"reason": REASON})
+    client.post(WITHDRAW, data={"reason": REASON, "password": PASSWORD})
     app.test_client_class = CSRFClient
     staff = app.test_client()
     assert Auth(staff).login(make_practitioner()).status_code == 303

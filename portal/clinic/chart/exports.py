@@ -9,9 +9,10 @@ from flask_login import current_user
 
 from portal import audit, htmx
 from portal.clinic import bp
-from portal.clinic.chart import fhir, record_summary
+from portal.clinic.chart import record_summary
 from portal.extensions import db
 from portal.i18n import current_locale
+from portal.rights import fhir
 from portal.security import me, patient_for, staff_required
 from portal.treatment import display
 from portal.treatment import forms as treatment_forms

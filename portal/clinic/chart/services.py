@@ -15,6 +15,7 @@ recorded (treatment.record_session).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -29,6 +30,7 @@ from portal.clinic.chart.forms import discharge_reason_labels
 from portal.clinic.patients.services import STATUS_LABELS
 from portal.documents import services as documents
 from portal.extensions import db
+from portal.followups import services as followups
 from portal.intake import alerts as intake_alerts
 from portal.intake import consent as consents
 from portal.intake import services as intake
@@ -36,12 +38,14 @@ from portal.intake.definitions import Question, Questionnaire
 from portal.models import (
     DISCHARGE_REASONS,
     AuditEvent,
+    ConsentSignature,
     IntakeResponse,
     Patient,
     TreatmentOutcome,
     TreatmentSession,
     User,
 )
+from portal.rights import retention, withdrawal
 from portal.treatment import display
 from portal.treatment import services as treatment
 
@@ -105,6 +109,10 @@ class Header:
     outcome: TreatmentOutcome | None
     # Both parts of consent as they stand now (signed, discussed, withdrawn).
     consent: consents.State
+    # Withdrawals of consent no practitioner has acknowledged (SPEC 11.1), oldest first.
+    withdrawals: list[ConsentSignature] = field(default_factory=list)
+    # A closed account: until when the record is kept (SPEC 11.1).
+    kept_until: date | None = None
 
     @cached_property
     def alerts(self) -> intake_alerts.Alerts:
@@ -149,7 +157,9 @@ def header(patient: Patient) -> Header:
                                 .where(TreatmentOutcome.patient_id == patient.id))
     return Header(patient=patient, response=response, contact=contact(response),
                   gate=treatment.gate(patient), outcome=outcome,
-                  consent=consents.state(patient))
+                  consent=consents.state(patient), withdrawals=withdrawal.unseen(patient),
+                  kept_until=retention.retention_ends_on(patient)
+                  if patient.account_closed_at else None)
 
 
 # --- the summary tab ----------------------------------------------------------------------
@@ -234,9 +244,11 @@ def status_from_record(patient: Patient) -> str:
 
 
 def _move(patient: Patient, actor: User, when_status, to: str, action: str,
-          detail: dict[str, str], refusal: str, **values) -> None:
+          detail: dict[str, str], refusal: str, then: Callable[[], Any] | None = None,
+          **values) -> None:
     """Change the status once: a conditional UPDATE, so that two people pressing the same
-    button at once change it (and audit it) once."""
+    button at once change it (and audit it) once. ``then`` runs in the same transaction
+    (the follow-ups a discharge schedules or a re-admission cancels)."""
     result = cast(CursorResult[Any], db.session.execute(
         update(Patient).where(Patient.id == patient.id, when_status)
         .values(status=to, last_activity_at=clock.now(), **values)
@@ -245,6 +257,8 @@ def _move(patient: Patient, actor: User, when_status, to: str, action: str,
         db.session.rollback()
         raise ChartError(refusal)
     audit.write(action, patient=patient, actor=actor, detail=detail)
+    if then is not None:
+        then()
     db.session.commit()
     db.session.refresh(patient)
 
@@ -252,14 +266,19 @@ def _move(patient: Patient, actor: User, when_status, to: str, action: str,
 def discharge(patient: Patient, actor: User, reason: str) -> None:
     if reason not in DISCHARGE_REASONS:
         raise ValueError(f"unknown discharge reason {reason!r}")
+    now = clock.now()
+    weeks = followups.configured_weeks()  # read before the UPDATE (it may create the row)
     _move(patient, actor, Patient.status != "discharged", "discharged", "patient.discharged",
           {"reason": reason, "from": patient.status}, "already_discharged",
-          discharged_at=clock.now(), discharge_reason=reason)
+          then=lambda: followups.schedule(patient, actor, now, reason, weeks),
+          discharged_at=now, discharge_reason=reason)
 
 
 def readmit(patient: Patient, actor: User) -> str:
     """Back from discharge, at the status the record gives; returns it."""
     status = status_from_record(patient)
     _move(patient, actor, Patient.status == "discharged", status, "patient.readmitted",
-          {"to": status}, "not_discharged", discharged_at=None, discharge_reason=None)
+          {"to": status}, "not_discharged",
+          then=lambda: followups.cancel_pending(patient, actor, "readmitted"),
+          discharged_at=None, discharge_reason=None)
     return status

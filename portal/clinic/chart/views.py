@@ -25,7 +25,7 @@ from portal.intake import bodymap
 from portal.intake import display as intake_display
 from portal.models import Patient
 from portal.security import me, patient_for, staff_required
-from portal.treatment import charts, display
+from portal.treatment import after_discharge, charts, display
 from portal.treatment import forms as treatment_forms
 from portal.treatment import services as treatment
 
@@ -73,7 +73,8 @@ def _summary(patient: Patient, status: int = 200,
     return chart_frame.render("summary", "clinic/chart/summary.html", "clinic/chart/_summary.html",
                        status=status, patient=patient, discharge_form=discharge_form,
                        summary=summary, progress=summary.progress, pain_lines=pain_lines,
-                       display=display, bodymap=bodymap, locale=locale)
+                       display=display, bodymap=bodymap, locale=locale,
+                       follow_ups=after_discharge.for_chart(patient))
 
 
 @bp.route("/patients/<patient_id>/")

@@ -26,3 +26,18 @@ class OutcomeFilterForm(FlaskForm):
     def validate_date_to(self, field) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError(_l("The end of the period is before its start."))
+
+
+class ReportPeriodForm(FlaskForm):
+    """The shared outcomes report's period (``?from=...&to=...``, days on the clinic's
+    calendar, both ends included; either may be left out). A GET form: no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    date_from = DateField(_l("From"), validators=[Optional(), plausible_date], name="from")
+    date_to = DateField(_l("To"), validators=[Optional(), plausible_date], name="to")
+
+    def validate_date_to(self, field) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError(_l("The end of the period is before its start."))

@@ -35,6 +35,7 @@ from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from portal import audit, csvexport, outcomes
+from portal.clinic.outcomes import followups
 from portal.extensions import db
 from portal.models import (
     OutcomePoint,
@@ -132,6 +133,8 @@ class Outcomes:
     improvement_at: dict[int, int] = field(default_factory=dict)
     # Patients with the worsening alert, by status: responders ("improved") can have it.
     alert_by_status: dict[str, int] = field(default_factory=dict)
+    # Improvement kept at each follow-up delay (portal/clinic/outcomes/followups.py).
+    kept_at: list[followups.KeptAt] = field(default_factory=list)
 
     @property
     def improved(self) -> int:
@@ -180,9 +183,10 @@ def median_of_counts(counts: dict[int, int]) -> float | None:
 
 
 def compute(filters: OutcomeFilters) -> Outcomes:
-    """Two statements, whatever the number of patients."""
+    """Three statements, whatever the number of patients: the page and the shared report
+    (portal/clinic/outcomes/report.py) both show what this returns."""
     as_of = _as_of(filters)
-    result = Outcomes()
+    result = Outcomes(kept_at=followups.kept_at(filters, *_bounds(filters)))
     rows = db.session.execute(
         select(as_of.c.status, as_of.c.first_improved, as_of.c.worsening,
                func.count().label("n"))
@@ -236,6 +240,8 @@ class PatientOutcome:
     rated: int
     first_improved: int | None
     score_question: str | None = None
+    # The follow-up columns (followups.csv_header), after all the others.
+    follow_ups: tuple = ()
 
     def cells(self) -> list[object]:
         percent = self.change.percent
@@ -243,7 +249,7 @@ class PatientOutcome:
                 self.change.latest, self.change.points,
                 round(percent, 1) if percent is not None else None, self.change.status,
                 "yes" if self.worsening else "no", self.sessions, self.rated, self.first_improved,
-                self.score_question or ""]
+                self.score_question or "", *self.follow_ups]
 
 
 CSV_BATCH = 500  # rows fetched at a time while streaming
@@ -253,10 +259,16 @@ def patient_outcomes(filters: OutcomeFilters, batch: int = CSV_BATCH) -> Iterato
     """One statement, read ``batch`` rows at a time, patients in the order they joined. The
     statement (its period on the clinic's clock) is made now; the rows are read as they are
     iterated, which for the CSV is after the request (see portal.streaming)."""
-    return _outcome_rows(_outcomes_select(filters, batch))
+    weeks = followups.configured_weeks()
+    return _outcome_rows(_outcomes_select(filters, batch, weeks), weeks)
 
 
-def _outcomes_select(filters: OutcomeFilters, batch: int) -> Select:
+def csv_header() -> list[str]:
+    """CSV_HEADER, then the follow-up columns of the clinic's follow-up delays."""
+    return CSV_HEADER + followups.csv_header(followups.configured_weeks())
+
+
+def _outcomes_select(filters: OutcomeFilters, batch: int, weeks: list[int]) -> Select:
     as_of = _as_of(filters)
     _start, end = _bounds(filters)
     s = TreatmentSession
@@ -278,18 +290,20 @@ def _outcomes_select(filters: OutcomeFilters, batch: int) -> Select:
             .outerjoin(counted, counted.c.patient_id == as_of.c.patient_id)
             .order_by(Patient.id)
             .execution_options(yield_per=batch))
-    return stmt
+    return followups.add_columns(stmt, as_of.c.patient_id, weeks, end)
 
 
-def _outcome_rows(stmt: Select) -> Iterator[PatientOutcome]:
+def _outcome_rows(stmt: Select, weeks: list[int]) -> Iterator[PatientOutcome]:
     for row in db.session.execute(stmt):
         change = outcomes.NprsChange(row.status, row.baseline, row.pain, row.previous)
         yield PatientOutcome(row.public_id, row.practitioner, change, bool(row.worsening),
-                             row.sessions, row.rated, row.first_improved, row.score_question)
+                             row.sessions, row.rated, row.first_improved, row.score_question,
+                             followups.cells(row, weeks))
 
 
 def outcomes_csv(filters: OutcomeFilters) -> Iterator[str]:
-    return csvexport.stream(CSV_HEADER, (row.cells() for row in patient_outcomes(filters)))
+    return csvexport.stream(csv_header(),
+                            (row.cells() for row in patient_outcomes(filters)))
 
 
 def record_export(viewer: User, filters: OutcomeFilters) -> None:

@@ -52,12 +52,23 @@ def _status_labels() -> list[tuple[str, str]]:
             for s, label in labels]
 
 
+def _report_args(filters: outcome_stats.OutcomeFilters | None) -> dict[str, str]:
+    """The shared report's address for the same period (its arguments are ``from`` and
+    ``to``; it is the clinic's, whatever the practitioner chosen)."""
+    if filters is None:
+        return {}
+    args = {"from": filters.date_from.isoformat() if filters.date_from else "",
+            "to": filters.date_to.isoformat() if filters.date_to else ""}
+    return {k: v for k, v in args.items() if v}
+
+
 def _page(form, filters, args):
     result = outcome_stats.compute(filters) if filters is not None else None
     return htmx.render("clinic/outcomes.html", "clinic/_outcomes.html",
                        status=200 if filters is not None else 422, form=form, result=result,
                        chart=_change_chart(result) if result is not None else None,
                        search_args=args, cap=outcome_stats.SESSION_CAP,
+                       report_args=_report_args(filters),
                        statuses=_status_labels())
 
 

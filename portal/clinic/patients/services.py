@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 from portal.extensions import db
 from portal.forms import MAX_DB_INT, db_int
 from portal.models import Patient, User
+from portal.models.patient import DISPOSED
 from portal.patient_terms import parse_term, term_condition
 from portal.searchtext import fold
 
@@ -80,6 +81,8 @@ class PatientRow:
     pain_change: int | None
     phone: str | None
     date_of_birth: date | None
+    # The patient closed their account (SPEC 11.1): the record stays listed, marked.
+    account_closed_at: datetime | None = None
 
     @property
     def status_label(self) -> str:
@@ -144,12 +147,16 @@ def _filtered(filters: PatientFilters) -> Select:
     stmt = (select(Patient.id, Patient.public_id, User.name, User.email, Patient.status,
                    Patient.last_activity_at.label("activity_at"),
                    practitioner.name.label("practitioner_name"), Patient.pain_change,
-                   Patient.phone, Patient.date_of_birth)
+                   Patient.phone, Patient.date_of_birth, Patient.account_closed_at)
             .join(User, User.id == Patient.user_id)
             .outerjoin(practitioner, practitioner.id == Patient.practitioner_id))
     condition = term_condition(parse_term(filters.q))
     if condition is not None:
+        # A record disposed of has nothing a term can match (no search text, phone or
+        # date of birth left): the term alone keeps it out.
         stmt = stmt.where(condition)
+    elif not filters.status:
+        stmt = stmt.where(Patient.status != DISPOSED)
     if filters.status:
         stmt = stmt.where(Patient.status == filters.status)
     if filters.practitioner:

@@ -11,13 +11,20 @@ The sections, in this order:
    section, because both mean "see this patient before anything else"; the safety reports
    lead because they are acute. An intake with red flags is listed here only, not again
    under new intakes, so that each thing to do appears once.
+1b. ``consent-withdrawn``: withdrawals of consent no practitioner has acknowledged yet
+   (portal/clinic/worklist/withdrawals.py); no IMS until the patient signs again.
 2. ``new-intakes``: intakes sent, not yet reviewed, without a red flag; oldest first.
 3. ``clearances-to-review``: one line per patient with a clearance waiting; oldest first.
+3b. ``correction-requests``: correction requests not answered yet, the one due first at the
+   top, overdue ones marked (portal/clinic/worklist/requests.py).
 4. ``worsening``, 5. ``ratings-overdue``, 6. ``improved``: from the stored outcome of each
    patient in treatment (portal/outcomes.py holds the thresholds; a responder with the
    worsening alert is listed under both) and the rating window
    (portal/treatment/services.py). Overdue ratings are counted and listed by session (a
    patient with two sessions unrated has two lines).
+6b. ``follow-ups-answered`` and ``follow-ups-overdue``: follow-ups after discharge answered
+   in the last two weeks (newest first) and those sent and unanswered two weeks after their
+   due date (oldest first) (portal/clinic/worklist/followups.py).
 7. ``invitations``: patients invited who have not chosen a password yet; newest first.
 """
 from __future__ import annotations
@@ -44,11 +51,15 @@ class Look:
 
 LOOKS = {
     "red-flags": Look(_l("Red flags"), _l("No red flags waiting."), "danger"),
+    "consent-withdrawn": Look(_l("Consent withdrawn"),
+                              _l("No withdrawal of consent waiting."), "danger"),
     "new-intakes": Look(_l("New intakes to review"), _l("No new intakes to review."),
                         "neutral", "intake_submitted",
                         _l("Patients whose intake is submitted")),
     "clearances-to-review": Look(_l("Clearances to review"),
                                  _l("No clearances are waiting for review."), "neutral"),
+    "correction-requests": Look(_l("Correction requests"),
+                                _l("No correction request is waiting."), "warn"),
     "worsening": Look(_l("Patients worsening"), _l("No patient is worsening."), "danger",
                       "in_treatment", _l("Patients in treatment")),
     "ratings-overdue": Look(_l("Ratings overdue"), _l("No rating is overdue."), "warn",
@@ -56,6 +67,11 @@ LOOKS = {
     "improved": Look(_l("Meaningful improvement reached"),
                      _l("No patient has reached a meaningful improvement yet."), "ok",
                      "in_treatment", _l("Patients in treatment")),
+    "follow-ups-answered": Look(_l("Follow-ups answered"),
+                                _l("No follow-up answered in the last two weeks."), "ok",
+                                "discharged", _l("Patients discharged")),
+    "follow-ups-overdue": Look(_l("Follow-ups overdue"),
+                               _l("No follow-up is overdue."), "warn"),
     "invitations": Look(_l("Invitations not yet accepted"),
                         _l("Every invited patient has joined."), "neutral", "invited",
                         _l("Patients invited")),
@@ -66,13 +82,15 @@ LOOKS = {
 class Item:
     """One line: ``kind`` says what it is and which tab of the chart it opens; ``row`` is the
     safety report, intake, outcome, session or invitation behind it."""
-    kind: str  # safety, intake_flag, intake, clearance, worsening, overdue, improved, invitation
+    # safety, intake_flag, withdrawal, intake, clearance, worsening, overdue, improved,
+    # invitation
+    kind: str
     patient: Patient
     row: Any = None
     files: int = 0  # clearances: how many files wait
     since: datetime | None = None  # clearances: the oldest upload
     amended: bool = False  # intakes: corrected after sending
-    expired: bool = False  # invitations: the link no longer works
+    expired: bool = False  # invitations: the link no longer works; corrections: overdue
 
     def drawn(self) -> tuple:
         """What the line shows, for the section's version."""
@@ -86,8 +104,15 @@ class Item:
             shown = (self.files, self.since)
         elif self.kind == "overdue":
             shown = (row.id, row.treated_at, row.reminder_sent_at is not None)
+        elif self.kind == "withdrawal":
+            shown = (row.id, row.withdrawn_at)
         elif self.kind == "invitation":
             shown = (row.id, row.created_at, self.expired, row.user.email)
+        elif self.kind in ("follow_up", "follow_up_overdue"):
+            shown = (row.id, row.status, row.answered_at, row.pain_average, row.kept,
+                     row.reminded_at)
+        elif self.kind == "correction":
+            shown = (row.id, row.due, self.expired)
         else:  # worsening, improved
             shown = (row.baseline, row.latest_nprs)
         practitioner = self.patient.practitioner

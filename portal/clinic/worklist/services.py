@@ -61,8 +61,10 @@ from portal.models import (
 )
 from portal.treatment import services as treatment
 
-SECTIONS = ("red-flags", "new-intakes", "clearances-to-review", "worsening",
-            "ratings-overdue", "improved", "invitations")
+SECTIONS = ("red-flags", "consent-withdrawn", "new-intakes", "clearances-to-review",
+            "correction-requests", "worsening",
+            "ratings-overdue", "improved", "follow-ups-answered", "follow-ups-overdue",
+            "invitations")
 WHO = ("mine", "all")
 
 # What the views, the digest and the tests use; the scope and the sections' looks live in
@@ -371,10 +373,16 @@ def _sections(scope: Scope, keys, now: datetime, limit: int) -> dict[str, tuple[
         safety, alerts = _list_safety(clinic, now, limit)
         flagged, intakes_flagged = intakes[True]
         found["red-flags"] = (safety + flagged, (alerts + intakes_flagged)[:limit])
+    if "consent-withdrawn" in keys:
+        from portal.clinic.worklist import withdrawals  # it builds on this module
+        found["consent-withdrawn"] = withdrawals.listed(scope, now, limit)
     if "new-intakes" in keys and "new-intakes" not in found:
         found["new-intakes"] = _list_intakes((False,), scope, now, limit)[False]
     if "clearances-to-review" in keys:
         found["clearances-to-review"] = _list_clearances(scope, now, limit)
+    if "correction-requests" in keys:
+        from portal.clinic.worklist import requests  # it builds on this module
+        found["correction-requests"] = requests.listed(scope, now, limit)
     treated = tuple(key for key in ("worsening", "improved") if key in keys)
     if treated:
         lines = _list_outcomes(treated, scope, now, limit)
@@ -382,6 +390,11 @@ def _sections(scope: Scope, keys, now: datetime, limit: int) -> dict[str, tuple[
         found.update({key: (numbers[key], lines[key]) for key in treated})
     if "ratings-overdue" in keys:
         found["ratings-overdue"] = _list_overdue(scope, now, limit)
+    follow_ups = tuple(key for key in ("follow-ups-answered", "follow-ups-overdue")
+                       if key in keys)
+    if follow_ups:
+        from portal.clinic.worklist import followups  # it builds on this module
+        found.update(followups.listed(follow_ups, scope, now, limit))
     if "invitations" in keys:
         found["invitations"] = _list_invitations(scope, now, limit)
     return found
@@ -397,11 +410,13 @@ def counts() -> dict[str, int]:
     """How many things wait for the whole clinic, by kind, counted by the worklist's own
     statements (the daily digest, SPEC 6.2). An intake with red flags is counted under red
     flags only, as on the worklist."""
+    from portal.clinic.worklist import withdrawals  # it builds on this module
     scope, now = Scope("all", 0), clock.now()
     intakes = _list_intakes((True, False), scope, now, 1)
     return {
         "intake_red_flags": intakes[True][0],
         "safety_alerts": _list_safety(scope, now, 1)[0],
+        "consent_withdrawn": withdrawals.listed(scope, now, 1)[0],
         "new_intakes": intakes[False][0],
         "clearances": _list_clearances(scope, now, 1)[0],
         "overdue_ratings": _list_overdue(scope, now, 1)[0],

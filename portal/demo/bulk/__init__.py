@@ -12,7 +12,8 @@ each with the data it implies:
 * in treatment and discharged: weekly sessions whose ratings improve, stay flat or worsen,
   some missed, some overdue, a few safety answers, and the TreatmentOutcome and
   OutcomePoint rows that portal.outcomes gives for those ratings; discharged ones with a
-  date and a coded reason.
+  date and a coded reason, and their follow-ups after discharge (follow_ups.py: about seven
+  in ten answered, without a draw from the seeded random).
 
 Rows go in with multi-row INSERTs, a batch at a time, one commit per batch: a hundred
 thousand patients take minutes, not hours. Clearance letters are small real PDFs, each
@@ -41,6 +42,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from portal import audit, clock, passwords
+from portal.clinic_settings import current_settings
 from portal.demo.bulk import documents, people, rows
 from portal.demo.bulk.courses import Courses
 from portal.demo.bulk.draws import Draws, Plan, slug, weighted
@@ -78,8 +80,12 @@ class Generator:
         config = current_app.config
         self.accounts = people.Accounts(self.draw, password_hash, config["INVITATION_TTL"])
         self.intakes = Intakes(self.draw, self.accounts)
+        settings = current_settings()
+        weeks = sorted({w for w in (settings.follow_up_first_weeks,
+                                    settings.follow_up_second_weeks) if w})
         self.courses = Courses(self.draw, self.intakes, config["RATING_REMINDER_AFTER"],
-                               config["RATING_WINDOW"], config["RATING_OPENS_AFTER"])
+                               config["RATING_WINDOW"], config["RATING_OPENS_AFTER"],
+                               tuple(weeks))
 
     # one patient
     def plan(self) -> Plan:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from portal import outcomes
-from portal.demo.bulk import documents
+from portal.demo.bulk import documents, follow_ups
 from portal.demo.bulk.draws import Draws, Plan, weighted
 from portal.demo.bulk.intakes import Intakes
 from portal.demo.treatment import REGION_SETS
@@ -34,8 +34,11 @@ class Courses:
     follow one trajectory from the intake's baseline pain."""
 
     def __init__(self, draw: Draws, intakes: Intakes, reminder_after: timedelta,
-                 window: timedelta, opens_after: timedelta = timedelta(hours=24)):
+                 window: timedelta, opens_after: timedelta = timedelta(hours=24),
+                 follow_up_weeks: tuple[int, ...] = ()):
         self.draw = draw
+        # The clinic's follow-up delays (SPEC 12.1): each discharge gets its follow-ups.
+        self.follow_up_weeks = list(follow_up_weeks)
         self.intakes = intakes
         self.reminder_after = reminder_after
         self.window = window
@@ -54,6 +57,7 @@ class Courses:
         at = self.draw.before_now(plan.patient["last_activity_at"] + self.draw.days(1, 21))
         plan.patient.update(discharged_at=at, last_activity_at=at,
                             discharge_reason=weighted(self.draw.rng, DISCHARGE_WEIGHTS))
+        follow_ups.plan_follow_ups(plan, self.follow_up_weeks, self.draw.now)
 
     def _treated(self, plan: Plan, phone: str, dob: date, last: datetime) -> None:
         rng = self.draw.rng

@@ -26,6 +26,8 @@ class Plan:
     outcome: dict[str, Any] | None = None
     # OutcomePoint rows, one per rating in the order of ``sessions`` (ids filled in later).
     points: list[dict[str, Any]] = field(default_factory=list)
+    # FollowUp rows after a discharge (portal/demo/bulk/follow_ups.py).
+    follow_ups: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Draws:

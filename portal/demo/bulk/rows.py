@@ -14,6 +14,7 @@ from portal.models import (
     ConsentDiscussion,
     ConsentSignature,
     Document,
+    FollowUp,
     IntakeResponse,
     OutcomePoint,
     Patient,
@@ -63,6 +64,7 @@ class _Rows:
     sessions: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     points: list[dict[str, Any]] = field(default_factory=list)
+    follow_ups: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _gather(plans: list[Plan], user_ids: list[int], patient_ids: list[int]) -> _Rows:
@@ -79,6 +81,7 @@ def _gather(plans: list[Plan], user_ids: list[int], patient_ids: list[int]) -> _
         if plan.outcome:
             rows.outcomes.append({**plan.outcome, "patient_id": patient_id})
         rows.points += [{**point, "patient_id": patient_id} for point in plan.points]
+        rows.follow_ups += [{**row, "patient_id": patient_id} for row in plan.follow_ups]
     return rows
 
 
@@ -127,6 +130,7 @@ def write(plans: list[Plan]) -> Report:
     get_storage().write_many(rows.blobs)
     _insert(Document, rows.documents)
     _write_treatment(rows)
+    _insert(FollowUp, rows.follow_ups)
     return Report(patients=len(plans), intakes=len(rows.intakes),
                   documents=len(rows.documents), sessions=len(rows.sessions),
                   ratings=sum(1 for _s, r in rows.sessions if r is not None))

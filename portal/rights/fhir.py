@@ -1,4 +1,4 @@
-"""A patient's record as a FHIR R4 Bundle (SPEC 5.5), built as plain JSON-ready dicts.
+"""A patient's record as a FHIR R4 Bundle (SPEC 5.5, 11.1), built as plain JSON-ready dicts.
 
 FHIR R4 is version 4.0.1 (https://hl7.org/fhir/R4/). The bundle is a ``collection``
 (https://hl7.org/fhir/R4/bundle.html): a set of resources kept together, not a transaction
@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
@@ -55,37 +55,29 @@ from portal.intake import fhir as definitions
 from portal.intake import services as intake
 from portal.intake.answers import visible
 from portal.intake.definitions import Question, Questionnaire
-from portal.intake.questionnaires import scoring
-from portal.intake.types.rows import Rows
 from portal.links import absolute_url
-from portal.models import Document, IntakeResponse, Patient, SessionRating
-from portal.treatment import services as treatment
+from portal.models import Document, IntakeResponse, Patient
+from portal.rights.fhir_scores import (
+    PAIN_SEVERITY,
+    SURVEY,
+    Ids,
+    instant,
+    intake_observations,
+    session_observations,
+)
+
+__all__ = ["FHIR_VERSION", "MEDIA_TYPE", "PAIN_SEVERITY", "SURVEY", "bundle", "instant"]
 
 FHIR_VERSION = definitions.FHIR_VERSION
 # The media type of FHIR JSON, with the version it follows (https://hl7.org/fhir/R4/http.html
 # "mime-type": the fhirVersion parameter names the major.minor release).
 MEDIA_TYPE = "application/fhir+json; fhirVersion=4.0"
 
-PAIN_SEVERITY = definitions.PAIN_SEVERITY
-SURVEY = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-          "code": "survey", "display": "Survey"}
 # RFC 3986: the identifier's value is itself a URI (here an RFC 6920 ni: name).
 URI_SYSTEM = "urn:ietf:rfc:3986"
 # The intake's answer to "sex" as FHIR administrative gender
 # (https://hl7.org/fhir/R4/valueset-administrative-gender.html).
 GENDERS = {"female": "female", "male": "male", "another": "other", "prefer_not": "unknown"}
-
-
-def instant(moment: datetime) -> str:
-    """A FHIR dateTime/instant in UTC, to the second: 2025-05-01T18:00:00Z."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-class _Ids:
-    """Stable urn:uuid ids for one clinic (the same as the served definitions have)."""
-
-    def __call__(self, kind: str, key: str) -> str:
-        return definitions.resource_id(kind, key)
 
 
 def _entry(resource: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +101,7 @@ def _by_autocomplete(definition: Questionnaire, token: str) -> Question | None:
 
 # --- Patient --------------------------------------------------------------------------------
 
-def patient_resource(ids: _Ids, patient: Patient, definition: Questionnaire | None,
+def patient_resource(ids: Ids, patient: Patient, definition: Questionnaire | None,
                      answers: dict[str, Any]) -> dict[str, Any]:
     user = patient.user
     resource: dict[str, Any] = {
@@ -152,7 +144,7 @@ def questionnaire_canonical(definition: Questionnaire) -> str:
     return f"{definitions.questionnaire_url(definition)}|{definition.version}"
 
 
-def questionnaire_response(ids: _Ids, response: IntakeResponse, definition: Questionnaire,
+def questionnaire_response(ids: Ids, response: IntakeResponse, definition: Questionnaire,
                            answers: dict[str, Any], patient_ref: dict[str, str],
                            locale: str) -> dict[str, Any]:
     # Each answered question's item(s), as its type writes them (portal.intake.types,
@@ -180,162 +172,6 @@ def questionnaire_response(ids: _Ids, response: IntakeResponse, definition: Ques
     }
 
 
-# --- Observations ---------------------------------------------------------------------------
-
-def score_observation(ids: _Ids, key: str, code: dict[str, Any], value: float,
-                      when: datetime, patient_ref: dict[str, str], status: str = "final",
-                      derived_from: dict[str, str] | None = None,
-                      components: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A score the patient reported, as a UCUM {score} quantity."""
-    resource: dict[str, Any] = {
-        "resourceType": "Observation", "id": ids("Observation", key),
-        "status": status,
-        "category": [{"coding": [SURVEY]}],
-        "code": code,
-        "subject": patient_ref,
-        "effectiveDateTime": instant(when),
-        # Reported by the patient: the patient is the performer.
-        "performer": [patient_ref],
-        "valueQuantity": definitions.quantity(value),
-    }
-    if derived_from is not None:
-        resource["derivedFrom"] = [derived_from]
-    if components:
-        resource["component"] = components
-    return resource
-
-
-def _pain_code(code: str, label: str) -> dict[str, Any]:
-    """LOINC 72514-3 and the portal's code of the question asked."""
-    return {"coding": [PAIN_SEVERITY, definitions.score_coding(code)], "text": label}
-
-
-def _score_code(code: str, label: str | None = None) -> dict[str, Any]:
-    coding = definitions.score_coding(code)
-    return {"coding": [coding], "text": label or coding["display"]}
-
-
-def _component(code: dict[str, Any], value: Any) -> dict[str, Any]:
-    return {"code": code, "valueQuantity": definitions.quantity(value)}
-
-
-def _psfs_components(rows: Any, name: str, score: str) -> list[dict[str, Any]]:
-    """One component per rated activity (a stored PSFS answer's rows), named by the
-    patient."""
-    if not isinstance(rows, list):
-        return []
-    return [_component(_score_code("psfs-activity", str(row[name])), row[score])
-            for row in rows if isinstance(row, dict) and scoring.nprs(row.get(score)) is not None
-            and row.get(name)]
-
-
-def _intake_pain_labels() -> dict[str, str]:
-    return {"nprs_now": _("Pain now, at intake"),
-            "nprs_average": _("Average pain over the past week, at intake"),
-            "nprs_worst": _("Worst pain over the past week, at intake")}
-
-
-class _IntakeScores:
-    """The scores of one submitted intake, as Observations derived from its response."""
-
-    def __init__(self, ids: _Ids, response: IntakeResponse, definition: Questionnaire,
-                 answers: dict[str, Any], patient_ref: dict[str, str],
-                 response_ref: dict[str, str]):
-        assert response.submitted_at is not None  # a submitted response (check constraint)
-        self.ids, self.response, self.definition = ids, response, definition
-        self.answers, self.patient_ref, self.response_ref = answers, patient_ref, response_ref
-        self.when = response.submitted_at
-        self.amended = {qid for a in response.amendments for qid in a.changes}
-
-    def observation(self, key: str, code: dict[str, Any], value: float, asked: list[str],
-                    components: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        status = "amended" if self.amended.intersection(asked) else "final"
-        return score_observation(self.ids, f"{self.response.public_id}/{key}", code, value,
-                                 self.when, self.patient_ref, status=status,
-                                 derived_from=self.response_ref, components=components)
-
-    def pain(self) -> list[dict[str, Any]]:
-        out = []
-        for key, label in _intake_pain_labels().items():
-            qid = self.definition.scoring.get(key)
-            value = scoring.nprs(self.answers.get(qid)) if qid else None
-            if qid and value is not None:
-                out.append(self.observation(
-                    key, _pain_code(definitions.INTAKE_PAIN[key], label), value, [qid]))
-        return out
-
-    def peg(self) -> list[dict[str, Any]]:
-        qids = list(self.definition.scoring.get("peg", ()))
-        items = [self.answers.get(qid) for qid in qids]
-        mean = scoring.peg(*items) if len(items) == 3 else None
-        if mean is None:
-            return []
-        parts = [_component(_score_code(code), value)
-                 for code, value in zip(definitions.PEG_ITEMS, items, strict=True)]
-        return [self.observation("peg", _score_code("peg"), mean, qids, parts)]
-
-    def psfs(self) -> list[dict[str, Any]]:
-        question = self.definition.questions.get(self.definition.scoring.get("psfs", ""))
-        if not isinstance(question, Rows) or question.score_column is None:
-            return []
-        rows = self.answers.get(question.id)
-        mean = scoring.psfs(question.scores(rows))
-        if mean is None:
-            return []
-        parts = _psfs_components(rows, question.name_column.id, question.score_column.id)
-        return [self.observation("psfs", _score_code("psfs"), mean, [question.id], parts)]
-
-
-def intake_observations(ids: _Ids, response: IntakeResponse, definition: Questionnaire,
-                        answers: dict[str, Any], patient_ref: dict[str, str],
-                        response_ref: dict[str, str]) -> list[dict[str, Any]]:
-    scores = _IntakeScores(ids, response, definition, answers, patient_ref, response_ref)
-    return scores.pain() + scores.peg() + scores.psfs()
-
-
-def _rating_status(rating: SessionRating) -> str:
-    return "amended" if rating.updated_at > rating.created_at else "final"
-
-
-def _follow_up_code(rating: SessionRating, number: int) -> dict[str, Any]:
-    """The question the rating's follow-up score answered, as its own code: the average
-    pain over the past 24 hours (IMMPACT's core measure: Dworkin et al., Pain
-    2005;113:9-19), or for ratings stored before it was asked, the pain at the time of
-    rating ("nprs-session")."""
-    if rating.score_question == "average_24h":
-        return _pain_code("nprs-session-average-24h",
-                          _("Average pain over the past 24 hours, session %(n)d", n=number))
-    return _pain_code("nprs-session", _("Pain after session %(n)d", n=number))
-
-
-def session_observations(ids: _Ids, patient: Patient,
-                         patient_ref: dict[str, str]) -> list[dict[str, Any]]:
-    """Each counted session's follow-up score (coded by the question it answered), its pain
-    now when that was asked apart, and its PSFS when the rating asked it again."""
-    out = []
-    for rated in treatment.rated_sessions(patient):
-        rating = rated.rating
-        out.append(score_observation(
-            ids, rating.public_id, _follow_up_code(rating, rated.number),
-            rating.follow_up_score, rating.created_at, patient_ref,
-            status=_rating_status(rating)))
-        if rating.score_question == "average_24h":
-            out.append(score_observation(
-                ids, f"{rating.public_id}/now",
-                _pain_code("nprs-session-now", _("Pain now, session %(n)d", n=rated.number)),
-                rating.pain_now, rating.created_at, patient_ref,
-                status=_rating_status(rating)))
-        parts = _psfs_components(rating.psfs or [], "activity", "score")
-        if parts and rating.psfs_mean is not None:
-            out.append(score_observation(
-                ids, f"{rating.public_id}/psfs",
-                _score_code("psfs", _("Patient-Specific Functional Scale, session %(n)d",
-                                      n=rated.number)),
-                rating.psfs_mean, rating.created_at, patient_ref,
-                status=_rating_status(rating), components=parts))
-    return out
-
-
 # --- DocumentReference ----------------------------------------------------------------------
 
 def _ni(sha256_hex: str) -> str:
@@ -359,7 +195,7 @@ def _review_text(doc: Document) -> str:
     return _("waiting for review")
 
 
-def document_reference(ids: _Ids, doc: Document,
+def document_reference(ids: Ids, doc: Document,
                        patient_ref: dict[str, str]) -> dict[str, Any]:
     kind = _document_labels().get(doc.kind, doc.kind)
     assert doc.sha256 is not None  # staff see checked documents only, which have it
@@ -386,7 +222,7 @@ def document_reference(ids: _Ids, doc: Document,
 
 def bundle(patient: Patient, locale: str) -> dict[str, Any]:
     """The patient's record as a FHIR R4 collection Bundle."""
-    ids = _Ids()
+    ids = Ids()
     response = intake.submitted_response(patient)
     definition = intake.definition_for(response) if response is not None else None
     answers = intake.effective_answers(response) if response is not None else {}

@@ -1,0 +1,109 @@
+"""The privacy incident register's form (SPEC 11.2). Times are a date and a time on the
+clinic's wall clock, as everywhere in the portal; the rules that need the clock or the
+database (not in the future, patients known) are the service's
+(portal.rights.incidents.check)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, RadioField, TextAreaField, TimeField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import TextInput
+
+from portal.forms import MAX_DB_INT, plausible_date
+
+
+class _Parsed:
+    """A field whose unreadable value gets our own words, in the reader's language."""
+    unreadable = _l("This value could not be read.")
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)  # type: ignore[misc]
+        except ValueError as exc:
+            raise ValueError(str(self.unreadable)) from exc
+
+
+class DayField(_Parsed, DateField):
+    unreadable = _l("Enter the date as year-month-day, for example 2026-12-05.")
+
+
+class ClockField(_Parsed, TimeField):
+    unreadable = _l("Enter the time as hours and minutes, for example 14:30.")
+
+
+class CountField(_Parsed, IntegerField):
+    """Drawn as text with a numeric keypad: a value that is not a number comes back as
+    typed (a number input would hold an invalid value)."""
+    widget = TextInput()
+    unreadable = _l("Enter a whole number, for example 3, or leave it empty.")
+
+
+class YesNoField(RadioField):
+    """Yes or no, the first option carrying the field's id (the error summary's link)."""
+
+    def __iter__(self):
+        for index, option in enumerate(super().__iter__()):
+            if index == 0:
+                option.id = self.id
+            yield option
+
+
+_TEXT = {"rows": 4}
+
+
+class IncidentForm(FlaskForm):
+    discovered_day = DayField(_l("Date discovered"), validators=[
+        InputRequired(_l("Enter the date the incident was discovered.")), plausible_date])
+    discovered_time = ClockField(_l("Time discovered"), validators=[
+        InputRequired(_l("Enter the time the incident was discovered."))])
+    occurred_day = DayField(_l("Date it happened (optional)"),
+                            validators=[Optional(), plausible_date])
+    occurred_time = ClockField(_l("Time it happened (optional)"), validators=[Optional()])
+    description = TextAreaField(_l("What happened"), render_kw=_TEXT, validators=[
+        DataRequired(_l("Describe what happened.")), Length(max=5000)])
+    records_affected = TextAreaField(_l("Whose records"), render_kw={"rows": 2}, validators=[
+        DataRequired(_l("Say whose records were involved: their patient ids, or who they "
+                        "are as a group.")), Length(max=2000)])
+    people_affected = CountField(_l("How many people (optional)"), validators=[
+        Optional(), NumberRange(min=0, max=MAX_DB_INT,
+                                message=_l("Enter a number of people, 0 or more."))],
+        render_kw={"inputmode": "numeric"})
+    real_risk = YesNoField(_l("Real risk of significant harm"),
+                           choices=[SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))],
+                           validators=[InputRequired(_l("Choose yes or no."))])
+    risk_reasoning = TextAreaField(_l("Why"), render_kw=_TEXT, validators=[
+        DataRequired(_l("Explain why there is, or is not, a real risk of significant "
+                        "harm.")), Length(max=5000)])
+    regulator_day = DayField(_l("Date the regulator was notified"),
+                             validators=[Optional(), plausible_date])
+    regulator_time = ClockField(_l("Time the regulator was notified"), validators=[Optional()])
+    individuals_day = DayField(_l("Date the people were notified"),
+                               validators=[Optional(), plausible_date])
+    individuals_time = ClockField(_l("Time the people were notified"),
+                                  validators=[Optional()])
+    measures = TextAreaField(_l("Measures taken (optional)"), render_kw=_TEXT,
+                             validators=[Optional(), Length(max=5000)])
+
+    # Each moment of the register: its date field and its time field.
+    MOMENTS = {"discovered_at": ("discovered_day", "discovered_time"),
+               "occurred_at": ("occurred_day", "occurred_time"),
+               "regulator_notified_at": ("regulator_day", "regulator_time"),
+               "individuals_notified_at": ("individuals_day", "individuals_time")}
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields, then each optional moment whole: a date needs its time and a time
+        its date."""
+        ok = super().validate(extra_validators)
+        for day_name, time_name in list(self.MOMENTS.values())[1:]:
+            day, time_ = self[day_name], self[time_name]
+            if day.errors or time_.errors:
+                continue
+            if day.data and time_.data is None:
+                time_.errors.append(_l("Enter the time too, or leave the date empty."))
+                ok = False
+            elif time_.data and day.data is None:
+                day.errors.append(_l("Enter the date too, or leave the time empty."))
+                ok = False
+        return ok

@@ -1,0 +1,360 @@
+"""Follow-ups after discharge (SPEC 12.1): the rules and the commits.
+
+* **Scheduling**: a discharge schedules one follow-up per delay the clinic set
+  (``ClinicSettings.follow_up_first_weeks`` / ``_second_weeks``, 6 and 12 by default, NULL
+  for none), each keeping the NPRS baseline and whether the patient was a responder at
+  discharge. None when the reason is in NO_FOLLOW_UP_REASONS ("moved away", "deceased"),
+  when the patient declined follow-ups or closed their account. Re-admission cancels the
+  ones not answered yet.
+* **Sending** (``send_due``, the worker's schedule): each due follow-up is claimed by a
+  conditional UPDATE and its e-mail queued in the same transaction, so two workers or two
+  ticks at once send it once; one reminder REMINDER_AFTER later if still unanswered.
+* **The link's secret**: the raw token cannot be stored (only its SHA-256 is, in
+  ``token_hash``), yet the reminder must carry a link that works, and the first e-mail's
+  link must keep working after the reminder. So the token is derived, not drawn: an
+  HMAC-SHA256 of the follow-up's random public id under the app's SECRET_KEY
+  (``link_token``). The database alone (a stolen copy) cannot rebuild it; the worker can, at
+  send and at reminder time, and both e-mails carry the same link. Should SECRET_KEY change
+  between the two, the reminder's token no longer matches the stored hash: the hash is then
+  replaced, so the reminder's link works and the first one stops (as after any key change).
+* **Answering** once, by the link (no sign-in: the link is the key, until
+  ``token_expires_at``) or signed in; "improvement kept" is portal.outcomes' improvement
+  rule applied to the answer's pain against the baseline kept at discharge.
+* **Declining**: one click sets ``Patient.follow_ups_declined_at`` and declines every
+  follow-up not answered; it can be undone from the account page (future discharges only).
+
+Nothing here reads the request: views pass what they parsed.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from flask import current_app
+from sqlalchemy import CursorResult, select, update
+
+from portal import audit, clock, mail, outcomes
+from portal.clinic_settings import current_settings
+from portal.extensions import db
+from portal.links import absolute_url
+from portal.models import NO_FOLLOW_UP_REASONS, FollowUp, Patient, TreatmentOutcome, User
+from portal.treatment import intake_link
+from portal.treatment.outcome import baseline_for
+
+# The link works this long after the follow-up is e-mailed; the reminder goes this long
+# after the first e-mail, once.
+LINK_VALID_FOR = timedelta(days=28)
+REMINDER_AFTER = timedelta(days=7)
+# Not answered yet: what re-admission cancels and declining declines.
+PENDING = ("scheduled", "sent")
+
+
+class FollowUpError(Exception):
+    """A refusal to show to the patient; ``code`` picks the page (views)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+# --- reading (the chart, worklist, progress and outcomes read these too) ------------------
+
+def for_patient(patient: Patient) -> list[FollowUp]:
+    """Every follow-up of the patient, oldest due first (all discharges)."""
+    return list(db.session.scalars(select(FollowUp).where(FollowUp.patient_id == patient.id)
+                                   .order_by(FollowUp.due_at, FollowUp.id)))
+
+
+def is_open(follow_up: FollowUp, now: datetime | None = None) -> bool:
+    """E-mailed, not answered, and its link still valid: the questionnaire can be answered."""
+    now = now or clock.now()
+    return (follow_up.status == "sent" and follow_up.token_expires_at is not None
+            and follow_up.token_expires_at > now
+            and follow_up.patient.account_closed_at is None)
+
+
+def open_for(patient: Patient) -> list[FollowUp]:
+    """The follow-ups the patient can answer now (their home page shows them)."""
+    now = clock.now()
+    return [f for f in for_patient(patient) if is_open(f, now)]
+
+
+def has_page(patient: Patient) -> bool:
+    """Whether the patient's home links to their follow-ups page: they have had some, or
+    declined them (and may want to undo it)."""
+    return patient.follow_ups_declined_at is not None or db.session.scalar(
+        select(FollowUp.id).where(FollowUp.patient_id == patient.id,
+                                  FollowUp.status != "cancelled").limit(1)) is not None
+
+
+def find_mine(user: User, public_id: str) -> FollowUp | None:
+    """The signed-in patient's own follow-up by its public id; None for anyone else's."""
+    if user.patient is None:
+        return None
+    return db.session.scalar(select(FollowUp).where(FollowUp.public_id == public_id,
+                                                    FollowUp.patient_id == user.patient.id))
+
+
+def find_by_token(token: str) -> FollowUp | None:
+    """The follow-up an e-mailed link opens, whatever its state (the view tells an answered
+    or declined one apart from an open one); None for an unknown, malformed or expired link,
+    or a closed account."""
+    if not token or len(token) > 200:
+        return None
+    follow_up = db.session.scalar(select(FollowUp).where(
+        FollowUp.token_hash == hashlib.sha256(token.encode()).hexdigest()))
+    if follow_up is None or follow_up.token_expires_at is None:
+        return None
+    if follow_up.token_expires_at <= clock.now() or follow_up.patient.account_closed_at:
+        return None
+    return follow_up
+
+
+def psfs_activities(patient: Patient) -> list[str]:
+    """The PSFS activities named at intake, asked again in the follow-up."""
+    return [name for name, _score in intake_link.psfs_baseline(patient)]
+
+
+def kept(baseline: int | None, pain_average: int) -> bool | None:
+    """Improvement kept: portal.outcomes' improvement rule (at least 2 points and at least
+    30% below the baseline; IMMPACT, Dworkin 2008; Farrar 2001) on the follow-up's pain.
+    None when there is no baseline to compare with."""
+    if baseline is None:
+        return None
+    return outcomes.nprs_improved(baseline, pain_average)
+
+
+# --- the link's secret --------------------------------------------------------------------
+
+def link_token(follow_up: FollowUp) -> str:
+    """The secret of the follow-up's e-mailed link (see the module's docstring)."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, b"follow-up:" + follow_up.public_id.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def _link(token: str) -> str:
+    return absolute_url("followups.answer_by_link", token=token)
+
+
+def _decline_link(token: str) -> str:
+    return absolute_url("followups.decline_by_link", token=token)
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+def configured_weeks() -> list[int]:
+    """The delays the clinic set, in weeks (none, one or two; a repeated one once)."""
+    settings = current_settings()
+    weeks = [settings.follow_up_first_weeks, settings.follow_up_second_weeks]
+    return sorted({w for w in weeks if w})
+
+
+def schedule(patient: Patient, actor: User | None, discharged_at: datetime, reason: str,
+             weeks: list[int]) -> list[FollowUp]:
+    """Follow-ups for the discharge at ``discharged_at``, in the caller's transaction (the
+    discharge's); ``weeks`` from configured_weeks(), read before the discharge began."""
+    if reason in NO_FOLLOW_UP_REASONS or patient.follow_ups_declined_at is not None \
+            or patient.account_closed_at is not None or not weeks:
+        return []
+    outcome = db.session.scalar(select(TreatmentOutcome)
+                                .where(TreatmentOutcome.patient_id == patient.id))
+    baseline = outcome.baseline if outcome is not None and outcome.baseline is not None \
+        else baseline_for(patient).value
+    improved = outcome is not None and outcome.status == outcomes.IMPROVED
+    made = []
+    for w in weeks:
+        follow_up = FollowUp(patient_id=patient.id, discharged_at=discharged_at, weeks=w,
+                             due_at=discharged_at + timedelta(weeks=w), status="scheduled",
+                             baseline=baseline, improved_at_discharge=improved)
+        db.session.add(follow_up)
+        made.append(follow_up)
+    db.session.flush()
+    audit.write("follow_up.scheduled", patient=patient, actor=actor,
+                detail={"weeks": weeks})
+    return made
+
+
+def cancel_pending(patient: Patient, actor: User | None, why: str) -> int:
+    """Cancel the follow-ups not answered yet (re-admission: ``why`` "readmitted"), in the
+    caller's transaction; returns how many."""
+    result = cast(CursorResult[Any], db.session.execute(
+        update(FollowUp).where(FollowUp.patient_id == patient.id,
+                               FollowUp.status.in_(PENDING))
+        .values(status="cancelled", cancelled_at=clock.now())
+        .execution_options(synchronize_session=False)))
+    count = result.rowcount or 0
+    if count:
+        audit.write("follow_up.cancelled", patient=patient, actor=actor,
+                    detail={"reason": why, "count": count})
+    return count
+
+
+# --- sending (the worker) -----------------------------------------------------------------
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    reminded: int = 0
+
+
+def _mail_allowed():
+    return (Patient.follow_ups_declined_at.is_(None), Patient.account_closed_at.is_(None),
+            User.active.is_(True))
+
+
+def send_due(limit: int = 500) -> SendReport:
+    """E-mail the follow-ups that are due, and the reminders, each exactly once."""
+    report = SendReport()
+    now = clock.now()
+    due = list(db.session.scalars(
+        select(FollowUp.id).join(Patient, Patient.id == FollowUp.patient_id)
+        .join(User, User.id == Patient.user_id)
+        .where(FollowUp.status == "scheduled", FollowUp.due_at <= now, *_mail_allowed())
+        .order_by(FollowUp.due_at).limit(limit)))
+    for follow_up_id in due:
+        report.sent += _send_one(follow_up_id, now)
+    remind = list(db.session.scalars(
+        select(FollowUp.id).join(Patient, Patient.id == FollowUp.patient_id)
+        .join(User, User.id == Patient.user_id)
+        .where(FollowUp.status == "sent", FollowUp.reminded_at.is_(None),
+               FollowUp.sent_at <= now - REMINDER_AFTER, FollowUp.token_expires_at > now,
+               *_mail_allowed())
+        .order_by(FollowUp.sent_at).limit(limit)))
+    for follow_up_id in remind:
+        report.reminded += _remind_one(follow_up_id, now)
+    db.session.commit()
+    return report
+
+
+def _claim(follow_up_id: int, where, **values) -> FollowUp | None:
+    claimed = cast(CursorResult[Any], db.session.execute(
+        update(FollowUp).where(FollowUp.id == follow_up_id, *where).values(**values)
+        .execution_options(synchronize_session=False)))
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        return None
+    follow_up = db.session.get(FollowUp, follow_up_id)
+    if follow_up is not None:
+        db.session.refresh(follow_up)
+    return follow_up
+
+
+def _send_one(follow_up_id: int, now: datetime) -> int:
+    follow_up = db.session.get(FollowUp, follow_up_id)
+    if follow_up is None:
+        return 0
+    token = link_token(follow_up)
+    claimed = _claim(follow_up_id, (FollowUp.status == "scheduled",), status="sent",
+                     sent_at=now, token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                     token_expires_at=now + LINK_VALID_FOR)
+    if claimed is None:
+        return 0
+    _queue_mail("follow_up", claimed, token)
+    audit.write("follow_up.sent", patient=claimed.patient, detail={"weeks": claimed.weeks})
+    db.session.commit()
+    return 1
+
+
+def _remind_one(follow_up_id: int, now: datetime) -> int:
+    claimed = _claim(follow_up_id, (FollowUp.status == "sent", FollowUp.reminded_at.is_(None)),
+                     reminded_at=now)
+    if claimed is None:
+        return 0
+    token = link_token(claimed)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    if claimed.token_hash != digest:  # SECRET_KEY changed since the first e-mail
+        claimed.token_hash = digest
+    _queue_mail("follow_up_reminder", claimed, token)
+    audit.write("follow_up.reminded", patient=claimed.patient, detail={"weeks": claimed.weeks})
+    db.session.commit()
+    return 1
+
+
+def _queue_mail(kind: str, follow_up: FollowUp, token: str) -> None:
+    """In the patient's language; no health information (portal.mail), only the links."""
+    user = follow_up.patient.user
+    mail.queue(kind, user.email, user.locale, name=user.name, link=_link(token),
+               decline_link=_decline_link(token))
+
+
+# --- answering ----------------------------------------------------------------------------
+
+@dataclass
+class Answer:
+    pain_average: int
+    pgic: int
+    # [{"activity": ..., "score": 0-10}] for the intake's activities; None when there are none.
+    psfs: list[dict[str, Any]] | None = None
+
+
+def answer(follow_up: FollowUp, given: Answer, actor: User | None, via: str) -> FollowUp:
+    """Record the answers once (``via``: "link" or "signed_in"). FollowUpError "answered"
+    when it was answered already (a second submission, two tabs), "closed" when it can no
+    longer be answered."""
+    if follow_up.status == "answered":
+        raise FollowUpError("answered")
+    if not is_open(follow_up):
+        raise FollowUpError("closed")
+    now = clock.now()
+    psfs_mean = outcomes.mean(item["score"] for item in given.psfs) if given.psfs else None
+    claimed = _claim(follow_up.id, (FollowUp.status == "sent",), status="answered",
+                     answered_at=now, pain_average=given.pain_average, pgic=given.pgic,
+                     psfs=given.psfs, psfs_mean=psfs_mean,
+                     kept=kept(follow_up.baseline, given.pain_average))
+    if claimed is None:
+        db.session.refresh(follow_up)
+        raise FollowUpError("answered" if follow_up.status == "answered" else "closed")
+    # The answers are health data: the log says only that it was answered, and how.
+    audit.write("follow_up.answered", patient=claimed.patient, actor=actor,
+                detail={"weeks": claimed.weeks, "through": via})
+    claimed.patient.last_activity_at = now
+    db.session.commit()
+    return claimed
+
+
+# --- declining ----------------------------------------------------------------------------
+
+def decline(patient: Patient, actor: User | None, via: str) -> int:
+    """No more follow-ups: every one not answered is declined, none is scheduled at a later
+    discharge. Returns how many were declined (0 when already declined: nothing twice)."""
+    now = clock.now()
+    marked = cast(CursorResult[Any], db.session.execute(
+        update(Patient).where(Patient.id == patient.id,
+                              Patient.follow_ups_declined_at.is_(None))
+        .values(follow_ups_declined_at=now)
+        .execution_options(synchronize_session=False)))
+    if marked.rowcount != 1:
+        db.session.rollback()
+        return 0
+    result = cast(CursorResult[Any], db.session.execute(
+        update(FollowUp).where(FollowUp.patient_id == patient.id,
+                               FollowUp.status.in_(PENDING))
+        .values(status="declined")
+        .execution_options(synchronize_session=False)))
+    count = result.rowcount or 0
+    audit.write("follow_up.declined", patient=patient, actor=actor,
+                detail={"through": via, "count": count})
+    db.session.commit()
+    db.session.refresh(patient)
+    return count
+
+
+def undo_decline(patient: Patient, actor: User) -> bool:
+    """Follow-ups welcome again, from the next discharge (the declined ones stay declined)."""
+    result = cast(CursorResult[Any], db.session.execute(
+        update(Patient).where(Patient.id == patient.id,
+                              Patient.follow_ups_declined_at.is_not(None))
+        .values(follow_ups_declined_at=None)
+        .execution_options(synchronize_session=False)))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    audit.write("follow_up.accepted_again", patient=patient, actor=actor)
+    db.session.commit()
+    db.session.refresh(patient)
+    return True

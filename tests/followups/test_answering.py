@@ -1,0 +1,232 @@
+"""Answering a follow-up (SPEC 12.1): by the e-mailed link without signing in, or signed in;
+once; "improvement kept" is portal.outcomes' rule on the answer; an unknown, expired or
+closed account's link is a 404 page, another patient's follow-up a 404; declining is one
+click and stops everything not answered."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal import clock
+from portal.extensions import db
+from portal.followups import services
+from portal.models import AuditEvent, Patient
+from tests.followups.helpers import (
+    discharge,
+    follow_up_mails,
+    follow_ups_of,
+    links,
+    path_of,
+    send_and_deliver,
+    treated,
+)
+from tests.markup import parse
+from tests.treatment.conftest import signed_in
+
+ANSWERS = {"pain_average": "4", "pgic": "2", "psfs_0": "7", "psfs_1": "8"}
+
+
+@pytest.fixture
+def sent(mail_app, smtp_server):
+    """A patient (baseline 6, activities "Lifting groceries" and "Gardening") discharged six
+    weeks ago, the 6-week follow-up e-mailed: (user, answer path, decline path)."""
+    user = treated()
+    discharge(user)
+    clock.advance(weeks=6, minutes=1)
+    assert send_and_deliver().sent == 1
+    answer, decline = links(follow_up_mails(smtp_server)[0])
+    return user, path_of(answer), path_of(decline)
+
+
+def test_answer_by_the_link_without_signing_in(sent, client):
+    user, answer, _decline = sent
+    page = client.get(answer).get_data(as_text=True)
+    assert "Lifting groceries" in page and "Gardening" in page
+    assert user.name not in page  # the link shows the questions, not who they are for
+    response = client.post(answer, data=ANSWERS)
+    assert response.status_code == 303 and response.location.endswith(answer)
+    row = follow_ups_of(user)[0]
+    assert row.status == "answered" and row.answered_at is not None
+    assert (row.pain_average, row.pgic, row.psfs_mean) == (4, 2, 7.5)
+    assert row.psfs == [{"activity": "Lifting groceries", "score": 7},
+                        {"activity": "Gardening", "score": 8}]
+    # 6 -> 4: 2 points and 33% below the baseline: the improvement is kept.
+    assert row.kept is True
+    thanks = client.get(answer).get_data(as_text=True)
+    assert "Your answers are saved" in thanks
+    event = db.session.scalar(select(AuditEvent)
+                              .where(AuditEvent.action == "follow_up.answered"))
+    assert event.patient_id == user.patient.id and '"through": "link"' in event.detail
+    assert "pain" not in event.detail
+
+
+def test_a_second_submission_is_politely_refused(sent, client):
+    user, answer, _decline = sent
+    client.get(answer)
+    assert client.post(answer, data=ANSWERS).status_code == 303
+    again = client.post(answer, data={**ANSWERS, "pain_average": "9"})
+    assert again.status_code == 200
+    assert "These questions were answered on" in again.get_data(as_text=True)
+    assert follow_ups_of(user)[0].pain_average == 4
+    assert db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "follow_up.answered").offset(1)) is None
+
+
+def test_a_missing_answer_is_shown_by_its_field_and_nothing_is_saved(sent, client):
+    user, answer, _decline = sent
+    client.get(answer)
+    response = client.post(answer, data={"pain_average": "4", "psfs_0": "7"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Choose how your pain has changed since you started." in page
+    assert "Choose a number from 0 to 10 for this activity." in page
+    doc = parse(page)
+    # What was chosen stays chosen.
+    assert "checked" in doc.find_all("input", name="pain_average", value="4")[0].attrs
+    assert "checked" in doc.find_all("input", name="psfs_0", value="7")[0].attrs
+    assert follow_ups_of(user)[0].status == "sent"
+
+
+@pytest.mark.parametrize("value", ["11", "-1", "x"])
+def test_a_value_off_the_scale_is_refused(sent, client, value):
+    user, answer, _decline = sent
+    client.get(answer)
+    assert client.post(answer, data={**ANSWERS, "pain_average": value}).status_code == 422
+    assert follow_ups_of(user)[0].status == "sent"
+
+
+def test_unknown_and_expired_links_are_a_404_page(sent, client):
+    user, answer, decline = sent
+    for path in ("/follow-up/not-a-token", answer[:-3], answer + "x"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "This link no longer works" in response.get_data(as_text=True)
+    clock.advance(days=services.LINK_VALID_FOR.days, minutes=1)
+    for path in (answer, decline):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "Lifting groceries" not in response.get_data(as_text=True)
+    assert client.post(answer, data=ANSWERS).status_code == 404
+    assert follow_ups_of(user)[0].status == "sent"
+
+
+def test_a_closed_accounts_link_is_a_404_page(sent, client):
+    user, answer, _decline = sent
+    patient = db.session.get(Patient, user.patient.id)
+    patient.account_closed_at = clock.now()
+    db.session.commit()
+    assert client.get(answer).status_code == 404
+
+
+def test_answer_signed_in_from_the_home_page(sent, client, auth):
+    user, _answer, _decline = sent
+    row = follow_ups_of(user)[0]
+    auth.login(user)
+    home = client.get("/me/").get_data(as_text=True)
+    mine = f"/me/follow-ups/{row.public_id}"
+    assert mine in home and 'href="/me/follow-ups"' in home
+    assert "Lifting groceries" in client.get(mine).get_data(as_text=True)
+    assert client.post(mine, data={**ANSWERS, "pain_average": "5"}).status_code == 303
+    row = follow_ups_of(user)[0]
+    # 6 -> 5: one point, not kept.
+    assert row.status == "answered" and row.pain_average == 5 and row.kept is False
+    assert mine not in client.get("/me/").get_data(as_text=True)
+    assert "These questions were answered on" in client.get(mine).get_data(as_text=True)
+
+
+def test_another_patients_follow_up_is_a_404(sent, app):
+    user, _answer, _decline = sent
+    row = follow_ups_of(user)[0]
+    scheduled = follow_ups_of(user)[1]
+    other = treated(name="Other Patient")
+    client = signed_in(app, other)
+    assert client.get(f"/me/follow-ups/{row.public_id}").status_code == 404
+    assert client.post(f"/me/follow-ups/{row.public_id}", data=ANSWERS).status_code == 404
+    assert follow_ups_of(user)[0].status == "sent"
+    # Their own follow-up not sent yet is not answerable either.
+    mine = signed_in(app, user)
+    assert mine.get(f"/me/follow-ups/{scheduled.public_id}").status_code == 404
+
+
+@pytest.mark.parametrize(("baseline", "pain", "kept"), [
+    (10, 7, True),   # 3 points, exactly 30%
+    (10, 8, False),  # 2 points, 20%
+    (6, 4, True),    # 2 points, 33%
+    (9, 7, False),   # 2 points, 22%
+    (3, 2, False),   # 33%, one point
+    (3, 1, True),    # 2 points, 67%
+    (0, 0, False),
+    (None, 3, None),  # no baseline, nothing to compare
+])
+def test_kept_is_the_improvement_rule(baseline, pain, kept):
+    assert services.kept(baseline, pain) is kept
+
+
+def test_kept_is_stored_from_the_rule_at_the_boundary(sent, client):
+    user, answer, _decline = sent
+    row = follow_ups_of(user)[0]
+    row.baseline = 10
+    db.session.commit()
+    client.get(answer)
+    client.post(answer, data={**ANSWERS, "pain_average": "7"})
+    assert follow_ups_of(user)[0].kept is True
+
+
+def test_no_baseline_leaves_kept_empty(sent, client):
+    user, answer, _decline = sent
+    row = follow_ups_of(user)[0]
+    row.baseline = None
+    db.session.commit()
+    client.get(answer)
+    client.post(answer, data=ANSWERS)
+    row = follow_ups_of(user)[0]
+    assert row.status == "answered" and row.kept is None
+
+
+# --- declining ------------------------------------------------------------------------------
+
+def test_decline_with_one_click_from_the_mail(sent, client, smtp_server):
+    user, answer, decline = sent
+    page = client.get(decline)
+    assert page.status_code == 200
+    assert "Stop follow-up questions" in page.get_data(as_text=True)
+    assert follow_ups_of(user)[0].status == "sent"  # the GET changed nothing
+    assert client.post(decline, csrf=False).status_code == 400  # CSRF stays on
+    response = client.post(decline)
+    assert response.status_code == 303
+    assert "We will not send you follow-up questions any more" in \
+        client.get(decline).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Patient, user.patient.id).follow_ups_declined_at is not None
+    assert [f.status for f in follow_ups_of(user)] == ["declined", "declined"]
+    assert "You asked us not to send you follow-up questions" in \
+        client.get(answer).get_data(as_text=True)
+    assert client.post(answer, data=ANSWERS).status_code == 200
+    assert follow_ups_of(user)[0].pain_average is None
+    event = db.session.scalar(select(AuditEvent)
+                              .where(AuditEvent.action == "follow_up.declined"))
+    assert '"count": 2' in event.detail
+    # No reminder, no 12-week mail.
+    clock.advance(weeks=7)
+    report = send_and_deliver()
+    assert (report.sent, report.reminded) == (0, 0)
+    assert len(follow_up_mails(smtp_server)) == 1
+
+
+def test_decline_and_undo_signed_in(sent, client, auth):
+    user, _answer, _decline = sent
+    auth.login(user)
+    page = client.get("/me/follow-ups").get_data(as_text=True)
+    assert "Waiting for your answers" in page
+    assert client.post("/me/follow-ups/decline").status_code == 303
+    assert [f.status for f in follow_ups_of(user)] == ["declined", "declined"]
+    assert "Send me follow-up questions again" in \
+        client.get("/me/follow-ups").get_data(as_text=True)
+    assert client.post("/me/follow-ups/accept").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Patient, user.patient.id).follow_ups_declined_at is None
+    # The declined ones stay declined; the next discharge schedules again.
+    assert [f.status for f in follow_ups_of(user)] == ["declined", "declined"]
+    actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert {"follow_up.declined", "follow_up.accepted_again"} <= actions
+

@@ -1,0 +1,347 @@
+"""Disposal at the end of the retention period (SPEC 11.2): nothing of the patient remains
+but the tombstone and the audit trail, in any table (every table of the schema is looked
+at, so a table added later needs a decision here), in the documents storage, the patient
+list, the worklist, the chart and the exports; approval needs the count typed or a second
+admin; a legal hold blocks it, even one placed while the admin confirms."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import JSON, LargeBinary, String, Text, func, select
+
+from portal import clock, crypto, storage
+from portal.models import (
+    AccountToken,
+    AuditEvent,
+    Document,
+    IntakeAmendment,
+    IntakeResponse,
+    IntakeStash,
+    OutboxMessage,
+    Patient,
+    RecordDisposal,
+    RecordRequest,
+    RecoveryCode,
+    User,
+)
+from portal.rights import disposal, retention
+from tests.conftest import CSRFClient
+from tests.factories import (
+    PASSWORD,
+    make_admin,
+    make_document,
+    make_follow_up,
+    make_practitioner,
+    totp_code,
+)
+from tests.treatment.helpers import history, make_treatable, raise_alert, record
+
+NAME = "Dorothea Quillfeather"
+EMAIL = "dorothea.quillfeather@example.org"
+
+# What each table keeps of a disposed patient. "refers" tables are checked through every
+# column that refers to a patient or a user; the others as said. A new table must be added
+# here, with its decision, or the test fails.
+KEPT = {
+    "patients": "the row stays, scrubbed (the audit trail refers to it)",
+    "users": "the row stays, scrubbed",
+    "record_disposals": "the tombstone",
+    "record_requests": "the dates; the free text blanked",
+    "audit_events": "the audit trail, append-only",
+}
+OTHER = {
+    "clinic_settings": "the clinic's own",
+    "privacy_incidents": "the clinic's register; names records by public id only",
+    "stored_chunks": "the documents' blobs: checked by key",
+    "browser_sessions": "no column names the user: checked by the sign-in each carries",
+    "outbox_messages": "checked by address",
+}
+
+
+def login(client, user: User) -> None:
+    """Sign in, with the second step's code at the portal's clock (moved years ahead)."""
+    response = client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+    if user.totp_secret_plain and "/auth/mfa" in response.location:
+        response = client.post("/auth/mfa", data={"code": totp_code(user)})
+    assert response.status_code == 303 and "/auth/" not in response.location
+
+
+def _signed_in(app, user: User) -> CSRFClient:
+    app.test_client_class = CSRFClient
+    client = app.test_client()
+    login(client, user)
+    return client
+
+
+def rich_patient(app, db) -> User:
+    """A patient with something in every table a patient can reach."""
+    user = make_treatable(name=NAME, email=EMAIL)  # intake, consent, discussion, clearance
+    make_document(user, kind="imaging", name="mri-report.pdf")
+    history(user, [6, 5, 4, 3])  # sessions, ratings, outcome and its points
+    raise_alert(record(user, hours_ago=2))
+    patient = db.session.get(Patient, user.patient.id)
+    make_follow_up(patient)
+    staff = make_practitioner()
+    response = db.session.scalar(select(IntakeResponse)
+                                 .where(IntakeResponse.patient_id == patient.id))
+    amendment = IntakeAmendment(response_id=response.id, step=1, author_id=staff.id,
+                                reason="Phone number typed wrong.", changes={"phone": "1"},
+                                previous={"phone": "2"}, created_at=clock.now())
+    db.session.add(amendment)
+    db.session.flush()
+    db.session.add_all([
+        IntakeStash(patient_id=patient.id, step=2, revision=1, payload=b"stashed answers",
+                    created_at=clock.now()),
+        RecordRequest(patient_id=patient.id, kind="correction", channel="portal",
+                      subject="phone", detail=f"My phone is wrong, {NAME}",
+                      received_at=clock.now(), due_at=clock.now() + timedelta(days=30),
+                      answered_at=clock.now(), answered_by_id=staff.id, outcome="amended",
+                      response="Corrected.", amendment_id=amendment.id),
+        RecoveryCode(user_id=user.id, code_hash="0" * 64),
+        AccountToken(user_id=user.id, purpose="reset", token_hash=crypto.token_hash("t"),
+                     created_at=clock.now(), expires_at=clock.now() + timedelta(days=1)),
+        OutboxMessage(kind="password_reset", to_addr=EMAIL.upper(), subject="Reset",
+                      body_text=f"Hello {NAME}", created_at=clock.now(),
+                      next_attempt_at=clock.now()),
+    ])
+    db.session.commit()
+    _signed_in(app, user)  # a signed-in browser: user_sessions and browser_sessions rows
+    return db.session.get(User, user.id)
+
+
+def _listed_after_retention(db, patient: Patient) -> RecordDisposal:
+    clock.advance(days=366 * 11)
+    assert retention.list_due() >= 1
+    return db.session.scalar(select(RecordDisposal)
+                             .where(RecordDisposal.patient_id == patient.id))
+
+
+def _blob_keys(db, patient_id: int) -> set[str]:
+    keys = set()
+    for row in db.session.execute(select(Document.blob_key, Document.preview_key,
+                                         Document.original_key)
+                                  .where(Document.patient_id == patient_id)):
+        keys.update(k for k in row if k)
+    return keys
+
+
+def _refers(table, pid: int, uid: int) -> list:
+    conditions = []
+    for column in table.columns:
+        for fk in column.foreign_keys:
+            target = fk.column.table.name
+            if target == "patients":
+                conditions.append(column == pid)
+            elif target == "users":
+                conditions.append(column == uid)
+    return conditions
+
+
+def assert_nothing_left(db, pid: int, uid: int, keys: set[str], sids: set[str],
+                        phone: str) -> None:
+    tables = db.metadata.tables
+    assert set(tables) == set(KEPT) | set(OTHER) | {
+        name for name, table in tables.items() if _refers(table, pid, uid)
+        and name not in OTHER}, "a table without a decision in this test"
+    for name, table in tables.items():
+        if name in KEPT or name in OTHER:
+            continue
+        for condition in _refers(table, pid, uid):
+            count = db.session.scalar(select(func.count()).select_from(table).where(condition))
+            assert count == 0, f"{name}.{condition.left.name} still refers to the patient"
+    # Nothing that names the person, in any text column of any table but the audit trail.
+    for name, table in tables.items():
+        if name == "audit_events":
+            continue
+        for column in table.columns:
+            if isinstance(column.type, (String, Text)) and not isinstance(
+                    column.type, (LargeBinary, JSON)):
+                for needle in (NAME.split()[1], EMAIL.split("@")[0], phone):
+                    found = db.session.scalar(select(func.count()).select_from(table).where(
+                        func.lower(column).like(f"%{needle.lower()}%")))
+                    assert not found, f"{name}.{column.name} still holds {needle!r}"
+    assert not keys & storage.get_storage().keys(), "stored files left"
+    assert not sids & {sid for _h, sid in disposal.browser_session_sids() if sid}
+    user = db.session.get(User, uid)
+    patient = db.session.get(Patient, pid)
+    assert user.email.startswith("disposed-") and user.email.endswith("@invalid.example")
+    assert (user.name, user.password_hash, user.totp_secret, user.active) == ("", None, None,
+                                                                             False)
+    assert (patient.status, patient.phone, patient.date_of_birth, patient.search_text,
+            patient.pain_change) == ("disposed", None, None, "", None)
+    assert patient.disposed_at is not None
+    request = db.session.scalar(select(RecordRequest).where(RecordRequest.patient_id == pid))
+    assert (request.detail, request.response, request.amendment_id) == (None, None, None)
+    assert request.received_at is not None and request.answered_at is not None
+
+
+def test_disposal_leaves_nothing_but_the_tombstone_and_the_audit_trail(app, db, client):
+    user = rich_patient(app, db)
+    pid, uid = user.patient.id, user.id
+    phone = user.patient.phone
+    assert phone and user.patient.date_of_birth
+    keys = _blob_keys(db, pid)
+    assert keys and keys <= storage.get_storage().keys()
+    from portal.models import UserSession
+    sids = {sid for _h, sid in disposal.browser_session_sids() if sid}
+    assert db.session.scalar(select(func.count()).where(UserSession.user_id == uid)) == 1
+    listed = _listed_after_retention(db, user.patient)
+    events_before = db.session.scalar(select(func.count()).where(AuditEvent.patient_id == pid))
+
+    admin = make_admin(name="Ada Admin")
+    login(client, admin)
+    assert client.get("/admin/retention").status_code == 200
+    response = client.post("/admin/retention/approve", data={
+        "records": [listed.public_id], "method": "typed", "count": "1"})
+    assert response.status_code == 303
+
+    db.session.expire_all()
+    assert_nothing_left(db, pid, uid, keys, sids, phone)
+    tombstone = db.session.get(RecordDisposal, listed.id)
+    assert (tombstone.status, tombstone.confirmation, tombstone.approved_by_id,
+            tombstone.confirmed_by_id) == ("disposed", "typed_count", admin.id, admin.id)
+    assert tombstone.patient_public_id == user.patient.public_id
+    # The audit trail is whole, with the disposal at its end, and its chain intact.
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.patient_id == pid)
+                                .order_by(AuditEvent.id)).all()
+    assert len(events) == events_before + 1 and events[-1].action == "record.disposed"
+    from portal import audit
+    assert audit.verify_chain().ok
+
+    # Nowhere to be seen: list, search, worklist, chart, exports, outcomes.
+    public_id = user.patient.public_id
+    for path in ("/clinic/patients/", "/clinic/patients/?q=disposed",
+                 "/clinic/patients/?q=invalid.example", "/clinic/", "/clinic/outcomes",
+                 "/clinic/outcomes.csv"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert public_id not in page.get_data(as_text=True), path
+    for path in ("/", "fhir.json", "summary", "ratings", "activity", "legal-hold"):
+        url = f"/clinic/patients/{public_id}/{'' if path == '/' else path}"
+        assert client.get(url).status_code == 404, url
+    page = client.get("/admin/retention").get_data(as_text=True)
+    assert public_id in page and "Ada Admin" in page and NAME not in page
+
+
+@pytest.fixture
+def app_config(request, tmp_path):
+    """The database storage unless a test asks for another (``indirect`` parameter)."""
+    if getattr(request, "param", None) == "directory":
+        return {"DOCUMENT_STORAGE": "directory", "DOCUMENT_DIR": str(tmp_path / "documents")}
+    return {}
+
+
+@pytest.mark.parametrize("app_config", ["directory"], indirect=True)
+def test_the_files_are_gone_from_a_directory_storage(app, db):
+    user = make_treatable(name=NAME, email=EMAIL)
+    make_document(user, kind="imaging", name="mri-report.pdf")
+    keys = _blob_keys(db, user.patient.id)
+    root = Path(app.config["DOCUMENT_DIR"])
+    on_disk = {p.name for p in root.rglob("*") if p.is_file()}
+    assert keys and all(any(key in name for name in on_disk) for key in keys)
+    listed = _listed_after_retention(db, user.patient)
+    admin = make_admin()
+    assert disposal.approve_typed(admin, [listed], 1).done == 1
+    left = [p for p in root.rglob("*") if p.is_file() and any(k in p.name for k in keys)]
+    assert left == []
+
+
+# --- approving ----------------------------------------------------------------------------
+
+def _two_listed(db):
+    users = [make_treatable(name=f"Old Patient {i}") for i in range(2)]
+    clock.advance(days=366 * 11)
+    retention.list_due()
+    return users, [db.session.scalar(select(RecordDisposal).where(
+        RecordDisposal.patient_id == u.patient.id)) for u in users]
+
+
+def _statuses(db, rows) -> list[str]:
+    db.session.expire_all()
+    return [db.session.get(RecordDisposal, r.id).status for r in rows]
+
+
+def test_a_wrong_count_is_refused_and_changes_nothing(app, db, client):
+    users, rows = _two_listed(db)
+    login(client, make_admin())
+    for count in ("1", "", "3", "two"):
+        response = client.post("/admin/retention/approve", data={
+            "records": [r.public_id for r in rows], "method": "typed", "count": count})
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        assert 'id="disposal-count-error"' in page
+        assert page.count(" checked") >= 2  # the ticks are kept
+    assert _statuses(db, rows) == ["listed", "listed"]
+    assert all(db.session.get(Patient, u.patient.id).status != "disposed" for u in users)
+    # Nothing ticked: said so; an id that is no disposal: 404.
+    response = client.post("/admin/retention/approve", data={"method": "typed", "count": "0"})
+    assert response.status_code == 422
+    assert client.post("/admin/retention/approve", data={
+        "records": ["nope"], "method": "typed", "count": "1"}).status_code == 404
+
+
+def test_a_second_admin_confirms_and_the_first_cannot(app, db, client):
+    users, rows = _two_listed(db)
+    first, second = make_admin(name="First Admin"), make_admin(name="Second Admin")
+    login(client, first)
+    assert client.post("/admin/retention/approve", data={
+        "records": [r.public_id for r in rows], "method": "second"}).status_code == 303
+    assert _statuses(db, rows) == ["approved", "approved"]
+    response = client.post("/admin/retention/confirm",
+                           data={"records": [rows[0].public_id]})
+    assert response.status_code == 422
+    assert "another administrator must confirm" in response.get_data(as_text=True)
+    assert _statuses(db, rows) == ["approved", "approved"]
+
+    client.post("/auth/logout")
+    login(client, second)
+    page = client.get("/admin/retention").get_data(as_text=True)
+    assert "First Admin" in page
+    assert client.post("/admin/retention/confirm",
+                       data={"records": [rows[0].public_id]}).status_code == 303
+    assert _statuses(db, rows) == ["disposed", "approved"]
+    tombstone = db.session.get(RecordDisposal, rows[0].id)
+    assert (tombstone.approved_by_id, tombstone.confirmed_by_id, tombstone.confirmation) == (
+        first.id, second.id, "second_admin")
+    assert db.session.get(Patient, users[0].patient.id).status == "disposed"
+    # The other approval is withdrawn: back on the list.
+    assert client.post("/admin/retention/withdraw",
+                       data={"records": [rows[1].public_id]}).status_code == 303
+    assert _statuses(db, rows) == ["disposed", "listed"]
+
+
+def test_a_legal_hold_blocks_disposal(app, db, client):
+    users, rows = _two_listed(db)
+    first, second = make_admin(), make_admin()
+    login(client, first)
+    client.post("/admin/retention/approve", data={
+        "records": [r.public_id for r in rows], "method": "second"})
+    # A practitioner places a hold on the first from the chart: its approval is cancelled.
+    staff = _signed_in(app, make_practitioner())
+    chart = f"/clinic/patients/{users[0].patient.public_id}/legal-hold"
+    assert staff.post(chart, data={"reason": ""}).status_code == 422
+    assert staff.post(chart, data={"reason": "Claim by the insurer."}).status_code == 303
+    assert staff.post(chart + "/lift").status_code == 403  # only an admin lifts it
+    assert _statuses(db, rows) == ["cancelled", "approved"]
+    # A hold set while the second admin confirms (no cancelled listing yet): the check
+    # under the patient's lock still refuses.
+    db.session.get(Patient, users[1].patient.id).legal_hold = True
+    db.session.commit()
+    client.post("/auth/logout")
+    login(client, second)
+    response = client.post("/admin/retention/confirm",
+                           data={"records": [r.public_id for r in rows]})
+    assert response.status_code == 303
+    assert _statuses(db, rows) == ["cancelled", "cancelled"]
+    assert [db.session.get(Patient, u.patient.id).status for u in users] != ["disposed"] * 2
+    assert all(db.session.get(Patient, u.patient.id).status != "disposed" for u in users)
+    assert db.session.scalar(select(func.count()).where(
+        AuditEvent.action == "patient.legal_hold_placed")) == 1
+    # An admin lifts the hold from the chart's page.
+    page = client.get(chart).get_data(as_text=True)
+    assert "Claim by the insurer." in page and "Lift the legal hold" in page
+    assert client.post(chart + "/lift").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Patient, users[0].patient.id).legal_hold is False
