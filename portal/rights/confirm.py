@@ -18,7 +18,7 @@ Two ways to use it:
   has a password field (``PasswordForm.password``'s label, hint and messages)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from flask import redirect, request, session
@@ -45,24 +45,27 @@ class PasswordForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
-def confirmed(user: User) -> bool:
-    """The password was typed right in this session less than CONFIRMED_FOR ago."""
+def _confirmed_at(user: User) -> datetime | None:
     kept = session.get(_KEY)
     if not isinstance(kept, dict) or kept.get("uid") != user.public_id:
-        return False
+        return None
     try:
-        at = datetime.fromtimestamp(float(kept["at"]), tz=clock.now().tzinfo)
-    except (KeyError, TypeError, ValueError):
-        return False
-    now = clock.now()
-    return at <= now < at + CONFIRMED_FOR
+        return datetime.fromtimestamp(float(kept["at"]), tz=UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def confirmed_until(user: User) -> datetime | None:
-    if not confirmed(user):
+    """Until when the password typed in this session still counts, if it does."""
+    at = _confirmed_at(user)
+    if at is None or not at <= clock.now() < at + CONFIRMED_FOR:
         return None
-    at = datetime.fromtimestamp(float(session[_KEY]["at"]), tz=clock.now().tzinfo)
     return at + CONFIRMED_FOR
+
+
+def confirmed(user: User) -> bool:
+    """The password was typed right in this session less than CONFIRMED_FOR ago."""
+    return confirmed_until(user) is not None
 
 
 def check(user: User, password: str, purpose: str) -> None:
@@ -71,10 +74,6 @@ def check(user: User, password: str, purpose: str) -> None:
     signin.check_current_password(user, password, purpose)
     db.session.commit()  # check_current_password leaves its reset count to the caller
     session[_KEY] = {"uid": user.public_id, "at": clock.now().timestamp()}
-
-
-def forget() -> None:
-    session.pop(_KEY, None)
 
 
 def check_form(form: PasswordForm, user: User, purpose: str) -> bool:

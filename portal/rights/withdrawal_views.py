@@ -24,7 +24,7 @@ def acknowledge_withdrawal(patient_id: str):
         flash(_("Acknowledged. The withdrawal is no longer on the worklist."), "success")
     else:
         seen = withdrawal.last_seen(patient)
-        if seen is not None and seen[1] is not None:
+        if seen is not None and seen[1] is not None and seen[0].withdrawal_seen_at:
             flash(_("%(name)s acknowledged it already (%(when)s). Nothing changed.",
                     name=seen[1].name, when=format_datetime(seen[0].withdrawal_seen_at,
                                                             "short")), "warning")

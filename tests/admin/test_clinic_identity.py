@@ -21,7 +21,10 @@ from tests.markup import parse
 
 SETTINGS = {"name": "Kitsilano IMS Clinic", "phone": "604-555-0123 ext. 12",
             "address": "1234 Example Street, Vancouver, BC V6K 0A1", "locale": "fr_CA",
-            "timezone": "America/Vancouver"}
+            "timezone": "America/Vancouver",
+            # Unchanged (the retention schedule and follow-ups; tests/rights).
+            "retention_years": "10", "follow_up_first_weeks": "6",
+            "follow_up_second_weeks": "12"}
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ def registration_open(client, other_client):
     admin = make_admin()
     sign_in(client, admin)
     response = client.post("/admin/settings", data={
-        "name": "IMS Clinic", "timezone": "America/Vancouver", "self_registration": "y"})
+        "name": "IMS Clinic", "timezone": "America/Vancouver", "self_registration": "y",
+        "retention_years": "10", "follow_up_first_weeks": "6", "follow_up_second_weeks": "12"})
     assert response.status_code == 303, html(response)
     return other_client
 
@@ -117,7 +118,8 @@ def test_registration_checks_its_fields(registration_open, db):
 
 
 def test_turning_registration_off_closes_it_again(client, registration_open):
-    response = client.post("/admin/settings", data={"name": "IMS Clinic",
-                                                    "timezone": "America/Vancouver"})
+    response = client.post("/admin/settings", data={
+        "name": "IMS Clinic", "timezone": "America/Vancouver", "retention_years": "10",
+        "follow_up_first_weeks": "6", "follow_up_second_weeks": "12"})
     assert response.status_code == 303
     assert registration_open.get("/auth/register").status_code == 404

@@ -72,7 +72,7 @@ def test_the_patient_asks_for_a_correction_and_reads_the_answer(open_page, live_
     page.goto(link)
     requests = page.locator("#my-corrections")
     expect(requests).to_contain_text("Corrected")
-    expect(requests).to_contain_text("604-555-0999")
+    expect(requests).to_contain_text("Your answer now reads: 604-555-0999")
     expect(requests).to_contain_text("Thank you, your number is updated.")
     check_a11y(page, "correction-answered-320")
     assert horizontal_overflow(page) == 0

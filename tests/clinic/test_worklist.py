@@ -18,6 +18,7 @@ from portal.clinic.worklist import services as worklist
 from portal.extensions import db
 from portal.intake import consent as consents
 from portal.intake import services as intake_services
+from portal.rights import correcting
 from portal.models import (
     AccountToken,
     ConsentSignature,
@@ -25,6 +26,7 @@ from portal.models import (
     FollowUp,
     IntakeResponse,
     Patient,
+    RecordRequest,
     SafetyReport,
     SessionRating,
     TreatmentOutcome,
@@ -169,6 +171,15 @@ def clinic(app, doctor, colleague):
         assert consents.withdraw(patient, consents.signature(patient,
                                                              consents.current_consent()), None)
         clock.advance(minutes=1)
+    # Correction requests (SPEC 11.1), not yet answered: a colleague's patient's, received
+    # first (due first), then mine; one answered, listed nowhere.
+    for name, owner in (("Tara Theircorrection", colleague), ("Cora Correction", doctor),
+                        ("Abe Answered", doctor)):
+        user = assign(make_patient(name=name), owner)
+        req = correcting.request_correction(user.patient, user, None, "Wrong doctor")
+        if name == "Abe Answered":
+            correcting.decline(req, doctor, "It is right.")
+        clock.advance(minutes=1)
     return {"worse": worse, "better": better, "late": late, "safety": safety,
             "flagged": flagged, "plain": plain, "reviewed": reviewed, "waiting": waiting,
             "accepted": accepted, "invited": invited, "joined": joined, "theirs": theirs,
@@ -205,6 +216,7 @@ MINE = {
     "consent-withdrawn": ["Wes Withdrawn"],
     "new-intakes": ["Nina Newintake", "Una Unassigned"],
     "clearances-to-review": ["Clara Clearance"],
+    "correction-requests": ["Cora Correction"],
     "worsening": ["Wendy Worse"],
     "ratings-overdue": ["Olga Overdue"],
     "improved": ["Ivan Improved"],
@@ -226,6 +238,8 @@ def test_each_section_lists_exactly_the_right_patients(app, clinic, doctor):
     assert everyone["red-flags"] == ["Sam Safety", "Rita Redflag", "Theo Theirs"]
     assert everyone["invitations"] == ["Tina Theirinvite", "Ivy Invited"]  # newest first
     assert everyone["consent-withdrawn"] == ["Wes Withdrawn", "Tom Theirwithdrawal"]
+    assert everyone["correction-requests"] == ["Tara Theircorrection", "Cora Correction"]
+    assert "Abe Answered" not in html
     # Newest answer first; what each says: kept (3 from 7), not kept (6 from 7).
     assert everyone["follow-ups-answered"] == ["Tess Theirfollowup", "Fay Followup"]
     assert everyone["follow-ups-overdue"] == ["Owen Overdue"]
@@ -254,12 +268,12 @@ def test_red_flags_come_first_and_counts_are_in_the_headings(app, clinic, doctor
     doc = parse(signed_in(app, doctor).get("/clinic/?who=mine").get_data(as_text=True))
     headings = [h2.text.split() for h2 in doc.find_all("h2")]
     titles = [" ".join(words[:-1]) for words in headings]
-    assert titles[:10] == ["Red flags", "Consent withdrawn", "New intakes to review",
-                           "Clearances to review",
+    assert titles[:11] == ["Red flags", "Consent withdrawn", "New intakes to review",
+                           "Clearances to review", "Correction requests",
                           "Patients worsening", "Ratings overdue",
                           "Meaningful improvement reached", "Follow-ups answered",
                           "Follow-ups overdue", "Invitations not yet accepted"]
-    assert [int(words[-1]) for words in headings[:10]] == [3, 1, 2, 1, 1, 1, 1, 1, 1, 1]
+    assert [int(words[-1]) for words in headings[:11]] == [3, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1]
     red = doc.by_id("red-flags")
     assert "card--danger" in red.attrs["class"]
     assert "Safety check after needling" in red.text and "Chest pain" in red.text
@@ -538,6 +552,11 @@ def _bulk(n: int, doctor: User, colleague: User, start: int = 0) -> None:
         db.session.add_all([user, patient])
         if state in (1, 2):  # consent withdrawn, not yet acknowledged (SPEC 11.1)
             db.session.add(_withdrawn(patient, now - timedelta(minutes=i)))
+        if state in (2, 5):  # a correction request not yet answered (SPEC 11.1)
+            received = now - timedelta(minutes=i)
+            db.session.add(RecordRequest(patient=patient, kind="correction",
+                                         channel="portal", received_at=received,
+                                         due_at=received + timedelta(days=30)))
         if state in (0, 1):
             db.session.add(IntakeResponse(
                 patient=patient, definition_key="ims_intake", definition_version=1,
@@ -609,7 +628,8 @@ def test_the_number_of_statements_does_not_grow_with_patients(app, doctor, colle
         queries_for(db, client, url, headers=HX)  # warm up
     small = {url: queries_for(db, client, url) for url in urls}
     small.update({url: queries_for(db, client, url, headers=HX) for url in sections})
-    assert max(small.values()) <= 15, small
+    # One statement a section at most (the correction requests' is the 16th).
+    assert max(small.values()) <= 16, small
 
     _bulk(1000, doctor, colleague, start=16)
     large = {url: queries_for(db, client, url) for url in urls}
@@ -675,6 +695,14 @@ def _interleaved(n: int, doctor: User, colleague: User) -> None:
                                       answered=True))
         if i % 2 == 0:  # consent withdrawn, not yet acknowledged
             db.session.add(_withdrawn(patient, now - ago(i, 19, 70)))
+        if i % 3 != 1:  # a correction request, open (some extended) or answered
+            received = now - ago(i, 23, 90)
+            db.session.add(RecordRequest(
+                patient=patient, kind="correction", channel="portal", received_at=received,
+                due_at=received + timedelta(days=30),
+                extended_due_at=received + timedelta(days=55) if i % 7 == 0 else None,
+                answered_at=now if i % 5 == 4 else None,
+                outcome="declined" if i % 5 == 4 else None))
         for page in range(1 + i % 2 if i % 5 in (0, 2) else 0):
             db.session.add(Document(
                 patient=patient, kind="clearance", status="pending", original_name="c.pdf",
@@ -732,6 +760,9 @@ def _expected(who: str, user: User, limit: int) -> dict[str, tuple[int, list[int
         "overdue": rows(FollowUp, FollowUp.status == "sent",
                         FollowUp.due_at <= now - timedelta(days=14),
                         FollowUp.token_expires_at > now, order=[FollowUp.due_at])}
+    corrections = rows(RecordRequest, RecordRequest.kind == "correction",
+                       RecordRequest.answered_at.is_(None),
+                       order=[func.coalesce(RecordRequest.extended_due_at, RecordRequest.due_at)])
     withdrawn = rows(ConsentSignature, ConsentSignature.withdrawn_at.is_not(None),
                      ConsentSignature.withdrawal_seen_at.is_(None),
                      order=[ConsentSignature.withdrawn_at])
@@ -749,6 +780,7 @@ def _expected(who: str, user: User, limit: int) -> dict[str, tuple[int, list[int
             "consent-withdrawn": (len(withdrawn), withdrawn[:limit]),
             "new-intakes": (len(plain), plain[:limit]),
             "clearances-to-review": (len(clearances), clearances[:limit]),
+            "correction-requests": (len(corrections), corrections[:limit]),
             "worsening": (len(outcome["worse"]), outcome["worse"][:limit]),
             "ratings-overdue": (len(overdue), overdue[:limit]),
             "improved": (len(outcome["improved"]), outcome["improved"][:limit]),

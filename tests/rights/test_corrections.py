@@ -128,7 +128,8 @@ def test_accepted_as_an_amendment_the_patient_sees_the_new_answer(auth, client, 
     auth.logout()
     auth.login(patient)
     page = client.get("/me/record/correction").get_data(as_text=True)
-    assert "Corrected" in page and "604-555-0999" in page and "Updated your number." in page
+    assert "Corrected" in page and "Updated your number." in page
+    assert "Your answer now reads: <strong>604-555-0999</strong>" in page
 
 
 def test_declined_with_a_reason_the_patient_reads(auth, client, patient):
