@@ -8,6 +8,7 @@ deciding who may see it. Wrong roles get 404, never 403; visitors are sent to si
 from __future__ import annotations
 
 import json
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,8 @@ from flask import url_for
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.rights import correcting
+from portal.rights import requests as requests_register
 from portal.models import OutboxMessage, User
 from tests.conftest import Auth, CSRFClient
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
@@ -238,6 +241,30 @@ ROUTES: dict[str, list[Case]] = {
     "admin.verify_audit": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
                                  "practitioner": NOT_FOUND, "admin": to("/admin/audit")},
                                 method="POST")],
+    # The requests register (SPEC 11.2): admins only. "@access_a" is an access request of
+    # patient A; empty forms are refused by their fields.
+    "admin.requests_register": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                      "practitioner": NOT_FOUND, "admin": 200})],
+    "admin.requests_csv": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                 "practitioner": NOT_FOUND, "admin": 200})],
+    "admin.request_new": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 200}),
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 422},
+             method="POST"),
+    ],
+    "admin.request_detail": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 200},
+             values={"request_id": "@access_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"request_id": "no-such-id"}),
+    ],
+    "admin.request_provided": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 422},
+             method="POST", values={"request_id": "@access_a"}),
+    ],
+    "admin.request_extend": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 422},
+             method="POST", values={"request_id": "@access_a"}),
+    ],
     # --- documents (SPEC 3): patient A's documents; "@record_a" is A's patient record -----
     "documents.mine": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
     # An empty upload: the form answers 422 with its errors.
@@ -338,6 +365,31 @@ ROUTES: dict[str, list[Case]] = {
     # My record: the hub; the page and the bundle ask for the password first (an empty one
     # is refused by its field). There is no patient id to change: each opens one's own.
     "rights.record": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
+    # Correction requests (SPEC 11.1): the patient's own page (an empty post is refused by
+    # its fields); the answer in the chart, to "@correction_a" of patient A, never found
+    # under another patient's chart.
+    "rights.correction_new": [
+        Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND}),
+        Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND}, method="POST"),
+    ],
+    "rights.correction_answer": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"patient_id": "@record_a", "request_id": "@correction_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND},
+             values={"patient_id": "@record_c", "request_id": "@correction_a"}),
+    ],
+    "rights.correction_accept": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"patient_id": "@record_a", "request_id": "@correction_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "@record_c", "request_id": "@correction_a"}),
+    ],
+    "rights.correction_decline": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"patient_id": "@record_a", "request_id": "@correction_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "@record_c", "request_id": "@correction_a"}),
+    ],
     "rights.record_page": [
         Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND}),
         Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND}, method="POST"),
@@ -476,6 +528,11 @@ def people(app):
     found["record_c"] = make_intake(make_patient(name="Patient C")).patient
     found["record_flagged"] = make_intake(make_patient(name="Patient F"),
                                           rf_fever="yes").patient
+    # A correction request of patient A's (in general), and an access request of A's.
+    found["correction_a"] = correcting.request_correction(
+        found["record_a"], found["patient_a"], None, "Access matrix check")
+    found["access_a"] = requests_register.enter_request(
+        found["admin"], found["record_a"], "access", date.today(), None)
     # Sessions of patient A (not cleared: recorded with an override), the safety check of
     # one answered yes.
     found["session_a"] = record(found["patient_a"], found["practitioner"],

@@ -18,7 +18,6 @@ from portal.clinic.worklist import services as worklist
 from portal.extensions import db
 from portal.intake import consent as consents
 from portal.intake import services as intake_services
-from portal.rights import correcting
 from portal.models import (
     AccountToken,
     ConsentSignature,
@@ -33,6 +32,7 @@ from portal.models import (
     TreatmentSession,
     User,
 )
+from portal.rights import correcting
 from portal.treatment import services as treatment_services
 from tests.conftest import CSRFClient
 from tests.factories import (

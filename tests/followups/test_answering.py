@@ -218,6 +218,7 @@ def test_decline_and_undo_signed_in(sent, client, auth):
     auth.login(user)
     page = client.get("/me/follow-ups").get_data(as_text=True)
     assert "Waiting for your answers" in page
+    assert 'href="/me/follow-ups"' in client.get("/auth/account").get_data(as_text=True)
     assert client.post("/me/follow-ups/decline").status_code == 303
     assert [f.status for f in follow_ups_of(user)] == ["declined", "declined"]
     assert "Send me follow-up questions again" in \

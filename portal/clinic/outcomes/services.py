@@ -6,7 +6,8 @@ the patient's outcome as it stood after that session (portal.outcomes.course_poi
 session's number in the course, the change from the baseline, the status, the worsening
 alert, the first session that met the improvement rule). The page therefore runs the same
 two GROUP BY statements for ten patients or 100,000 (SPEC 8.5), read from indexes, and only
-the rows of the result come back (at most one per status, alert and session number). The
+the rows of the result come back (at most one per status, alert and session number); a
+third counts the improvement kept at each follow-up delay (followups.py). The
 baseline is the one the treatment services keep on ``TreatmentOutcome`` (the practitioner's
 override, else the intake's average pain over the past week).
 

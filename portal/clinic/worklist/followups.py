@@ -2,10 +2,11 @@
 follow-ups after discharge answered in the last two weeks (newest first, each saying whether
 the improvement was kept), and ``follow-ups-overdue``, those sent and still unanswered two
 weeks after their due date, when the e-mail and its one reminder have had their time, while
-their link still works (oldest due first: someone may call the patient). Scoped like the other sections; both lists come
-from one statement, built at each request (both move with the time), by the worklist's own
-helpers (portal/clinic/worklist/services.py), which import this module when a section is
-asked for. What "overdue" and "kept" mean: portal/treatment/after_discharge.py."""
+their link still works (oldest due first: someone may call the patient). Scoped like the
+other sections; both lists come from one statement, built at each request (both move with
+the time), by the worklist's own helpers (portal/clinic/worklist/services.py), which import
+this module when a section is asked for. What "overdue" and "kept" mean:
+portal/treatment/after_discharge.py."""
 from __future__ import annotations
 
 from datetime import datetime
