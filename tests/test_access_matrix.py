@@ -8,8 +8,8 @@ deciding who may see it. Wrong roles get 404, never 403; visitors are sent to si
 from __future__ import annotations
 
 import json
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,9 +18,9 @@ from flask import url_for
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.models import OutboxMessage, User
 from portal.rights import correcting
 from portal.rights import requests as requests_register
-from portal.models import OutboxMessage, User
 from tests.conftest import Auth, CSRFClient
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
@@ -243,6 +243,35 @@ ROUTES: dict[str, list[Case]] = {
                                 method="POST")],
     # The requests register (SPEC 11.2): admins only. "@access_a" is an access request of
     # patient A; empty forms are refused by their fields.
+    # The incident register (SPEC 11.2): admins only; an empty post is refused by its
+    # fields; an entry that does not exist is not found.
+    "admin.incidents_register": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                       "practitioner": NOT_FOUND, "admin": 200})],
+    "admin.incidents_csv": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                                  "practitioner": NOT_FOUND, "admin": 200})],
+    "admin.incident_new": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 200}),
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 422},
+             method="POST"),
+    ],
+    "admin.incident": [
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "no-such-id"}),
+    ],
+    # The retention schedule (SPEC 11.2): admins only; nothing ticked is refused.
+    "admin.retention": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
+                              "practitioner": NOT_FOUND, "admin": 200})],
+    "admin.approve_disposal": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 422},
+             method="POST"),
+    ],
+    "admin.confirm_disposal": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 422},
+             method="POST"),
+    ],
+    "admin.withdraw_disposal_approval": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND, "admin": 422},
+             method="POST"),
+    ],
     "admin.requests_register": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
                                       "practitioner": NOT_FOUND, "admin": 200})],
     "admin.requests_csv": [Case({"visitor": LOGIN, "patient": NOT_FOUND,
@@ -399,6 +428,41 @@ ROUTES: dict[str, list[Case]] = {
         Case({"visitor": LOGIN, "patient": 422, "staff": NOT_FOUND}, method="POST"),
     ],
     # Acknowledging a withdrawal of consent, from the chart: A withdrew nothing.
+    # A legal hold (SPEC 11.2): staff place one with a reason (an empty one is refused);
+    # only admins lift one (A has none to lift).
+    "clinic.legal_hold": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 200},
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"patient_id": "no-such-id"}),
+    ],
+    "clinic.place_legal_hold": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": 422}, method="POST",
+             values={"patient_id": "@record_a"}),
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, method="POST",
+             values={"patient_id": "no-such-id"}),
+    ],
+    "clinic.lift_legal_hold": [
+        Case({"visitor": LOGIN, "patient": NOT_FOUND, "practitioner": NOT_FOUND,
+              "admin": to("/clinic/patients/@record_a/legal-hold")}, method="POST",
+             values={"patient_id": "@record_a"}),
+    ],
+    # Follow-ups after discharge (SPEC 12.1): an e-mailed link that is not one is dead for
+    # everyone; the signed-in pages are the patient's own, and another's id is not found.
+    "followups.answer_by_link": [Case({"all": DEAD_LINK}, values={"token": "not-a-real-token"})],
+    "followups.decline_by_link": [Case({"all": DEAD_LINK},
+                                       values={"token": "not-a-real-token"})],
+    "followups.mine": [Case({"visitor": LOGIN, "patient": 200, "staff": NOT_FOUND})],
+    "followups.answer_signed_in": [
+        Case({"visitor": LOGIN, "signed_in": NOT_FOUND}, values={"public_id": "no-such-id"}),
+    ],
+    "followups.decline_signed_in": [
+        Case({"visitor": LOGIN, "patient": to("/me/follow-ups"), "staff": NOT_FOUND},
+             method="POST"),
+    ],
+    "followups.accept_again": [
+        Case({"visitor": LOGIN, "patient": to("/me/follow-ups"), "staff": NOT_FOUND},
+             method="POST"),
+    ],
     "rights.acknowledge_withdrawal": [
         Case({"visitor": LOGIN, "patient": NOT_FOUND, "staff": to("/clinic/patients/@record_a/")},
              method="POST", values={"patient_id": "@record_a"}),

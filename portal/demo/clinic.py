@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from portal import clock, crypto, passwords
 from portal.clinic_settings import current_settings
+from portal.demo import after_care, samples
 from portal.demo import intake as intake_demo
-from portal.demo import samples
 from portal.demo import treatment as treatment_demo
 from portal.documents import services as documents
 from portal.extensions import db
@@ -104,6 +104,8 @@ def seed(password: str) -> Seeded:
     _documents(practitioners)
     # Treatment (SPEC 9): courses of sessions improving, flat and worsening.
     treatment_demo.seed(random.Random(4), practitioners)
+    # Patients' rights, the registers, retention and follow-ups after discharge (SPEC 11, 12).
+    after_care.seed(staff["admin@example.com"], practitioners)
 
     return Seeded(lines, secrets, practitioners)
 

@@ -51,7 +51,8 @@ def _answered(patient: Patient, follow_up: FollowUp) -> None:
     last = outcome.latest_nprs if outcome is not None else None
     pain = min(10, (last if last is not None else (follow_up.baseline or 5)) + 1)
     activities = intake_link.psfs_baseline(patient)
-    psfs = [{"activity": name, "score": min(10, score + 3)} for name, score in activities]
+    scores = [min(10, score + 3) for _name, score in activities]
+    psfs = [{"activity": name, "score": s} for (name, _), s in zip(activities, scores, strict=True)]
     token = followups.link_token(follow_up)
     follow_up.status = "answered"
     follow_up.sent_at = follow_up.due_at
@@ -61,5 +62,5 @@ def _answered(patient: Patient, follow_up: FollowUp) -> None:
     follow_up.pain_average = pain
     follow_up.pgic = 2
     follow_up.psfs = psfs or None
-    follow_up.psfs_mean = outcomes.mean(p["score"] for p in psfs) if psfs else None
+    follow_up.psfs_mean = outcomes.mean(scores) if psfs else None
     follow_up.kept = followups.kept(follow_up.baseline, pain)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.clinic_settings import current_settings
 from portal.extensions import db
-from portal.models import Patient, RecordDisposal, TreatmentSession, User
+from portal.models import Patient, RecordDisposal, User
 from portal.rights import disposal, retention
 
 # (name, e-mail, years and days since the last visit, what the demo leaves it at)
@@ -33,12 +33,9 @@ def _former(practitioner: User, name: str, email: str, ago: timedelta) -> Patien
     patient = Patient(user=user, status="discharged", practitioner_id=practitioner.id,
                       created_at=seen - timedelta(days=60), last_activity_at=seen,
                       discharged_at=seen, discharge_reason="completed")
+    # Their care is on paper from before the portal: the discharge date is the last visit
+    # (portal/rights/retention.py), and no session is recorded here.
     db.session.add_all([user, patient])
-    db.session.flush()
-    db.session.add(TreatmentSession(
-        patient_id=patient.id, recorded_by_id=practitioner.id, treated_at=seen,
-        regions=["back.low_back.right"], status="recorded", corrections=[], created_at=seen,
-        updated_at=seen, rating_opens_at=seen, rating_closed_at=seen))
     db.session.commit()
     return patient
 
@@ -48,7 +45,14 @@ def seed(admin: User, practitioner: User) -> dict[str, str]:
     disposals by what the demo left them at."""
     years = current_settings().retention_years
     patients = {}
+    # A record disposed of by an earlier run has no e-mail left to find it by: its tombstone
+    # is the demo's.
+    done = db.session.scalar(select(RecordDisposal).where(RecordDisposal.status == "disposed")
+                             .order_by(RecordDisposal.id).limit(1))
     for name, email, (extra_years, days), state in FORMER:
+        if state == "disposed" and done is not None:
+            patients[state] = done.patient
+            continue
         ago = timedelta(days=365 * (years + extra_years - 10) + days)
         patients[state] = _former(practitioner, name, email, ago)
     retention.list_due()

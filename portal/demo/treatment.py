@@ -121,7 +121,9 @@ def _course(patient: Patient, practitioner: User, rng: random.Random, trajectory
     activities = intake_link.psfs_baseline(patient)
     regions = [code for code in rng.choice(REGION_SETS) if bodymap.is_region(code)]
     now = clock.now()
-    last = now - timedelta(days=2 if overdue else rng.randint(3, 6), hours=rng.randint(1, 5))
+    # An overdue rating's last session is three days back: its reminder (a day after the
+    # rating opens, itself a day after the session) is then in the past at any time of day.
+    last = now - timedelta(days=3 if overdue else rng.randint(3, 6), hours=rng.randint(1, 5))
     for i, value in enumerate(values):
         day = services.clinic_date(last - timedelta(days=7 * (n - 1 - i)))
         when = services.clinic_datetime(day, time(rng.choice([9, 10, 11, 14, 15, 16]),

@@ -80,8 +80,9 @@ class Schedule:
 def schedule(limit: int = SHOWN) -> Schedule:
     """The records awaiting disposal, those waiting for a second admin, and the tombstones
     (newest first), at most ``limit`` of each, with how many there are."""
-    counts = dict(db.session.execute(select(RecordDisposal.status, func.count())
-                                     .group_by(RecordDisposal.status)).all())
+    counts: dict[str, int] = {row.status: row.n for row in db.session.execute(
+        select(RecordDisposal.status, func.count().label("n"))
+        .group_by(RecordDisposal.status))}
     result = Schedule(counts={s: counts.get(s, 0) for s in ("listed", "approved", "disposed")})
     approver, confirmer = aliased(User), aliased(User)
     for status, order in (("listed", RecordDisposal.retention_ends_on),
@@ -309,7 +310,9 @@ def _end_account(user: User) -> None:
     for model in (UserSession, RecoveryCode, AccountToken):
         _delete(model, model.user_id == uid)
     _delete(OutboxMessage, func.lower(OutboxMessage.to_addr) == email.lower())
-    user.email = f"disposed-{user.patient.public_id}@invalid.example"
+    patient = user.patient
+    assert patient is not None  # only patients' accounts are disposed of
+    user.email = f"disposed-{patient.public_id}@invalid.example"
     user.name = ""
     user.password_hash = None
     user.active = False

@@ -5,7 +5,9 @@ disposal; disposal checks the hold again under the patient's lock
 (portal.rights.disposal.dispose), so a hold placed while an admin confirms wins."""
 from __future__ import annotations
 
-from sqlalchemy import update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, update
 
 from portal import audit, clock
 from portal.extensions import db
@@ -29,10 +31,10 @@ def place(patient: Patient, actor: User, reason: str) -> None:
     locked.legal_hold_reason = reason.strip()
     locked.legal_hold_at = clock.now()
     locked.legal_hold_by_id = actor.id
-    cancelled = db.session.execute(
+    cancelled = cast(CursorResult[Any], db.session.execute(
         update(RecordDisposal)
         .where(RecordDisposal.patient_id == locked.id, RecordDisposal.status.in_(PENDING))
-        .values(status="cancelled", cancelled_at=clock.now())).rowcount
+        .values(status="cancelled", cancelled_at=clock.now()))).rowcount
     # The reason may name a claim or a person: it stays on the record, not in the audit.
     audit.write("patient.legal_hold_placed", patient=locked, actor=actor,
                 detail={"disposal_cancelled": bool(cancelled)})

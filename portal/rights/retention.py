@@ -11,8 +11,9 @@ a 29 February), in the clinic's time zone; for a patient seen as a minor, not be
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, type_coerce, update
+from sqlalchemy import CursorResult, func, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock
@@ -130,11 +131,11 @@ def _list(row, last: datetime, ends: date) -> bool:
     values = {"status": "listed", "registered_at": _as_utc(row.created_at),
               "last_visit_at": last, "retention_ends_on": ends}
     if row.disposal_id is not None:  # cancelled by a hold since lifted: listed again
-        done = db.session.execute(
+        done = cast(CursorResult[Any], db.session.execute(
             update(RecordDisposal)
             .where(RecordDisposal.id == row.disposal_id, RecordDisposal.status == "cancelled")
             .values(listed_at=clock.now(), cancelled_at=None, approved_at=None,
-                    approved_by_id=None, confirmation=None, **values)).rowcount
+                    approved_by_id=None, confirmation=None, **values))).rowcount
         if not done:
             return False
     else:

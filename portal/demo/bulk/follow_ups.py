@@ -49,10 +49,10 @@ def plan_follow_ups(plan: Plan, weeks: list[int], now: datetime) -> None:
             row.update(status="sent", sent_at=due, token_expires_at=due + LINK_VALID_FOR)
             # Most answer within a few days of the e-mail, some after the reminder.
             answered_at = due + timedelta(days=1 + digest[1] % 10, hours=digest[2] % 12)
-            answers = digest[0] % 10 < 7 and answered_at <= now and latest is not None
+            answers = digest[0] % 10 < 7 and answered_at <= now
             if due + REMINDER_AFTER <= (answered_at if answers else now):
                 row["reminded_at"] = due + REMINDER_AFTER
-            if answers:
+            if answers and latest is not None:
                 creep = int(digest[3] % 3 == 0) + int(n > 0 and digest[4] % 2 == 1)
                 pain = min(10, latest + creep)
                 kept = outcomes.nprs_improved(baseline, pain) if baseline is not None else None
