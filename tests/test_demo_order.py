@@ -21,6 +21,7 @@ from portal.models import (
     ConsentDiscussion,
     ConsentSignature,
     Document,
+    FollowUp,
     IntakeResponse,
     Patient,
     SafetyReport,
@@ -109,6 +110,19 @@ def _problems(patient: Patient, now: datetime) -> list[str]:
         if aware(d.discussed_at) < aware(signatures[d.signature_id].signed_at):
             wrong.append(f"{who}: consent discussed before it was signed")
     sessions = {s.id: s for s in _of(TreatmentSession, patient)}
+    # A discharge comes after the last session, and its follow-ups after it (SPEC 12.1).
+    if patient.discharged_at is not None:
+        last = max((aware(s.treated_at) for s in sessions.values()), default=None)
+        if last is not None and aware(patient.discharged_at) < last:
+            wrong.append(f"{who}: discharged {patient.discharged_at} before the session "
+                         f"of {last}")
+    for f in _of(FollowUp, patient):
+        for name, when in (("due", f.due_at), ("sent", f.sent_at),
+                           ("reminded", f.reminded_at), ("answered", f.answered_at)):
+            if when is not None and aware(when) < aware(f.discharged_at):
+                wrong.append(f"{who}: follow-up {name} before its discharge")
+            if name != "due" and when is not None and aware(when) > now:
+                wrong.append(f"{who}: follow-up {name} {when} in the future")
     for r in _of(SessionRating, patient):
         if aware(r.created_at) - aware(sessions[r.session_id].treated_at) < timedelta(hours=24):
             wrong.append(f"{who}: rated less than a day after the session")

@@ -6,12 +6,16 @@ followups_overdue.py) and three old records past their retention period (retenti
 Runs after the treatment demo; running it again changes nothing."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import random
+from datetime import timedelta
+
+from sqlalchemy import Date, select, update
 
 from portal.demo import followups, followups_overdue, incidents, requests, retention, withdrawals
 from portal.demo import treatment as treatment_demo
 from portal.extensions import db
-from portal.models import FollowUp, Patient, SessionRating, TreatmentOutcome, User
+from portal.models import FollowUp, Patient, User
+from portal.models.base import UTCDateTime
 
 REQUESTS_PATIENT = "patient03@example.com"
 
@@ -31,24 +35,63 @@ def seed(admin: User, practitioners: list[User]) -> None:
 
 
 def _follow_ups(practitioner: User) -> None:
-    """Two of the practitioner's treated patients, discharged as completed: one with its
+    """Two of the practitioner's patients, treated and discharged as completed: one with its
     6-week follow-up answered, one with it sent, reminded and overdue."""
     answered, overdue = _has(practitioner, "answered"), _has(practitioner, "sent")
     if answered and overdue:
         return
-    # Courses that neither improved nor worsened, longest first: the improving and worsening
-    # ones stay in treatment for the worklist's sections of their own.
-    treated = sorted(
-        (patient for index, patient in enumerate(treatment_demo.candidates())
-         if patient.practitioner_id == practitioner.id
-         and patient.status == "in_treatment"
-         and index not in (treatment_demo.ACKNOWLEDGED_SAFETY, treatment_demo.WAITING_SAFETY)
-         and _outcome(patient) == "unchanged"),
-        key=lambda patient: -_rated(patient))
-    if treated and not answered:
-        followups.seed(treated.pop(0), practitioner)
-    if treated and not overdue:
-        followups_overdue.seed(treated[0], practitioner)
+    # Two patients who sent their intake and are not treated yet, given to the practitioner
+    # (the named demo's treated patients each have a story of their own on the worklist):
+    # an improving course discharged seven weeks ago, the 6-week follow-up answered; a flat
+    # one discharged eight weeks ago, the 6-week follow-up overdue.
+    waiting = [patient for patient in treatment_demo.candidates(limit=100)
+               if patient.status == "intake_submitted"
+               and patient.practitioner_id != practitioner.id]
+    rng = random.Random(16)
+    for story, trajectory, ago, seed_story in (
+            (answered, "improving", followups.DISCHARGED_AGO, followups.seed),
+            (overdue, "flat", followups_overdue.DISCHARGED_AGO, followups_overdue.seed)):
+        if story or not waiting:
+            continue
+        patient = waiting.pop(0)
+        patient.practitioner_id = practitioner.id
+        treatment_demo.treat(patient, practitioner, rng, trajectory)
+        _back_in_time(patient, ago + timedelta(days=1))
+        db.session.expire_all()
+        seed_story(patient, practitioner)
+
+
+# Columns that say when something happened to the patient; not their date of birth, and not
+# the audit trail (append-only: it says when the demo wrote each row).
+NOT_SHIFTED = {("patients", "date_of_birth")}
+SKIPPED_TABLES = {"audit_events"}
+
+
+def _back_in_time(patient: Patient, ago: timedelta) -> None:
+    """Move the patient's whole story back by ``ago``, so that a course that ended days ago
+    ended before a discharge ``ago`` back: every date and time of every row of theirs."""
+    db.session.flush()
+    for table in db.metadata.sorted_tables:
+        if table.name in SKIPPED_TABLES:
+            continue
+        key = (table.c.id == patient.id if table.name == "patients"
+               else table.c.id == patient.user_id if table.name == "users"
+               else table.c.patient_id == patient.id if "patient_id" in table.c else None)
+        if key is None:
+            continue
+        moved = [column.name for column in table.c
+                 if isinstance(column.type, UTCDateTime | Date)
+                 and (table.name, column.name) not in NOT_SHIFTED]
+        if moved:
+            rows = db.session.execute(select(table.c.id, *(table.c[n] for n in moved))
+                                      .where(key)).all()
+            for row in rows:
+                values = {n: getattr(row, n) - ago for n in moved
+                          if getattr(row, n) is not None}
+                if values:
+                    db.session.execute(update(table).where(table.c.id == row.id)
+                                       .values(**values))
+    db.session.expire_all()
 
 
 def _has(practitioner: User, status: str) -> bool:
@@ -57,13 +100,3 @@ def _has(practitioner: User, status: str) -> bool:
         select(FollowUp.id).join(Patient, Patient.id == FollowUp.patient_id)
         .where(Patient.practitioner_id == practitioner.id, FollowUp.status == status)
         .limit(1)) is not None
-
-
-def _rated(patient: Patient) -> int:
-    return db.session.scalar(select(func.count(SessionRating.id))
-                             .where(SessionRating.patient_id == patient.id)) or 0
-
-
-def _outcome(patient: Patient) -> str | None:
-    return db.session.scalar(select(TreatmentOutcome.status)
-                             .where(TreatmentOutcome.patient_id == patient.id))

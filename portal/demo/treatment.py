@@ -35,6 +35,8 @@ DISCHARGED = 3
 # The patients whose safety check, the day after a session, was answered yes: handled with
 # a note, and waiting on the worklist.
 ACKNOWLEDGED_SAFETY = 5
+# The patients whose last rating is overdue (reminded, not given yet).
+OVERDUE = (1, 4, 6)
 WAITING_SAFETY = 7
 OVERRIDE_REASON = ("Dr. Wong confirmed the clearance by telephone today; the letter is in "
                    "the mail.")
@@ -187,6 +189,18 @@ def _psfs(activities: list[tuple[str, int]], trajectory: str, i: int,
             for name, score in activities]
 
 
+def treat(patient: Patient, practitioner: User, rng: random.Random, trajectory: str) -> None:
+    """A plain course for a patient with an intake sent and none yet: cleared, the consent
+    discussion before the first session, weekly sessions rated. Commits."""
+    _clear(patient, practitioner)
+    _course(patient, practitioner, rng, trajectory, overdue=False, override=False)
+    milestones.discuss(patient, practitioner, milestones.first_session(patient))
+    patient.status = "in_treatment"
+    patient.last_activity_at = clock.now() - timedelta(days=1)
+    services.refresh_outcome(patient)
+    db.session.commit()
+
+
 def seed(rng: random.Random, practitioners: list[User]) -> int:
     """Courses of treatment for the chosen patients who have none yet. Returns how many
     patients got one."""
@@ -200,7 +214,7 @@ def seed(rng: random.Random, practitioners: list[User]) -> int:
         override = index == len(TRAJECTORIES) - 1
         if not override:
             _clear(patient, practitioner)
-        _course(patient, practitioner, rng, trajectory, overdue=index in (1, 4, 6),
+        _course(patient, practitioner, rng, trajectory, overdue=index in OVERDUE,
                 override=override)
         first = milestones.first_session(patient)
         if override:
