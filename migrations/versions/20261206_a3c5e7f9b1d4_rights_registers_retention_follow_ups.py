@@ -63,6 +63,17 @@ def _drop_incidents_never_deleted():
         op.execute("DROP FUNCTION IF EXISTS privacy_incidents_kept()")
 
 
+def _statistics_again(*tables):
+    """SQLite's batch mode copies a table to change it, and the copy has no planner
+    statistics: without them the patient list takes the wrong index (see revision
+    f6a1c3e5d7b9). PostgreSQL keeps them."""
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite" and conn.execute(sa.text(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
+        for table in tables:
+            conn.execute(sa.text(f"ANALYZE {table}"))
+
+
 def upgrade():
     op.create_table('privacy_incidents',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -214,6 +225,7 @@ def upgrade():
         batch_op.create_check_constraint('status', STATUSES)
         batch_op.drop_constraint(batch_op.f('ck_patients_discharge_reason'), type_='check')
         batch_op.create_check_constraint('discharge_reason', REASONS)
+    _statistics_again('patients', 'consent_signatures')
 
 
 

@@ -58,7 +58,9 @@ def test_the_worklist_refreshes_around_the_practitioner(live_server, page: Page)
     headings = page.locator("main h2")
     # Red flags are the whole clinic's, whatever "my patients" shows (SPEC 5.1).
     expect(headings.first).to_have_text(re.compile(r"^Red flags\s+2$"))
-    expect(headings.nth(1)).to_have_text(re.compile(r"^New intakes to review\s+1$"))
+    # Then a withdrawal of consent (none here), then the new intakes (SPEC 5.1, 11.1).
+    expect(headings.nth(1)).to_have_text(re.compile(r"^Consent withdrawn\s+0$"))
+    expect(headings.nth(2)).to_have_text(re.compile(r"^New intakes to review\s+1$"))
     red = page.get_by_role("region", name=re.compile("^Red flags"))
     expect(red).to_contain_text("Rita Redflag")
     expect(red).to_contain_text("Theo Theirs")  # a colleague's patient
