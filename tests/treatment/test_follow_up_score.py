@@ -139,14 +139,14 @@ def test_an_old_rating_keeps_its_score_in_the_outcome_and_the_csv(app, doctor):
     rows = list(csv.reader(io.StringIO(
         staff.get("/clinic/outcomes.csv").get_data().decode("utf-8-sig"))))
     header, row = rows[0], rows[1]
-    assert header[-1] == "score_question"
-    assert (row[header.index("latest_nprs")], row[-1]) == ("2", "pain_now")
+    question = header.index("score_question")
+    assert (row[header.index("latest_nprs")], row[question]) == ("2", "pain_now")
     # A new rating after it answers the average, and the CSV says so.
     new = record(user, doctor)
     rate(new, 3, now=9)
     rows = list(csv.reader(io.StringIO(
         staff.get("/clinic/outcomes.csv").get_data().decode("utf-8-sig"))))
-    assert (rows[1][header.index("latest_nprs")], rows[1][-1]) == ("3", "average_24h")
+    assert (rows[1][header.index("latest_nprs")], rows[1][question]) == ("3", "average_24h")
     # Two questions in one chart: its table says which each value answered.
     tab = staff.get(f"/clinic/patients/{user.patient.public_id}/ratings").get_data(as_text=True)
     table = tab.split('id="chart-nprs-table"')[1].split("</table>")[0]
