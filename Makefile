@@ -97,14 +97,15 @@ lint: venv
 # The whole suite on SQLite and on PostgreSQL (a dedicated database is created and dropped;
 # on CI PostgreSQL is mandatory), the two runs side by side, one a core: each writes its
 # report to test-artifacts/, printed when both have ended; either failing fails the target.
-# pytest fails when no test was collected. `setup` has built the static files, so the runs
-# do not build them again at the same time (PORTAL_STATIC_BUILT).
+# pytest fails when no test was collected; each report ends with its 30 slowest tests.
+# `setup` has built the static files, so the runs do not build them again at the same time
+# (PORTAL_STATIC_BUILT).
 test: setup browser nginx java
 	@mkdir -p test-artifacts
 	@export PORTAL_STATIC_BUILT=1; \
-	PORTAL_TEST_DB=sqlite $(PY) -m pytest -p no:cacheprovider \
+	PORTAL_TEST_DB=sqlite $(PY) -m pytest -p no:cacheprovider --durations=30 \
 		>test-artifacts/pytest-sqlite.log 2>&1 & sqlite=$$!; \
-	PORTAL_TEST_DB=postgresql $(PY) -m pytest -p no:cacheprovider \
+	PORTAL_TEST_DB=postgresql $(PY) -m pytest -p no:cacheprovider --durations=30 \
 		>test-artifacts/pytest-postgresql.log 2>&1 & postgresql=$$!; \
 	wait $$sqlite; sqlite_rc=$$?; wait $$postgresql; postgresql_rc=$$?; \
 	echo "=== SQLite (exit $$sqlite_rc)"; cat test-artifacts/pytest-sqlite.log; \
