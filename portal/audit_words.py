@@ -57,6 +57,8 @@ ACTIONS = {
     "invitation.sent": _l("Invitation sent"),
     "login.failed": _l("Sign-in failed"),
     "login.locked": _l("Account paused after failed sign-ins"),
+    "login.refused_closed": _l("Sign-in refused: account closed (told so, after the right "
+                               "password)"),
     "login.refused_locked": _l("Sign-in refused: account paused"),
     "login.succeeded": _l("Signed in"),
     "logout": _l("Signed out"),
@@ -72,6 +74,8 @@ ACTIONS = {
     "password.check_refused_locked": _l("Password not checked: account paused"),
     "password.reset": _l("Password reset"),
     "password.reset_requested": _l("Password reset asked for"),
+    "password.reset_requested_closed": _l("Password reset asked for a closed account: told "
+                                          "by e-mail that it is closed"),
     "password.reset_requested_unknown": _l("Password reset asked for an unknown address"),
     "patient.discharged": _l("Patient discharged"),
     "patient.exported": _l("Patient record exported"),
@@ -84,6 +88,8 @@ ACTIONS = {
     "registration.confirmed": _l("Sign-up confirmed"),
     "registration.created": _l("Signed up"),
     "registration.duplicate": _l("Sign-up with an address that has an account"),
+    "registration.closed_account": _l("Sign-up with the address of a closed account: told "
+                                      "by e-mail that it is closed"),
     "request.access_provided": _l("Access request answered: record provided"),
     "request.correction_accepted": _l("Correction request accepted: record corrected"),
     "request.correction_declined": _l("Correction request declined with a reason"),
@@ -133,10 +139,14 @@ KEYS = {
     "letter_date": _l("Date of the letter"), "practitioner": _l("Practitioner"),
     # My record (portal/rights/access.py): the entry of the requests register.
     "request": _l("Request"),
+    # A due date extended (portal/rights/requests.py): whether the notice went by e-mail.
+    "emailed": _l("Patient told by e-mail"),
     # Closing an account (portal/rights/closure.py).
     "kept_until": _l("Record kept until"), "sessions": _l("Sign-ins ended"),
     "mail_dropped": _l("E-mails taken back"),
-    # The privacy incident register: what each changed field was before.
+    # The privacy incident register. Older events kept what each changed field was before;
+    # since then the earlier versions are kept in the register itself (the event says only
+    # the version made: "version").
     "real_risk": _l("Real risk of significant harm"),
     "was_discovered_at": _l("Discovered, before"), "was_occurred_at": _l("Happened, before"),
     "was_description": _l("What happened, before"),
@@ -211,6 +221,8 @@ def _value_words() -> dict[str, Any]:
                          "second_admin": _l("a second administrator")},
         "disposal_cancelled": {True: _l("yes"), False: _l("no")},
         "real_risk": {True: _l("yes"), False: _l("no")},
+        "emailed": {True: _l("yes"),
+                    False: _l("no: written notice to be sent another way")},
         "was_real_risk": {True: _l("yes"), False: _l("no")},
         "reason": {"bad_password": _l("wrong password"),
                    "unknown_account": _l("no account with this address"),

@@ -35,14 +35,21 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
 
+# The one kind of message a closed account's address still gets (SPEC 11.1): someone (the
+# patient, we hope) registers with it again or asks for a new password, and is told that the
+# account is closed and to contact the clinic; no link that signs in. Without it both would
+# answer "check your e-mail" and nothing would ever arrive.
+TO_CLOSED_ACCOUNTS = frozenset({"account_closed"})
+
 
 def queue(kind: str, to_addr: str, locale: str | None, deliver_at: datetime | None = None,
           **context) -> OutboxMessage | None:
     """Render templates/email/<kind>.{subject,txt,html} in ``locale`` (the recipient's; the
     clinic's when theirs is not known) and add to the outbox, to be sent now or, with
     ``deliver_at``, not before then. Nothing (None) for the address of a patient who closed
-    their account (SPEC 11.1: e-mails stop), whichever feature asks."""
-    if closed_account(to_addr):
+    their account (SPEC 11.1: e-mails stop), whichever feature asks, but the notice that it
+    is closed (TO_CLOSED_ACCOUNTS)."""
+    if kind not in TO_CLOSED_ACCOUNTS and closed_account(to_addr):
         log.info("mail %s not queued: the recipient closed their account", kind)
         return None
     locale = locale or _clinic_locale()
@@ -218,7 +225,8 @@ def deliver_due(limit: int = 100) -> tuple[int, int]:
         message = db.session.get(OutboxMessage, message_id)
         if message is None:  # taken back since (drop_pending)
             continue
-        if closed_account(message.to_addr):  # queued before the account was closed
+        if message.kind not in TO_CLOSED_ACCOUNTS and closed_account(message.to_addr):
+            # queued before the account was closed
             db.session.delete(message)
             db.session.commit()
             log.info("mail outbox id %s dropped: the recipient closed their account",

@@ -3,7 +3,11 @@ type and its messages together, so that every page that calls an account service
 invitations from the clinic and the admin pages) shows the same words."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask_babel import gettext as _
+
+from portal.formats import format_date
 
 
 class AccountError(Exception):
@@ -33,9 +37,14 @@ def _messages() -> dict[str, str]:
         "mfa_required": _("Staff accounts must keep two-step sign-in on."),
         "closed": _("Registration is not open. Please ask your clinic for an invitation."),
         "self": _("You cannot deactivate your own account."),
+        "account_closed": _("This account was closed on %(date)s: you cannot sign in with "
+                            "it any more. To use the portal again, contact your clinic."),
     }
 
 
 def error_text(error: AccountError) -> str:
     message = _messages()[error.code]
-    return message % error.params if error.params else message
+    if not error.params:
+        return message
+    return message % {key: format_date(value, "long") if isinstance(value, date) else value
+                      for key, value in error.params.items()}

@@ -6,7 +6,7 @@ Functions here take plain values, change the database and commit; views hold the
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, render_template
 from sqlalchemy import select, update
@@ -25,6 +25,23 @@ def normalise_email(email: str) -> str:
 
 def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def closed_at(user: User | None) -> datetime | None:
+    """When the patient closed their account (SPEC 11.1; portal/rights/closure.py), or
+    None for an account that is not a closed patient's."""
+    patient = user.patient if user is not None else None
+    return patient.account_closed_at if patient is not None else None
+
+
+def _tell_closed(user: User, locale: str | None, action: str) -> None:
+    """Someone registers with, or asks for a new password for, the address of a closed
+    account: one e-mail says it is closed and to contact the clinic (no link that signs in,
+    no health information), instead of a "check your e-mail" that nothing would follow.
+    The caller commits."""
+    mail.queue("account_closed", user.email, user.locale or locale, name=user.name,
+               closed_at=closed_at(user))
+    audit.write(action, patient=user.patient, subject=user.email)
 
 
 # --- tokens ---------------------------------------------------------------------------
@@ -146,6 +163,11 @@ def register_patient(name: str, email: str, password: str, locale: str | None) -
     if not current_settings().self_registration:
         raise AccountError("closed")
     existing = user_by_email(email)
+    if existing is not None and closed_at(existing) is not None:
+        passwords.hash_password(password)  # the same work as a new account: no timing tell
+        _tell_closed(existing, locale, "registration.closed_account")
+        db.session.commit()
+        return
     if existing is not None:
         passwords.hash_password(password)  # the same work as a new account: no timing tell
         mail.queue("register_existing", existing.email, existing.locale or locale,
@@ -194,6 +216,9 @@ def request_reset(email: str, locale: str | None) -> None:
         mail.queue("password_reset", user.email, user.locale or locale, name=user.name,
                    link=absolute_url("auth.reset_password", token=token), minutes=60)
         audit.write("password.reset_requested", actor=user, subject=user.email)
+    elif user is not None and user.has_password and closed_at(user) is not None:
+        crypto.token_hash(crypto.new_token())  # what a real request spends
+        _tell_closed(user, locale, "password.reset_requested_closed")
     else:
         # Spend what a real request spends (token, hash, template) and send nothing.
         crypto.token_hash(crypto.new_token())

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from portal import audit, clock, passwords
 from portal.auth.errors import AccountError
-from portal.auth.services import normalise_email, resend_confirmation, user_by_email
+from portal.auth.services import closed_at, normalise_email, resend_confirmation, user_by_email
 from portal.extensions import db
 from portal.models import AuditEvent, User
 
@@ -113,7 +113,8 @@ def check_current_password(user: User, password: str, purpose: str) -> None:
 
 
 def check_password(email: str, password: str) -> SignIn:
-    """First factor. Raises AccountError('invalid' | 'locked' | 'unconfirmed')."""
+    """First factor. Raises AccountError('invalid' | 'locked' | 'unconfirmed' |
+    'account_closed')."""
     user = user_by_email(email)
     if delay := _paused_for(user, email):
         # Check nothing while locked, not even a right password.
@@ -121,6 +122,14 @@ def check_password(email: str, password: str) -> SignIn:
         db.session.commit()
         raise locked_error(delay)
     valid = passwords.verify(user.password_hash if user else None, password)
+    if valid and user is not None and (closed := closed_at(user)) is not None:
+        # A closed account (SPEC 11.1) says so, and to contact the clinic, only to whoever
+        # knows its password: to anyone else it answers as a wrong password, so whether an
+        # address has an account still does not show.
+        audit.write("login.refused_closed", actor=user, patient=user.patient,
+                    subject=user.email)
+        db.session.commit()
+        raise AccountError("account_closed", date=closed)
     if not valid or user is None or not user.active:
         # Only a wrong password counts towards the account's lockout.
         record_failure(user if (user is not None and not valid) else None, email,

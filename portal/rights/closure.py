@@ -4,12 +4,14 @@ then disposed of with the others (the retention schedule).
 
 Closing needs the account's password (a shared phone is common) and is done once: the
 patient's ``account_closed_at`` is set by a conditional UPDATE, the user can no longer sign
-in (``User.active`` off, as a deactivated account: every sign-in answers as a wrong
-password, so whether an address has an account still does not show), every session of the
-user ends now, the follow-ups waiting are cancelled, the mail waiting is taken back and
-none is queued afterwards (portal.mail refuses closed accounts' addresses), the links sent
-by e-mail (password reset, e-mail confirmation) stop working. The record stays on the
-clinic's lists, marked closed."""
+in (``User.active`` off, as a deactivated account: a wrong password answers as for any
+address, so whether an address has an account still does not show; the right one is told
+that the account is closed and to contact the clinic), every session of the user ends now,
+the follow-ups waiting are cancelled, the mail waiting is taken back and none is queued
+afterwards (portal.mail refuses closed accounts' addresses, but for the one notice that the
+account is closed, sent to whoever registers or asks for a new password with the address),
+the links sent by e-mail (password reset, e-mail confirmation) stop working. The record
+stays on the clinic's lists, marked closed."""
 from __future__ import annotations
 
 from datetime import date

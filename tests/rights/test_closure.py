@@ -12,10 +12,18 @@ import pytest
 from sqlalchemy import select
 
 from portal import clock, mail
+from portal.clinic_settings import current_settings
 from portal.extensions import db
+from portal.formats import format_date
 from portal.models import AuditEvent, FollowUp, OutboxMessage, Patient, User
 from portal.rights.retention import retention_ends_on
-from tests.factories import PASSWORD, make_document, make_follow_up, make_practitioner
+from tests.factories import (
+    PASSWORD,
+    make_document,
+    make_follow_up,
+    make_patient,
+    make_practitioner,
+)
 from tests.markup import parse
 from tests.treatment.conftest import app_config, doctor, doctor_client, signed_in  # noqa: F401
 from tests.treatment.helpers import history, make_treatable
@@ -115,11 +123,15 @@ def test_closing_ends_sign_in_sessions_mail_and_follow_ups(app, closing):
     # Signed out here and on the other device.
     assert client.get("/me/").status_code in (302, 303)
     assert elsewhere.get("/me/").status_code in (302, 303)
-    # Sign-in answers as for a wrong password (whether an address has an account stays
-    # unseen).
-    refused = client.post("/auth/login", data={"email": closing.email, "password": PASSWORD})
+    # Sign-in with a wrong password answers as for any address (whether an address has an
+    # account stays unseen); with the right one, that the account is closed.
+    refused = client.post("/auth/login", data={"email": closing.email, "password": "wrong!"})
     assert refused.status_code == 422
     assert "do not match an account" in refused.get_data(as_text=True)
+    refused = client.post("/auth/login", data={"email": closing.email, "password": PASSWORD})
+    assert refused.status_code == 422 and "/me/" not in (refused.location or "")
+    assert "was closed on" in refused.get_data(as_text=True)
+    assert client.get("/me/").status_code in (302, 303)
 
     patient = _patient(closing)
     assert patient.account_closed_at is not None and not patient.user.active
@@ -186,3 +198,90 @@ def test_the_close_page_in_french(app, closing):
     assert "Fermer mon compte" in text
     kept = retention_ends_on(_patient(closing))
     assert f"{kept.day} " in text and str(kept.year) in text
+
+
+def _plain(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_the_right_password_tells_a_closed_account_it_is_closed(app, closing, auth):
+    """After the password (and only then): closed on which day, and to contact the clinic;
+    a wrong password answers as for an address without an account."""
+    client = signed_in(app, closing)
+    assert client.post(CLOSE, data=RIGHT).status_code == 303
+    closed_at = _patient(closing).account_closed_at
+    stranger = auth.client
+    wrong = stranger.post("/auth/login", data={"email": closing.email, "password": "wrong!"})
+    unknown = stranger.post("/auth/login", data={"email": "nobody@example.org",
+                                                 "password": "wrong!"})
+    assert wrong.status_code == unknown.status_code == 422
+    assert "was closed" not in wrong.get_data(as_text=True)
+    right = stranger.post("/auth/login", data={"email": closing.email, "password": PASSWORD})
+    assert right.status_code == 422
+    with app.test_request_context():
+        day = format_date(closed_at, "long")
+    assert (f"This account was closed on {day}: you cannot sign in with it any more. To use "
+            "the portal again, contact your clinic.") in right.get_data(as_text=True)
+    assert stranger.get("/me/").status_code in (302, 303)
+    assert db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "login.refused_closed")).all()
+
+
+def test_registering_or_resetting_a_closed_address_is_told_it_is_closed(
+        mail_app, runner, smtp_server, closing, auth):
+    """One e-mail each, saying the account is closed and to contact the clinic; no link that
+    signs in or resets, no health information. Other mail stays refused."""
+    signed = signed_in(mail_app, closing)
+    assert signed.post(CLOSE, data=RIGHT).status_code == 303
+    settings = current_settings()
+    settings.self_registration = True
+    settings.phone = "604-555-0199"
+    db.session.commit()
+    visitor = auth.client
+    registered = visitor.post("/auth/register", data={
+        "name": "Clara Again", "email": "Clara@Example.org", "password": "a new long password",
+        "confirm": "a new long password"})
+    assert registered.status_code == 200
+    assert "Check your e-mail" in registered.get_data(as_text=True)
+    reset = visitor.post("/auth/reset", data={"email": closing.email})
+    assert reset.status_code == 200 and "Check your e-mail" in reset.get_data(as_text=True)
+    # Still one account, still closed; nothing else to the address.
+    assert db.session.scalars(select(User).where(User.email == closing.email)).one()
+    assert mail.queue("rating_reminder", closing.email, "en", name="x",
+                      link="http://localhost/me/") is None
+    db.session.commit()
+    result = runner.invoke(args=["send-mail"])
+    assert "failed 0" in result.output, result.output
+    notices = [m for m in smtp_server.parsed() if m["To"] == closing.email]
+    assert len(notices) == 2
+    with mail_app.test_request_context():
+        day = format_date(_patient(closing).account_closed_at, "long")
+    for notice in notices:
+        assert "is closed" in notice["Subject"]
+        body = _plain(notice)
+        assert f"was closed on {day}" in body and "contact your clinic" in body
+        assert "604-555-0199" in body
+        assert "http" not in body  # no link: nothing to sign in or reset with
+        for health in ("pain", "treatment", "follow-up", "consent", "session"):
+            assert health not in body
+    assert {e.action for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.subject == closing.email))} >= {"registration.closed_account",
+                                                   "password.reset_requested_closed"}
+    assert _patient(closing).account_closed_at is not None
+    # Someone else's address still gets the ordinary answers.
+    make_patient(email="open@example.org")
+    visitor.post("/auth/reset", data={"email": "open@example.org"})
+    runner.invoke(args=["send-mail"])
+    assert any(m["To"] == "open@example.org" and "/auth/reset/" in _plain(m)
+               for m in smtp_server.parsed())
+
+
+def test_the_closed_notice_in_french(mail_app, runner, smtp_server, closing, auth):
+    closing.locale = "fr_CA"
+    db.session.commit()
+    assert signed_in(mail_app, closing).post(CLOSE, data=RIGHT).status_code == 303
+    auth.client.post("/auth/reset", data={"email": closing.email})
+    runner.invoke(args=["send-mail"])
+    [notice] = [m for m in smtp_server.parsed() if m["To"] == closing.email]
+    body = _plain(notice)
+    assert "fermé" in notice["Subject"] and "fermé le" in body
