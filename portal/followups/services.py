@@ -2,8 +2,7 @@
 
 * **Scheduling**: a discharge schedules one follow-up per delay the clinic set
   (``ClinicSettings.follow_up_first_weeks`` / ``_second_weeks``, 6 and 12 by default, NULL
-  for none), each keeping the NPRS baseline and whether the patient was a responder at
-  discharge. None when the reason is in NO_FOLLOW_UP_REASONS ("moved away", "deceased"),
+  for none). None when the reason is in NO_FOLLOW_UP_REASONS ("moved away", "deceased"),
   when the patient declined follow-ups or closed their account. Re-admission cancels the
   ones not answered yet.
 * **Sending** (``send_due``, the worker's schedule): each due follow-up is claimed by a
@@ -19,7 +18,9 @@
   replaced, so the reminder's link works and the first one stops (as after any key change).
 * **Answering** once, by the link (no sign-in: the link is the key, until
   ``token_expires_at``) or signed in; "improvement kept" is portal.outcomes' improvement
-  rule applied to the answer's pain against the baseline kept at discharge.
+  rule applied to the answer's pain against the baseline, and whether the patient was a
+  responder at discharge is read then too (at_discharge: the last session's rating may
+  have come after the discharge).
 * **Declining**: one click sets ``Patient.follow_ups_declined_at`` and declines every
   follow-up not answered; it can be undone from the account page (future discharges only).
 
@@ -41,7 +42,7 @@ from portal import audit, clock, mail, outcomes
 from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.links import absolute_url
-from portal.models import NO_FOLLOW_UP_REASONS, FollowUp, Patient, TreatmentOutcome, User
+from portal.models import NO_FOLLOW_UP_REASONS, FollowUp, OutcomePoint, Patient, User
 from portal.treatment import intake_link
 from portal.treatment.outcome import baseline_for
 
@@ -154,18 +155,30 @@ def configured_weeks() -> list[int]:
     return sorted({w for w in weeks if w})
 
 
+def at_discharge(patient: Patient, discharged_at: datetime) -> tuple[int | None, bool]:
+    """The NPRS baseline now, and whether the patient was a responder at the discharge at
+    ``discharged_at``: their outcome after the last rated session given before it. A
+    session's rating opens a day after it and can come after the discharge (a discharge the
+    day of the last session), so this is read when the follow-up is answered, from the
+    outcome points the treatment services keep in step with every rating and baseline."""
+    point = db.session.scalar(
+        select(OutcomePoint).where(OutcomePoint.patient_id == patient.id,
+                                   OutcomePoint.session_at < discharged_at)
+        .order_by(OutcomePoint.session_at.desc(), OutcomePoint.id.desc()).limit(1))
+    return (baseline_for(patient).value,
+            point is not None and point.status == outcomes.IMPROVED)
+
+
 def schedule(patient: Patient, actor: User | None, discharged_at: datetime, reason: str,
              weeks: list[int]) -> list[FollowUp]:
     """Follow-ups for the discharge at ``discharged_at``, in the caller's transaction (the
-    discharge's); ``weeks`` from configured_weeks(), read before the discharge began."""
+    discharge's); ``weeks`` from configured_weeks(), read before the discharge began. The
+    baseline and the responder flag stored here are as they stand now; answer() works them
+    out again (at_discharge), when the last session's rating has had its time."""
     if reason in NO_FOLLOW_UP_REASONS or patient.follow_ups_declined_at is not None \
             or patient.account_closed_at is not None or not weeks:
         return []
-    outcome = db.session.scalar(select(TreatmentOutcome)
-                                .where(TreatmentOutcome.patient_id == patient.id))
-    baseline = outcome.baseline if outcome is not None and outcome.baseline is not None \
-        else baseline_for(patient).value
-    improved = outcome is not None and outcome.status == outcomes.IMPROVED
+    baseline, improved = at_discharge(patient, discharged_at)
     made = []
     for w in weeks:
         follow_up = FollowUp(patient_id=patient.id, discharged_at=discharged_at, weeks=w,
@@ -302,10 +315,11 @@ def answer(follow_up: FollowUp, given: Answer, actor: User | None, via: str) -> 
         raise FollowUpError("closed")
     now = clock.now()
     psfs_mean = outcomes.mean(item["score"] for item in given.psfs) if given.psfs else None
+    baseline, improved = at_discharge(follow_up.patient, follow_up.discharged_at)
     claimed = _claim(follow_up.id, (FollowUp.status == "sent",), status="answered",
                      answered_at=now, pain_average=given.pain_average, pgic=given.pgic,
-                     psfs=given.psfs, psfs_mean=psfs_mean,
-                     kept=kept(follow_up.baseline, given.pain_average))
+                     psfs=given.psfs, psfs_mean=psfs_mean, baseline=baseline,
+                     improved_at_discharge=improved, kept=kept(baseline, given.pain_average))
     if claimed is None:
         db.session.refresh(follow_up)
         raise FollowUpError("answered" if follow_up.status == "answered" else "closed")

@@ -313,7 +313,8 @@ def test_csv_one_row_per_patient(client, staff, clinic, db):
     # The follow-up columns come last (none answered here: empty).
     base = len(outcome_stats.CSV_HEADER)
     assert rows[0][base:] == [f"followup_{w}w_{name}" for w in (6, 12)
-                              for name in ("pain", "pgic", "kept", "answered")]
+                              for name in ("pain", "pgic", "responder_at_discharge", "kept",
+                                           "answered")]
     assert {cell for row in rows[1:] for cell in row[base:]} == {""}
     rows = [row[:base] for row in rows]
     # Public ids are random: one that starts with "-" is a text cell like any other.

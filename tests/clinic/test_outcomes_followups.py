@@ -108,18 +108,67 @@ def test_csv_has_the_follow_up_columns(client, staff, clinic, follow_ups):
     header = rows[0]
     by_id = {row[0]: dict(zip(header, row)) for row in rows[1:]}
     p1 = by_id[clinic["P1"].public_id]
-    assert (p1["followup_6w_pain"], p1["followup_6w_pgic"], p1["followup_6w_kept"],
-            p1["followup_6w_answered"]) == ("3", "2", "yes", "2025-07-13")
+    assert (p1["followup_6w_pain"], p1["followup_6w_pgic"],
+            p1["followup_6w_responder_at_discharge"], p1["followup_6w_kept"],
+            p1["followup_6w_answered"]) == ("3", "2", "yes", "yes", "2025-07-13")
     # Answered at 06:30 UTC on 1 August: 31 July in the clinic.
     assert (p1["followup_12w_pain"], p1["followup_12w_kept"],
             p1["followup_12w_answered"]) == ("4", "yes", "2025-07-31")
     p2 = by_id[clinic["P2"].public_id]
     assert (p2["followup_6w_kept"], p2["followup_12w_pain"]) == ("no", "")
+    # No responder at discharge: 5 -> 2 meets the rule, but "kept" is only said of
+    # responders, as on the page.
+    p3 = by_id[clinic["P3"].public_id]
+    assert (p3["followup_6w_responder_at_discharge"], p3["followup_6w_kept"]) == ("no", "")
     p4 = by_id[clinic["P4"].public_id]  # sent, not answered: empty
     assert p4["followup_6w_pain"] == p4["followup_6w_answered"] == ""
     # As of the end of a period before the answers: none yet.
     early = _csv(client.get("/clinic/outcomes.csv", query_string={"date_to": "2025-06-30"}))
-    assert {c for row in early[1:] for c in row[-8:]} == {""}
+    assert {c for row in early[1:] for c in row[-10:]} == {""}
+
+
+def csv_figures(rows: list[list[str]], weeks=(6, 12)) -> dict:
+    """The page's (kept, improved, patients, answered) per delay, added up from the CSV."""
+    header = rows[0]
+    lines = [dict(zip(header, row)) for row in rows[1:]]
+    out = {}
+    for w in weeks:
+        answered = [r for r in lines if r[f"followup_{w}w_answered"]]
+        improved = [r for r in answered if r[f"followup_{w}w_responder_at_discharge"] == "yes"]
+        kept = [r for r in improved if r[f"followup_{w}w_kept"] == "yes"]
+        out[w] = (len(kept), len(improved), len({r["patient_id"] for r in improved}),
+                  len(answered))
+    return out
+
+
+@pytest.mark.parametrize("period", [(None, None), ("2025-07-01", "2025-07-31"),
+                                    ("2025-07-14", "2025-07-14"), ("2025-08-01", None),
+                                    ("2025-03-01", "2025-06-30"), ("2025-07-14", None)])
+def test_the_csv_adds_up_to_the_pages_figures(client, staff, clinic, follow_ups, disposed,
+                                              period):
+    """The same follow-ups, answered in the same period, on each patient's row: even a
+    patient who rated no session in the period (all of them, in July) has one."""
+    args = {k: v for k, v in zip(("date_from", "date_to"), period) if v}
+    doc = page(client, "/clinic/outcomes", **args)
+    rows = _csv(client.get("/clinic/outcomes.csv", query_string=args))
+    assert csv_figures(rows) == kept_rows(doc)
+    # P1 discharged again and followed up again, later in July: one patient, their latest.
+    make_follow_up(clinic["P1"], discharged_at=at(20, month=6), weeks=6, baseline=6,
+                   pain_average=6, answered_at=at(25))
+    doc = page(client, "/clinic/outcomes", **args)
+    rows = _csv(client.get("/clinic/outcomes.csv", query_string=args))
+    assert csv_figures(rows) == kept_rows(doc)
+
+
+def test_a_patient_counts_once_per_delay(client, staff, clinic, follow_ups, disposed):
+    """Discharged twice, followed up twice at 6 weeks: one patient, by their latest answer
+    in the period (not kept, this time)."""
+    make_follow_up(clinic["P1"], discharged_at=at(20, month=6), weeks=6, baseline=6,
+                   pain_average=6, answered_at=at(25))
+    assert kept_rows(page(client, "/clinic/outcomes"))[6] == (0, 2, 2, 3)
+    # A period with only the first answer in it counts that one.
+    assert kept_rows(page(client, "/clinic/outcomes", date_from="2025-07-01",
+                          date_to="2025-07-20"))[6] == (1, 2, 2, 3)
 
 
 # --- the report to share --------------------------------------------------------------------

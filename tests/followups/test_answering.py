@@ -8,9 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from portal import clock
+from portal.clinic.outcomes import services as outcome_figures
 from portal.extensions import db
 from portal.followups import services
-from portal.models import AuditEvent, Patient
+from portal.models import AuditEvent, Patient, TreatmentSession
+from portal.treatment import services as treatment
+from tests.factories import make_practitioner
 from tests.followups.helpers import (
     discharge,
     follow_up_mails,
@@ -22,6 +25,7 @@ from tests.followups.helpers import (
 )
 from tests.markup import parse
 from tests.treatment.conftest import signed_in
+from tests.treatment.helpers import rate, record
 
 ANSWERS = {"pain_average": "4", "pgic": "2", "psfs_0": "7", "psfs_1": "8"}
 
@@ -163,24 +167,49 @@ def test_kept_is_the_improvement_rule(baseline, pain, kept):
 
 
 def test_kept_is_stored_from_the_rule_at_the_boundary(sent, client):
+    """The baseline is the one that stands when the follow-up is answered: here the
+    practitioner's, set after the discharge."""
     user, answer, _decline = sent
-    row = follow_ups_of(user)[0]
-    row.baseline = 10
+    patient = db.session.get(Patient, user.patient.id)
+    treatment.set_baseline(patient, make_practitioner(), 10, "Intake answer mistyped.")
     db.session.commit()
     client.get(answer)
     client.post(answer, data={**ANSWERS, "pain_average": "7"})
-    assert follow_ups_of(user)[0].kept is True
-
-
-def test_no_baseline_leaves_kept_empty(sent, client):
-    user, answer, _decline = sent
     row = follow_ups_of(user)[0]
-    row.baseline = None
-    db.session.commit()
+    assert (row.baseline, row.kept) == (10, True)
+
+
+def test_no_baseline_leaves_kept_empty(mail_app, smtp_server, client):
+    user = treated(baseline=None)
+    discharge(user)
+    clock.advance(weeks=6, minutes=1)
+    assert send_and_deliver().sent == 1
+    answer = path_of(links(follow_up_mails(smtp_server)[0])[0])
     client.get(answer)
-    client.post(answer, data=ANSWERS)
+    assert client.post(answer, data={"pain_average": "4", "pgic": "2"}).status_code == 303
     row = follow_ups_of(user)[0]
-    assert row.status == "answered" and row.kept is None
+    assert row.status == "answered" and row.baseline is None and row.kept is None
+
+
+def test_a_rating_given_after_a_same_day_discharge_counts(mail_app, smtp_server, client):
+    """Discharged the day of the last session, whose rating opens a day later and is given
+    after the discharge: the patient was a responder at discharge all the same, and the
+    outcomes page counts the follow-up among the responders'."""
+    user = treated(pains=(7, 6, 5))  # baseline 6, last rating 5: no responder yet
+    session = record(user, hours_ago=3)
+    discharge(user)
+    clock.advance(hours=22)
+    rate(db.session.get(TreatmentSession, session.id), pain=3)  # 6 -> 3: a responder
+    db.session.commit()
+    clock.advance(weeks=6)
+    assert send_and_deliver().sent == 1
+    answer = path_of(links(follow_up_mails(smtp_server)[0])[0])
+    client.get(answer)
+    assert client.post(answer, data=ANSWERS).status_code == 303
+    row = follow_ups_of(user)[0]
+    assert (row.baseline, row.improved_at_discharge, row.kept) == (6, True, True)
+    six = outcome_figures.compute(outcome_figures.OutcomeFilters()).kept_at[0]
+    assert (six.weeks, six.improved, six.kept) == (6, 1, 1)
 
 
 # --- declining ------------------------------------------------------------------------------

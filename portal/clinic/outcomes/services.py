@@ -25,6 +25,10 @@ What the filters mean:
   ratings of sessions given in the period. Sessions keep their numbers in the patient's
   whole course (session 5 is the fifth session even when the period starts at it).
 * Cancelled sessions do not count and have no number, as everywhere else in the portal.
+
+The CSV has a row for each patient the page counts: those who rated a session in the
+period, and those who answered a follow-up in it (followups.py), whose outcome columns are
+then empty.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy import Select, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 
 from portal import audit, csvexport, outcomes
@@ -249,7 +253,8 @@ class PatientOutcome:
         return [self.public_id, self.practitioner or "", self.change.baseline,
                 self.change.latest, self.change.points,
                 round(percent, 1) if percent is not None else None, self.change.status,
-                "yes" if self.worsening else "no", self.sessions, self.rated, self.first_improved,
+                "" if self.change.status is None else ("yes" if self.worsening else "no"),
+                self.sessions, self.rated, self.first_improved,
                 self.score_question or "", *self.follow_ups]
 
 
@@ -270,8 +275,13 @@ def csv_header() -> list[str]:
 
 
 def _outcomes_select(filters: OutcomeFilters, batch: int, weeks: list[int]) -> Select:
+    """The patients who rated a session in the period, and those who answered a follow-up
+    in it (their outcome columns empty: no rating in the period), so that the follow-up
+    columns add up to the page's figures."""
     as_of = _as_of(filters)
-    _start, end = _bounds(filters)
+    start, end = _bounds(filters)
+    who = union(select(as_of.c.patient_id),
+                followups.answered_patients(filters, start, end, weeks)).subquery("who")
     s = TreatmentSession
     recorded = select(s.patient_id, func.count().label("sessions")).where(s.status == "recorded")
     if end is not None:
@@ -283,15 +293,16 @@ def _outcomes_select(filters: OutcomeFilters, batch: int, weeks: list[int]) -> S
                    as_of.c.first_improved, as_of.c.status, as_of.c.worsening,
                    SessionRating.score_question,
                    func.coalesce(counted.c.sessions, literal(0)).label("sessions"))
-            .select_from(as_of)
-            .join(Patient, Patient.id == as_of.c.patient_id)
-            .join(SessionRating, SessionRating.id == as_of.c.rating_id)
-            .outerjoin(TreatmentOutcome, TreatmentOutcome.patient_id == as_of.c.patient_id)
+            .select_from(who)
+            .join(Patient, Patient.id == who.c.patient_id)
+            .outerjoin(as_of, as_of.c.patient_id == who.c.patient_id)
+            .outerjoin(SessionRating, SessionRating.id == as_of.c.rating_id)
+            .outerjoin(TreatmentOutcome, TreatmentOutcome.patient_id == who.c.patient_id)
             .outerjoin(practitioner, practitioner.id == Patient.practitioner_id)
-            .outerjoin(counted, counted.c.patient_id == as_of.c.patient_id)
+            .outerjoin(counted, counted.c.patient_id == who.c.patient_id)
             .order_by(Patient.id)
             .execution_options(yield_per=batch))
-    return followups.add_columns(stmt, as_of.c.patient_id, weeks, end)
+    return followups.add_columns(stmt, who.c.patient_id, weeks, filters, start, end)
 
 
 def _outcome_rows(stmt: Select, weeks: list[int]) -> Iterator[PatientOutcome]:
