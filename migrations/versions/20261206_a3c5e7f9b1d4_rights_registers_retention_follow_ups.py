@@ -230,9 +230,18 @@ def upgrade():
 
 
 def downgrade():
+    # A record disposed of has nothing left to be a patient again, and the revision before
+    # has no status to say so: going back would show an empty record as a discharged one.
+    disposed = op.get_bind().execute(sa.text(
+        "SELECT 1 FROM record_disposals WHERE status = 'disposed' "
+        "UNION ALL SELECT 1 FROM patients WHERE status = 'disposed'")).first()
+    if disposed is not None:
+        raise RuntimeError(
+            "Cannot downgrade: records were disposed of at the end of their retention "
+            "period, and the schema before this revision cannot keep their tombstones. "
+            "Restore a backup taken before the first disposal instead.")
     op.execute("UPDATE patients SET discharge_reason = 'other' "
                "WHERE discharge_reason IN ('moved_away', 'deceased')")
-    op.execute("UPDATE patients SET status = 'discharged' WHERE status = 'disposed'")
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_patients_discharge_reason'), type_='check')
         batch_op.create_check_constraint('discharge_reason', OLD_REASONS)

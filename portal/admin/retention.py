@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import abort, flash, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from portal import htmx
@@ -15,19 +16,31 @@ from portal.clinic_settings import current_settings
 from portal.rights import disposal as disposals
 from portal.security import admin_required, me
 
+# Where a listed patient stands (the clinic's patient list has the same words).
+STATUS_WORDS = {
+    "invited": _l("Invited"),
+    "intake_in_progress": _l("Intake in progress"),
+    "intake_submitted": _l("Intake submitted"),
+    "cleared": _l("Cleared"),
+    "in_treatment": _l("In treatment"),
+    "discharged": _l("Discharged"),
+}
+
 
 def _page(approve_form: ApproveDisposalForm | None = None,
           confirm_form: ConfirmDisposalForm | None = None, status: int = 200):
     schedule = disposals.schedule()
     if approve_form is None:
-        approve_form = ApproveDisposalForm(
-            formdata=None, data={"records": [r.disposal.public_id for r in schedule.listed]})
+        # Ticked when the page opens: those not back since the listing.
+        approve_form = ApproveDisposalForm(formdata=None, data={"records": [
+            r.disposal.public_id for r in schedule.listed if not r.back]})
     if confirm_form is None:
         confirm_form = ConfirmDisposalForm(formdata=None, data={"records": [
             r.disposal.public_id for r in schedule.approved
-            if r.disposal.approved_by_id != me().id]})
+            if r.disposal.approved_by_id != me().id and not r.back]})
     return htmx.render("admin/retention.html", status=status, schedule=schedule,
                        approve_form=approve_form, confirm_form=confirm_form,
+                       status_words=STATUS_WORDS,
                        retention_years=current_settings().retention_years)
 
 

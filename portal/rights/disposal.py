@@ -3,24 +3,28 @@
 The periodic task lists the records whose period has ended (portal.rights.retention). An
 admin approves the disposal of some or all of them, either typing how many (disposed at
 once) or asking a second admin, who confirms; the admin who approved cannot confirm. Each
-record is disposed of in its own transaction, after its patient row is locked and the rules
-checked again (a legal hold placed meanwhile, a visit since the listing).
+record is approved and disposed of in its own transaction, after its patient row and its
+disposal are locked and the rules checked again (portal.rights.retention.due: a legal hold
+placed meanwhile, a visit or care resumed since the listing; and who approved, as the row
+says now).
 
 Disposal deletes the patient's clinical data and its stored files, ends the account and
 blanks what identifies the person. What stays: the patient row (the audit trail refers to
-it) with its public id, status "disposed" and nothing personal; the audit trail, which is
+it) with its public id, status "disposed", when it was opened, discharged and disposed of,
+and nothing personal; the audit trail, which is
 append-only and never rewritten; the requests register's dates (its free text blanked);
 and the tombstone, the RecordDisposal row with the dates and who approved and confirmed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from flask.json.tag import TaggedJSONSerializer
+from flask import current_app
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import aliased
 
-from portal import audit, clock, crypto, storage
+from portal import audit, clock, crypto, session_store, storage
 from portal.extensions import db
 from portal.models import (
     AccountToken,
@@ -46,7 +50,7 @@ from portal.models import (
     UserSession,
 )
 from portal.models.patient import DISPOSED
-from portal.rights.retention import retention_ends_on
+from portal.rights.retention import IN_CARE, due, has_open_request, lock_patient
 from portal.treatment.times import clinic_date
 
 SHOWN = 200
@@ -67,6 +71,17 @@ class Row:
     name: str | None  # while the record exists; a tombstone has none
     approved_by: str | None
     confirmed_by: str | None
+    # While the record exists: where the patient stands and their last activity, and
+    # whether they came back since the listing (in care again, or active since their last
+    # visit): disposal would cancel the listing, so the page does not tick it.
+    status: str | None = None
+    last_activity_at: datetime | None = None
+
+    @property
+    def back(self) -> bool:
+        return self.status in IN_CARE or (
+            self.last_activity_at is not None
+            and self.last_activity_at > self.disposal.last_visit_at)
 
 
 @dataclass
@@ -89,7 +104,8 @@ def schedule(limit: int = SHOWN) -> Schedule:
                           ("approved", RecordDisposal.approved_at),
                           ("disposed", RecordDisposal.disposed_at.desc())):
         rows = db.session.execute(
-            select(RecordDisposal, User.name, approver.name, confirmer.name)
+            select(RecordDisposal, User.name, approver.name, confirmer.name, Patient.status,
+                   Patient.last_activity_at)
             .join(Patient, Patient.id == RecordDisposal.patient_id)
             .join(User, User.id == Patient.user_id)
             .outerjoin(approver, approver.id == RecordDisposal.approved_by_id)
@@ -97,7 +113,8 @@ def schedule(limit: int = SHOWN) -> Schedule:
             .where(RecordDisposal.status == status)
             .order_by(order, RecordDisposal.id).limit(limit)).all()
         getattr(result, status).extend(
-            Row(d, name if status != "disposed" else None, a, c) for d, name, a, c in rows)
+            Row(d, name, a, c, state, active) if status != "disposed" else Row(d, None, a, c)
+            for d, name, a, c, state, active in rows)
     return result
 
 
@@ -134,7 +151,7 @@ def approve_typed(admin: User, disposals: list[RecordDisposal], typed: int | Non
         raise DisposalError("count")
     outcome = Outcome()
     for disposal in disposals:
-        if dispose(disposal, admin, admin, "typed_count", ("listed",)):
+        if dispose(disposal, admin, "typed_count", ("listed",)):
             outcome.done += 1
         else:
             outcome.skipped += 1
@@ -142,37 +159,41 @@ def approve_typed(admin: User, disposals: list[RecordDisposal], typed: int | Non
 
 
 def ask_second_admin(admin: User, disposals: list[RecordDisposal]) -> Outcome:
+    """Approve the listed records' disposal, for a second admin to confirm: each checked
+    again under its patient's lock, as disposal does (``_locked``)."""
     if not disposals:
         raise DisposalError("none")
     outcome = Outcome()
     for disposal in disposals:
-        done = cast(CursorResult[Any], db.session.execute(
-            update(RecordDisposal)
-            .where(RecordDisposal.id == disposal.id, RecordDisposal.status == "listed")
-            .values(status="approved", approved_at=clock.now(), approved_by_id=admin.id,
-                    confirmation="second_admin"))).rowcount
-        if done:
-            audit.write("record.disposal_approved", patient=db.session.get(
-                Patient, disposal.patient_id), actor=admin, subject=disposal.public_id)
-            outcome.done += 1
-        else:
+        found = _locked(disposal, admin, ("listed",))
+        if found is None:
             outcome.skipped += 1
+            continue
+        patient, locked = found
+        locked.status = "approved"
+        locked.approved_at = clock.now()
+        locked.approved_by_id = admin.id
+        locked.confirmation = "second_admin"
+        audit.write("record.disposal_approved", patient=patient, actor=admin,
+                    subject=locked.public_id)
         db.session.commit()
+        outcome.done += 1
     return outcome
 
 
 def confirm(admin: User, disposals: list[RecordDisposal]) -> Outcome:
-    """A second admin confirms disposals approved by another."""
+    """A second admin confirms disposals approved by another. Who approved is read again
+    under the lock (``dispose``): an approval withdrawn and given again meanwhile, or given
+    by this admin, is not confirmed."""
     if not disposals:
         raise DisposalError("none")
     if any(d.approved_by_id == admin.id for d in disposals):
         raise DisposalError("own_approval")
     outcome = Outcome()
     for disposal in disposals:
-        approver = db.session.get(User, disposal.approved_by_id) \
-            if disposal.approved_by_id else None
-        if approver is not None and dispose(disposal, approver, admin, "second_admin",
-                                            ("approved",)):
+        if disposal.approved_by_id is not None and dispose(
+                disposal, admin, "second_admin", ("approved",),
+                approved_by_id=disposal.approved_by_id):
             outcome.done += 1
         else:
             outcome.skipped += 1
@@ -198,64 +219,64 @@ def withdraw_approval(admin: User, disposals: list[RecordDisposal]) -> int:
 
 # --- disposal ------------------------------------------------------------------------------------
 
-def lock_patient(patient_id: int) -> Patient | None:
-    """The patient row, locked until the transaction ends, and read again (SQLite: the
-    write lock of the whole database, taken by a write that changes nothing)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
-    else:
-        db.session.execute(update(Patient).where(Patient.id == patient_id)
-                           .values(id=Patient.id))
-    patient = db.session.get(Patient, patient_id)
-    if patient is not None:
-        db.session.refresh(patient)
-    return patient
-
-
-def has_open_request(patient_id: int) -> bool:
-    """An access or correction request not yet answered: the record is kept until it is
-    (PHIPA s. 13(2): information that is the subject of a request is retained as long as
-    needed for the individual to exhaust any recourse)."""
-    return db.session.scalar(select(RecordRequest.id).where(
-        RecordRequest.patient_id == patient_id,
-        RecordRequest.answered_at.is_(None)).limit(1)) is not None
-
-
-def dispose(disposal: RecordDisposal, approved_by: User, confirmed_by: User,
-            confirmation: str, from_status: tuple[str, ...]) -> bool:
-    """Dispose of one record in its own transaction; False (and nothing done but perhaps
-    the listing cancelled) when it may not be disposed of any more."""
+def _locked(disposal: RecordDisposal, actor: User,
+            from_status: tuple[str, ...]) -> tuple[Patient, RecordDisposal] | None:
+    """In a new transaction: the patient locked, and the disposal read again and locked,
+    when the record may still be disposed of (then the caller commits). None, with the
+    transaction ended, when not: disposed or handled meanwhile, or a request not answered
+    yet (the listing stays); under a legal hold or no longer due (a visit, care resumed:
+    the listing is cancelled)."""
     db.session.commit()  # whatever came before is not part of this patient's transaction
     patient = lock_patient(disposal.patient_id)
-    db.session.refresh(disposal)
-    if patient is None or patient.status == DISPOSED or disposal.status not in from_status:
+    locked = db.session.scalar(select(RecordDisposal).where(RecordDisposal.id == disposal.id)
+                               .with_for_update().execution_options(populate_existing=True))
+    if patient is None or locked is None or locked.status not in from_status \
+            or patient.status == DISPOSED or has_open_request(patient.id):
         db.session.rollback()
-        return False
-    if has_open_request(patient.id):
-        db.session.rollback()
-        return False
-    today = clinic_date(clock.now())
-    if patient.legal_hold or retention_ends_on(patient) > today:
-        disposal.status = "cancelled"
-        disposal.cancelled_at = clock.now()
-        audit.write("record.disposal_cancelled", patient=patient, actor=confirmed_by,
-                    subject=disposal.public_id,
+        return None
+    if due(patient, clinic_date(clock.now())) is None:
+        locked.status = "cancelled"
+        locked.cancelled_at = clock.now()
+        audit.write("record.disposal_cancelled", patient=patient, actor=actor,
+                    subject=locked.public_id,
                     detail={"reason": "legal_hold" if patient.legal_hold else "visited"})
         db.session.commit()
+        return None
+    return patient, locked
+
+
+def dispose(disposal: RecordDisposal, confirmed_by: User, confirmation: str,
+            from_status: tuple[str, ...], approved_by_id: int | None = None) -> bool:
+    """Dispose of one record in its own transaction; False (and nothing done but perhaps
+    the listing cancelled) when it may not be disposed of any more. With the count typed,
+    ``confirmed_by`` approves too. A second admin's confirmation (``approved_by_id``: who
+    the confirming admin saw approve) needs the approval, read under the lock, to be that
+    admin's still, and not the confirming admin's own."""
+    found = _locked(disposal, confirmed_by, from_status)
+    if found is None:
         return False
-    erase(patient)
+    patient, locked = found
     now = clock.now()
-    disposal.status = "disposed"
-    disposal.approved_at = disposal.approved_at or now
-    disposal.approved_by_id = approved_by.id
-    disposal.confirmation = confirmation
-    disposal.confirmed_at = now
-    disposal.confirmed_by_id = confirmed_by.id
-    disposal.disposed_at = now
+    if confirmation == "second_admin":
+        if locked.approved_by_id is None or locked.approved_by_id != approved_by_id \
+                or locked.approved_by_id == confirmed_by.id:
+            db.session.rollback()
+            return False
+    else:
+        locked.approved_at = now
+        locked.approved_by_id = confirmed_by.id
+    approver = db.session.get(User, locked.approved_by_id)
+    assert approver is not None
+    erase(patient)
+    locked.status = "disposed"
+    locked.confirmation = confirmation
+    locked.confirmed_at = now
+    locked.confirmed_by_id = confirmed_by.id
+    locked.disposed_at = now
     audit.write("record.disposed", patient=patient, actor=confirmed_by,
-                subject=disposal.public_id,
-                detail={"approved_by": approved_by.email, "confirmation": confirmation,
-                        "retention_ended_on": disposal.retention_ends_on.isoformat()})
+                subject=locked.public_id,
+                detail={"approved_by": approver.email, "confirmation": confirmation,
+                        "retention_ended_on": locked.retention_ends_on.isoformat()})
     db.session.commit()  # the directory storage removes the files once this has committed
     return True
 
@@ -277,8 +298,8 @@ def erase(patient: Patient) -> None:
             if key:
                 store.delete(key)
     db.session.execute(update(RecordRequest).where(RecordRequest.patient_id == pid)
-                       .values(detail=None, response=None, extension_reason=None,
-                               amendment_id=None))
+                       .values(subject=None, detail=None, response=None,
+                               extension_reason=None, amendment_id=None))
     responses = select(IntakeResponse.id).where(IntakeResponse.patient_id == pid)
     for model in (OutcomePoint, SafetyReport, SessionRating, TreatmentOutcome,
                   TreatmentSession, FollowUp, ConsentDiscussion, ConsentSignature):
@@ -290,12 +311,22 @@ def erase(patient: Patient) -> None:
                        .values(replaces_id=None))
     _delete(Document, Document.patient_id == pid)
     _end_account(user)
+    # The row keeps its public id, when it was opened and discharged, and when it was
+    # disposed of (the tombstone has the rest); nothing about the person or their care.
+    now = clock.now()
     patient.phone = None
     patient.date_of_birth = None
     patient.pain_change = None
+    patient.practitioner_id = None
+    patient.discharge_reason = None
+    patient.follow_ups_declined_at = None
+    patient.account_closed_at = None
     patient.legal_hold_reason = None
+    patient.legal_hold_at = None
+    patient.legal_hold_by_id = None
+    patient.last_activity_at = now  # required: the disposal, its last event
     patient.status = DISPOSED
-    patient.disposed_at = clock.now()
+    patient.disposed_at = now
     db.session.flush()
     # After the flush: portal.models.sync fills the search text from the blanked user.
     db.session.execute(update(Patient).where(Patient.id == pid).values(search_text=""))
@@ -305,11 +336,12 @@ def erase(patient: Patient) -> None:
 
 def _end_account(user: User) -> None:
     uid, email = user.id, user.email
-    _drop_browser_sessions(set(db.session.scalars(
-        select(UserSession.token_hash).where(UserSession.user_id == uid))))
+    _drop_browser_sessions(user)
     for model in (UserSession, RecoveryCode, AccountToken):
         _delete(model, model.user_id == uid)
-    _delete(OutboxMessage, func.lower(OutboxMessage.to_addr) == email.lower())
+    # Every message to the address, sent or not (portal.mail.drop_pending takes back only
+    # those not sent yet): their text names the patient.
+    _delete(OutboxMessage, OutboxMessage.to_addr == email)
     patient = user.patient
     assert patient is not None  # only patients' accounts are disposed of
     user.email = f"disposed-{patient.public_id}@invalid.example"
@@ -326,33 +358,18 @@ def _end_account(user: User) -> None:
     user.failed_logins = 0
 
 
-_SERIALIZER = TaggedJSONSerializer()
-
-
-def browser_session_sids(batch: int = 500):
-    """(id hash, the sign-in's session id or None) of every stored browser session: only
-    the encrypted data says which sign-in a browser carries."""
-    after = ""
-    while True:
-        rows = db.session.execute(select(BrowserSession.id_hash, BrowserSession.data)
-                                  .where(BrowserSession.id_hash > after)
-                                  .order_by(BrowserSession.id_hash).limit(batch)).all()
-        if not rows:
-            return
-        after = rows[-1].id_hash
-        for row in rows:
-            try:
-                data = _SERIALIZER.loads(crypto.decrypt(row.data).decode())
-            except Exception:  # unreadable with today's keys: carries nothing we can use
-                data = {}
-            sid = data.get("sid") if isinstance(data, dict) else None
-            yield row.id_hash, sid if isinstance(sid, str) else None
-
-
-def _drop_browser_sessions(token_hashes: set[str]) -> None:
-    if not token_hashes:
+def _drop_browser_sessions(user: User) -> None:
+    """The browsers still signed in as the user: found by the sign-in each carries, which
+    only the encrypted data says, so read only when the user has a sign-in that may still
+    be live (not revoked, younger than SESSION_LIFETIME: portal.security ends an older
+    one), and only among the browser sessions not expired."""
+    lifetime: timedelta = current_app.config["SESSION_LIFETIME"]
+    live = set(db.session.scalars(select(UserSession.token_hash).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None),
+        UserSession.created_at > clock.now() - lifetime)))
+    if not live:
         return
-    doomed = [id_hash for id_hash, sid in browser_session_sids()
-              if sid and crypto.token_hash(sid) in token_hashes]
+    doomed = [id_hash for id_hash, sid in session_store.signed_in_sids()
+              if sid and crypto.token_hash(sid) in live]
     if doomed:
         _delete(BrowserSession, BrowserSession.id_hash.in_(doomed))

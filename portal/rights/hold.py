@@ -13,7 +13,8 @@ from portal import audit, clock
 from portal.extensions import db
 from portal.models import Patient, RecordDisposal, User
 from portal.models.patient import DISPOSED
-from portal.rights.disposal import PENDING, DisposalError, lock_patient
+from portal.rights.disposal import PENDING, DisposalError
+from portal.rights.retention import lock_patient
 
 REASON_MAX = 500
 

@@ -9,9 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, LargeBinary, String, Text, func, select
+from sqlalchemy import JSON, LargeBinary, String, Text, func, or_, select, update
 
-from portal import clock, crypto, storage
+from portal import clock, crypto, session_store, storage
+from portal.clinic.chart import services as chart
 from portal.models import (
     AccountToken,
     AuditEvent,
@@ -24,7 +25,9 @@ from portal.models import (
     RecordDisposal,
     RecordRequest,
     RecoveryCode,
+    StoredChunk,
     User,
+    UserSession,
 )
 from portal.rights import disposal, retention
 from tests.conftest import CSRFClient
@@ -41,9 +44,19 @@ from tests.treatment.helpers import history, make_treatable, raise_alert, record
 NAME = "Dorothea Quillfeather"
 EMAIL = "dorothea.quillfeather@example.org"
 
-# What each table keeps of a disposed patient. "refers" tables are checked through every
-# column that refers to a patient or a user; the others as said. A new table must be added
-# here, with its decision, or the test fails.
+# What disposal does to each table of the schema; a table in none of these fails the test,
+# so a table added later needs a decision here. Every "deleted" table is filled for the
+# patient by ``rich_patient`` (checked before the disposal) and holds none of those rows
+# after it.
+DELETED = {
+    "account_tokens", "consent_discussions", "consent_signatures", "documents", "follow_ups",
+    "intake_amendments", "intake_responses", "intake_stashes", "outcome_points",
+    "recovery_codes", "safety_reports", "session_ratings", "treatment_outcomes",
+    "treatment_sessions", "user_sessions",
+    "browser_sessions",  # no column names the user: found by the sign-in each carries
+    "outbox_messages",  # found by address
+    "stored_chunks",  # the documents' blobs, found by key
+}
 KEPT = {
     "patients": "the row stays, scrubbed (the audit trail refers to it)",
     "users": "the row stays, scrubbed",
@@ -51,12 +64,10 @@ KEPT = {
     "record_requests": "the dates; the free text blanked",
     "audit_events": "the audit trail, append-only",
 }
-OTHER = {
+UNRELATED = {
     "clinic_settings": "the clinic's own",
     "privacy_incidents": "the clinic's register; names records by public id only",
-    "stored_chunks": "the documents' blobs: checked by key",
-    "browser_sessions": "no column names the user: checked by the sign-in each carries",
-    "outbox_messages": "checked by address",
+    "privacy_incident_versions": "the same register's history",
 }
 
 
@@ -75,8 +86,15 @@ def _signed_in(app, user: User) -> CSRFClient:
     return client
 
 
+def discharged(db, user: User) -> User:
+    """The patient discharged (a record in care is never listed)."""
+    chart.discharge(db.session.get(Patient, user.patient.id), make_practitioner(),
+                    "completed")
+    return db.session.get(User, user.id)
+
+
 def rich_patient(app, db) -> User:
-    """A patient with something in every table a patient can reach."""
+    """A patient with something in every table a patient can reach, discharged."""
     user = make_treatable(name=NAME, email=EMAIL)  # intake, consent, discussion, clearance
     make_document(user, kind="imaging", name="mri-report.pdf")
     history(user, [6, 5, 4, 3])  # sessions, ratings, outcome and its points
@@ -102,13 +120,12 @@ def rich_patient(app, db) -> User:
         RecoveryCode(user_id=user.id, code_hash="0" * 64),
         AccountToken(user_id=user.id, purpose="reset", token_hash=crypto.token_hash("t"),
                      created_at=clock.now(), expires_at=clock.now() + timedelta(days=1)),
-        OutboxMessage(kind="password_reset", to_addr=EMAIL.upper(), subject="Reset",
+        OutboxMessage(kind="password_reset", to_addr=EMAIL, subject="Reset",
                       body_text=f"Hello {NAME}", created_at=clock.now(),
                       next_attempt_at=clock.now()),
     ])
     db.session.commit()
-    _signed_in(app, user)  # a signed-in browser: user_sessions and browser_sessions rows
-    return db.session.get(User, user.id)
+    return discharged(db, user)
 
 
 def _listed_after_retention(db, patient: Patient) -> RecordDisposal:
@@ -139,15 +156,47 @@ def _refers(table, pid: int, uid: int) -> list:
     return conditions
 
 
-def assert_nothing_left(db, pid: int, uid: int, keys: set[str], sids: set[str],
+def _browsers_of(db, uid: int) -> set[str]:
+    hashes = set(db.session.scalars(select(UserSession.token_hash)
+                                    .where(UserSession.user_id == uid)))
+    return {h for h, sid in session_store.signed_in_sids()
+            if sid and crypto.token_hash(sid) in hashes}
+
+
+def patients_rows(db, pid: int, uid: int) -> dict[str, set]:
+    """The primary keys of the patient's rows in each "deleted" table."""
+    tables = db.metadata.tables
+    responses = select(IntakeResponse.id).where(IntakeResponse.patient_id == pid)
+    keys = _blob_keys(db, pid)
+    special = {
+        "intake_amendments": IntakeAmendment.response_id.in_(responses),
+        "outbox_messages": OutboxMessage.to_addr == EMAIL,
+        "stored_chunks": StoredChunk.key.in_(keys),
+    }
+    rows: dict[str, set] = {}
+    for name in DELETED - {"browser_sessions"}:
+        table = tables[name]
+        where = special.get(name)
+        if where is None:
+            where = or_(*[c for c in _refers(table, pid, uid)
+                          if c.left.name in ("patient_id", "user_id")])
+        pk = next(iter(table.primary_key.columns))
+        rows[name] = set(db.session.scalars(select(pk).where(where)))
+    rows["browser_sessions"] = _browsers_of(db, uid)
+    return rows
+
+
+def assert_nothing_left(db, pid: int, uid: int, before: dict[str, set], keys: set[str],
                         phone: str) -> None:
     tables = db.metadata.tables
-    assert set(tables) == set(KEPT) | set(OTHER) | {
-        name for name, table in tables.items() if _refers(table, pid, uid)
-        and name not in OTHER}, "a table without a decision in this test"
-    for name, table in tables.items():
-        if name in KEPT or name in OTHER:
-            continue
+    undecided = set(tables) - DELETED - set(KEPT) - set(UNRELATED)
+    assert not undecided, f"tables without a decision in this test: {undecided}"
+    for name in DELETED:
+        table = tables[name]
+        pk = next(iter(table.primary_key.columns))
+        left = db.session.scalar(select(func.count()).select_from(table)
+                                 .where(pk.in_(before[name])))
+        assert left == 0, f"{name}: {left} of the patient's rows left"
         for condition in _refers(table, pid, uid):
             count = db.session.scalar(select(func.count()).select_from(table).where(condition))
             assert count == 0, f"{name}.{condition.left.name} still refers to the patient"
@@ -163,7 +212,6 @@ def assert_nothing_left(db, pid: int, uid: int, keys: set[str], sids: set[str],
                         func.lower(column).like(f"%{needle.lower()}%")))
                     assert not found, f"{name}.{column.name} still holds {needle!r}"
     assert not keys & storage.get_storage().keys(), "stored files left"
-    assert not sids & {sid for _h, sid in disposal.browser_session_sids() if sid}
     user = db.session.get(User, uid)
     patient = db.session.get(Patient, pid)
     assert user.email.startswith("disposed-") and user.email.endswith("@invalid.example")
@@ -171,9 +219,14 @@ def assert_nothing_left(db, pid: int, uid: int, keys: set[str], sids: set[str],
                                                                              False)
     assert (patient.status, patient.phone, patient.date_of_birth, patient.search_text,
             patient.pain_change) == ("disposed", None, None, "", None)
-    assert patient.disposed_at is not None
+    # Nothing of the care either: who treated them, why they left, what they chose.
+    assert (patient.practitioner_id, patient.discharge_reason, patient.follow_ups_declined_at,
+            patient.account_closed_at, patient.legal_hold_reason, patient.legal_hold_at,
+            patient.legal_hold_by_id) == (None,) * 7
+    assert patient.disposed_at is not None and patient.last_activity_at == patient.disposed_at
     request = db.session.scalar(select(RecordRequest).where(RecordRequest.patient_id == pid))
-    assert (request.detail, request.response, request.amendment_id) == (None, None, None)
+    assert (request.subject, request.detail, request.response, request.amendment_id) == (
+        None, None, None, None)
     assert request.received_at is not None and request.answered_at is not None
 
 
@@ -184,10 +237,15 @@ def test_disposal_leaves_nothing_but_the_tombstone_and_the_audit_trail(app, db, 
     assert phone and user.patient.date_of_birth
     keys = _blob_keys(db, pid)
     assert keys and keys <= storage.get_storage().keys()
-    from portal.models import UserSession
-    sids = {sid for _h, sid in disposal.browser_session_sids() if sid}
-    assert db.session.scalar(select(func.count()).where(UserSession.user_id == uid)) == 1
     listed = _listed_after_retention(db, user.patient)
+    _signed_in(app, user)  # a browser signed in now: user_sessions and browser_sessions rows
+    # What the patient chose: no follow-ups, their account closed (SPEC 12.1, 11.1).
+    db.session.get(Patient, pid).follow_ups_declined_at = clock.now()
+    db.session.get(Patient, pid).account_closed_at = clock.now()
+    db.session.commit()
+    before = patients_rows(db, pid, uid)
+    empty = sorted(name for name, rows in before.items() if not rows)
+    assert not empty, f"the fixture put nothing in {empty}"
     events_before = db.session.scalar(select(func.count()).where(AuditEvent.patient_id == pid))
 
     admin = make_admin(name="Ada Admin")
@@ -198,7 +256,7 @@ def test_disposal_leaves_nothing_but_the_tombstone_and_the_audit_trail(app, db, 
     assert response.status_code == 303
 
     db.session.expire_all()
-    assert_nothing_left(db, pid, uid, keys, sids, phone)
+    assert_nothing_left(db, pid, uid, before, keys, phone)
     tombstone = db.session.get(RecordDisposal, listed.id)
     assert (tombstone.status, tombstone.confirmation, tombstone.approved_by_id,
             tombstone.confirmed_by_id) == ("disposed", "typed_count", admin.id, admin.id)
@@ -241,6 +299,7 @@ def test_the_files_are_gone_from_a_directory_storage(app, db):
     root = Path(app.config["DOCUMENT_DIR"])
     on_disk = {p.name for p in root.rglob("*") if p.is_file()}
     assert keys and all(any(key in name for name in on_disk) for key in keys)
+    user = discharged(db, user)
     listed = _listed_after_retention(db, user.patient)
     admin = make_admin()
     assert disposal.approve_typed(admin, [listed], 1).done == 1
@@ -251,7 +310,7 @@ def test_the_files_are_gone_from_a_directory_storage(app, db):
 # --- approving ----------------------------------------------------------------------------
 
 def _two_listed(db):
-    users = [make_treatable(name=f"Old Patient {i}") for i in range(2)]
+    users = [discharged(db, make_treatable(name=f"Old Patient {i}")) for i in range(2)]
     clock.advance(days=366 * 11)
     retention.list_due()
     return users, [db.session.scalar(select(RecordDisposal).where(
@@ -345,3 +404,53 @@ def test_a_legal_hold_blocks_disposal(app, db, client):
     assert client.post(chart + "/lift").status_code == 303
     db.session.expire_all()
     assert db.session.get(Patient, users[0].patient.id).legal_hold is False
+
+
+def test_a_patient_back_since_the_listing_is_not_disposed_of(app, db, client):
+    """Re-admitted after the listing, with no session yet: the page says so and does not
+    tick it; the disposal checks the same rule as the listing, under the patient's lock,
+    and cancels the listing."""
+    users, rows = _two_listed(db)
+    chart.readmit(db.session.get(Patient, users[0].patient.id), make_practitioner())
+    admin = make_admin()
+    login(client, admin)
+    page = client.get("/admin/retention").get_data(as_text=True)
+    assert page.count("Seen again since the listing") == 1
+    assert "Cleared" in page and "Discharged" in page  # where each stands
+    ticks = {r.public_id: f'value="{r.public_id}" id="listed-{r.public_id}" checked'
+             for r in rows}
+    assert ticks[rows[0].public_id] not in page and ticks[rows[1].public_id] in page
+    outcome = disposal.approve_typed(admin, rows, 2)
+    assert (outcome.done, outcome.skipped) == (1, 1)
+    assert _statuses(db, rows) == ["cancelled", "disposed"]
+    assert db.session.get(Patient, users[0].patient.id).status == "cleared"
+
+
+def test_the_second_admin_rule_is_checked_under_the_lock(app, db):
+    """What the second admin's page showed is stale: the approval was withdrawn and given
+    again, by that same admin. Read again under the lock, it is their own: not confirmed,
+    and who approved is not overwritten."""
+    users, rows = _two_listed(db)
+    first, second = make_admin(), make_admin()
+    assert disposal.ask_second_admin(first, rows).done == 2
+    seen = disposal.pending([r.public_id for r in rows])
+    assert [d.approved_by_id for d in seen] == [first.id, first.id]
+    db.session.execute(update(RecordDisposal).where(RecordDisposal.id == rows[0].id)
+                       .values(approved_by_id=second.id)
+                       .execution_options(synchronize_session=False))
+    outcome = disposal.confirm(second, seen)
+    assert (outcome.done, outcome.skipped) == (1, 1)
+    assert _statuses(db, rows) == ["approved", "disposed"]
+    assert db.session.get(RecordDisposal, rows[0].id).approved_by_id == second.id
+    assert db.session.get(Patient, users[0].patient.id).status != "disposed"
+
+
+def test_a_hold_is_checked_when_asking_a_second_admin(app, db):
+    """A hold set without the chart's service (no listing cancelled): approving checks it
+    under the patient's lock, and cancels the listing."""
+    users, rows = _two_listed(db)
+    db.session.get(Patient, users[0].patient.id).legal_hold = True
+    db.session.commit()
+    outcome = disposal.ask_second_admin(make_admin(), rows)
+    assert (outcome.done, outcome.skipped) == (1, 1)
+    assert _statuses(db, rows) == ["cancelled", "approved"]

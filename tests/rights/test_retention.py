@@ -12,11 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import clock, tasks
+from portal.clinic.chart import services as chart
 from portal.clinic_settings import current_settings
 from portal.models import AuditEvent, Patient, RecordDisposal, RecordRequest, TreatmentSession
 from portal.rights import hold, retention
 from tests.conftest import BACKEND
-from tests.factories import make_admin, make_patient, make_practitioner
+from tests.factories import make_admin, make_follow_up, make_patient, make_practitioner
+from tests.intake.helpers import make_intake
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -135,6 +137,49 @@ def test_a_hold_cancels_a_listing_and_lifting_it_lists_the_record_again(app, db,
     assert retention.list_due() == 1
     row = listed(db)[patient.public_id]
     assert row.status == "listed" and row.cancelled_at is None
+
+
+def test_a_patient_who_comes_back_is_not_listed(app, db, clinic):
+    """The last visit is the latest interaction of any kind, and a patient in care is never
+    listed: re-admitted years after their last session (no session yet), invited long ago
+    and only now sending their intake, saving an intake now, answering a follow-up; and one
+    still in treatment, though not seen for years (never discharged)."""
+    readmitted = visited(db, vancouver(2013, 5, 1, 10, 0))
+    in_care = visited(db, vancouver(2013, 5, 1, 10, 0))
+    in_care.status = "in_treatment"
+    late_intake = visited(db, vancouver(2013, 5, 1, 10, 0))
+    saving = visited(db, vancouver(2013, 5, 1, 10, 0))
+    answering = visited(db, vancouver(2013, 5, 1, 10, 0))
+    gone = visited(db, vancouver(2013, 5, 1, 10, 0))
+    staff = make_practitioner()
+    for patient in (readmitted, answering, gone):
+        chart.discharge(patient, staff, "completed")
+    db.session.execute(  # invited, never treated: counted from when the record was opened
+        TreatmentSession.__table__.delete().where(TreatmentSession.patient_id
+                                                  == late_intake.id))
+    db.session.commit()
+    set_clock(vancouver(2026, 12, 1, 12, 0))
+    chart.readmit(db.session.get(Patient, readmitted.id), staff)
+    make_intake(db.session.get(Patient, late_intake.id).user)
+    # An intake saved today (portal.intake.saving), and a follow-up answered two years ago,
+    # each on a record otherwise at rest.
+    db.session.get(Patient, saving.id).last_activity_at = clock.now()
+    make_follow_up(db.session.get(Patient, answering.id), discharged_at=clock.now(),
+                   answered_at=vancouver(2024, 12, 1, 12, 0))
+    db.session.get(Patient, answering.id).last_activity_at = vancouver(2013, 5, 1, 10, 0)
+    db.session.commit()
+    statuses = {p.id: db.session.get(Patient, p.id).status
+                for p in (readmitted, late_intake, saving, answering)}
+    assert statuses == {readmitted.id: "intake_in_progress", late_intake.id: "intake_submitted",
+                        saving.id: "intake_in_progress", answering.id: "discharged"}
+    assert retention.list_due() == 1
+    assert list(listed(db)) == [gone.public_id]
+    # The same rule as the listing's: none of them is due.
+    today = date(2026, 12, 1)
+    assert [retention.due(db.session.get(Patient, p.id), today) is None
+            for p in (readmitted, late_intake, saving, answering, in_care)] == [True] * 5
+    assert retention.retention_ends_on(db.session.get(Patient, answering.id)) == date(
+        2034, 12, 1)
 
 
 @pytest.fixture
