@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, mail
@@ -116,10 +116,14 @@ def request_of(patient: Patient, public_id: str) -> RecordRequest | None:
         RecordRequest.kind == "correction"))
 
 
-def open_count(patient: Patient) -> int:
-    return db.session.scalar(select(func.count()).select_from(RecordRequest).where(
-        RecordRequest.patient_id == patient.id, RecordRequest.kind == "correction",
-        RecordRequest.answered_at.is_(None))) or 0
+def record_view(req: RecordRequest, staff: User) -> None:
+    """A practitioner reads a request: the patient's words and their current intake answer,
+    audited as every view of the intake is (SPEC 7.1), naming the request. Commits."""
+    response = responses.submitted_response(req.patient)
+    audit.write("intake.viewed", patient=req.patient, actor=staff,
+                subject=response.public_id if response else None,
+                detail={"request": req.public_id})
+    db.session.commit()
 
 
 # --- the practitioner's answer ------------------------------------------------------------
@@ -172,15 +176,17 @@ def accept(req: RecordRequest, staff: User, note: str | None,
         patient = req.patient
         response = responses.submitted_response(patient)
         assert response is not None
-        # Checked first, so that the amendment and the answer are one commit (amend()
-        # commits: the conditional UPDATE is in its transaction).
+        # The answer first (a second one stops here), then the amendment, in one
+        # transaction with the audit and the e-mail: one commit, below.
         _mark_answered(req, staff, "amended", note)
         step_no, data = change
         reason = note or _("Corrected at the patient's request.")
-        result = amendments.amend(patient, staff, response, step_no, data, reason)
+        result = amendments.amend(patient, staff, response, step_no, data, reason,
+                                  commit=False)
         if result.amendment is None:
             db.session.rollback()
             raise NotAmendable(result.missing, result.unchanged)
+        db.session.flush()
         db.session.execute(update(RecordRequest).where(RecordRequest.id == req.id)
                            .values(amendment_id=result.amendment.id)
                            .execution_options(synchronize_session=False))

@@ -74,6 +74,7 @@ def open_correction_requests(patient: Patient) -> list[tuple[RecordRequest, bool
 @staff_required
 def correction_answer(patient_id: str, request_id: str):
     patient, req = _request(patient_id, request_id)
+    correcting.record_view(req, me())
     return _page(patient, req)
 
 

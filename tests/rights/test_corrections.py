@@ -7,13 +7,22 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal import clock
 from portal.clinic_settings import current_settings
 from portal.extensions import db as _db
+from portal.intake import amendments as intake_amendments
 from portal.intake import services as intake_services
-from portal.models import AuditEvent, IntakeAmendment, OutboxMessage, RecordRequest
+from portal.intake import staff as staff_intake
+from portal.intake.types import StepInput
+from portal.models import (
+    AuditEvent,
+    IntakeAmendment,
+    IntakeResponse,
+    OutboxMessage,
+    RecordRequest,
+)
 from portal.rights import correcting
 from portal.rights.dates import due_at_for
 from tests.factories import PASSWORD, make_patient, make_practitioner
@@ -211,3 +220,78 @@ def test_due_dates_count_from_the_clinics_date_in_vancouver(db):
     # Half an hour later it is 21 February in Vancouver: one more day.
     assert due_at_for(received + timedelta(minutes=30)) == datetime(2026, 3, 24, 6, 59, 59,
                                                                     tzinfo=UTC)
+
+
+def test_a_practitioner_reading_a_request_is_audited(auth, client, patient):
+    """The answer page shows the patient's words and their current answer: a view of the
+    record, audited as the intake's views are, naming the request."""
+    req = correcting.request_correction(patient.patient, patient, "phone", "Wrong number")
+    staff = _practitioner(auth, client)
+    url = f"/clinic/patients/{patient.patient.public_id}/requests/{req.public_id}"
+    assert client.get(url).status_code == 200
+    [event] = _db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "intake.viewed", AuditEvent.actor_id == staff.id))
+    assert event.patient_id == patient.patient.id and req.public_id in event.detail
+
+
+def _change(question: str, value) -> tuple[int, StepInput]:
+    definition = intake_services.current_definition()
+    return definition.questions[question].step, StepInput(values={question: value})
+
+
+def test_a_practitioners_correction_keeps_the_review_unless_it_raises_a_red_flag(app, db):
+    """Accepting a correction does not send a reviewed intake back to review (which would
+    close the treatment gate of a patient whose red flags were reviewed), unless the change
+    raises a red flag the intake did not have."""
+    user = make_patient(name="Rhea Flagged")
+    response = make_intake(user, rf_weight_loss="yes")
+    staff = make_practitioner()
+    assert staff_intake.mark_reviewed(response, staff, "Weight loss discussed, GP aware.")
+    reviewed_at = _db.session.get(IntakeResponse, response.id).reviewed_at
+    assert reviewed_at is not None
+
+    first = correcting.request_correction(user.patient, user, "phone", "New number")
+    with app.test_request_context():  # the e-mail's link, the default note's language
+        correcting.accept(first, staff, None, _change("phone", "604-555-0999"))
+    kept = _db.session.get(IntakeResponse, response.id)
+    assert kept.reviewed_at == reviewed_at and kept.reviewed_by_id == staff.id
+    assert kept.has_red_flags
+
+    second = correcting.request_correction(user.patient, user, "rf_saddle_numbness",
+                                           "I do have numbness there.")
+    with app.test_request_context():
+        correcting.accept(second, staff, None, _change("rf_saddle_numbness", "yes"))
+    _db.session.expire_all()
+    again = _db.session.get(IntakeResponse, response.id)
+    assert again.reviewed_at is None and again.red_flag_count == 2
+
+
+def test_a_patients_own_amendment_still_sends_the_intake_to_review(db, patient):
+    response = intake_services.submitted_response(patient.patient)
+    assert staff_intake.mark_reviewed(response, make_practitioner())
+    step, data = _change("phone", "604-555-0777")
+    assert intake_amendments.amend(patient.patient, patient, response, step, data,
+                                   "My number changed").amendment is not None
+    _db.session.expire_all()
+    assert _db.session.get(IntakeResponse, response.id).reviewed_at is None
+
+
+def test_accepting_a_correction_is_one_commit(app, db, patient):
+    """The answer, the amendment, its audit and the e-mail to the patient are one
+    transaction: never an amended intake with its request still open."""
+    staff = make_practitioner()
+    req = correcting.request_correction(patient.patient, patient, "phone", "New number")
+    commits: list[bool] = []
+
+    def count(_session):
+        commits.append(True)
+
+    event.listen(_db.session, "after_commit", count)
+    try:
+        with app.test_request_context():
+            correcting.accept(req, staff, "Updated.", _change("phone", "604-555-0999"))
+    finally:
+        event.remove(_db.session, "after_commit", count)
+    assert len(commits) == 1
+    req = _only_request()
+    assert req.amendment_id is not None and req.outcome == "amended"
