@@ -6,8 +6,9 @@ from datetime import date
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.widgets import TextInput
 
 from portal import passwords
 from portal.clinic_settings import current_settings
@@ -33,6 +34,26 @@ def plausible_date(_form, field) -> None:
     if field.data and not FIRST_DAY <= field.data <= LAST_DAY:
         raise ValidationError(_l("Enter a date between %(first)s and %(last)s.",
                                  first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()))
+
+
+class ReadableValue:
+    """A field mixin: an unreadable value gets our own words (``unreadable``), in the
+    reader's language, instead of WTForms' English."""
+    unreadable = _l("This value could not be read.")
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)  # type: ignore[misc]
+        except ValueError as exc:
+            raise ValueError(str(self.unreadable)) from exc
+
+
+class WholeNumberField(ReadableValue, IntegerField):
+    """An integer drawn as text (give it ``inputmode="numeric"`` for a numeric keypad): a
+    value that is not a number ("ten", "1.5") comes back as typed, with our own words (a
+    number input would hold an invalid value and send nothing)."""
+    widget = TextInput()
+    unreadable = _l("Enter a whole number, in digits.")
 
 
 class EmptyForm(FlaskForm):

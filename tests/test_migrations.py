@@ -25,6 +25,7 @@ TABLES |= {"intake_responses", "intake_amendments", "intake_stashes", "consent_s
 TABLES |= {"treatment_sessions", "session_ratings", "treatment_outcomes", "outcome_points"}
 TABLES |= {"consent_discussions", "safety_reports"}
 TABLES |= {"record_requests", "privacy_incidents", "record_disposals", "follow_ups"}
+TABLES |= {"privacy_incident_versions"}
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import zoneinfo
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -19,7 +19,7 @@ from wtforms.validators import (
 
 from portal import audit_words
 from portal.auth.forms import InviteForm
-from portal.forms import plausible_date
+from portal.forms import WholeNumberField, plausible_date
 
 # Canadian zones first: the clinics are Canadian; every IANA zone is accepted.
 CANADIAN_ZONES = ["America/Vancouver", "America/Edmonton", "America/Regina",
@@ -59,16 +59,6 @@ def plausible_phone(_form, field) -> None:
             and PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]):
         raise ValidationError(_l("Enter a telephone number like 604-555-0123 or "
                                  "+1 604 555 0123 ext. 12."))
-
-
-class WholeNumberField(IntegerField):
-    """An integer whose unreadable value ("ten", "1.5") gets our own words."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(str(_l("Enter a whole number, in digits."))) from exc
 
 
 class SettingsForm(FlaskForm):

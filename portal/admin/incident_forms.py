@@ -1,43 +1,24 @@
 """The privacy incident register's form (SPEC 11.2). Times are a date and a time on the
 clinic's wall clock, as everywhere in the portal; the rules that need the clock or the
-database (not in the future, patients known) are the service's
+database (not in the future, no edit of an older version) are the service's
 (portal.rights.incidents.check)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, TextAreaField, TimeField
+from wtforms import DateField, HiddenField, RadioField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import TextInput
 
-from portal.forms import MAX_DB_INT, plausible_date
-
-
-class _Parsed:
-    """A field whose unreadable value gets our own words, in the reader's language."""
-    unreadable = _l("This value could not be read.")
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)  # type: ignore[misc]
-        except ValueError as exc:
-            raise ValueError(str(self.unreadable)) from exc
+from portal.forms import MAX_DB_INT, ReadableValue, WholeNumberField, plausible_date
 
 
-class DayField(_Parsed, DateField):
+class DayField(ReadableValue, DateField):
     unreadable = _l("Enter the date as year-month-day, for example 2026-12-05.")
 
 
-class ClockField(_Parsed, TimeField):
+class ClockField(ReadableValue, TimeField):
     unreadable = _l("Enter the time as hours and minutes, for example 14:30.")
-
-
-class CountField(_Parsed, IntegerField):
-    """Drawn as text with a numeric keypad: a value that is not a number comes back as
-    typed (a number input would hold an invalid value)."""
-    widget = TextInput()
-    unreadable = _l("Enter a whole number, for example 3, or leave it empty.")
 
 
 class YesNoField(RadioField):
@@ -66,7 +47,7 @@ class IncidentForm(FlaskForm):
     records_affected = TextAreaField(_l("Whose records"), render_kw={"rows": 2}, validators=[
         DataRequired(_l("Say whose records were involved: their patient ids, or who they "
                         "are as a group.")), Length(max=2000)])
-    people_affected = CountField(_l("How many people (optional)"), validators=[
+    people_affected = WholeNumberField(_l("How many people (optional)"), validators=[
         Optional(), NumberRange(min=0, max=MAX_DB_INT,
                                 message=_l("Enter a number of people, 0 or more."))],
         render_kw={"inputmode": "numeric"})
@@ -85,6 +66,10 @@ class IncidentForm(FlaskForm):
                                   validators=[Optional()])
     measures = TextAreaField(_l("Measures taken (optional)"), render_kw=_TEXT,
                              validators=[Optional(), Length(max=5000)])
+    # The version of the entry the edit started from (a new entry has none): an edit of an
+    # older version is refused (portal.rights.incidents.update).
+    version = HiddenField(filters=[lambda v: int(v) if v and v.isascii() and v.isdigit()
+                                   and len(v) < 10 else None])
 
     # Each moment of the register: its date field and its time field.
     MOMENTS = {"discovered_at": ("discovered_day", "discovered_time"),

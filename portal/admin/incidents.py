@@ -15,7 +15,7 @@ from portal.admin.incident_forms import IncidentForm
 from portal.models import PrivacyIncident
 from portal.rights import incidents
 from portal.security import admin_required, me
-from portal.treatment.times import clinic_datetime, to_clinic
+from portal.treatment.times import WallClockGap, clinic_datetime_strict, to_clinic
 
 # What the admin reads beside a field the service refused (incidents.check's codes).
 INCIDENT_ERRORS = {
@@ -43,34 +43,46 @@ _ERROR_FIELD = {"discovered_at": "discovered_day", "occurred_at": "occurred_day"
                 "individuals_notified_at": "individuals_day"}
 
 
+# A time the clinic's clock skipped or showed twice (times.WallClockGap), beside the time.
+GAP_ERRORS = {
+    "nonexistent": _l("The clocks went forward an hour on that day, so this time did not "
+                      "exist there. Enter the time as the clock showed it."),
+    "ambiguous": _l("The clocks went back an hour on that day, so this time came twice. "
+                    "Enter a time just outside that hour, and give the exact time in the "
+                    "text."),
+}
+
+
 def _moment(form: IncidentForm, name: str):
     day_name, time_name = IncidentForm.MOMENTS[name]
     day, time_of_day = form[day_name].data, form[time_name].data
     if day is None or time_of_day is None:
         return None
-    return clinic_datetime(day, time_of_day)
+    return clinic_datetime_strict(day, time_of_day)
 
 
-def _data(form: IncidentForm) -> incidents.IncidentData:
+def _data(form: IncidentForm) -> incidents.IncidentData | None:
+    """The entry as typed; None, with a message by each time the clock never showed or
+    showed twice."""
+    moments = {}
+    for name, (_day, time_name) in IncidentForm.MOMENTS.items():
+        try:
+            moments[name] = _moment(form, name)
+        except WallClockGap as gap:
+            form[time_name].errors = [*form[time_name].errors, str(GAP_ERRORS[gap.kind])]
+    if len(moments) < len(IncidentForm.MOMENTS):
+        return None
     return incidents.IncidentData(
-        discovered_at=_moment(form, "discovered_at"), occurred_at=_moment(form, "occurred_at"),
+        **moments,
         description=form.description.data or "", records_affected=form.records_affected.data or "",
         people_affected=form.people_affected.data, real_risk=form.real_risk.data == "yes",
-        risk_reasoning=form.risk_reasoning.data or "",
-        regulator_notified_at=_moment(form, "regulator_notified_at"),
-        individuals_notified_at=_moment(form, "individuals_notified_at"),
-        measures=form.measures.data)
+        risk_reasoning=form.risk_reasoning.data or "", measures=form.measures.data)
 
 
 def _show_refusal(form: IncidentForm, exc: incidents.IncidentInvalid) -> None:
     for name, code in exc.errors.items():
         target = form[_ERROR_FIELD.get(name, name)]
-        if code == "unknown_patients":
-            message = _("No patient has the id %(ids)s. Check the ids, or describe the group "
-                        "in words.", ids=_(", ").join(exc.unknown))
-        else:
-            message = str(INCIDENT_ERRORS[(name, code)])
-        target.errors = [*target.errors, message]
+        target.errors = [*target.errors, str(INCIDENT_ERRORS[(name, code)])]
 
 
 def _form_for(incident: PrivacyIncident) -> IncidentForm:
@@ -85,6 +97,7 @@ def _form_for(incident: PrivacyIncident) -> IncidentForm:
                  "measures"):
         form[name].data = getattr(incident, name)
     form.real_risk.data = "yes" if incident.real_risk else "no"
+    form.version.data = incident.version
     return form
 
 
@@ -111,9 +124,9 @@ def incident_new():
     if request.method == "GET":
         return htmx.render("admin/incident_new.html", form=_new_form())
     form = IncidentForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and (data := _data(form)) is not None:
         try:
-            incident = incidents.record(me(), _data(form))
+            incident = incidents.record(me(), data)
         except incidents.IncidentInvalid as exc:
             _show_refusal(form, exc)
         else:
@@ -122,10 +135,12 @@ def incident_new():
     return htmx.render("admin/incident_new.html", status=422, form=form)
 
 
-def _incident_page(incident: PrivacyIncident, form: IncidentForm, status: int = 200):
-    patients, _unknown = incidents.named_patients(incident.records_affected)
+def _incident_page(incident: PrivacyIncident, form: IncidentForm, status: int = 200,
+                   conflict: bool = False):
     return htmx.render("admin/incident.html", status=status, incident=incident, form=form,
-                       patients=patients, outstanding=incidents.is_outstanding(incident))
+                       patients=incidents.named_patients(incident.records_affected),
+                       outstanding=incidents.is_outstanding(incident),
+                       history=incidents.history(incident), conflict=conflict)
 
 
 @bp.route("/incidents/<public_id>", methods=["GET", "POST"])
@@ -137,15 +152,21 @@ def incident(public_id: str):
     if request.method == "GET":
         return _incident_page(entry, _form_for(entry))
     form = IncidentForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and (data := _data(form)) is not None:
         try:
-            changed = incidents.update(me(), entry, _data(form))
+            changed = incidents.update(me(), entry, data, form.version.data)
         except incidents.IncidentInvalid as exc:
             _show_refusal(form, exc)
+        except incidents.IncidentConflict:
+            # The entry as saved meanwhile is shown above the form, which keeps what this
+            # admin typed: saving again, after comparing, replaces the newer version.
+            entry = incidents.get(public_id) or abort(404)
+            form.version.data = entry.version
+            return _incident_page(entry, form, status=409, conflict=True)
         else:
             if changed:
-                flash(_("The changes are saved. The audit log keeps what they replaced."),
-                      "success")
+                flash(_("The changes are saved. The version they replaced is kept in the "
+                        "entry's history."), "success")
             else:
                 flash(_("Nothing was changed."), "warning")
             return htmx.hx_redirect(url_for("admin.incident", public_id=entry.public_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -52,6 +52,10 @@ class RequestEntryForm(FlaskForm):
                            validators=[Length(max=DETAIL_MAX, message=_l(
                                "Use at most %(max)d characters."))],
                            render_kw={"rows": 4})
+    # The patient picked from the list offered when several match (radio buttons in the
+    # same form, so that what was typed in the other fields is sent again with it).
+    chosen = RadioField(_l("Choose the patient"), choices=[], validate_choice=False,
+                        validators=[Optional()])
 
 
 class ProvidedForm(FlaskForm):

@@ -15,7 +15,7 @@ from portal.admin.request_forms import (
     RequestEntryForm,
 )
 from portal.csvexport import stream
-from portal.formats import format_datetime
+from portal.formats import format_date, format_datetime
 from portal.forms import db_int
 from portal.models import Patient, RecordRequest
 from portal.rights import requests as register
@@ -59,7 +59,13 @@ def requests_csv():
 
 
 def _chosen_patient(form: RequestEntryForm) -> tuple[Patient | None, list[Patient]]:
-    """The one patient the field names, or the candidates to choose from (by the field)."""
+    """The one patient the field names, or the candidates to choose from (by the field).
+    A candidate chosen from an earlier list comes first; the field then shows their id."""
+    if form.chosen.data:
+        found = register.find_patients(form.chosen.data)
+        if len(found) == 1:
+            form.patient.data = found[0].public_id
+            return found[0], []
     found = register.find_patients(form.patient.data or "")
     if len(found) == 1:
         return found[0], []
@@ -89,6 +95,8 @@ def request_new():
             flash(_("The request is in the register. Answer due by %(date)s.",
                     date=format_datetime(req.due, "short")), "success")
             return htmx.hx_redirect(url_for("admin.request_detail", request_id=req.public_id))
+    form.chosen.choices = [(p.public_id, f"{p.user.name} · {p.public_id}")
+                           for p in candidates]
     return htmx.render("admin/request_new.html", status=422 if form.errors else 200,
                        form=form, candidates=candidates)
 
@@ -103,6 +111,7 @@ def _request(request_id: str) -> RecordRequest:
 def _detail(req: RecordRequest, provided_form=None, extend_form=None, status: int = 200):
     return htmx.render("admin/request.html", status=status, req=req,
                        overdue=register.is_overdue(req),
+                       extendable=register.can_extend(req),
                        provided_form=provided_form or ProvidedForm(
                            formdata=None, data={"provided_on": clinic_date(clock.now())}),
                        extend_form=extend_form or ExtendForm(formdata=None))
@@ -125,6 +134,11 @@ def request_provided(request_id: str):
         return _detail(req, provided_form=form, status=422)
     try:
         register.mark_provided(me(), req, form.provided_on.data)
+    except register.BeforeReceipt:
+        form.provided_on.errors = [*form.provided_on.errors, _(
+            "The record cannot have been given before the request was received, on "
+            "%(date)s.", date=format_date(clinic_date(req.received_at), "long"))]
+        return _detail(req, provided_form=form, status=422)
     except register.AlreadyDone:
         flash(_("This request was already answered; nothing was changed."), "warning")
     else:
@@ -140,11 +154,23 @@ def request_extend(request_id: str):
     if not form.validate_on_submit():
         return _detail(req, extend_form=form, status=422)
     try:
-        register.extend(me(), req, form.reason.data)
+        emailed = register.extend(me(), req, form.reason.data)
+    except register.TooLate:
+        form.reason.errors = [*form.reason.errors, _(
+            "The 30 days to answer ended on %(date)s: a due date is extended before they run "
+            "out (PHIPA s. 54(3)). Answer the request as soon as you can.",
+            date=format_datetime(req.due_at, "short"))]
+        return _detail(req, extend_form=form, status=422)
     except register.AlreadyDone:
         flash(_("This request was already extended or answered; a due date is extended "
                 "once. Nothing was changed."), "warning")
     else:
-        flash(_("The due date is now %(date)s. The patient is told by e-mail.",
-                date=format_datetime(req.due, "short")), "success")
+        if emailed:
+            flash(_("The due date is now %(date)s. The patient is told by e-mail.",
+                    date=format_datetime(req.due, "short")), "success")
+        else:
+            flash(_("The due date is now %(date)s. No e-mail could be sent to the patient "
+                    "(no usable address, or the account is inactive or closed): send them "
+                    "written notice of the extension and its reason another way, for "
+                    "example by post.", date=format_datetime(req.due, "short")), "warning")
     return htmx.hx_redirect(url_for("admin.request_detail", request_id=req.public_id))

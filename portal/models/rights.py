@@ -16,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -23,7 +24,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Model, UTCDateTime, created_at_column, public_id_column
@@ -90,9 +93,15 @@ class RecordRequest(Model):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     amendment: Mapped[IntakeAmendment | None] = relationship()
 
-    @property
+    @hybrid_property
     def due(self) -> datetime:
+        """When the answer is due: the extended date if there is one."""
         return self.extended_due_at or self.due_at
+
+    @due.inplace.expression
+    @classmethod
+    def _due_expression(cls) -> ColumnElement[datetime]:
+        return func.coalesce(cls.extended_due_at, cls.due_at)
 
     def __repr__(self) -> str:
         return f"<RecordRequest {self.public_id} {self.kind}>"
@@ -101,7 +110,9 @@ class RecordRequest(Model):
 class PrivacyIncident(Model):
     """One entry of the privacy incident register (PIPEDA breach record; Law 25 register of
     confidentiality incidents). Entries are never deleted: there is no route or service that
-    deletes one, and every change is audited with what it replaced."""
+    deletes one, and the database refuses. ``version`` counts the entry's versions (1 when
+    recorded); each edit keeps the version it replaces in ``privacy_incident_versions`` and
+    is made only if nobody saved another version meanwhile."""
     __tablename__ = "privacy_incidents"
     __table_args__ = (Index("ix_privacy_incidents_discovered", "discovered_at"),)
 
@@ -122,9 +133,39 @@ class PrivacyIncident(Model):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1,
+                                         server_default="1")
 
     recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+
+
+class PrivacyIncidentVersion(Model):
+    """An earlier version of an incident entry: its values as they were before the edit that
+    replaced them, when that edit was made and by whom. Kept here rather than in the audit
+    log, whose details hold no health data and are never erased. Rows are only added: the
+    database refuses to change or delete one (the migration's triggers)."""
+    __tablename__ = "privacy_incident_versions"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "version", name="uq_privacy_incident_versions_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("privacy_incidents.id"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    records_affected: Mapped[str] = mapped_column(Text, nullable=False)
+    people_affected: Mapped[int | None] = mapped_column(Integer)
+    real_risk: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    risk_reasoning: Mapped[str] = mapped_column(Text, nullable=False)
+    regulator_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    individuals_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    measures: Mapped[str | None] = mapped_column(Text)
+    # The edit that replaced this version.
+    edited_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    edited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class RecordDisposal(Model):
@@ -167,4 +208,4 @@ class RecordDisposal(Model):
 
 
 __all__ = ["DISPOSAL_STATUSES", "REQUEST_CHANNELS", "REQUEST_KINDS", "REQUEST_OUTCOMES",
-           "PrivacyIncident", "RecordDisposal", "RecordRequest"]
+           "PrivacyIncident", "PrivacyIncidentVersion", "RecordDisposal", "RecordRequest"]

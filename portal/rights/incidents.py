@@ -9,45 +9,48 @@ Safeguards Regulations (SOR/2018-64) s. 6 (each record kept at least 24 months a
 day the breach was found); Quebec's Act respecting the protection of personal information in
 the private sector (Law 25) s. 3.8 (a register of confidentiality incidents). There is no
 service that deletes an entry, and the database refuses a DELETE on the table (the
-migration's trigger); every change is audited with what it replaced."""
+migration's trigger). Every change keeps the version it replaced in its own table
+(``privacy_incident_versions``, never changed or deleted either); the audit log, whose
+details hold no health data (portal/audit.py), says only which fields changed and the
+version made."""
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from babel import dates
 from flask_babel import get_locale, get_timezone
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import CursorResult, and_, func, or_, select
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import aliased
 
 from portal import audit, clock, csvexport
 from portal.extensions import db
 from portal.models import Patient, PrivacyIncident, User
-from portal.treatment.times import FUTURE_TOLERANCE, to_clinic
+from portal.models.rights import PrivacyIncidentVersion
+from portal.treatment.times import FUTURE_TOLERANCE
 
 PAGE_SIZE = 20
 CSV_BATCH = 500
 
 # A patient's public id (portal.models.base.new_public_id: 12 random bytes, URL-safe
-# base64, 16 characters). A word of 16 letters ("responsibilities") is one only if it
-# also holds a digit or a capital after its first character, as nearly every random id does.
+# base64, 16 characters). Words are split on spaces, punctuation and the parts of an address
+# (a chart's address pasted whole names its patient); a word of that shape is a patient's id
+# only if a patient has it, and is the admin's words otherwise ("responsibilities").
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16}")
-_SEPARATORS = re.compile(r"[\s,;()\[\]]+")
+_SEPARATORS = re.compile(r"[\s,;()\[\]/?#=&]+")
 
 
-def looks_like_public_id(token: str) -> bool:
-    return bool(_TOKEN.fullmatch(token)) and bool(re.search(r"[0-9]|.[A-Z]", token))
-
-
-def named_ids(text: str | None) -> list[str]:
-    """The patients' public ids typed in "whose records", in order, each once."""
+def candidate_ids(text: str | None) -> list[str]:
+    """The words of "whose records" shaped like a patient's public id, in order, each
+    once."""
     found: list[str] = []
     for token in _SEPARATORS.split(text or ""):
         token = token.strip(".:")
-        if looks_like_public_id(token) and token not in found:
+        if _TOKEN.fullmatch(token) and token not in found:
             found.append(token)
     return found
 
@@ -60,18 +63,16 @@ class NamedPatient:
     disposed: bool
 
 
-def named_patients(text: str | None) -> tuple[list[NamedPatient], list[str]]:
-    """The patients whose public ids ``text`` names (one query), and the ids that match no
-    patient."""
-    ids = named_ids(text)
+def named_patients(text: str | None) -> list[NamedPatient]:
+    """The patients whose public ids ``text`` names, in order (one query)."""
+    ids = candidate_ids(text)
     if not ids:
-        return [], []
+        return []
     rows = {row.public_id: row for row in db.session.execute(
         select(Patient.public_id, Patient.status, User.name)
         .join(User, User.id == Patient.user_id).where(Patient.public_id.in_(ids)))}
-    known = [NamedPatient(pid, rows[pid].name, rows[pid].status == "disposed")
-             for pid in ids if pid in rows]
-    return known, [pid for pid in ids if pid not in rows]
+    return [NamedPatient(pid, rows[pid].name, rows[pid].status == "disposed")
+            for pid in ids if pid in rows]
 
 
 # --- recording and editing ----------------------------------------------------------------
@@ -99,19 +100,22 @@ _REQUIRED_TEXT = ("description", "records_affected", "risk_reasoning")
 
 
 class IncidentInvalid(Exception):
-    """What is wrong, field by field: a code each (views.INCIDENT_ERRORS has the words),
-    and for ``unknown_patients`` the ids no patient has."""
+    """What is wrong, field by field: a code each (views.INCIDENT_ERRORS has the words)."""
 
-    def __init__(self, errors: dict[str, str], unknown: list[str] | None = None):
+    def __init__(self, errors: dict[str, str]):
         super().__init__(", ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
-        self.unknown = unknown or []
+
+
+class IncidentConflict(Exception):
+    """The entry was saved by someone else since the version the edit started from: nothing
+    was changed."""
 
 
 def check(data: IncidentData) -> None:
     """Raise IncidentInvalid unless ``data`` can be kept: no time in the future (a watch a
     few minutes ahead aside), nothing before the discovery that cannot precede it, the
-    required texts given, the patients named by public id known."""
+    required texts given."""
     errors: dict[str, str] = {}
     latest = clock.now() + FUTURE_TOLERANCE
     for name in _TIMES:
@@ -130,13 +134,8 @@ def check(data: IncidentData) -> None:
             errors[name] = "required"
     if data.people_affected is not None and data.people_affected < 0:
         errors["people_affected"] = "negative"
-    unknown: list[str] = []
-    if "records_affected" not in errors:
-        _known, unknown = named_patients(data.records_affected)
-        if unknown:
-            errors["records_affected"] = "unknown_patients"
     if errors:
-        raise IncidentInvalid(errors, unknown)
+        raise IncidentInvalid(errors)
 
 
 def _clean(data: IncidentData) -> dict[str, Any]:
@@ -158,33 +157,77 @@ def record(actor: User, data: IncidentData) -> PrivacyIncident:
     return incident
 
 
-def _audit_value(value: Any) -> Any:
-    """A previous value as the audit log keeps it: times on the clinic's wall clock."""
-    if isinstance(value, datetime):
-        return to_clinic(value).isoformat(timespec="minutes")
-    return value
-
-
-def update(actor: User, incident: PrivacyIncident, data: IncidentData) -> list[str]:
-    """Change ``incident`` to ``data``; the fields changed (none: nothing written). The audit
-    event keeps what each changed field was before (``was_<field>``); commits."""
+def update(actor: User, incident: PrivacyIncident, data: IncidentData,
+           version: int | None) -> list[str]:
+    """Change ``incident`` to ``data``, an edit of its ``version``; the fields changed (none:
+    nothing written). The version replaced is kept whole (PrivacyIncidentVersion); the
+    audit event names the fields changed and the version made. IncidentConflict when the
+    entry is no longer at ``version`` (someone else saved meanwhile); commits."""
     check(data)
-    changed: list[str] = []
-    before: dict[str, Any] = {}
-    for name, value in _clean(data).items():
-        old = getattr(incident, name)
-        if old != value:
-            changed.append(name)
-            before[f"was_{name}"] = _audit_value(old)
-            setattr(incident, name, value)
+    if version != incident.version:
+        raise IncidentConflict()
+    values = _clean(data)
+    changed = [name for name, value in values.items() if getattr(incident, name) != value]
     if not changed:
         return []
-    incident.updated_at = clock.now()
-    incident.updated_by_id = actor.id
+    now = clock.now()
+    kept = PrivacyIncidentVersion(incident_id=incident.id, version=version, edited_at=now,
+                                  edited_by_id=actor.id,
+                                  **{name: getattr(incident, name) for name in FIELDS})
+    # Made only from the version the admin read: a concurrent edit that committed first has
+    # moved the number on, and this one changes nothing.
+    result = cast(CursorResult[Any], db.session.execute(
+        sa_update(PrivacyIncident)
+        .where(PrivacyIncident.id == incident.id, PrivacyIncident.version == version)
+        .values(**{name: values[name] for name in changed}, version=version + 1,
+                updated_at=now, updated_by_id=actor.id)
+        .execution_options(synchronize_session=False)))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise IncidentConflict()
+    db.session.add(kept)
     audit.write("incident.updated", actor=actor, subject=incident.public_id,
-                detail={"fields": changed, **before})
+                detail={"fields": changed, "version": version + 1})
     db.session.commit()
+    db.session.refresh(incident)
     return changed
+
+
+@dataclass(frozen=True)
+class EarlierVersion:
+    """A version of an entry as it was, who made it and when, and when it was replaced and
+    by whom (a name None: not known)."""
+    version: int
+    values: PrivacyIncidentVersion
+    made_at: datetime
+    made_by: str | None
+    replaced_at: datetime
+    replaced_by: str | None
+    # What the version after it changed.
+    fields_changed: frozenset[str]
+
+
+def history(incident: PrivacyIncident) -> list[EarlierVersion]:
+    """The entry's earlier versions, newest first (one query). Version 1 was made when the
+    entry was recorded; each later one by the edit that replaced the version before it.
+    ``fields_changed`` names what the next version changed."""
+    editor = aliased(User)
+    rows = db.session.execute(
+        select(PrivacyIncidentVersion, editor.name)
+        .outerjoin(editor, editor.id == PrivacyIncidentVersion.edited_by_id)
+        .where(PrivacyIncidentVersion.incident_id == incident.id)
+        .order_by(PrivacyIncidentVersion.version)).all()
+    recorder = incident.recorded_by.name if incident.recorded_by else None
+    out: list[EarlierVersion] = []
+    made_at, made_by = incident.created_at, recorder
+    for index, (kept, replaced_by) in enumerate(rows):
+        following = rows[index + 1][0] if index + 1 < len(rows) else incident
+        changed = frozenset(name for name in FIELDS
+                            if getattr(kept, name) != getattr(following, name))
+        out.append(EarlierVersion(kept.version, kept, made_at, made_by, kept.edited_at,
+                                  replaced_by, changed))
+        made_at, made_by = kept.edited_at, replaced_by
+    return out[::-1]
 
 
 # --- reading ------------------------------------------------------------------------------

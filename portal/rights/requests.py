@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, cast
 
+from babel import dates
+from flask_babel import get_locale, get_timezone
 from sqlalchemy import CursorResult, Select, func, or_, select, update
 from sqlalchemy.orm import aliased, contains_eager
 
@@ -20,7 +22,7 @@ from portal.extensions import db
 from portal.links import absolute_url
 from portal.models import Patient, RecordRequest, User
 from portal.rights.dates import ANSWER_WITHIN_DAYS, due_at_for
-from portal.treatment.times import clinic_datetime, to_clinic
+from portal.treatment.times import clinic_date, clinic_datetime, to_clinic
 
 STATES = ("open", "overdue", "all")
 PAGE_SIZE = 50
@@ -34,14 +36,19 @@ class AlreadyDone(Exception):
     """Answered already, or extended already: nothing changed."""
 
 
+class TooLate(Exception):
+    """The 30 days to answer have passed: the due date can no longer be extended (PHIPA
+    s. 54(3)-(4): the time limit is extended, with written notice, before it runs out)."""
+
+
+class BeforeReceipt(Exception):
+    """A request cannot have been answered before the clinic received it."""
+
+
 @dataclass(frozen=True)
 class Filters:
     state: str = "open"
     kind: str = ""  # "", "access", "correction"
-
-
-def _due():
-    return func.coalesce(RecordRequest.extended_due_at, RecordRequest.due_at)
 
 
 def _conditions(filters: Filters, now: datetime) -> list:
@@ -49,7 +56,7 @@ def _conditions(filters: Filters, now: datetime) -> list:
     if filters.state in ("open", "overdue"):
         out.append(RecordRequest.answered_at.is_(None))
     if filters.state == "overdue":
-        out.append(_due() < now)
+        out.append(RecordRequest.due < now)
     if filters.kind:
         out.append(RecordRequest.kind == filters.kind)
     return out
@@ -94,8 +101,12 @@ def register_csv(filters: Filters) -> Iterator[tuple[Any, ...]]:
             .where(*_conditions(filters, clock.now()))
             .order_by(RecordRequest.received_at.desc(), RecordRequest.id.desc()))
 
+    zone, locale = get_timezone(), get_locale()
+
     def local(value: datetime | None) -> str:
-        return to_clinic(value).strftime("%Y-%m-%d %H:%M") if value else ""
+        """On the clinic's wall clock with its offset, as the incident and audit CSVs."""
+        return dates.format_datetime(value, "yyyy-MM-dd HH:mm ZZZZZ", tzinfo=zone,
+                                     locale=locale) if value else ""
 
     for row in db.session.execute(stmt).yield_per(500):
         yield (*row[:6], local(row[6]), local(row[7]), local(row[8]), row[9] or "",
@@ -165,10 +176,14 @@ def _changed(stmt) -> bool:
 
 def mark_provided(admin: User, req: RecordRequest, provided_on: date) -> None:
     """An access request answered: the record was given on ``provided_on`` (clinic date;
-    today: now). Once (AlreadyDone)."""
+    today: now). Not before the day it was received (BeforeReceipt); once (AlreadyDone)."""
     now = clock.now()
+    if provided_on < clinic_date(req.received_at):
+        raise BeforeReceipt()
     at = now if provided_on >= to_clinic(now).date() else clinic_datetime(provided_on,
                                                                            RECEIVED_HOUR)
+    # Given the day it came in: never stamped before it came in.
+    at = max(at, req.received_at)
     if not _changed(update(RecordRequest).where(
             RecordRequest.id == req.id, RecordRequest.kind == "access",
             RecordRequest.answered_at.is_(None))
@@ -180,25 +195,37 @@ def mark_provided(admin: User, req: RecordRequest, provided_on: date) -> None:
     db.session.refresh(req)
 
 
-def extend(admin: User, req: RecordRequest, reason: str) -> None:
+def extend(admin: User, req: RecordRequest, reason: str) -> bool:
     """The due date moved once, to 30 more days (the end of the clinic's 60th day after
-    receipt), with the reason; the patient is told by e-mail, with the new date and the
-    reason (written for the patient, without health details: the form says so). Once, and
-    only while the request is not answered (AlreadyDone)."""
+    receipt), with the reason, while the request is not answered (AlreadyDone) and its 30
+    days have not run out (TooLate). The patient is told by e-mail, with the new date and
+    the reason (written for the patient, without health details: the form says so), when
+    the portal can write to them; whether it could is the answer, and the audit event's
+    ``emailed`` (if not, the clinic sends the written notice another way)."""
+    now = clock.now()
     new_due = due_at_for(req.received_at, ANSWER_WITHIN_DAYS + EXTENSION_DAYS)
     if not _changed(update(RecordRequest).where(
             RecordRequest.id == req.id, RecordRequest.extended_due_at.is_(None),
-            RecordRequest.answered_at.is_(None))
+            RecordRequest.answered_at.is_(None), RecordRequest.due_at >= now)
             .values(extended_due_at=new_due, extension_reason=reason)):
+        db.session.refresh(req)
+        if req.extended_due_at is None and req.answered_at is None:
+            raise TooLate()
         raise AlreadyDone()
-    audit.write("request.extended", patient=req.patient, actor=admin, subject=req.public_id,
-                detail={"kind": req.kind})
     user = req.patient.user
-    if user is not None and user.email and user.active:
-        mail.queue("request_extended", user.email, user.locale, name=user.name,
-                   due=new_due, reason=reason, link=absolute_url("rights.record"))
+    emailed = bool(user is not None and user.email and user.active and mail.queue(
+        "request_extended", user.email, user.locale, name=user.name, due=new_due,
+        reason=reason, link=absolute_url("rights.record")))
+    audit.write("request.extended", patient=req.patient, actor=admin, subject=req.public_id,
+                detail={"kind": req.kind, "emailed": emailed})
     db.session.commit()
     db.session.refresh(req)
+    return emailed
+
+
+def can_extend(req: RecordRequest, now: datetime | None = None) -> bool:
+    return (req.answered_at is None and req.extended_due_at is None
+            and req.due_at >= (now or clock.now()))
 
 
 def is_overdue(req: RecordRequest, now: datetime | None = None) -> bool:

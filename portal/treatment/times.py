@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytz
 from flask import current_app
 from flask_babel import get_timezone, to_user_timezone
 from sqlalchemy import text
@@ -76,6 +77,29 @@ def clinic_date(moment: datetime) -> date:
 def clinic_datetime(day: date, time_of_day) -> datetime:
     """A date and time on the clinic's wall clock, as an aware UTC datetime."""
     local = clinic_zone().localize(datetime.combine(day, time_of_day))
+    return local.astimezone(UTC)
+
+
+class WallClockGap(ValueError):
+    """A date and time the clinic's clock never showed (``kind`` "nonexistent": the hour
+    skipped when the clocks go forward) or showed twice ("ambiguous": the hour repeated when
+    they go back)."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def clinic_datetime_strict(day: date, time_of_day) -> datetime:
+    """As clinic_datetime, but a time skipped or repeated by a change of clock raises
+    WallClockGap instead of being moved silently to the hour after (a register's entry
+    must say when something happened, not a guess at it)."""
+    try:
+        local = clinic_zone().localize(datetime.combine(day, time_of_day), is_dst=None)
+    except pytz.NonExistentTimeError as exc:
+        raise WallClockGap("nonexistent") from exc
+    except pytz.AmbiguousTimeError as exc:
+        raise WallClockGap("ambiguous") from exc
     return local.astimezone(UTC)
 
 

@@ -1,6 +1,7 @@
 """The privacy incident register (SPEC 11.2): admins record and correct entries (times in the
 clinic's time zone, bad input refused beside its field with nothing lost), every change is
-audited with what it replaced, entries are never deleted (no route; the database refuses),
+kept whole as an earlier version (the audit log names only the fields changed), an edit of
+an older version is refused, entries are never deleted (no route; the database refuses),
 the CSV holds every entry safe from formulas, the admin home counts notifications
 outstanding, and nobody but an admin reaches any of it (404)."""
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import delete, func, select, text
 from portal import clock
 from portal.clinic_settings import current_settings
 from portal.models import AuditEvent, PrivacyIncident
+from portal.models.rights import PrivacyIncidentVersion
 from portal.rights import incidents
 from tests.factories import make_admin, make_patient, make_practitioner
 from tests.queries import queries_for
@@ -105,8 +107,12 @@ BAD = [
     ({"occurred_time": ""}, "occurred_time", "Enter the time too, or leave the date empty."),
     ({"regulator_day": "2025-11-01", "regulator_time": "10:00"}, "regulator_day",
      "The regulator cannot have been notified before the discovery."),
-    ({"records_affected": "Ab3dEf6hIj9lMn0p and Qr5tUv7xYz1bCd2f"}, "records_affected",
-     "No patient has the id Ab3dEf6hIj9lMn0p, Qr5tUv7xYz1bCd2f."),
+    # The clocks went forward at 02:00 on 9 March 2025 in Toronto: 02:30 never came.
+    ({"discovered_day": "2025-03-09", "discovered_time": "02:30", "occurred_day": "",
+      "occurred_time": ""}, "discovered_time", "so this time did not exist there"),
+    # They went back at 02:00 on 2 November 2025: 01:30 came twice.
+    ({"occurred_day": "2025-11-02", "occurred_time": "01:30"}, "occurred_time",
+     "so this time came twice"),
 ]
 
 
@@ -146,58 +152,141 @@ def _record(actor, **changes) -> PrivacyIncident:
     return incidents.record(actor, incidents.IncidentData(**values))
 
 
-def test_an_edit_is_audited_with_what_each_changed_field_was(client, admin, db):
+def _version_field(page: str) -> str:
+    match = re.search(r'name="version" type="hidden" value="(\d+)"', page) or re.search(
+        r'type="hidden" name="version" value="(\d+)"', page)
+    assert match, "no version field"
+    return match.group(1)
+
+
+def test_an_edit_keeps_the_version_it_replaced_and_audits_only_what_changed(client, admin,
+                                                                            db):
     entry = _record(admin, people_affected=1)
     assert "1 incident with notification outstanding" in client.get("/admin/").get_data(
         as_text=True)
     url = f"/admin/incidents/{entry.public_id}"
     form = client.get(url).get_data(as_text=True)
     assert 'value="2025-11-03"' in form and 'value="14:30"' in form  # the clinic's clock
-    response = client.post(url, data=_form(
+    assert _version_field(form) == "1" and "Earlier versions" not in form
+    edited = _form(
         description="Summary sent to the wrong address.", records_affected="One patient",
         real_risk="yes", risk_reasoning="Diagnosis included; recipient unknown.",
         occurred_day="", occurred_time="", people_affected="1", measures="",
         regulator_day="2025-11-04", regulator_time="10:00",
-        individuals_day="2025-11-04", individuals_time="11:00"))
+        individuals_day="2025-11-04", individuals_time="11:00", version="1")
+    response = client.post(url, data=edited)
     assert response.status_code == 303
     [entry] = _entries(db)
     assert entry.regulator_notified_at == datetime(2025, 11, 4, 15, 0, tzinfo=UTC)
     assert entry.individuals_notified_at == datetime(2025, 11, 4, 16, 0, tzinfo=UTC)
     assert entry.updated_by_id == admin.id and entry.updated_at is not None
+    assert entry.version == 2
+    [kept] = db.session.scalars(select(PrivacyIncidentVersion)).all()
+    assert (kept.incident_id, kept.version, kept.edited_by_id) == (entry.id, 1, admin.id)
+    assert kept.risk_reasoning == "Diagnosis included." and kept.regulator_notified_at is None
+    assert kept.discovered_at == entry.discovered_at
+    # The audit event names the fields and the version: none of the entry's words.
     [event] = _events(db, "incident.updated")
     detail = json.loads(event.detail)
-    assert sorted(detail["fields"]) == ["individuals_notified_at", "regulator_notified_at",
-                                        "risk_reasoning"]
-    assert detail["was_risk_reasoning"] == "Diagnosis included."
-    assert detail["was_regulator_notified_at"] is None
-    assert "was_description" not in detail and "was_discovered_at" not in detail
-    page = client.get(url).get_data(as_text=True)
+    assert detail == {"fields": ["risk_reasoning", "regulator_notified_at",
+                                 "individuals_notified_at"], "version": 2}
+    page = client.get(url).get_data(as_text=True).replace("\u202f", " ")
     assert "The changes are saved." in page and "Notified" in page
     assert "Notification outstanding" not in page
     assert "notification outstanding" not in client.get("/admin/").get_data(as_text=True)
+    # The earlier version, readable, on the clinic's wall clock.
+    history = page[page.index('id="incident-history"'):page.index('id="incident-edit"')]
+    assert "Version 1" in history and "Diagnosis included." in history
+    assert "Nov 3, 2025, 2:30 p.m." in history  # discovered: 19:30 UTC, 14:30 in Toronto
+    assert "Ada Admin" in history
+    assert "Changed by the next version: Why there is, or is not" in history
+    assert _version_field(page) == "2"
 
-    # The log says it in words, the earlier value included.
     log = client.get("/admin/audit").get_data(as_text=True).replace("&#39;", "'")
-    assert "Privacy incident entry changed" in log
-    assert "Reasoning on the risk, before" in log and "Diagnosis included." in log
-    assert "regulator notified" in log
+    assert "Privacy incident entry changed" in log and "regulator notified" in log
+    assert "Diagnosis included." not in log
 
     # A refused edit changes nothing, and shows the stored entry above the form.
-    response = client.post(url, data=_form(discovered_day="2025-11-05",
-                                           regulator_day="2025-11-04"))
+    response = client.post(url, data={**edited, "discovered_day": "2025-11-05",
+                                      "version": "2"})
     assert response.status_code == 422
     assert _entries(db)[0].discovered_at == datetime(2025, 11, 3, 19, 30, tzinfo=UTC)
     assert len(_events(db, "incident.updated")) == 1
     # Saving the same values writes nothing.
-    client.get(url)
-    same = client.post(url, data=_form(
-        description=entry.description, records_affected=entry.records_affected,
-        real_risk="yes", risk_reasoning=entry.risk_reasoning, occurred_day="",
-        occurred_time="", people_affected="1", measures="",
-        regulator_day="2025-11-04", regulator_time="10:00",
-        individuals_day="2025-11-04", individuals_time="11:00"))
+    same = client.post(url, data={**edited, "version": "2"})
     assert same.status_code == 303
     assert len(_events(db, "incident.updated")) == 1
+    assert _entries(db)[0].version == 2
+
+
+def test_an_edit_of_an_older_version_is_refused_and_the_newer_one_shown(client, admin, db):
+    entry = _record(admin)
+    url = f"/admin/incidents/{entry.public_id}"
+    base = _form(description="Summary sent to the wrong address.",
+                 records_affected="One patient", real_risk="yes",
+                 risk_reasoning="Diagnosis included.", occurred_day="", occurred_time="",
+                 people_affected="", measures="")
+    # Two admins open version 1; the first saves.
+    assert client.post(url, data={**base, "measures": "Recipient called.",
+                                  "version": "1"}).status_code == 303
+    # The second's edit, from version 1, is refused: nothing of it is saved.
+    response = client.post(url, data={**base, "measures": "Letter sent to the recipient.",
+                                      "version": "1"})
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "Someone else saved a new version of this entry" in page
+    facts = page[:page.index('id="incident-edit"')]
+    assert "Recipient called." in facts  # the entry as it is now
+    assert "Letter sent to the recipient." in page  # what they typed, kept in the form
+    assert _version_field(page) == "2"
+    [stored] = _entries(db)
+    assert stored.measures == "Recipient called." and stored.version == 2
+    assert len(_events(db, "incident.updated")) == 1
+    # A form without its version is an edit of an unknown version: refused the same way.
+    assert client.post(url, data={**base, "measures": "x"}).status_code == 409
+    # Saving again, having compared, makes version 3.
+    assert client.post(url, data={**base, "measures": "Letter sent to the recipient.",
+                                  "version": "2"}).status_code == 303
+    assert _entries(db)[0].version == 3
+    # A race lost after reading version 3 (another edit commits between the read and the
+    # write): the conditional update changes nothing.
+    stale = _entries(db)[0]
+    assert stale.version == 3
+    db.session.execute(text("UPDATE privacy_incidents SET version = 4"))  # object not told
+    with pytest.raises(incidents.IncidentConflict):
+        incidents.update(admin, stale, incidents.IncidentData(
+            discovered_at=stale.discovered_at, description="Changed", records_affected="x",
+            real_risk=True, risk_reasoning="y"), 3)
+    assert _entries(db)[0].description == "Summary sent to the wrong address."
+
+
+def test_whose_records_links_known_patients_and_keeps_other_words_as_text(client, admin, db):
+    patient = make_patient(name="Rosa Ouellet")
+    pid = patient.patient.public_id
+    # A chart's address pasted whole, an id-shaped word of no patient, and a long word.
+    words = (f"https://clinic.example/clinic/patients/{pid}/?tab=sessions#notes, "
+             "Ab3dEf6hIj9lMn0p, Responsibility1")
+    response = client.post("/admin/incidents/new", data=_form(records_affected=words))
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    [entry] = _entries(db)
+    assert entry.records_affected == words
+    assert [p.public_id for p in incidents.named_patients(words)] == [pid]
+    page = client.get(response.location).get_data(as_text=True)
+    assert f'href="/clinic/patients/{pid}/"' in page and "Rosa Ouellet" in page
+
+
+def test_earlier_versions_are_never_changed_or_deleted(client, admin, db):
+    entry = _record(admin)
+    incidents.update(admin, entry, incidents.IncidentData(
+        discovered_at=entry.discovered_at, description="Corrected", records_affected="x",
+        real_risk=True, risk_reasoning="y"), 1)
+    for statement in ("UPDATE privacy_incident_versions SET description = 'gone'",
+                      "DELETE FROM privacy_incident_versions"):
+        with pytest.raises(Exception, match="never changed or deleted"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+    [kept] = db.session.scalars(select(PrivacyIncidentVersion)).all()
+    assert kept.description == "Summary sent to the wrong address."
 
 
 def test_entries_are_never_deleted(client, admin, db, app):

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+import json
+import re
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -18,6 +20,7 @@ from portal.models import AuditEvent, OutboxMessage, RecordRequest
 from portal.rights import correcting
 from portal.rights import requests as register
 from portal.rights.dates import due_at_for
+from portal.treatment.times import clinic_date, clinic_datetime
 from tests.factories import make_admin, make_patient, make_practitioner
 
 
@@ -116,8 +119,9 @@ def test_csv_in_the_clinics_time_zone(admin, client):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     row = next(r for r in rows if r["request"] == req.public_id)
-    assert row["received"] == "2026-02-20 22:30"
-    assert row["due"] == "2026-03-22 23:59"  # 30 days from the clinic's date
+    # With the offset, as the incident register's and the audit log's CSVs.
+    assert row["received"] == "2026-02-20 22:30 -08:00"
+    assert row["due"] == "2026-03-22 23:59 -07:00"  # 30 days on; daylight time from 8 March
     assert row["kind"] == "access" and row["patient"] == nora.patient.public_id
     assert row["name"] == "'=Nora Quinn"  # not a formula
     assert row["answered"] == "" and row["outcome"] == ""
@@ -146,14 +150,55 @@ def test_a_request_received_by_mail_is_entered_with_its_date(admin, client):
     assert req.received_at.astimezone(UTC).date() in (received, received + timedelta(days=1))
 
 
-def test_several_patients_match_and_are_offered(admin, client):
+def test_several_patients_match_and_one_is_chosen_keeping_what_was_typed(admin, client):
     one, two = make_patient(name="Sam Lee"), make_patient(name="Sam Leblanc")
-    response = client.post("/admin/requests/new", data={
-        "patient": "sam le", "kind": "correction",
-        "received_on": clock.now().date().isoformat()})
+    received = (clinic_today() - timedelta(days=3)).isoformat()
+    typed = {"patient": "sam le", "kind": "correction", "received_on": received,
+             "detail": "The address on file is wrong."}
+    response = client.post("/admin/requests/new", data=typed)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert one.patient.public_id in page and two.patient.public_id in page
+    start = page.index('<form class="card"')
+    form = page[start:page.index("</form>", start)]
+    # The candidates are choices inside the form that holds what was typed.
+    for person in (one, two):
+        assert re.search(rf'<input[^>]*name="chosen"[^>]*type="radio"[^>]*'
+                         rf'value="{person.patient.public_id}"', form)
+    assert "The address on file is wrong." in form and f'value="{received}"' in form
+    response = client.post("/admin/requests/new",
+                           data={**typed, "chosen": two.patient.public_id})
+    assert response.status_code in (302, 303)
+    req = _db.session.scalars(select(RecordRequest)).one()
+    assert req.patient_id == two.patient.id and req.kind == "correction"
+    assert req.detail == "The address on file is wrong."
+    assert clinic_date(req.received_at).isoformat() == received
+
+
+def clinic_today():
+    return clinic_date(clock.now())
+
+
+def _error(page: str, field_id: str) -> str:
+    match = re.search(rf'<p class="field__error" id="{field_id}-error">(.*?)</p>', page, re.S)
+    assert match, f"no error beside {field_id}"
+    return re.sub(r"<[^>]+>", "", match.group(1)).replace("\u00a0", " ")
+
+
+def test_a_record_is_not_given_before_the_request_was_received(admin, client):
+    received = datetime.combine(clinic_today() - timedelta(days=2), time(15, 0))
+    req = _access(make_patient(), clinic_datetime(received.date(), received.time()))
+    url = f"/admin/requests/{req.public_id}/provided"
+    day_before = (received.date() - timedelta(days=1)).isoformat()
+    response = client.post(url, data={"provided_on": day_before})
+    assert response.status_code == 422
+    assert "cannot have been given before the request was received" in _error(
+        response.get_data(as_text=True), "provided_on")
+    assert _reload(req).answered_at is None
+    # Given the day it came in (stamped at noon otherwise): never before it came in.
+    assert client.post(url, data={"provided_on": received.date().isoformat()}
+                       ).status_code in (302, 303)
+    req = _reload(req)
+    assert req.answered_at >= req.received_at
 
 
 def test_an_access_request_is_answered_once(admin, client):
@@ -189,9 +234,52 @@ def test_a_due_date_is_extended_once_and_the_patient_is_told(admin, client):
     message = _db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == "request_extended")).one()
     assert message.to_addr == nora.email and "Records are in storage." in message.body_text
+    assert _extended_events() == [{"kind": "access", "emailed": True}]
     response = client.post(url + "/extend", data={"reason": "Again"}, follow_redirects=True)
     assert "extended once" in response.get_data(as_text=True)
     assert _reload(req).extension_reason == "Records are in storage."
+
+
+def _extended_events() -> list[dict]:
+    return [json.loads(e.detail) for e in _db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "request.extended")
+        .order_by(AuditEvent.id))]
+
+
+def test_a_due_date_is_not_extended_once_it_has_passed(admin, client):
+    req = _access(make_patient(), clock.now() - timedelta(days=32))
+    url = f"/admin/requests/{req.public_id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "can no longer be extended" in page and "Extend by 30 days" not in page
+    response = client.post(url + "/extend", data={"reason": "Records are in storage."})
+    assert response.status_code == 422
+    assert "PHIPA s. 54(3)" in _error(response.get_data(as_text=True), "reason")
+    req = _reload(req)
+    assert req.extended_due_at is None and req.extension_reason is None
+    assert _extended_events() == []
+    assert _db.session.scalars(select(OutboxMessage)).all() == []
+    # The service says so too, whatever the form.
+    with pytest.raises(register.TooLate):
+        register.extend(admin, req, "Late")
+
+
+@pytest.mark.parametrize("why", ["inactive", "closed"])
+def test_an_extension_no_e_mail_can_tell_asks_for_notice_another_way(admin, client, why):
+    nora = make_patient()
+    if why == "inactive":
+        nora.active = False
+    else:
+        nora.patient.account_closed_at = clock.now()
+    _db.session.commit()
+    req = _access(nora)
+    response = client.post(f"/admin/requests/{req.public_id}/extend",
+                           data={"reason": "Records are in storage."}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "The patient is told by e-mail" not in page
+    assert "send them written notice of the extension and its reason another way" in page
+    assert _reload(req).extended_due_at is not None
+    assert _db.session.scalars(select(OutboxMessage)).all() == []
+    assert _extended_events() == [{"kind": "access", "emailed": False}]
 
 
 def test_an_unknown_request_is_not_found(admin, client):

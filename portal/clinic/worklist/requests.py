@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from portal.clinic.worklist import services as work
 from portal.clinic.worklist.scope import Scope, scoped
 from portal.clinic.worklist.sections import Item
 from portal.extensions import db
 from portal.models import RecordRequest
-
-_DUE = func.coalesce(RecordRequest.extended_due_at, RecordRequest.due_at)
 
 
 def _rows(part, _now: datetime | None) -> Select:
@@ -31,7 +29,7 @@ CORRECTIONS = work.Rows(_rows, split=True)
 
 def _statement(who: str, limit: int) -> Select:
     return work._first(who, (CORRECTIONS,), None, RecordRequest,
-                       (_DUE, RecordRequest.id), limit, RecordRequest.patient)
+                       (RecordRequest.due, RecordRequest.id), limit, RecordRequest.patient)
 
 
 def listed(scope: Scope, now: datetime, limit: int) -> tuple[int, list[Item]]:
