@@ -16,6 +16,7 @@ from portal.auth import services as auth_services
 from portal.clinic import digest
 from portal.clinic_settings import current_settings
 from portal.models import ConsentSignature, IntakeResponse, OutboxMessage
+from portal.rights import correcting
 from tests.factories import make_admin, make_document, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
 from tests.test_mail import _closed_port
@@ -59,16 +60,23 @@ def clinic(db, app):
                                     typed_name="Walt Withdrawn", signed_at=clock.now(),
                                     withdrawn_at=clock.now()))
     db.session.commit()
+    # A correction request not yet answered (SPEC 11.1), and one answered.
+    corrie = make_patient(name="Corrie Correction")
+    correcting.request_correction(corrie.patient, corrie, None, "My name is misspelled.")
+    answered = correcting.request_correction(corrie.patient, corrie, None, "Wrong doctor.")
+    with app.test_request_context():  # the patient's e-mail links to the portal
+        correcting.decline(answered, doctor, "It is right.")
     return {"doctor": doctor,
             "names": ["Flora", "Flagged", "Ian Intake", "Clara", "Otto", "Ava Alert", "Ivan",
-                      "Walt",
+                      "Walt", "Corrie", "misspelled",
                       "flora@example.org", "ivan.invited@example.org"]}
 
 
 def test_counts_reflect_each_queue(clinic):
     assert digest.counts() == {"intake_red_flags": 1, "safety_alerts": 1,
                                "consent_withdrawn": 1, "new_intakes": 1,
-                               "clearances": 1, "overdue_ratings": 1, "invitations": 1}
+                               "clearances": 1, "correction_requests": 1,
+                               "overdue_ratings": 1, "invitations": 1}
 
 
 def test_counts_of_an_empty_clinic_are_zero(db):
@@ -102,7 +110,8 @@ def test_digest_goes_once_a_day_to_active_staff_in_their_language(
     html = mine.get_body(preferencelist=("html",)).get_content()
     lines = re.findall(r"^\* (.+): (\d+)$", text, flags=re.M)
     # An admin's digest also counts undelivered e-mail (none here).
-    assert [int(n) for _label, n in lines] == [1, 1, 1, 1, 1, 1, 1, 0]
+    assert [int(n) for _label, n in lines] == [1, 1, 1, 1, 1, 1, 1, 1, 0]
+    assert ("Correction requests from patients, not yet answered", "1") in lines
     assert lines[0][0] == "Intakes with red flags, not yet reviewed"
     assert lines[-1][0] == "Undelivered e-mails, to send again from the Administration page"
     assert mine["Subject"] == "Your daily summary from the IMS Clinic patient portal"
@@ -115,7 +124,8 @@ def test_digest_goes_once_a_day_to_active_staff_in_their_language(
     french_text = theirs.get_body(preferencelist=("plain",)).get_content()
     # A practitioner's has the worklist's counts only.
     assert len(re.findall(r"^\* (.+): (\d+)$", french_text.replace("\r\n", "\n"),
-                          flags=re.M)) == 7
+                          flags=re.M)) == 8
+    assert "Demandes de correction des patients, en attente de réponse" in french_text
     assert 'lang="fr-CA"' in theirs.get_body(preferencelist=("html",)).get_content()
     assert "Ce message a été envoyé automatiquement" in french_text
     # The French subject once the catalogue has it, the English one until then.

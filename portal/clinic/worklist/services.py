@@ -410,7 +410,7 @@ def counts() -> dict[str, int]:
     """How many things wait for the whole clinic, by kind, counted by the worklist's own
     statements (the daily digest, SPEC 6.2). An intake with red flags is counted under red
     flags only, as on the worklist."""
-    from portal.clinic.worklist import withdrawals  # it builds on this module
+    from portal.clinic.worklist import requests, withdrawals  # they build on this module
     scope, now = Scope("all", 0), clock.now()
     intakes = _list_intakes((True, False), scope, now, 1)
     return {
@@ -419,6 +419,7 @@ def counts() -> dict[str, int]:
         "consent_withdrawn": withdrawals.listed(scope, now, 1)[0],
         "new_intakes": intakes[False][0],
         "clearances": _list_clearances(scope, now, 1)[0],
+        "correction_requests": requests.listed(scope, now, 1)[0],
         "overdue_ratings": _list_overdue(scope, now, 1)[0],
         "invitations": _list_invitations(scope, now, 1)[0],
     }
