@@ -216,26 +216,35 @@ def record_discussion(patient: Patient, row: ConsentSignature, practitioner: Use
 
 @dataclass
 class Covering:
-    """The gate's two consent checks at a moment."""
+    """The gate's two consent checks at a moment. ``withdrawn``: not signed because the
+    patient's newest signature by then was withdrawn by then (and none given since), which
+    no reason to go ahead overrides (the treatment gate)."""
     signed: bool
     discussed: bool
+    withdrawn: bool = False
 
 
 def covering(patient: Patient, at: datetime | None = None) -> Covering:
     """At ``at`` (default now): had the patient signed the CURRENT version before then, and
     not withdrawn it before then; and had a practitioner recorded the consent discussion for
     such a signature at or before then? (SPEC 4.1; a signature or a discussion dated after a
-    session does not cover it.)"""
+    session does not cover it.) When not signed: was the newest signature given by then (of
+    any version) withdrawn by then? The patient's last word is then a withdrawal (SPEC 11.1:
+    sessions blocked until consent is given again)."""
     at = at or clock.now()
     consent = current_consent()
-    rows = [row for row in db.session.scalars(select(ConsentSignature).where(
-                ConsentSignature.patient_id == patient.id,
-                ConsentSignature.consent_key == consent.key,
-                ConsentSignature.consent_version == consent.version))
-            if _aware(row.signed_at) <= at
+    signed_by_then = [row for row in db.session.scalars(select(ConsentSignature).where(
+                          ConsentSignature.patient_id == patient.id))
+                      if _aware(row.signed_at) <= at]
+    rows = [row for row in signed_by_then
+            if row.consent_key == consent.key and row.consent_version == consent.version
             and (row.withdrawn_at is None or _aware(row.withdrawn_at) > at)]
     if not rows:
-        return Covering(signed=False, discussed=False)
+        newest = max(signed_by_then, key=lambda row: (_aware(row.signed_at), row.id),
+                     default=None)
+        withdrawn = (newest is not None and newest.withdrawn_at is not None
+                     and _aware(newest.withdrawn_at) <= at)
+        return Covering(signed=False, discussed=False, withdrawn=withdrawn)
     discussed = db.session.scalar(select(ConsentDiscussion.id).where(
         ConsentDiscussion.signature_id.in_([row.id for row in rows]),
         ConsentDiscussion.discussed_at <= at).limit(1)) is not None

@@ -111,6 +111,8 @@ def gates(missing) -> str:
     labels = {"clearance": _("no valid physician's clearance"),
               "consent": _("no consent to the current version signed (and not withdrawn) "
                            "before the session"),
+              "consent_withdrawn": _("consent withdrawn by the patient, and not signed "
+                                     "again since"),
               "consent_discussion": _("no consent discussion recorded by the session's time"),
               "red_flags": _("red flags no practitioner had reviewed or acknowledged by the "
                              "session's time")}

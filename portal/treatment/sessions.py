@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from blinker import Namespace
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -35,6 +36,9 @@ class Gate:
     name in GATES and its label in display.gates."""
     cleared: bool
     consented: bool  # the current consent signed, and not withdrawn, by then
+    # Not consented because the patient withdrew their consent by then (and has not signed
+    # since): "consent_withdrawn" instead of "consent", which no reason overrides.
+    withdrawn: bool = False
     # Its consent discussion recorded by then (only asked when ``consented``: without a
     # signature there is nothing to discuss yet, and the first failure says so).
     discussed: bool = True
@@ -45,7 +49,8 @@ class Gate:
     @property
     def missing(self) -> list[str]:
         return [name for name, ok in (("clearance", self.cleared),
-                                      ("consent", self.consented),
+                                      ("consent_withdrawn" if self.withdrawn else "consent",
+                                       self.consented),
                                       ("consent_discussion",
                                        not self.consented or self.discussed),
                                       ("red_flags", not self.red_flags)) if not ok]
@@ -63,6 +68,7 @@ def gate(patient: Patient, at: datetime | None = None) -> Gate:
     consent = intake_link.consent_at(patient, at=at)
     return Gate(cleared=intake_link.is_cleared(patient, on=clinic_date(at) if at else None),
                 consented=consent.signed, discussed=consent.discussed,
+                withdrawn=consent.withdrawn,
                 red_flags=(intake_link.unreviewed_red_flags(patient, at=at)
                            + safety.unacknowledged_at(patient, at=at)))
 
@@ -145,9 +151,7 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
         _audit_override(session, practitioner, checks.missing, reason)
     if patient.status == "discharged":
         # A session for a discharged patient re-admits them, as the chart's button does.
-        audit.write("patient.readmitted", patient=patient, actor=practitioner,
-                    detail={"to": "in_treatment"})
-        patient.discharged_at = patient.discharge_reason = None
+        readmit(patient, practitioner, "in_treatment")
     if patient.status != "in_treatment":
         patient.status = "in_treatment"
     patient.last_activity_at = now
@@ -161,6 +165,32 @@ def record_session(patient: Patient, practitioner: User, data: SessionInput,
     refresh_outcome(patient)
     db.session.commit()
     return session
+
+
+# --- re-admission --------------------------------------------------------------------------
+
+_signals = Namespace()
+# Sent by readmit() with the patient (and ``actor``), inside its transaction: what the
+# discharge set going is stopped in the same commit (the follow-ups after discharge still
+# pending are cancelled, SPEC 12.1; a feature above this one listens, as it may not be
+# imported here).
+patient_readmitted = _signals.signal("patient-readmitted")
+
+
+def readmit(patient: Patient, actor: User, status: str) -> bool:
+    """Back from discharge at ``status``, in the caller's transaction: from the chart's
+    button (the status the record gives) or by recording a session ("in_treatment"). Once:
+    a conditional UPDATE, so that two at once re-admit (and audit, and cancel) once; False
+    when the patient is not discharged (any more)."""
+    result = cast(CursorResult[Any], db.session.execute(
+        update(Patient).where(Patient.id == patient.id, Patient.status == "discharged")
+        .values(status=status, discharged_at=None, discharge_reason=None,
+                last_activity_at=clock.now())))
+    if result.rowcount != 1:
+        return False
+    audit.write("patient.readmitted", patient=patient, actor=actor, detail={"to": status})
+    patient_readmitted.send(patient, actor=actor)
+    return True
 
 
 def _rating_link(session: TreatmentSession) -> str:
@@ -243,7 +273,10 @@ def _gate_for_correction(session: TreatmentSession, treated_at: datetime, moved:
     the checks a new override passes (none when the gate is open or already overridden);
     raises GateRefused."""
     missing = gate(session.patient, at=treated_at).missing
-    if not moved and set(missing) <= set(session.override_gates or []):
+    passed = set(session.override_gates or [])
+    if "consent" in passed:  # overridden before a withdrawal was told apart from no signature
+        passed.add("consent_withdrawn")
+    if not moved and set(missing) <= passed:
         return []
     if missing:
         check_override(missing, reason)

@@ -17,7 +17,12 @@ from portal.models import SessionRating, TreatmentSession
 FUTURE_TOLERANCE = timedelta(minutes=10)
 # PSFS activities are asked again every third session (SPEC 4.2).
 PSFS_EVERY = 3
-GATES = ("clearance", "consent", "consent_discussion", "red_flags")
+# "consent_withdrawn" stands in for "consent" when the patient's last word was a withdrawal.
+GATES = ("clearance", "consent", "consent_withdrawn", "consent_discussion", "red_flags")
+# The checks no reason to go ahead passes: a patient who withdrew their consent to treatment
+# is not treated until they give it again (SPEC 11.1; the right to refuse or withdraw at any
+# time, College of Physiotherapists of Alberta, Consent Guide, CLINICAL.md).
+NOT_OVERRIDABLE = frozenset({"consent_withdrawn"})
 # An override of the gate needs a reason of at least this many characters, spaces at either
 # end aside (SPEC 4.1): a word or two says nothing a reviewer can check later.
 OVERRIDE_REASON_MIN = 15
@@ -34,12 +39,14 @@ class TreatmentError(Exception):
 
 class GateRefused(TreatmentError):
     """No valid clearance, no current consent or an unreviewed red flag, and no override
-    reason given (or one shorter than OVERRIDE_REASON_MIN: ``short``)."""
+    reason given (or one shorter than OVERRIDE_REASON_MIN: ``short``); or a check no reason
+    passes (``final``: consent withdrawn)."""
 
-    def __init__(self, missing: list[str], short: bool = False):
+    def __init__(self, missing: list[str], short: bool = False, final: bool = False):
         super().__init__("gate", missing=missing)
         self.missing = missing
         self.short = short
+        self.final = final
 
 
 def override_reason(text: str | None) -> str | None:
@@ -48,7 +55,10 @@ def override_reason(text: str | None) -> str | None:
 
 
 def check_override(missing: list[str], reason: str | None) -> None:
-    """Raise GateRefused when the gate is shut (``missing``) and ``reason`` is no reason."""
+    """Raise GateRefused when the gate is shut (``missing``) and ``reason`` is no reason,
+    or when it is shut by a check no reason passes (NOT_OVERRIDABLE), whatever the reason."""
+    if NOT_OVERRIDABLE.intersection(missing):
+        raise GateRefused(missing, final=True)
     if missing and (reason is None or len(reason) < OVERRIDE_REASON_MIN):
         raise GateRefused(missing, short=reason is not None)
 

@@ -42,6 +42,13 @@ def error_text(error: services.TreatmentError) -> str:
 
 
 def gate_refusal(refused: services.GateRefused, correcting: bool = False) -> str:
+    if refused.final:  # consent withdrawn: no reason passes it
+        if correcting:
+            return _("On this date the patient had withdrawn their consent to treatment: no "
+                     "session can be kept on it, even with a reason. Keep the earlier date.")
+        return _("The patient withdrew their consent to treatment. No session can be "
+                 "recorded, even with a reason, until they sign the consent again and a new "
+                 "consent discussion is recorded.")
     if refused.short:
         return _("A reason to go ahead needs at least %(n)d characters: say what you checked "
                  "instead.", n=services.OVERRIDE_REASON_MIN)
@@ -160,7 +167,9 @@ def record_session(patient_id: str):
             session = services.record_session(patient, me(), _session_input(form),
                                               form.override_reason.data, form.form_key.data)
         except services.GateRefused as refused:
-            form.override_reason.errors = [gate_refusal(refused)]
+            # No reason passes a withdrawn consent: the refusal stands by the date.
+            target = form.day if refused.final else form.override_reason
+            target.errors = [gate_refusal(refused)]
         except services.TreatmentError as exc:
             target = _field_for(exc.code, form) or form.day
             target.errors = [error_text(exc)]

@@ -146,7 +146,7 @@ def test_the_gate_blocks_until_signed_again_and_discussed(app, treated, doctor, 
     clock.advance(minutes=5)
     with pytest.raises(treatment.GateRefused) as refused:
         record(treated, doctor, hours_ago=0)
-    assert refused.value.missing == ["consent"]
+    assert refused.value.missing == ["consent_withdrawn"]
     # The patient's home asks them to sign again, and the consent page lets them.
     home = patient_client.get("/me/").get_data(as_text=True)
     assert "You withdrew your consent to IMS" in home

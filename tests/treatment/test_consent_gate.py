@@ -75,12 +75,12 @@ def test_withdrawal_refuses_and_signing_again_with_a_new_discussion_accepts(app,
     withdrawn_at = clock.now()
     clock.advance(hours=1)
     patient = _patient(user)
-    # A session after the withdrawal: refused as "not signed"; one before it is covered.
-    assert services.gate(patient).missing == ["consent"]
+    # A session after the withdrawal: refused as withdrawn; one before it is covered.
+    assert services.gate(patient).missing == ["consent_withdrawn"]
     assert services.gate(patient, at=withdrawn_at - timedelta(minutes=5)).open
     with pytest.raises(services.GateRefused) as refused:
         record(user, doctor, hours_ago=0.5)
-    assert refused.value.missing == ["consent"]
+    assert refused.value.missing == ["consent_withdrawn"]
     # Signing again makes a new row (the withdrawn one is kept) that needs its own talk.
     clock.advance(minutes=1)
     new = consents.sign(patient, consents.current_consent(), user.name, "en",

@@ -46,7 +46,7 @@ from portal.models import (
     User,
 )
 from portal.rights import retention, withdrawal
-from portal.treatment import display
+from portal.treatment import display, sessions
 from portal.treatment import services as treatment
 
 ACTIVITY_PAGE_SIZE = 25
@@ -248,7 +248,7 @@ def _move(patient: Patient, actor: User, when_status, to: str, action: str,
           **values) -> None:
     """Change the status once: a conditional UPDATE, so that two people pressing the same
     button at once change it (and audit it) once. ``then`` runs in the same transaction
-    (the follow-ups a discharge schedules or a re-admission cancels)."""
+    (the follow-ups a discharge schedules)."""
     result = cast(CursorResult[Any], db.session.execute(
         update(Patient).where(Patient.id == patient.id, when_status)
         .values(status=to, last_activity_at=clock.now(), **values)
@@ -275,10 +275,20 @@ def discharge(patient: Patient, actor: User, reason: str) -> None:
 
 
 def readmit(patient: Patient, actor: User) -> str:
-    """Back from discharge, at the status the record gives; returns it."""
+    """Back from discharge, at the status the record gives; returns it. The pending
+    follow-ups are cancelled on the way (_cancel_follow_ups), as when a session re-admits."""
     status = status_from_record(patient)
-    _move(patient, actor, Patient.status == "discharged", status, "patient.readmitted",
-          {"to": status}, "not_discharged",
-          then=lambda: followups.cancel_pending(patient, actor, "readmitted"),
-          discharged_at=None, discharge_reason=None)
+    if not sessions.readmit(patient, actor, status):
+        db.session.rollback()
+        raise ChartError("not_discharged")
+    db.session.commit()
+    db.session.refresh(patient)
     return status
+
+
+@sessions.patient_readmitted.connect
+def _cancel_follow_ups(patient: Patient, actor: User | None = None, **_kwargs) -> None:
+    """However the patient comes back (the chart's button, or a session recorded for them),
+    the follow-ups of their discharge are no longer asked for: the patient is in treatment
+    again, and a later discharge schedules its own (SPEC 12.1)."""
+    followups.cancel_pending(patient, actor, "readmitted")
