@@ -83,6 +83,25 @@ def _already() -> None:
             "shown below."), "warning")
 
 
+def _answered(patient: Patient, declined: bool) -> None:
+    """How the patient learns the answer: by e-mail, to read it in the portal; by post from
+    the clinic when they closed their account (no sign-in, no e-mail: SPEC 11.1)."""
+    closed = patient.account_closed_at is not None
+    if declined and closed:
+        message = _("The request is declined. The patient's account is closed: send them "
+                    "your reason by post.")
+    elif declined:
+        message = _("The request is declined. The patient is told by e-mail to sign in and "
+                    "read your reason.")
+    elif closed:
+        message = _("The record is corrected. The patient's account is closed: send them the "
+                    "answer by post.")
+    else:
+        message = _("The record is corrected. The patient is told by e-mail to sign in and "
+                    "read the answer.")
+    flash(message, "success")
+
+
 def _done(patient: Patient, req: RecordRequest):
     return htmx.hx_redirect(url_for("rights.correction_answer", patient_id=patient.public_id,
                                     request_id=req.public_id))
@@ -128,8 +147,7 @@ def correction_accept(patient_id: str, request_id: str):
         value_form.form_errors.append(message)
         return _page(patient, req, accept_form=value_form, status=422)
     else:
-        flash(_("The record is corrected. The patient is told by e-mail to sign in and "
-                "read the answer."), "success")
+        _answered(patient, declined=False)
     return _done(patient, req)
 
 
@@ -148,6 +166,5 @@ def correction_decline(patient_id: str, request_id: str):
     except correcting.AlreadyAnswered:
         _already()
     else:
-        flash(_("The request is declined. The patient is told by e-mail to sign in and read "
-                "your reason."), "success")
+        _answered(patient, declined=True)
     return _done(patient, req)

@@ -27,6 +27,7 @@ from portal.rights import correcting
 from portal.rights.dates import due_at_for
 from tests.factories import PASSWORD, make_patient, make_practitioner
 from tests.intake.helpers import make_intake
+from tests.markup import parse
 
 
 @pytest.fixture
@@ -295,3 +296,30 @@ def test_accepting_a_correction_is_one_commit(app, db, patient):
     assert len(commits) == 1
     req = _only_request()
     assert req.amendment_id is not None and req.outcome == "amended"
+
+
+def test_a_closed_accounts_request_is_answered_by_post(auth, client, patient):
+    """No sign-in and no e-mail once the account is closed (SPEC 11.1): the answer page
+    says to send the answer by post."""
+    req = correcting.request_correction(patient.patient, patient, "phone", "New number")
+    auth.login(patient)
+    assert client.post("/me/record/close",
+                       data={"password": PASSWORD, "understand": "y"}).status_code == 303
+    _practitioner(auth, client)
+    url = f"/clinic/patients/{patient.patient.public_id}/requests/{req.public_id}"
+    page = parse(client.get(url).get_data(as_text=True))
+    notice = " ".join(page.by_id("request-account-closed").text.split())
+    assert "closed their account" in notice and "Send them the answer by post." in notice
+    response = client.post(url + "/decline", data={"reason": "It is right."},
+                           follow_redirects=True)
+    assert "send them your reason by post" in response.get_data(as_text=True)
+    assert _db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "request_answered")).first() is None
+
+
+def test_an_open_accounts_request_page_says_nothing_of_post(auth, client, patient):
+    req = correcting.request_correction(patient.patient, patient, "phone", "New number")
+    _practitioner(auth, client)
+    url = f"/clinic/patients/{patient.patient.public_id}/requests/{req.public_id}"
+    page = parse(client.get(url).get_data(as_text=True))
+    assert page.by_id("request-account-closed") is None
