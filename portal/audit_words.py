@@ -235,6 +235,7 @@ def _value_words() -> dict[str, Any]:
                    "deceased": _l("Deceased"),
                    "other": _l("Another reason"),
                    "readmitted": _l("Readmitted"),
+                   "too_late": _l("Due too long ago to be sent"),
                    "account_closed": _l("Account closed"),
                    "legal_hold": _l("Legal hold"),
                    "visited": _l("Seen again since the listing")},

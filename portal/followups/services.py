@@ -7,7 +7,8 @@
   ones not answered yet.
 * **Sending** (``send_due``, the worker's schedule): each due follow-up is claimed by a
   conditional UPDATE and its e-mail queued in the same transaction, so two workers or two
-  ticks at once send it once; one reminder REMINDER_AFTER later if still unanswered.
+  ticks at once send it once; one reminder REMINDER_AFTER later if still unanswered. One
+  due longer ago than LINK_VALID_FOR (the worker was stopped) is cancelled, not sent.
 * **The link's secret**: the raw token cannot be stored (only its SHA-256 is, in
   ``token_hash``), yet the reminder must carry a link that works, and the first e-mail's
   link must keep working after the reminder. So the token is derived, not drawn: an
@@ -100,17 +101,27 @@ def find_mine(user: User, public_id: str) -> FollowUp | None:
                                                     FollowUp.patient_id == user.patient.id))
 
 
-def find_by_token(token: str) -> FollowUp | None:
+# An expired link still declines while its follow-up was neither answered nor cancelled
+# (declined: the page that says it is done).
+DECLINE_AFTER_EXPIRY = ("sent", "declined")
+
+
+def find_by_token(token: str, to_decline: bool = False) -> FollowUp | None:
     """The follow-up an e-mailed link opens, whatever its state (the view tells an answered
     or declined one apart from an open one); None for an unknown, malformed or expired link,
-    or a closed account."""
+    a closed account or a disposed record. ``to_decline``: the e-mail promises that one
+    click stops the follow-ups, so its decline link outlives the questions' (while the
+    follow-up is still sent or already declined), as later ones may still be e-mailed."""
     if not token or len(token) > 200:
         return None
     follow_up = db.session.scalar(select(FollowUp).where(
         FollowUp.token_hash == hashlib.sha256(token.encode()).hexdigest()))
     if follow_up is None or follow_up.token_expires_at is None:
         return None
-    if follow_up.token_expires_at <= clock.now() or follow_up.patient.account_closed_at:
+    if follow_up.patient.account_closed_at or follow_up.patient.status == "disposed":
+        return None
+    if follow_up.token_expires_at <= clock.now() and not (
+            to_decline and follow_up.status in DECLINE_AFTER_EXPIRY):
         return None
     return follow_up
 
@@ -221,7 +232,8 @@ def _mail_allowed():
 
 
 def send_due(limit: int = 500) -> SendReport:
-    """E-mail the follow-ups that are due, and the reminders, each exactly once."""
+    """E-mail the follow-ups that are due, and the reminders, each exactly once. One that
+    fails (logged) leaves the others to go; it is tried again at the next tick."""
     report = SendReport()
     now = clock.now()
     due = list(db.session.scalars(
@@ -229,8 +241,7 @@ def send_due(limit: int = 500) -> SendReport:
         .join(User, User.id == Patient.user_id)
         .where(FollowUp.status == "scheduled", FollowUp.due_at <= now, *_mail_allowed())
         .order_by(FollowUp.due_at).limit(limit)))
-    for follow_up_id in due:
-        report.sent += _send_one(follow_up_id, now)
+    report.sent = _each(due, _send_one, now)
     remind = list(db.session.scalars(
         select(FollowUp.id).join(Patient, Patient.id == FollowUp.patient_id)
         .join(User, User.id == Patient.user_id)
@@ -238,10 +249,21 @@ def send_due(limit: int = 500) -> SendReport:
                FollowUp.sent_at <= now - REMINDER_AFTER, FollowUp.token_expires_at > now,
                *_mail_allowed())
         .order_by(FollowUp.sent_at).limit(limit)))
-    for follow_up_id in remind:
-        report.reminded += _remind_one(follow_up_id, now)
+    report.reminded = _each(remind, _remind_one, now)
     db.session.commit()
     return report
+
+
+def _each(ids: list[int], one, now: datetime) -> int:
+    done = 0
+    for follow_up_id in ids:
+        try:
+            done += one(follow_up_id, now)
+        except Exception:  # one bad row must not stop every other patient's e-mail
+            db.session.rollback()
+            current_app.logger.exception("follow-up %s: not sent, tried again later",
+                                         follow_up_id)
+    return done
 
 
 def _claim(follow_up_id: int, where, **values) -> FollowUp | None:
@@ -261,6 +283,9 @@ def _send_one(follow_up_id: int, now: datetime) -> int:
     follow_up = db.session.get(FollowUp, follow_up_id)
     if follow_up is None:
         return 0
+    if follow_up.due_at <= now - LINK_VALID_FOR:
+        _too_late(follow_up_id, now)
+        return 0
     token = link_token(follow_up)
     claimed = _claim(follow_up_id, (FollowUp.status == "scheduled",), status="sent",
                      sent_at=now, token_hash=hashlib.sha256(token.encode()).hexdigest(),
@@ -271,6 +296,19 @@ def _send_one(follow_up_id: int, now: datetime) -> int:
     audit.write("follow_up.sent", patient=claimed.patient, detail={"weeks": claimed.weeks})
     db.session.commit()
     return 1
+
+
+def _too_late(follow_up_id: int, now: datetime) -> None:
+    """Due longer ago than its link would stay valid (the worker was stopped): asking now
+    about "6 weeks after discharge" would mean something else. Cancelled, and the log says
+    why."""
+    claimed = _claim(follow_up_id, (FollowUp.status == "scheduled",), status="cancelled",
+                     cancelled_at=now)
+    if claimed is None:
+        return
+    audit.write("follow_up.cancelled", patient=claimed.patient,
+                detail={"reason": "too_late", "weeks": claimed.weeks, "count": 1})
+    db.session.commit()
 
 
 def _remind_one(follow_up_id: int, now: datetime) -> int:

@@ -47,7 +47,7 @@ def _submit(follow_up: FollowUp, action: str, decline_url: str, via: str, done_u
     answer = svc.Answer(pain_average=form.pain_average.data, pgic=form.pgic.data,
                         psfs=form.psfs_answers())
     try:
-        svc.answer(follow_up, answer, None, via)
+        svc.answer(follow_up, answer, me() if via == "signed_in" else None, via)
     except svc.FollowUpError:
         return _page(follow_up, None, action, decline_url)
     flash(_("Thank you. Your answers are saved and your clinic will see them."), "success")
@@ -72,7 +72,7 @@ def answer_by_link(token: str):
 @bp.route("/follow-up/<token>/decline", methods=["GET", "POST"])
 @limiter.limit(_link_limit)
 def decline_by_link(token: str):
-    follow_up = svc.find_by_token(token)
+    follow_up = svc.find_by_token(token, to_decline=True)
     if follow_up is None:
         return _invalid()
     form = EmptyForm()
@@ -83,7 +83,8 @@ def decline_by_link(token: str):
         return htmx.hx_redirect(url_for("followups.decline_by_link", token=token))
     return htmx.render("followups/decline.html", form=form, patient=follow_up.patient,
                        action=url_for("followups.decline_by_link", token=token),
-                       back=url_for("followups.answer_by_link", token=token))
+                       back=url_for("followups.answer_by_link", token=token)
+                       if svc.find_by_token(token) is not None else None)
 
 
 # --- signed in -------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ mean (Stratford et al., Physiotherapy Canada 1995). "Improvement kept" is the po
 improvement rule (portal.outcomes: at least 2 points and at least 30% below the baseline)
 applied to the follow-up's pain, stored on the row as ``kept``.
 
-A follow-up sent and still unanswered ``OVERDUE_AFTER`` past its due date is overdue: the
-e-mail and its one reminder (a week after it, portal/followups) have had their time, and a
-call may help while its link still works (the worklist lists it, the chart says so). Once the
-link has expired it is simply unanswered.
+A follow-up still unanswered ``OVERDUE_AFTER`` after it was e-mailed is overdue: the e-mail
+and its one reminder (a week after it, portal/followups) have had their time, and a call may
+help while its link still works (the worklist lists it, the chart says so). Counted from the
+e-mail, not the due date: one sent late (the worker was stopped) is not overdue at once. Once
+the link has expired it is simply unanswered.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ RECENT = timedelta(days=14)
 
 
 def overdue_before(now: datetime) -> datetime:
-    """Follow-ups sent and due before this are overdue."""
+    """Follow-ups e-mailed before this, and still unanswered, are overdue."""
     return now - OVERDUE_AFTER
 
 
@@ -51,7 +52,7 @@ def state(follow_up: FollowUp, now: datetime) -> str:
         expires = follow_up.token_expires_at
         if expires is not None and expires <= now:
             return "unanswered"
-        if follow_up.due_at <= overdue_before(now):
+        if follow_up.sent_at is not None and follow_up.sent_at <= overdue_before(now):
             return "overdue"
     return follow_up.status
 
@@ -59,7 +60,7 @@ def state(follow_up: FollowUp, now: datetime) -> str:
 def state_label(code: str) -> str:
     return {"kept": _("Improvement kept"),
             "not_kept": _("Improvement not kept"),
-            "improved": _("Improved since discharge"),
+            "improved": _("Meaningful improvement at follow-up (not at discharge)"),
             "not_improved": _("No meaningful improvement"),
             "answered": _("Answered (no starting pain level)"),
             "overdue": _("Overdue"),

@@ -57,6 +57,19 @@ def test_the_chart_shows_each_follow_up_and_what_it_means(doctor, doctor_client)
         < html.index(lost.public_id)
 
 
+def test_improvement_reached_only_at_follow_up_is_said_so(doctor, doctor_client):
+    """No responder at discharge, meeting the rule at follow-up: not "since discharge" (the
+    discharge is not what it is compared with), nor "kept"."""
+    patient = discharged(doctor).patient
+    late = make_follow_up(patient, weeks=6, baseline=7, pain_average=3,
+                          improved_at_discharge=False)
+    doc = parse(doctor_client.get(f"/clinic/patients/{patient.public_id}/")
+                .get_data(as_text=True))
+    assert states(doc) == {f"follow-up-{late.public_id}": "improved"}
+    assert "Meaningful improvement at follow-up (not at discharge)" in \
+        doc.by_id(f"follow-up-{late.public_id}").text
+
+
 def test_waiting_overdue_expired_declined_scheduled(doctor, doctor_client):
     patient = discharged(doctor).patient
     now = clock.now()

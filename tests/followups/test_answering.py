@@ -106,12 +106,41 @@ def test_unknown_and_expired_links_are_a_404_page(sent, client):
         assert response.status_code == 404
         assert "This link no longer works" in response.get_data(as_text=True)
     clock.advance(days=services.LINK_VALID_FOR.days, minutes=1)
-    for path in (answer, decline):
-        response = client.get(path)
-        assert response.status_code == 404
-        assert "Lifting groceries" not in response.get_data(as_text=True)
+    response = client.get(answer)
+    assert response.status_code == 404
+    assert "Lifting groceries" not in response.get_data(as_text=True)
     assert client.post(answer, data=ANSWERS).status_code == 404
     assert follow_ups_of(user)[0].status == "sent"
+    # The decline link still works (test_an_expired_link_still_declines).
+    assert client.get(decline).status_code == 200
+
+
+def test_an_expired_link_still_declines(sent, client, smtp_server):
+    """The e-mail promises that one click stops them: after the questions' link has expired,
+    its decline link still stops the 12-week follow-up."""
+    user, answer, decline = sent
+    clock.advance(days=services.LINK_VALID_FOR.days, minutes=1)
+    page = client.get(decline)
+    assert page.status_code == 200
+    assert "Stop follow-up questions" in page.get_data(as_text=True)
+    assert f'href="{answer}"' not in page.get_data(as_text=True)  # no way back to expired questions
+    assert client.post(decline).status_code == 303
+    assert "We will not send you follow-up questions any more" in \
+        client.get(decline).get_data(as_text=True)
+    assert [f.status for f in follow_ups_of(user)] == ["declined", "declined"]
+    clock.advance(weeks=6)
+    assert send_and_deliver().sent == 0
+    assert len(follow_up_mails(smtp_server)) == 1
+
+
+def test_an_expired_link_of_an_answered_follow_up_does_not_decline(sent, client):
+    user, answer, decline = sent
+    client.get(answer)
+    assert client.post(answer, data=ANSWERS).status_code == 303
+    clock.advance(days=services.LINK_VALID_FOR.days, minutes=1)
+    assert client.get(decline).status_code == 404
+    assert client.post(decline).status_code == 404
+    assert [f.status for f in follow_ups_of(user)] == ["answered", "scheduled"]
 
 
 def test_a_closed_accounts_link_is_a_404_page(sent, client):
@@ -134,6 +163,9 @@ def test_answer_signed_in_from_the_home_page(sent, client, auth):
     row = follow_ups_of(user)[0]
     # 6 -> 5: one point, not kept.
     assert row.status == "answered" and row.pain_average == 5 and row.kept is False
+    event = db.session.scalar(select(AuditEvent)
+                              .where(AuditEvent.action == "follow_up.answered"))
+    assert event.actor_id == user.id and '"through": "signed_in"' in event.detail
     assert mine not in client.get("/me/").get_data(as_text=True)
     assert "These questions were answered on" in client.get(mine).get_data(as_text=True)
 

@@ -15,6 +15,7 @@ from portal import clock, tasks
 from portal.extensions import db
 from portal.followups import services
 from portal.models import AuditEvent, FollowUp, OutboxMessage, User
+from tests.factories import make_practitioner
 from tests.followups.helpers import (
     discharge,
     follow_up_mails,
@@ -249,3 +250,63 @@ def test_two_answers_at_the_same_moment_record_one(mail_app, smtp_server):
     answered = db.session.scalars(select(AuditEvent)
                                   .where(AuditEvent.action == "follow_up.answered")).all()
     assert len(answered) == 1
+
+
+# --- late, and a bad row --------------------------------------------------------------------
+
+def test_a_follow_up_due_too_long_ago_is_cancelled_not_sent(mail_app, smtp_server):
+    """The worker was stopped: a follow-up due longer ago than its link would stay valid is
+    not sent (it would ask about "6 weeks after discharge" months later); one due less long
+    ago still goes."""
+    late, recent = treated(name="Lena Late"), treated(name="Rita Recent")
+    discharge(late)
+    clock.advance(days=services.LINK_VALID_FOR.days - 2)
+    discharge(recent)
+    clock.advance(weeks=6, days=3)
+    report = send_and_deliver()
+    assert report.sent == 1
+    assert [f.status for f in follow_ups_of(late)] == ["cancelled", "scheduled"]
+    assert [f.status for f in follow_ups_of(recent)] == ["sent", "scheduled"]
+    assert len(follow_up_mails(smtp_server)) == 1
+    event = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "follow_up.cancelled", AuditEvent.patient_id == late.patient.id))
+    assert event is not None and '"too_late"' in event.detail
+
+
+def test_a_late_follow_up_is_overdue_counted_from_its_e_mail(mail_app, smtp_server):
+    """Sent 20 days after its due date, it is waiting for its answer, not overdue at once;
+    overdue two weeks after the e-mail."""
+    from portal.clinic.worklist import services as worklist
+    from portal.treatment import after_discharge
+
+    doctor = make_practitioner()
+    user = treated()
+    discharge(user)
+    clock.advance(weeks=6, days=20)
+    assert send_and_deliver().sent == 1
+
+    def overdue() -> list:
+        return worklist.build(worklist.Scope("all", doctor.id),
+                              ("follow-ups-overdue",))["follow-ups-overdue"].items
+
+    row = follow_ups_of(user)[0]
+    assert after_discharge.state(row, clock.now()) == "sent" and overdue() == []
+    clock.advance(days=after_discharge.OVERDUE_AFTER.days, minutes=1)
+    row = follow_ups_of(user)[0]
+    assert after_discharge.state(row, clock.now()) == "overdue"
+    assert [item.patient.id for item in overdue()] == [user.patient.id]
+
+
+def test_one_bad_row_does_not_stop_the_others(mail_app, smtp_server, caplog):
+    """A follow-up whose e-mail cannot be made (here a locale the portal has no words for)
+    is logged and left for the next tick; the other patients' follow-ups go."""
+    bad, good = treated(name="Bea Broken"), treated(name="Gus Good")
+    discharge(bad)
+    discharge(good)
+    db.session.get(User, bad.id).locale = "xx_NOPE"
+    db.session.commit()
+    clock.advance(weeks=6, minutes=1)
+    assert send_and_deliver().sent == 1
+    assert [f.status for f in follow_ups_of(good)] == ["sent", "scheduled"]
+    assert [f.status for f in follow_ups_of(bad)] == ["scheduled", "scheduled"]
+    assert "not sent" in caplog.text

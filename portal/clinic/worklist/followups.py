@@ -1,8 +1,8 @@
 """The worklist's follow-up sections (SPEC 5.1, 12.1): ``follow-ups-answered``, the
 follow-ups after discharge answered in the last two weeks (newest first, each saying whether
-the improvement was kept), and ``follow-ups-overdue``, those sent and still unanswered two
-weeks after their due date, when the e-mail and its one reminder have had their time, while
-their link still works (oldest due first: someone may call the patient). Scoped like the
+the improvement was kept), and ``follow-ups-overdue``, those still unanswered two weeks after
+they were e-mailed, when the e-mail and its one reminder have had their time, while their
+link still works (oldest due first: someone may call the patient). Scoped like the
 other sections; both lists come from one statement, built at each request (both move with
 the time), by the worklist's own helpers (portal/clinic/worklist/services.py), which import
 this module when a section is asked for. What "overdue" and "kept" mean:
@@ -33,7 +33,7 @@ def _answered(part, now: datetime | None) -> Select:
 def _overdue(part, now: datetime | None) -> Select:
     assert now is not None
     return scoped(select(FollowUp).where(FollowUp.status == "sent",
-                                         FollowUp.due_at <= after_discharge.overdue_before(now),
+                                         FollowUp.sent_at <= after_discharge.overdue_before(now),
                                          FollowUp.token_expires_at > now),
                   FollowUp.patient_id, part)
 
