@@ -218,10 +218,14 @@ def record_discussion(patient: Patient, row: ConsentSignature, practitioner: Use
 class Covering:
     """The gate's two consent checks at a moment. ``withdrawn``: not signed because the
     patient's newest signature by then was withdrawn by then (and none given since), which
-    no reason to go ahead overrides (the treatment gate)."""
+    no reason to go ahead overrides (the treatment gate). ``resigned``: signed again after
+    withdrawing an earlier signature by then; the new signature's discussion is then no
+    formality either (the issue of SPEC 11.1: "blocks sessions until a new consent and
+    discussion")."""
     signed: bool
     discussed: bool
     withdrawn: bool = False
+    resigned: bool = False
 
 
 def covering(patient: Patient, at: datetime | None = None) -> Covering:
@@ -248,7 +252,10 @@ def covering(patient: Patient, at: datetime | None = None) -> Covering:
     discussed = db.session.scalar(select(ConsentDiscussion.id).where(
         ConsentDiscussion.signature_id.in_([row.id for row in rows]),
         ConsentDiscussion.discussed_at <= at).limit(1)) is not None
-    return Covering(signed=True, discussed=discussed)
+    first = min(_aware(row.signed_at) for row in rows)
+    resigned = any(row.withdrawn_at is not None and _aware(row.withdrawn_at) <= first
+                   for row in signed_by_then)
+    return Covering(signed=True, discussed=discussed, resigned=resigned)
 
 
 @dataclass

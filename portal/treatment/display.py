@@ -114,6 +114,8 @@ def gates(missing) -> str:
               "consent_withdrawn": _("consent withdrawn by the patient, and not signed "
                                      "again since"),
               "consent_discussion": _("no consent discussion recorded by the session's time"),
+              "consent_rediscussion": _("consent signed again after a withdrawal, and no new "
+                                        "consent discussion recorded by the session's time"),
               "red_flags": _("red flags no practitioner had reviewed or acknowledged by the "
                              "session's time")}
     return _(" and ").join(labels.get(name, name) for name in missing or [])

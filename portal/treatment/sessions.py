@@ -19,6 +19,7 @@ from portal.treatment import intake_link, safety
 from portal.treatment.outcome import refresh_outcome
 from portal.treatment.times import (
     FUTURE_TOLERANCE,
+    NOT_OVERRIDABLE,
     TreatmentError,
     check_override,
     clinic_date,
@@ -42,6 +43,9 @@ class Gate:
     # Its consent discussion recorded by then (only asked when ``consented``: without a
     # signature there is nothing to discuss yet, and the first failure says so).
     discussed: bool = True
+    # Signed again after a withdrawal: a missing discussion is "consent_rediscussion", which
+    # no reason overrides either (a new consent and a new discussion, SPEC 11.1).
+    resigned: bool = False
     # The red flags no practitioner had reviewed or acknowledged by then: the intake's and
     # the safety alerts after earlier sessions (none: the check passes).
     red_flags: list[str] = field(default_factory=list)
@@ -51,13 +55,19 @@ class Gate:
         return [name for name, ok in (("clearance", self.cleared),
                                       ("consent_withdrawn" if self.withdrawn else "consent",
                                        self.consented),
-                                      ("consent_discussion",
+                                      ("consent_rediscussion" if self.resigned
+                                       else "consent_discussion",
                                        not self.consented or self.discussed),
                                       ("red_flags", not self.red_flags)) if not ok]
 
     @property
     def open(self) -> bool:
         return not self.missing
+
+    @property
+    def final(self) -> bool:
+        """Shut by a check no reason passes (NOT_OVERRIDABLE)."""
+        return bool(NOT_OVERRIDABLE.intersection(self.missing))
 
 
 def gate(patient: Patient, at: datetime | None = None) -> Gate:
@@ -68,7 +78,7 @@ def gate(patient: Patient, at: datetime | None = None) -> Gate:
     consent = intake_link.consent_at(patient, at=at)
     return Gate(cleared=intake_link.is_cleared(patient, on=clinic_date(at) if at else None),
                 consented=consent.signed, discussed=consent.discussed,
-                withdrawn=consent.withdrawn,
+                withdrawn=consent.withdrawn, resigned=consent.resigned,
                 red_flags=(intake_link.unreviewed_red_flags(patient, at=at)
                            + safety.unacknowledged_at(patient, at=at)))
 

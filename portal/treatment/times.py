@@ -17,12 +17,16 @@ from portal.models import SessionRating, TreatmentSession
 FUTURE_TOLERANCE = timedelta(minutes=10)
 # PSFS activities are asked again every third session (SPEC 4.2).
 PSFS_EVERY = 3
-# "consent_withdrawn" stands in for "consent" when the patient's last word was a withdrawal.
-GATES = ("clearance", "consent", "consent_withdrawn", "consent_discussion", "red_flags")
+# "consent_withdrawn" stands in for "consent" when the patient's last word was a withdrawal,
+# and "consent_rediscussion" for "consent_discussion" when they signed again after one.
+GATES = ("clearance", "consent", "consent_withdrawn", "consent_discussion",
+         "consent_rediscussion", "red_flags")
 # The checks no reason to go ahead passes: a patient who withdrew their consent to treatment
 # is not treated until they give it again (SPEC 11.1; the right to refuse or withdraw at any
 # time, College of Physiotherapists of Alberta, Consent Guide, CLINICAL.md).
-NOT_OVERRIDABLE = frozenset({"consent_withdrawn"})
+# Signing again after a withdrawal needs its new discussion recorded too, with no reason
+# passing it (the issue of SPEC 11.1: "until a new consent and discussion").
+NOT_OVERRIDABLE = frozenset({"consent_withdrawn", "consent_rediscussion"})
 # An override of the gate needs a reason of at least this many characters, spaces at either
 # end aside (SPEC 4.1): a word or two says nothing a reviewer can check later.
 OVERRIDE_REASON_MIN = 15
@@ -40,7 +44,7 @@ class TreatmentError(Exception):
 class GateRefused(TreatmentError):
     """No valid clearance, no current consent or an unreviewed red flag, and no override
     reason given (or one shorter than OVERRIDE_REASON_MIN: ``short``); or a check no reason
-    passes (``final``: consent withdrawn)."""
+    passes (``final``: consent withdrawn, or signed again and not yet discussed)."""
 
     def __init__(self, missing: list[str], short: bool = False, final: bool = False):
         super().__init__("gate", missing=missing)

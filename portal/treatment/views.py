@@ -42,6 +42,14 @@ def error_text(error: services.TreatmentError) -> str:
 
 
 def gate_refusal(refused: services.GateRefused, correcting: bool = False) -> str:
+    if refused.final and "consent_withdrawn" not in refused.missing:  # signed again
+        if correcting:
+            return _("On this date the patient had signed the consent again after withdrawing "
+                     "it, with no new consent discussion recorded: no session can be kept on "
+                     "it, even with a reason. Keep the earlier date.")
+        return _("The patient signed the consent again after withdrawing it. No session can "
+                 "be recorded, even with a reason, until the new consent discussion is "
+                 "recorded.")
     if refused.final:  # consent withdrawn: no reason passes it
         if correcting:
             return _("On this date the patient had withdrawn their consent to treatment: no "

@@ -154,8 +154,8 @@ def test_the_gate_blocks_until_signed_again_and_discussed(app, treated, doctor, 
                                data={"name": treated.name, "agree": "y"}).status_code == 303
     clock.advance(minutes=5)
     with pytest.raises(treatment.GateRefused) as refused:
-        record(treated, doctor, hours_ago=0)
-    assert refused.value.missing == ["consent_discussion"]
+        record(treated, doctor, hours_ago=0, override="The patient says they discussed it.")
+    assert refused.value.missing == ["consent_rediscussion"] and refused.value.final
     # The practitioner records the new discussion from the chart; sessions are allowed.
     now = treatment.to_clinic(clock.now())
     answer = doctor_client.post(

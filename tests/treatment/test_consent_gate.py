@@ -88,7 +88,8 @@ def test_withdrawal_refuses_and_signing_again_with_a_new_discussion_accepts(app,
     db.session.commit()
     rows = consents.signatures(_patient(user))
     assert len(rows) == 2 and rows[0].id == new.id and rows[1].withdrawn_at is not None
-    assert services.gate(_patient(user)).missing == ["consent_discussion"]
+    # ...and which no reason passes: a new consent and a new discussion (SPEC 11.1).
+    assert services.gate(_patient(user)).missing == ["consent_rediscussion"]
     clock.advance(minutes=1)
     discuss_consent(user, at=clock.now().replace(second=0, microsecond=0), by=doctor)
     clock.advance(minutes=5)

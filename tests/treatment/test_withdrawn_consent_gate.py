@@ -63,16 +63,26 @@ def test_a_withdrawal_is_told_apart_and_no_reason_passes_it(app, doctor):
                   override=REASON).override_gates == ["consent"]
 
 
-def test_signing_again_makes_the_discussion_overridable_again(app, doctor):
+def test_signing_again_needs_the_new_discussion_with_no_override(app, doctor):
+    """A new consent AND a new discussion (SPEC 11.1): after signing again the missing
+    discussion is "consent_rediscussion", which no reason passes; once it is recorded the
+    gate opens."""
     user, _session = _withdrawn()
     consents.sign(_patient(user), consents.current_consent(), user.name, "en",
                   consents.Client("127.0.0.1", "test"))
     db.session.commit()
     clock.advance(minutes=5)
     gate = services.gate(_patient(user))
-    assert not gate.withdrawn and gate.missing == ["consent_discussion"]
-    assert record(user, doctor, hours_ago=0,
-                  override=REASON).override_gates == ["consent_discussion"]
+    assert not gate.withdrawn and gate.final and gate.missing == ["consent_rediscussion"]
+    with pytest.raises(services.GateRefused) as refused:
+        record(user, doctor, hours_ago=0, override=REASON)
+    assert refused.value.final and refused.value.missing == ["consent_rediscussion"]
+    assert len(sessions_of(user)) == 1
+    row = consents.signature(_patient(user), consents.current_consent())
+    consents.record_discussion(_patient(user), row, doctor, clock.now(), None)
+    clock.advance(minutes=1)
+    assert services.gate(_patient(user)).open
+    assert record(user, doctor, hours_ago=0).override_gates in (None, [])
 
 
 def test_a_correction_into_the_withdrawal_is_refused_whatever_the_reason(app, doctor):
@@ -136,3 +146,24 @@ def test_a_correction_into_the_withdrawal_is_refused_by_the_date(app, doctor_cli
     assert "had withdrawn their consent to treatment" in error.text
     db.session.expire_all()
     assert db.session.get(TreatmentSession, session.id).corrections == []
+
+
+def test_signed_again_the_form_asks_for_the_discussion_and_no_reason(app, doctor_client):
+    user, _session = _withdrawn()
+    consents.sign(_patient(user), consents.current_consent(), user.name, "en",
+                  consents.Client("127.0.0.1", "test"))
+    db.session.commit()
+    clock.advance(minutes=5)
+    page = parse(doctor_client.get(sessions_url(user)).get_data(as_text=True))
+    notice, = page.find_all("div", class_="notice notice--warn")
+    assert "consent signed again after a withdrawal" in notice.text
+    assert "until the new consent discussion is recorded" in notice.text
+    assert any((link.attrs.get("href") or "").endswith("#consent-discussion")
+               for link in page.find_all("a"))
+    assert page.find_all("textarea", name="override_reason") == []
+    response = doctor_client.post(sessions_url(user),
+                                  data=record_form(doctor_client, user, override_reason=REASON))
+    assert response.status_code == 422
+    error, = parse(response.get_data(as_text=True)).find_all("p", id="day-error")
+    assert "until the new consent discussion is recorded" in error.text
+    assert len(sessions_of(user)) == 1 and _overrides() == 0
