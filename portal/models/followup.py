@@ -29,8 +29,8 @@ from portal.models.base import Model, UTCDateTime, created_at_column, public_id_
 from portal.models.patient import Patient
 
 # scheduled: waiting for its date; sent: e-mailed, not answered; answered; declined: the
-# patient declined follow-ups; cancelled: re-admitted, account closed, record disposed, or
-# the discharge reason changed.
+# patient declined follow-ups; cancelled: re-admitted, account closed, or due too long ago
+# to be sent (the worker was stopped).
 FOLLOW_UP_STATUSES = ("scheduled", "sent", "answered", "declined", "cancelled")
 
 
@@ -62,8 +62,9 @@ class FollowUp(Model):
     weeks: Mapped[int] = mapped_column(Integer, nullable=False)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="scheduled")
-    # The NPRS baseline and whether the patient was a responder ("improved") at discharge,
-    # as they stood when the follow-up was scheduled.
+    # The NPRS baseline and whether the patient was a responder ("improved") at discharge:
+    # as they stood when the follow-up was scheduled, worked out again when it is answered
+    # (the last session's rating can come after the discharge).
     baseline: Mapped[int | None] = mapped_column(Integer)
     improved_at_discharge: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                                         default=False)

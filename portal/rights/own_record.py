@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from portal.documents import services as documents
-from portal.extensions import db
 from portal.intake import bodymap, display
 from portal.intake import consent as consents
 from portal.intake import services as intake
 from portal.intake.review_views import answer_sections
 from portal.models import ConsentSignature, Document, FollowUp, Patient, TreatmentSession
 from portal.rights import summary as record_summary
+from portal.treatment.after_discharge import answered as answered_follow_ups
 
 
 @dataclass
@@ -40,13 +38,6 @@ class OwnRecord:
     @property
     def patient(self) -> Patient:
         return self.summary.patient
-
-
-def answered_follow_ups(patient: Patient) -> list[FollowUp]:
-    return list(db.session.scalars(
-        select(FollowUp).where(FollowUp.patient_id == patient.id,
-                               FollowUp.status == "answered")
-        .order_by(FollowUp.answered_at, FollowUp.id)))
 
 
 def own_record(patient: Patient, locale: str) -> OwnRecord:

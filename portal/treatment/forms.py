@@ -74,7 +74,33 @@ def _int_or_none(value):
     return int(value)
 
 
-class RatingForm(FlaskForm):
+class PsfsFields:
+    """The patient's own PSFS activities (``psfs_0`` ...: Stratford et al., Physiotherapy
+    Canada 1995), added to a form class per patient by psfs_attrs(); the session rating and
+    the follow-up after discharge ask them alike."""
+    psfs_names: list[str] = []
+
+    def psfs_fields(self):
+        return [getattr(self, f"psfs_{i}") for i in range(len(self.psfs_names))]
+
+    def psfs_answers(self) -> list[dict] | None:
+        if not self.psfs_names:
+            return None
+        return [{"activity": name, "score": getattr(self, f"psfs_{i}").data}
+                for i, name in enumerate(self.psfs_names)]
+
+
+def psfs_attrs(psfs_names: list[str]) -> dict[str, Any]:
+    """The class attributes that give a PsfsFields form ``psfs_names``, one 0-10 group each."""
+    attrs: dict[str, Any] = {"psfs_names": list(psfs_names)}
+    for i, name in enumerate(psfs_names):
+        attrs[f"psfs_{i}"] = GroupRadioField(
+            name, coerce=int, choices=scale(),
+            message=_l("Choose a number from 0 to 10 for this activity."))
+    return attrs
+
+
+class RatingForm(PsfsFields, FlaskForm):
     """The questions after a session (SPEC 4.2). PSFS fields (``psfs_0`` ...) are added per
     patient by rating_form().
 
@@ -104,32 +130,16 @@ class RatingForm(FlaskForm):
     comment = TextAreaField(_l("Anything else you want your practitioner to know? (optional)"),
                             validators=[Optional(), Length(max=2000)], render_kw={"rows": 4})
 
-    psfs_names: list[str] = []
-
     def validate_soreness_duration(self, field):
         if self.soreness.data and self.soreness.data > 0 and field.data == "none":
             raise StopValidation(_l("You gave the soreness a number above 0: choose how long "
                                     "it lasted."))
 
-    def psfs_fields(self):
-        return [self[f"psfs_{i}"] for i in range(len(self.psfs_names))]
-
-    def psfs_answers(self) -> list[dict] | None:
-        if not self.psfs_names:
-            return None
-        return [{"activity": name, "score": self[f"psfs_{i}"].data}
-                for i, name in enumerate(self.psfs_names)]
-
 
 def rating_form(psfs_names: list[str], rating=None, formdata=True) -> RatingForm:
     """The rating form for one session: with the patient's own PSFS activities (from the
     intake, by name) when this session asks for them; filled from ``rating`` to edit it."""
-    attrs = {"psfs_names": list(psfs_names)}
-    for i, name in enumerate(psfs_names):
-        attrs[f"psfs_{i}"] = GroupRadioField(
-            name, coerce=int, choices=scale(),
-            message=_l("Choose a number from 0 to 10 for this activity."))
-    form_class = type("SessionRatingForm", (RatingForm,), attrs)
+    form_class = type("SessionRatingForm", (RatingForm,), psfs_attrs(psfs_names))
     kwargs: dict[str, Any] = {} if formdata else {"formdata": None}
     if rating is not None and not formdata:
         data = {"pain_average": rating.pain_average,
