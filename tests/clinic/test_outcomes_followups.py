@@ -245,6 +245,9 @@ def test_the_report_in_french(client, staff, follow_ups):
     db.session.commit()
     html = client.get("/clinic/outcomes/report").get_data(as_text=True)
     assert "Amélioration maintenue" in html and "semaines après le congé" in html
+    assert "chacun compté une fois" in html and "patients ayant répondu en tout" in html
+    page = client.get("/clinic/outcomes").get_data(as_text=True)
+    assert "Chaque patient compte une fois par délai" in page
 
 
 def test_a_wrong_period_is_said_by_its_field(client, staff, follow_ups):
