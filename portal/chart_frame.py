@@ -50,11 +50,20 @@ def set_frame(app: App, frame: FrameContext) -> None:
     app.extensions["chart_frame"] = frame
 
 
+def add_to_tab(app: App, tab: str, extra: Callable[[Patient], dict[str, Any]]) -> None:
+    """What a feature shows in another feature's tab (the correction requests waiting, on
+    the intake tab), handed over at start-up as the header is: ``extra(patient)`` gives the
+    panel's template variables, on the whole page and on an htmx tab switch alike."""
+    app.extensions.setdefault("chart_tab_extras", {}).setdefault(tab, []).append(extra)
+
+
 def render(tab: str, page: str, fragment: str, *, patient: Patient, status: int = 200,
            discharge_form: Any = None, **ctx) -> Response:
     """Tab ``tab`` of ``patient``'s chart: ``page`` (which extends
     clinic/chart/_layout.html) or, for an htmx tab switch, ``fragment`` (the panel's
     content; the page includes it). The header is only worked out for the whole page."""
+    for extra in current_app.extensions.get("chart_tab_extras", {}).get(tab, ()):
+        ctx.update(extra(patient))
     if not htmx.wants_fragment():
         ctx.update(current_app.extensions["chart_frame"](patient, discharge_form),
                    chart_tabs=TABS, chart_tab=_BY_KEY[tab])

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from portal import audit, clock, passwords
-from portal.auth.errors import AccountError
+from portal.auth.errors import AccountError, error_text
 from portal.auth.services import closed_at, normalise_email, resend_confirmation, user_by_email
 from portal.extensions import db
 from portal.models import AuditEvent, User
@@ -110,6 +110,17 @@ def check_current_password(user: User, password: str, purpose: str) -> None:
     # The right password, as a sign-in would: the count starts again (the caller commits).
     if user.failed_logins:
         user.failed_logins = 0
+
+
+def check_field(user: User, field, purpose: str) -> bool:
+    """``check_current_password`` on a form's password field: False, with the message by
+    the field, when it is wrong or the account is paused."""
+    try:
+        check_current_password(user, field.data, purpose)
+    except AccountError as exc:
+        field.errors = [error_text(exc)]
+        return False
+    return True
 
 
 def check_password(email: str, password: str) -> SignIn:

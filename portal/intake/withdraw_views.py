@@ -17,7 +17,6 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal import htmx
 from portal.auth import signin
-from portal.auth.errors import AccountError, error_text
 from portal.intake import bp
 from portal.intake import consent as consents
 from portal.intake.definitions import text
@@ -45,17 +44,12 @@ def withdraw_consent(patient: Patient):
     if row is None:  # nothing standing to withdraw (never signed, or withdrawn already)
         return redirect(url_for("intake.consent"))
     form = WithdrawConsentForm()
-    if request.method == "POST" and form.validate():
-        try:
-            signin.check_current_password(patient.user, form.password.data,
-                                          "consent_withdrawal")
-        except AccountError as exc:
-            form.password.errors = [error_text(exc)]
-        else:
-            if consents.withdraw(patient, row, form.reason.data):
-                flash(_("Your consent is withdrawn. You will not receive IMS unless you sign "
-                        "it again. Your other care at the clinic goes on."), "success")
-            return htmx.hx_redirect(url_for("patient.home"))
+    if request.method == "POST" and form.validate() and \
+            signin.check_field(patient.user, form.password, "consent_withdrawal"):
+        if consents.withdraw(patient, row, form.reason.data):
+            flash(_("Your consent is withdrawn. You will not receive IMS unless you sign "
+                    "it again. Your other care at the clinic goes on."), "success")
+        return htmx.hx_redirect(url_for("patient.home"))
     return htmx.render("intake/withdraw_consent.html", status=422 if form.errors else 200,
                        form=form, consent=current, signature=row, locale=page_locale(),
                        text=text)

@@ -10,14 +10,11 @@ from datetime import date
 
 from flask import redirect, session, url_for
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from portal import htmx, security
-from portal.auth import signin
-from portal.auth.errors import AccountError, error_text
-from portal.rights import bp, closure
+from portal.rights import bp, closure, confirm
 from portal.rights.retention import retention_ends_on
 from portal.security import me, own_patient, patient_required
 
@@ -26,7 +23,7 @@ from portal.security import me, own_patient, patient_required
 _CLOSED = "account_closed_until"
 
 
-class CloseAccountForm(FlaskForm):
+class CloseAccountForm(confirm.PasswordForm):
     understand = BooleanField(_l("I understand: my account will be closed and I will not be "
                                  "able to sign in again."),
                               validators=[DataRequired(_l("Tick this box to close your "
@@ -42,17 +39,12 @@ class CloseAccountForm(FlaskForm):
 def close_account():
     patient = own_patient()
     form = CloseAccountForm()
-    if form.validate_on_submit():
-        try:
-            signin.check_current_password(me(), form.password.data, "account_closure")
-        except AccountError as exc:
-            form.password.errors = [error_text(exc)]
-        else:
-            kept_until = closure.close(patient)
-            security.fresh_session()  # this browser too: signed out now
-            if kept_until is not None:
-                session[_CLOSED] = kept_until.isoformat()
-            return redirect(url_for("rights.account_closed"), code=303)
+    if form.is_submitted() and confirm.check_form(form, me(), "account_closure"):
+        kept_until = closure.close(patient)
+        security.fresh_session()  # this browser too: signed out now
+        if kept_until is not None:
+            session[_CLOSED] = kept_until.isoformat()
+        return redirect(url_for("rights.account_closed"), code=303)
     return htmx.render("rights/close.html", status=422 if form.errors else 200, form=form,
                        kept_until=retention_ends_on(patient))
 

@@ -29,7 +29,6 @@ from wtforms.validators import DataRequired, Length
 
 from portal import clock, htmx
 from portal.auth import signin
-from portal.auth.errors import AccountError, error_text
 from portal.extensions import db
 from portal.models import User
 from portal.security import me
@@ -72,19 +71,20 @@ def check(user: User, password: str, purpose: str) -> None:
     """Check the password; a right one is remembered for CONFIRMED_FOR. Raises AccountError
     ('wrong_current' | 'locked_current'); ``purpose`` names the right for the audit log."""
     signin.check_current_password(user, password, purpose)
+    _remember(user)
+
+
+def _remember(user: User) -> None:
     db.session.commit()  # check_current_password leaves its reset count to the caller
     session[_KEY] = {"uid": user.public_id, "at": clock.now().timestamp()}
 
 
 def check_form(form: PasswordForm, user: User, purpose: str) -> bool:
-    """Validate ``form`` and check its password; the message goes by the field."""
-    if not form.validate():
+    """Validate ``form`` and check its password (a right one is remembered, as ``check``
+    does); the message goes by the field."""
+    if not form.validate() or not signin.check_field(user, form.password, purpose):
         return False
-    try:
-        check(user, form.password.data, purpose)
-    except AccountError as exc:
-        form.password.errors = [error_text(exc)]
-        return False
+    _remember(user)
     return True
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any, cast
 
 from flask_babel import gettext as _
@@ -206,7 +205,3 @@ def decline(req: RecordRequest, staff: User, reason: str) -> None:
     _tell_patient(req)
     db.session.commit()
     db.session.refresh(req)
-
-
-def is_overdue(req: RecordRequest, now: datetime | None = None) -> bool:
-    return req.answered_at is None and req.due < (now or clock.now())

@@ -5,6 +5,8 @@ what was done; or decline it with a reason the patient reads. Once: a second ans
 refused politely."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -15,6 +17,7 @@ from portal.intake.definitions import text
 from portal.models import Patient, RecordRequest
 from portal.rights import bp, correcting
 from portal.rights.correction_forms import AcceptValueForm, AnswerNoteForm, DeclineForm
+from portal.rights.requests import is_overdue
 from portal.security import me, patient_for, staff_required
 
 
@@ -55,19 +58,24 @@ def _page(patient: Patient, req: RecordRequest, accept_form=None, decline_form=N
            "definition": responses.definition_for(response) if response else None,
            "locale": locale, "text": text, "bodymap": bodymap, "anchor": forms.anchor,
            "problems": problems or [], "typed": {}, "question_advice": {}, "shown": {},
-           "answers": {}, "overdue": correcting.is_overdue(req),
+           "answers": {}, "overdue": is_overdue(req),
            "about": correcting.subject_label(patient, req.subject, locale)}
     return chart_frame.render("intake", "rights/correction_answer.html",
                               "rights/_correction_answer.html", patient=patient,
                               status=status, **ctx)
 
 
-@bp.app_template_global("open_correction_requests")
-def open_correction_requests(patient: Patient) -> list[tuple[RecordRequest, bool]]:
-    """For templates/rights/_chart_corrections.html (the chart's intake tab): each request
-    not answered yet, and whether it is overdue."""
-    return [(req, correcting.is_overdue(req)) for req in correcting.requests_of(patient)
-            if req.answered_at is None]
+def open_correction_requests(patient: Patient) -> dict[str, Any]:
+    """For templates/rights/_chart_corrections.html, at the top of the chart's intake tab:
+    each request not answered yet, and whether it is overdue."""
+    return {"open_corrections": [(req, is_overdue(req))
+                                 for req in correcting.requests_of(patient)
+                                 if req.answered_at is None]}
+
+
+@bp.record_once
+def _on_the_intake_tab(state) -> None:
+    chart_frame.add_to_tab(state.app, "intake", open_correction_requests)
 
 
 @bp.route("/clinic/patients/<patient_id>/requests/<request_id>")

@@ -8,12 +8,13 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.intake.forms import StepForm
 from portal.intake.types.checks import clean_text
+from portal.rights.confirm import PasswordForm
 from portal.rights.correcting import DETAIL_MAX, RESPONSE_MAX, RESPONSE_MIN
 
 GENERAL = "general"
 
 
-class CorrectionRequestForm(FlaskForm):
+class CorrectionRequestForm(PasswordForm):
     """``subject`` choices are set per patient: their answered questions, and "in general"."""
     subject = SelectField(_l("What is wrong?"), validate_choice=False)
     detail = TextAreaField(_l("What should it say instead?"), filters=[clean_text],

@@ -1,7 +1,7 @@
 """The patient's correction requests (SPEC 11.1): ask, with the account's password (a shared
 phone is common), and read the answers. The requests and their answers are also shown on
-"My record" (templates/rights/_corrections.html, through the ``correction_requests``
-template global registered here)."""
+"My record" (templates/rights/_corrections.html, given ``shown_requests`` as
+``corrections`` by both pages' views)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,12 +12,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal import htmx
-from portal.auth import signin
-from portal.auth.errors import error_text
-from portal.auth.services import AccountError
 from portal.intake import display
 from portal.models import Patient, RecordRequest
-from portal.rights import bp, correcting
+from portal.rights import bp, confirm, correcting
 from portal.rights.correction_forms import CorrectionRequestForm
 from portal.security import me, own_patient, patient_required
 
@@ -29,7 +26,6 @@ class Shown:
     request: RecordRequest
     about: str | None
     new_answer: list[str]
-    overdue: bool
 
     @property
     def due(self) -> datetime:
@@ -46,19 +42,13 @@ def shown_requests(patient: Patient) -> list[Shown]:
                 and question.id in req.amendment.changes:
             new_answer = display.lines(question, req.amendment.changes[question.id], locale)
         about = correcting.subject_label(patient, req.subject, locale) if question else None
-        out.append(Shown(req, about, new_answer, correcting.is_overdue(req)))
+        out.append(Shown(req, about, new_answer))
     return out
-
-
-@bp.app_template_global("correction_requests")
-def correction_requests(patient: Patient) -> list[Shown]:
-    """For templates/rights/_corrections.html wherever it is included (it gets
-    ``patient``)."""
-    return shown_requests(patient)
 
 
 def _page(form: CorrectionRequestForm, patient: Patient, status: int = 200):
     return htmx.render("rights/correction_new.html", status=status, form=form, patient=patient,
+                       corrections=shown_requests(patient),
                        has_intake=len(form.subject.choices or []) > 1)
 
 
@@ -70,13 +60,8 @@ def correction_new():
     form.set_choices(correcting.question_choices(patient, str(get_locale())))
     if not form.is_submitted():
         return _page(form, patient)
-    if not form.validate():
+    if not confirm.check_form(form, me(), "correction_request"):
         form.password.data = ""
-        return _page(form, patient, status=422)
-    try:
-        signin.check_current_password(me(), form.password.data, "correction_request")
-    except AccountError as exc:
-        form.password.errors = [error_text(exc)]
         return _page(form, patient, status=422)
     correcting.request_correction(patient, me(), form.chosen_subject(), form.detail.data)
     flash(_("Your request is sent. Your clinic answers within 30 days; you will get an "

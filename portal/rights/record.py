@@ -18,7 +18,7 @@ from portal.i18n import current_locale
 from portal.intake import bodymap
 from portal.intake import consent as consents
 from portal.intake.definitions import text
-from portal.rights import access, bp, confirm, fhir, own_record
+from portal.rights import access, bp, confirm, corrections, fhir, own_record
 from portal.security import me, own_patient, patient_required
 from portal.treatment import display
 from portal.treatment import forms as treatment_forms
@@ -29,7 +29,10 @@ from portal.treatment import forms as treatment_forms
 def record():
     patient = own_patient()
     signature = consents.signature(patient, consents.current_consent())
+    latest = consents.latest_signature(patient) if signature is None else None
     return htmx.render("rights/record.html", patient=patient, consent_standing=signature,
+                       consent_withdrawn=latest if latest and latest.withdrawn_at else None,
+                       corrections=corrections.shown_requests(patient),
                        confirmed_until=confirm.confirmed_until(me()))
 
 

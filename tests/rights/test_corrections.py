@@ -323,3 +323,17 @@ def test_an_open_accounts_request_page_says_nothing_of_post(auth, client, patien
     url = f"/clinic/patients/{patient.patient.public_id}/requests/{req.public_id}"
     page = parse(client.get(url).get_data(as_text=True))
     assert page.by_id("request-account-closed") is None
+
+
+def test_the_intake_tab_lists_the_open_requests_on_a_tab_switch_too(auth, client, patient):
+    """The waiting requests come with the intake tab's panel (from its view, not queried by
+    the template), on the whole chart and on an htmx tab switch alike."""
+    req = correcting.request_correction(patient.patient, patient, "phone", "New number")
+    _practitioner(auth, client)
+    tab = f"/clinic/patients/{patient.patient.public_id}/intake"
+    answer_url = f"/clinic/patients/{patient.patient.public_id}/requests/{req.public_id}"
+    assert answer_url in client.get(tab).get_data(as_text=True)
+    fragment = client.get(tab, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    html = fragment.get_data(as_text=True)
+    assert "<html" not in html and answer_url in html

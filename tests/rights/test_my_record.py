@@ -252,6 +252,8 @@ def test_the_hub_offers_each_right(app, locale):
     after = {a.attrs.get("href") for a in parse(client.get(HUB).get_data(as_text=True))
              .find_all("a")}
     assert "/me/intake/consent/withdraw" not in after and PAGE in after
+    # ...and the way to sign it again, as on the home page.
+    assert "/me/intake/consent" in after
 
 
 def test_the_password_kept_in_the_session_is_this_users_only(app, treated):
