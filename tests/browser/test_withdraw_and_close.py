@@ -92,9 +92,10 @@ def test_close_the_account_then_sign_in_is_refused(open_page, live_server):
     expect(page.locator("main")).to_contain_text(f"{kept.strftime('%B')} {kept.day}, {kept.year}")
     _fits(page, "account-closed")
 
-    # Signed out: the portal sends to sign-in, and signing in is refused.
+    # Signed out: the portal sends to sign-in, and signing in is refused: the right password
+    # is told the account is closed and to contact the clinic.
     page.goto(f"{base}/me/")
     expect(page).to_have_url(f"{base}/auth/login?next=/me/")
     sign_in(page, base, user.email, PASSWORD)
-    expect(page.get_by_text("do not match an account")).to_be_visible()
+    expect(page.get_by_text("This account was closed on")).to_be_visible()
     _fits(page, "sign-in-refused-after-closing")
