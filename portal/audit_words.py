@@ -15,6 +15,17 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+# Where a patient stands (Patient.status), in the words of the patient list, the chart, the
+# retention schedule and the audit log alike.
+PATIENT_STATUSES = {
+    "invited": _l("Invited"),
+    "intake_in_progress": _l("Intake in progress"),
+    "intake_submitted": _l("Intake submitted"),
+    "cleared": _l("Cleared"),
+    "in_treatment": _l("In treatment"),
+    "discharged": _l("Discharged"),
+}
+
 ACTIONS = {
     "account.closed": _l("Account closed by the patient"),
     "activity.viewed": _l("Activity of the record viewed"),
@@ -172,9 +183,7 @@ KEYS = {
 def _value_words() -> dict[str, Any]:
     """Stored values that are codes, as words (built per call: lazy strings in the reader's
     language)."""
-    statuses = {"invited": _l("Invited"), "intake_in_progress": _l("Intake in progress"),
-                "intake_submitted": _l("Intake submitted"), "cleared": _l("Cleared"),
-                "in_treatment": _l("In treatment"), "discharged": _l("Discharged"),
+    statuses = {**PATIENT_STATUSES,
                 "pending": _l("Waiting for review"), "accepted": _l("Accepted"),
                 "rejected": _l("Rejected")}
     return {

@@ -6,25 +6,15 @@ from __future__ import annotations
 
 from flask import abort, flash, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from portal import htmx
 from portal.admin import bp
 from portal.admin.retention_forms import ApproveDisposalForm, ConfirmDisposalForm
+from portal.audit_words import PATIENT_STATUSES
 from portal.clinic_settings import current_settings
 from portal.rights import disposal as disposals
 from portal.security import admin_required, me
-
-# Where a listed patient stands (the clinic's patient list has the same words).
-STATUS_WORDS = {
-    "invited": _l("Invited"),
-    "intake_in_progress": _l("Intake in progress"),
-    "intake_submitted": _l("Intake submitted"),
-    "cleared": _l("Cleared"),
-    "in_treatment": _l("In treatment"),
-    "discharged": _l("Discharged"),
-}
 
 
 def _page(approve_form: ApproveDisposalForm | None = None,
@@ -40,7 +30,7 @@ def _page(approve_form: ApproveDisposalForm | None = None,
             if r.disposal.approved_by_id != me().id and not r.back]})
     return htmx.render("admin/retention.html", status=status, schedule=schedule,
                        approve_form=approve_form, confirm_form=confirm_form,
-                       status_words=STATUS_WORDS,
+                       status_words=PATIENT_STATUSES,
                        retention_years=current_settings().retention_years)
 
 

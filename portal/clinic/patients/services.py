@@ -34,6 +34,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CompoundSelect, Select, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
+from portal.audit_words import PATIENT_STATUSES
 from portal.extensions import db
 from portal.forms import MAX_DB_INT, db_int
 from portal.models import Patient, User
@@ -45,14 +46,7 @@ __all__ = ["SORT_LABELS", "STATUS_LABELS", "PatientFilters", "fold", "search_pat
 
 PAGE_SIZE = 25
 
-STATUS_LABELS = {
-    "invited": _l("Invited"),
-    "intake_in_progress": _l("Intake in progress"),
-    "intake_submitted": _l("Intake submitted"),
-    "cleared": _l("Cleared"),
-    "in_treatment": _l("In treatment"),
-    "discharged": _l("Discharged"),
-}
+STATUS_LABELS = PATIENT_STATUSES
 
 SORT_LABELS = {
     "activity": _l("Latest activity"),
