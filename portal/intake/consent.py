@@ -252,9 +252,14 @@ def covering(patient: Patient, at: datetime | None = None) -> Covering:
     discussed = db.session.scalar(select(ConsentDiscussion.id).where(
         ConsentDiscussion.signature_id.in_([row.id for row in rows]),
         ConsentDiscussion.discussed_at <= at).limit(1)) is not None
+    # Signed again after a withdrawal: the signature just before the standing one had been
+    # withdrawn (a withdrawal long settled, followed by a signature and its discussion, is
+    # not: a later version's signature then needs its discussion as anyone's does).
     first = min(_aware(row.signed_at) for row in rows)
-    resigned = any(row.withdrawn_at is not None and _aware(row.withdrawn_at) <= first
-                   for row in signed_by_then)
+    before = max((row for row in signed_by_then if _aware(row.signed_at) < first),
+                 key=lambda row: (_aware(row.signed_at), row.id), default=None)
+    resigned = (before is not None and before.withdrawn_at is not None
+                and _aware(before.withdrawn_at) <= first)
     return Covering(signed=True, discussed=discussed, resigned=resigned)
 
 

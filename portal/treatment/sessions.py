@@ -284,8 +284,11 @@ def _gate_for_correction(session: TreatmentSession, treated_at: datetime, moved:
     raises GateRefused."""
     missing = gate(session.patient, at=treated_at).missing
     passed = set(session.override_gates or [])
-    if "consent" in passed:  # overridden before a withdrawal was told apart from no signature
+    # Overridden before a withdrawal, or a signature again after one, was told apart.
+    if "consent" in passed:
         passed.add("consent_withdrawn")
+    if "consent_discussion" in passed:
+        passed.add("consent_rediscussion")
     if not moved and set(missing) <= passed:
         return []
     if missing:

@@ -120,6 +120,43 @@ def test_a_new_consent_version_asks_for_both_again(app, doctor, tmp_path):
     assert services.gate(_patient(user)).open
 
 
+def _publish_next_version(app, tmp_path) -> None:
+    folder = tmp_path / "q"
+    folder.mkdir()
+    for path in FOLDER.glob("*.toml"):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    now = load_folder(FOLDER).consent("ims_consent").version
+    text = (FOLDER / f"ims_consent_v{now}.toml").read_text(encoding="utf-8").replace(
+        f"\nversion = {now}\n", f"\nversion = {now + 1}\n", 1)
+    (folder / f"ims_consent_v{now + 1}.toml").write_text(text, encoding="utf-8")
+    app.extensions["intake_definitions"] = load_folder(folder)
+
+
+def test_a_withdrawal_settled_long_ago_leaves_a_new_version_as_anyone_s(app, doctor,
+                                                                        tmp_path):
+    """Withdrawn, signed again and discussed: a later version's signature is no signature
+    "again after a withdrawal", and its missing discussion takes a reason as anyone's."""
+    user = make_treatable()
+    clock.advance(minutes=1)
+    assert consents.withdraw(_patient(user), _signature(user), "Thinking it over.")
+    clock.advance(hours=1)
+    consents.sign(_patient(user), consents.current_consent(), user.name, "en",
+                  consents.Client("127.0.0.1", "test"))
+    db.session.commit()
+    assert services.gate(_patient(user)).missing == ["consent_rediscussion"]
+    clock.advance(minutes=1)
+    discuss_consent(user, at=clock.now().replace(second=0, microsecond=0), by=doctor)
+    clock.advance(days=30)
+    _publish_next_version(app, tmp_path)
+    consents.sign(_patient(user), consents.current_consent(), user.name, "en",
+                  consents.Client("127.0.0.1", "test"))
+    db.session.commit()
+    clock.advance(minutes=5)
+    assert services.gate(_patient(user)).missing == ["consent_discussion"]
+    session = record(user, doctor, hours_ago=0, override="Discussed by phone this morning.")
+    assert session.override_gates == ["consent_discussion"]
+
+
 def test_a_correction_across_the_discussion_runs_the_gate_again(app, doctor_client, doctor):
     user = make_treatable(discussed=False)
     discussed = _minute(48)

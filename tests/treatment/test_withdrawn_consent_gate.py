@@ -167,3 +167,27 @@ def test_signed_again_the_form_asks_for_the_discussion_and_no_reason(app, doctor
     error, = parse(response.get_data(as_text=True)).find_all("p", id="day-error")
     assert "until the new consent discussion is recorded" in error.text
     assert len(sessions_of(user)) == 1 and _overrides() == 0
+
+
+def test_a_session_whose_rediscussion_was_overridden_before_keeps_its_notes_correctable(
+        app, doctor):
+    """Recorded with "consent_discussion" overridden after the patient signed again, before
+    that was told apart: its notes stay correctable at the same time."""
+    user, _session = _withdrawn()
+    consents.sign(_patient(user), consents.current_consent(), user.name, "en",
+                  consents.Client("127.0.0.1", "test"))
+    db.session.commit()
+    clock.advance(minutes=5)
+    treated_at = clock.now().replace(second=0, microsecond=0)
+    old = TreatmentSession(patient_id=user.patient.id, recorded_by_id=doctor.id,
+                           treated_at=treated_at, regions=[REGION], status="recorded",
+                           corrections=[], created_at=clock.now(), updated_at=clock.now(),
+                           rating_opens_at=clock.now(), override_gates=["consent_discussion"],
+                           override_reason=REASON)
+    db.session.add(old)
+    db.session.commit()
+    clock.advance(minutes=5)
+    services.correct_session(old, doctor, services.SessionInput(
+        treated_at=treated_at, regions=[REGION], notes="Upper trapezius too."),
+        "Forgot a note.")
+    assert old.notes == "Upper trapezius too."
