@@ -340,8 +340,9 @@ def _end_account(user: User) -> None:
     for model in (UserSession, RecoveryCode, AccountToken):
         _delete(model, model.user_id == uid)
     # Every message to the address, sent or not (portal.mail.drop_pending takes back only
-    # those not sent yet): their text names the patient.
-    _delete(OutboxMessage, OutboxMessage.to_addr == email)
+    # those not sent yet): their text names the patient. In any letter case: an older
+    # message may carry the address as it was typed then.
+    _delete(OutboxMessage, func.lower(OutboxMessage.to_addr) == func.lower(email))
     patient = user.patient
     assert patient is not None  # only patients' accounts are disposed of
     user.email = f"disposed-{patient.public_id}@invalid.example"
@@ -359,13 +360,14 @@ def _end_account(user: User) -> None:
 
 
 def _drop_browser_sessions(user: User) -> None:
-    """The browsers still signed in as the user: found by the sign-in each carries, which
-    only the encrypted data says, so read only when the user has a sign-in that may still
-    be live (not revoked, younger than SESSION_LIFETIME: portal.security ends an older
-    one), and only among the browser sessions not expired."""
+    """The browsers still carrying one of the user's sign-ins: found by the sign-in each
+    carries, which only the encrypted data says, so read only when the user has a sign-in
+    younger than SESSION_LIFETIME (a browser holding an older one has expired), and only
+    among the browser sessions not expired. A revoked sign-in counts too: its browser keeps
+    its data (the sign-in's id, what the user had typed) until it expires."""
     lifetime: timedelta = current_app.config["SESSION_LIFETIME"]
     live = set(db.session.scalars(select(UserSession.token_hash).where(
-        UserSession.user_id == user.id, UserSession.revoked_at.is_(None),
+        UserSession.user_id == user.id,
         UserSession.created_at > clock.now() - lifetime)))
     if not live:
         return

@@ -16,6 +16,7 @@ from portal.clinic.chart import services as chart
 from portal.models import (
     AccountToken,
     AuditEvent,
+    BrowserSession,
     Document,
     IntakeAmendment,
     IntakeResponse,
@@ -454,3 +455,32 @@ def test_a_hold_is_checked_when_asking_a_second_admin(app, db):
     outcome = disposal.ask_second_admin(make_admin(), rows)
     assert (outcome.done, outcome.skipped) == (1, 1)
     assert _statuses(db, rows) == ["cancelled", "approved"]
+
+
+def test_an_address_in_another_case_and_a_revoked_sign_in_s_browser_go_too(app, db):
+    """An older message to the address typed in another case names the patient as well;
+    a browser still carrying a sign-in that was revoked (signed out elsewhere, a password
+    change) holds its encrypted data until it expires: both go with the record."""
+    user = rich_patient(app, db)
+    pid, uid = user.patient.id, user.id
+    listed = _listed_after_retention(db, user.patient)
+    _signed_in(app, user)  # this browser's sign-in is revoked below
+    _signed_in(app, user)
+    row = db.session.scalars(select(UserSession).where(UserSession.user_id == uid)
+                             .order_by(UserSession.id)).first()
+    row.revoked_at = clock.now()
+    mixed = EMAIL.upper()
+    db.session.add(OutboxMessage(kind="password_reset", to_addr=mixed, subject="Reset",
+                                 body_text=f"Hello {NAME}", created_at=clock.now(),
+                                 next_attempt_at=clock.now()))
+    db.session.commit()
+    browsers = _browsers_of(db, uid)
+    assert len(browsers) == 2
+    assert disposal.approve_typed(make_admin(), [listed], 1).done == 1
+    db.session.expire_all()
+    assert db.session.get(Patient, pid).status == "disposed"
+    assert db.session.scalar(select(func.count()).where(
+        func.lower(OutboxMessage.to_addr) == EMAIL)) == 0
+    left = set(db.session.scalars(select(BrowserSession.id_hash)
+                                  .where(BrowserSession.id_hash.in_(browsers))))
+    assert left == set(), "a browser session of the patient's survived"
