@@ -88,7 +88,33 @@ def upgrade():
         batch_op.add_column(sa.Column('version', sa.Integer(), server_default='1', nullable=False))
 
 
+def _refuse_to_lose_history():
+    """Refuse before changing anything. On SQLite each revision's step is committed on its
+    own, so a downgrade past this revision refused by the one before (a3c5e7f9b1d4, once a
+    record was disposed of) would otherwise find the earlier versions already dropped."""
+    bind = op.get_bind()
+    if bind.execute(sa.text("SELECT 1 FROM privacy_incident_versions")).first() is not None:
+        # A record of every breach is kept at least 24 months after the day it was found
+        # (PIPEDA s. 10.3; Breach of Security Safeguards Regulations, SOR/2018-64, s. 6),
+        # and an entry's earlier versions are part of that record.
+        raise RuntimeError(
+            "Cannot downgrade: privacy incident entries have earlier versions, which must be "
+            "kept (PIPEDA breach records, at least 24 months) and which the schema before "
+            "this revision cannot hold. Restore a backup taken before the first edit of an "
+            "incident entry instead.")
+    disposed = bind.execute(sa.text(
+        "SELECT 1 FROM record_disposals WHERE status = 'disposed' "
+        "UNION ALL SELECT 1 FROM patients WHERE status = 'disposed'")).first()
+    if disposed is not None:
+        raise RuntimeError(
+            "Cannot downgrade: records were disposed of at the end of their retention "
+            "period, and the schema before revision a3c5e7f9b1d4 cannot keep their "
+            "tombstones (refused here first, so that nothing is dropped half-way). "
+            "Restore a backup taken before the first disposal instead.")
+
+
 def downgrade():
+    _refuse_to_lose_history()
     # SQLite drops a column by copying the table, which loses its trigger: made again after.
     sqlite = op.get_bind().dialect.name == "sqlite"
     with op.batch_alter_table('privacy_incidents', schema=None) as batch_op:
