@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal import audit, clock, crypto, mail, passwords
 from portal.auth.errors import AccountError
 from portal.clinic_settings import current_settings
 from portal.extensions import db
 from portal.links import absolute_url
-from portal.models import STAFF_ROLES, AccountToken, Patient, User
+from portal.models import STAFF_ROLES, AccountToken, OutboxMessage, Patient, User
 
 
 def normalise_email(email: str) -> str:
@@ -34,13 +34,25 @@ def closed_at(user: User | None) -> datetime | None:
     return patient.account_closed_at if patient is not None else None
 
 
+# A closed account is told it is closed at most once in this long, however often its
+# address is tried: anyone can type it into the registration or reset form, and the
+# clinic's mail must not become a way to flood someone who left. Every attempt is still
+# audited.
+CLOSED_NOTICE_EVERY = timedelta(hours=24)
+
+
 def _tell_closed(user: User, locale: str | None, action: str) -> None:
     """Someone registers with, or asks for a new password for, the address of a closed
     account: one e-mail says it is closed and to contact the clinic (no link that signs in,
-    no health information), instead of a "check your e-mail" that nothing would follow.
-    The caller commits."""
-    mail.queue("account_closed", user.email, user.locale or locale, name=user.name,
-               closed_at=closed_at(user))
+    no health information), instead of a "check your e-mail" that nothing would follow;
+    none when one went out in the last CLOSED_NOTICE_EVERY. The caller commits."""
+    told = db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.kind == "account_closed",
+        func.lower(OutboxMessage.to_addr) == user.email.lower(),
+        OutboxMessage.created_at > clock.now() - CLOSED_NOTICE_EVERY).limit(1))
+    if told is None:
+        mail.queue("account_closed", user.email, user.locale or locale, name=user.name,
+                   closed_at=closed_at(user))
     audit.write(action, patient=user.patient, subject=user.email)
 
 

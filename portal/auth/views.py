@@ -231,6 +231,7 @@ def accept_invite(token: str):
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_login_ip_limit, methods=["POST"])
+@limiter.limit(_login_account_limit, key_func=_account_key, methods=["POST"])
 def register():
     if not current_settings().self_registration:
         abort(404)
