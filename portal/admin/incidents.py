@@ -3,7 +3,7 @@ a new entry, an entry to read and correct, and the CSV of every entry. There is 
 that deletes an entry (portal.rights.incidents)."""
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 
 from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
@@ -15,7 +15,13 @@ from portal.admin.incident_forms import IncidentForm
 from portal.models import PrivacyIncident
 from portal.rights import incidents
 from portal.security import admin_required, me
-from portal.treatment.times import WallClockGap, clinic_datetime_strict, to_clinic
+from portal.treatment.times import (
+    OCCURRENCES,
+    WallClockGap,
+    clinic_datetime_strict,
+    is_repeated,
+    to_clinic,
+)
 
 # What the admin reads beside a field the service refused (incidents.check's codes).
 INCIDENT_ERRORS = {
@@ -48,28 +54,36 @@ GAP_ERRORS = {
     "nonexistent": _l("The clocks went forward an hour on that day, so this time did not "
                       "exist there. Enter the time as the clock showed it."),
     "ambiguous": _l("The clocks went back an hour on that day, so this time came twice. "
-                    "Enter a time just outside that hour, and give the exact time in the "
-                    "text."),
+                    "Choose below which of the two it was."),
 }
 
 
-def _moment(form: IncidentForm, name: str):
+def _moment(form: IncidentForm, name: str, keep: datetime | None):
+    """The moment typed for ``name``; WallClockGap for a time the clock skipped, or showed
+    twice with no choice of which (and not ``keep``'s own, sent back as shown)."""
     day_name, time_name = IncidentForm.MOMENTS[name]
     day, time_of_day = form[day_name].data, form[time_name].data
     if day is None or time_of_day is None:
         return None
-    return clinic_datetime_strict(day, time_of_day)
+    occurrence = form[IncidentForm.OCCURRENCE_FIELDS[name]].data
+    if occurrence in OCCURRENCES and is_repeated(day, time_of_day):
+        form.repeated = form.repeated | {name}
+    return clinic_datetime_strict(day, time_of_day, keep=keep, occurrence=occurrence)
 
 
-def _data(form: IncidentForm) -> incidents.IncidentData | None:
+def _data(form: IncidentForm,
+          known: dict[str, datetime | None]) -> incidents.IncidentData | None:
     """The entry as typed; None, with a message by each time the clock never showed or
-    showed twice."""
+    showed twice (and the choice of which of the two, then). ``known``: the moments already
+    known (stored, or the new entry's "now"), kept when sent back as they were shown."""
     moments = {}
     for name, (_day, time_name) in IncidentForm.MOMENTS.items():
         try:
-            moments[name] = _moment(form, name)
+            moments[name] = _moment(form, name, known.get(name))
         except WallClockGap as gap:
             form[time_name].errors = [*form[time_name].errors, str(GAP_ERRORS[gap.kind])]
+            if gap.kind == "ambiguous":
+                form.repeated = form.repeated | {name}
     if len(moments) < len(IncidentForm.MOMENTS):
         return None
     return incidents.IncidentData(
@@ -77,6 +91,10 @@ def _data(form: IncidentForm) -> incidents.IncidentData | None:
         description=form.description.data or "", records_affected=form.records_affected.data or "",
         people_affected=form.people_affected.data, real_risk=form.real_risk.data == "yes",
         risk_reasoning=form.risk_reasoning.data or "", measures=form.measures.data)
+
+
+def _stored(incident: PrivacyIncident) -> dict[str, datetime | None]:
+    return {name: getattr(incident, name) for name in IncidentForm.MOMENTS}
 
 
 def _show_refusal(form: IncidentForm, exc: incidents.IncidentInvalid) -> None:
@@ -104,9 +122,11 @@ def _form_for(incident: PrivacyIncident) -> IncidentForm:
 def _new_form() -> IncidentForm:
     """A new entry starts discovered now, on the clinic's wall clock."""
     form = IncidentForm(formdata=None)
-    local = to_clinic(clock.now())
+    now = clock.now().replace(second=0, microsecond=0)
+    local = to_clinic(now)
     form.discovered_day.data = local.date()
     form.discovered_time.data = time(local.hour, local.minute)
+    form.prefilled_at.data = now.isoformat()
     return form
 
 
@@ -124,7 +144,8 @@ def incident_new():
     if request.method == "GET":
         return htmx.render("admin/incident_new.html", form=_new_form())
     form = IncidentForm()
-    if form.validate_on_submit() and (data := _data(form)) is not None:
+    known = {"discovered_at": form.prefilled_at.data}
+    if form.validate_on_submit() and (data := _data(form, known)) is not None:
         try:
             incident = incidents.record(me(), data)
         except incidents.IncidentInvalid as exc:
@@ -152,7 +173,7 @@ def incident(public_id: str):
     if request.method == "GET":
         return _incident_page(entry, _form_for(entry))
     form = IncidentForm()
-    if form.validate_on_submit() and (data := _data(form)) is not None:
+    if form.validate_on_submit() and (data := _data(form, _stored(entry))) is not None:
         try:
             changed = incidents.update(me(), entry, data, form.version.data)
         except incidents.IncidentInvalid as exc:

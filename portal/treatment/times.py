@@ -104,16 +104,56 @@ class WallClockGap(ValueError):
         self.kind = kind
 
 
-def clinic_datetime_strict(day: date, time_of_day) -> datetime:
+# Which of the two times a repeated wall-clock time was (the hour the clocks go back shows
+# twice): the first (still daylight time) or the second (standard time again).
+OCCURRENCES = ("first", "second")
+
+
+def _same_minute(moment: datetime, wall: datetime) -> bool:
+    return to_clinic(moment).replace(tzinfo=None, second=0, microsecond=0) == wall
+
+
+def is_repeated(day: date, time_of_day) -> bool:
+    """Whether the clinic's clock showed this date and time twice."""
+    try:
+        clinic_zone().localize(datetime.combine(day, time_of_day), is_dst=None)
+    except pytz.AmbiguousTimeError:
+        return True
+    except pytz.NonExistentTimeError:
+        return False
+    return False
+
+
+def _occurrence(wall: datetime, which: str) -> datetime:
+    both = sorted({clinic_zone().localize(wall, is_dst=dst).astimezone(UTC)
+                   for dst in (True, False)})
+    return both[0] if which == "first" else both[-1]
+
+
+def clinic_datetime_strict(day: date, time_of_day, keep: datetime | None = None,
+                           occurrence: str | None = None) -> datetime:
     """As clinic_datetime, but a time skipped or repeated by a change of clock raises
     WallClockGap instead of being moved silently to the hour after (a register's entry
-    must say when something happened, not a guess at it)."""
+    must say when something happened, not a guess at it).
+
+    ``keep``, a moment already known (the one stored, or the "now" a form was filled with),
+    is returned unchanged when the date and time typed are its minute on the clinic's wall
+    clock: a time shown and sent back as it was is the same moment, repeated hour or not.
+    ``occurrence`` ("first" or "second", OCCURRENCES) says which of a repeated time was
+    meant; it changes nothing for a time the clock showed once."""
+    wall = datetime.combine(day, time_of_day).replace(second=0, microsecond=0)
     try:
-        local = clinic_zone().localize(datetime.combine(day, time_of_day), is_dst=None)
+        local = clinic_zone().localize(wall, is_dst=None)
     except pytz.NonExistentTimeError as exc:
         raise WallClockGap("nonexistent") from exc
     except pytz.AmbiguousTimeError as exc:
+        if occurrence in OCCURRENCES:
+            return _occurrence(wall, occurrence)
+        if keep is not None and _same_minute(keep, wall):
+            return keep
         raise WallClockGap("ambiguous") from exc
+    if keep is not None and _same_minute(keep, wall):
+        return keep
     return local.astimezone(UTC)
 
 

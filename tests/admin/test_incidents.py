@@ -384,3 +384,82 @@ def test_the_demo_entry_is_realistic_audited_and_made_once(client, admin, db):
     assert len(_events(db, "incident.recorded")) == 1
     page = client.get(f"/admin/incidents/{stored.public_id}").get_data(as_text=True)
     assert "No real risk of significant harm" in page and "Rosa Ouellet" in page
+
+
+# The clocks went back at 02:00 on 2 November 2025 in Toronto: 01:30 came at 05:30 UTC
+# (daylight time, the first) and again at 06:30 UTC (standard time, the second).
+FIRST_0130, SECOND_0130 = (datetime(2025, 11, 2, 5, 30, tzinfo=UTC),
+                           datetime(2025, 11, 2, 6, 30, tzinfo=UTC))
+
+
+def _edit_form(page: str, **changes) -> dict:
+    """The edit form as shown, sent back with ``changes``."""
+    values = dict(re.findall(r'<input[^>]*?name="(\w+)"[^>]*?value="([^"]*)"', page))
+    data = _form(occurred_day="", occurred_time="", people_affected="", measures="",
+                 description="Summary sent to the wrong address.",
+                 records_affected="One patient", real_risk="yes",
+                 risk_reasoning="Diagnosis included.")
+    for name in ("discovered_day", "discovered_time", "occurred_day", "occurred_time",
+                 "version"):
+        data[name] = values.get(name, "")
+    data.update(changes)
+    return data
+
+
+def test_an_entry_in_the_repeated_hour_is_edited_without_touching_its_times(client, admin,
+                                                                           db):
+    entry = _record(admin, discovered_at=SECOND_0130, occurred_at=FIRST_0130 -
+                    timedelta(minutes=10))
+    url = f"/admin/incidents/{entry.public_id}"
+    page = client.get(url).get_data(as_text=True)
+    data = _edit_form(page, measures="Recipient called.")
+    assert (data["discovered_day"], data["discovered_time"]) == ("2025-11-02", "01:30")
+    assert data["occurred_time"] == "01:20"
+    response = client.post(url, data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    [stored] = _entries(db)
+    assert stored.discovered_at == SECOND_0130
+    assert stored.occurred_at == FIRST_0130 - timedelta(minutes=10)
+    assert stored.measures == "Recipient called." and stored.version == 2
+    [event] = _events(db, "incident.updated")
+    assert json.loads(event.detail)["fields"] == ["measures"]
+
+
+def test_the_admin_chooses_which_of_a_repeated_time_was_meant(client, admin, db):
+    data = _form(occurred_day="2025-11-02", occurred_time="01:30")
+    response = client.post("/admin/incidents/new", data=data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "so this time came twice" in _error(page, "occurred_time")
+    assert "The second (standard time)" in page and 'name="occurred_occurrence"' in page
+    assert 'name="discovered_occurrence"' not in page  # only beside the repeated time
+    assert _entries(db) == []
+
+    response = client.post("/admin/incidents/new",
+                           data={**data, "occurred_occurrence": "second"})
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    [entry] = _entries(db)
+    assert entry.occurred_at == SECOND_0130
+    # The first, on an edit.
+    page = client.get(response.location).get_data(as_text=True)
+    assert client.post(response.location, data=_edit_form(
+        page, occurred_day="2025-11-02", occurred_time="01:30",
+        occurred_occurrence="first")).status_code == 303
+    assert _entries(db)[0].occurred_at == FIRST_0130
+
+
+def test_a_new_entry_discovered_in_the_repeated_hour_keeps_its_prefilled_now(client, admin,
+                                                                            db):
+    # Now is 01:20 on 1 November 2026 in Toronto, daylight time: the first 01:20.
+    first_0120 = datetime(2026, 11, 1, 5, 20, tzinfo=UTC)
+    clock.advance(seconds=(first_0120 - clock.now()).total_seconds())
+    page = client.get("/admin/incidents/new").get_data(as_text=True)
+    assert 'value="2026-11-01"' in page and 'value="01:20"' in page
+    prefilled = re.search(r'name="prefilled_at"[^>]*value="([^"]*)"', page) or re.search(
+        r'value="([^"]*)"[^>]*name="prefilled_at"', page)
+    assert prefilled, "no prefilled moment"
+    response = client.post("/admin/incidents/new", data=_form(
+        discovered_day="2026-11-01", discovered_time="01:20", occurred_day="",
+        occurred_time="", prefilled_at=prefilled.group(1)))
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    assert _entries(db)[0].discovered_at == first_0120
