@@ -32,12 +32,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, case, select, update
 
 from portal import audit, clock, mail, outcomes
 from portal.clinic_settings import current_settings
@@ -102,8 +103,15 @@ def find_mine(user: User, public_id: str) -> FollowUp | None:
 
 
 # An expired link still declines while its follow-up was neither answered nor cancelled
-# (declined: the page that says it is done).
+# (declined: the page that says it is done), and only while it follows the patient's
+# latest discharge: a years-old e-mail must not stop a later discharge's follow-ups once
+# the patient has welcomed them again.
 DECLINE_AFTER_EXPIRY = ("sent", "declined")
+
+
+def _declinable_after_expiry(follow_up: FollowUp) -> bool:
+    return (follow_up.status in DECLINE_AFTER_EXPIRY
+            and follow_up.discharged_at == follow_up.patient.discharged_at)
 
 
 def find_by_token(token: str, to_decline: bool = False) -> FollowUp | None:
@@ -111,7 +119,8 @@ def find_by_token(token: str, to_decline: bool = False) -> FollowUp | None:
     or declined one apart from an open one); None for an unknown, malformed or expired link,
     a closed account or a disposed record. ``to_decline``: the e-mail promises that one
     click stops the follow-ups, so its decline link outlives the questions' (while the
-    follow-up is still sent or already declined), as later ones may still be e-mailed."""
+    follow-up is still sent or already declined, and of the patient's latest discharge),
+    as later ones of that discharge may still be e-mailed."""
     if not token or len(token) > 200:
         return None
     follow_up = db.session.scalar(select(FollowUp).where(
@@ -121,7 +130,7 @@ def find_by_token(token: str, to_decline: bool = False) -> FollowUp | None:
     if follow_up.patient.account_closed_at or follow_up.patient.status == "disposed":
         return None
     if follow_up.token_expires_at <= clock.now() and not (
-            to_decline and follow_up.status in DECLINE_AFTER_EXPIRY):
+            to_decline and _declinable_after_expiry(follow_up)):
         return None
     return follow_up
 
@@ -231,16 +240,31 @@ def _mail_allowed():
             User.active.is_(True))
 
 
+# The rows whose e-mail failed, remembered by this process (no column keeps it): the
+# first failure of a row is logged with its traceback, the next ones in one line, and those
+# rows are taken after every other due row, so that a batch of rows that keep failing
+# cannot hold back the other patients' e-mails. Bounded: more rows than this failing at
+# once is an outage, not a bad row, and the oldest are forgotten (logged in full again).
+FAILING_REMEMBERED = 1000
+
+
+def _failing() -> OrderedDict[int, None]:
+    return current_app.extensions.setdefault("follow_up_send_failures", OrderedDict())
+
+
 def send_due(limit: int = 500) -> SendReport:
     """E-mail the follow-ups that are due, and the reminders, each exactly once. One that
-    fails (logged) leaves the others to go; it is tried again at the next tick."""
+    fails (logged) leaves the others to go; it is tried again at the next tick, after the
+    rows that have not failed."""
     report = SendReport()
     now = clock.now()
+    failing = list(_failing())
+    last = [case((FollowUp.id.in_(failing), 1), else_=0)] if failing else []
     due = list(db.session.scalars(
         select(FollowUp.id).join(Patient, Patient.id == FollowUp.patient_id)
         .join(User, User.id == Patient.user_id)
         .where(FollowUp.status == "scheduled", FollowUp.due_at <= now, *_mail_allowed())
-        .order_by(FollowUp.due_at).limit(limit)))
+        .order_by(*last, FollowUp.due_at).limit(limit)))
     report.sent = _each(due, _send_one, now)
     remind = list(db.session.scalars(
         select(FollowUp.id).join(Patient, Patient.id == FollowUp.patient_id)
@@ -248,7 +272,7 @@ def send_due(limit: int = 500) -> SendReport:
         .where(FollowUp.status == "sent", FollowUp.reminded_at.is_(None),
                FollowUp.sent_at <= now - REMINDER_AFTER, FollowUp.token_expires_at > now,
                *_mail_allowed())
-        .order_by(FollowUp.sent_at).limit(limit)))
+        .order_by(*last, FollowUp.sent_at).limit(limit)))
     report.reminded = _each(remind, _remind_one, now)
     db.session.commit()
     return report
@@ -256,13 +280,24 @@ def send_due(limit: int = 500) -> SendReport:
 
 def _each(ids: list[int], one, now: datetime) -> int:
     done = 0
+    failing = _failing()
     for follow_up_id in ids:
         try:
             done += one(follow_up_id, now)
         except Exception:  # one bad row must not stop every other patient's e-mail
             db.session.rollback()
-            current_app.logger.exception("follow-up %s: not sent, tried again later",
-                                         follow_up_id)
+            if follow_up_id in failing:
+                current_app.logger.warning("follow-up %s: not sent again, tried again later",
+                                           follow_up_id)
+            else:
+                current_app.logger.exception("follow-up %s: not sent, tried again later",
+                                             follow_up_id)
+            failing[follow_up_id] = None
+            failing.move_to_end(follow_up_id)
+            while len(failing) > FAILING_REMEMBERED:
+                failing.popitem(last=False)
+        else:
+            failing.pop(follow_up_id, None)
     return done
 
 
