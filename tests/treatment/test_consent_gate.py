@@ -97,29 +97,6 @@ def test_withdrawal_refuses_and_signing_again_with_a_new_discussion_accepts(app,
     record(user, doctor, hours_ago=0)
 
 
-def test_a_new_consent_version_asks_for_both_again(app, doctor, tmp_path):
-    user = make_treatable()
-    assert services.gate(_patient(user)).open
-    folder = tmp_path / "q"
-    folder.mkdir()
-    for path in FOLDER.glob("*.toml"):
-        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    now = load_folder(FOLDER).consent("ims_consent").version
-    text = (FOLDER / f"ims_consent_v{now}.toml").read_text(encoding="utf-8").replace(
-        f"\nversion = {now}\n", f"\nversion = {now + 1}\n", 1)
-    (folder / f"ims_consent_v{now + 1}.toml").write_text(text, encoding="utf-8")
-    app.extensions["intake_definitions"] = load_folder(folder)
-
-    assert services.gate(_patient(user)).missing == ["consent"]
-    consents.sign(_patient(user), consents.current_consent(), user.name, "en",
-                  consents.Client("127.0.0.1", "test"))
-    db.session.commit()
-    # The old version's discussion does not carry over to the new signature.
-    assert services.gate(_patient(user)).missing == ["consent_discussion"]
-    discuss_consent(user, by=doctor)
-    assert services.gate(_patient(user)).open
-
-
 def _publish_next_version(app, tmp_path) -> None:
     folder = tmp_path / "q"
     folder.mkdir()
@@ -130,6 +107,20 @@ def _publish_next_version(app, tmp_path) -> None:
         f"\nversion = {now}\n", f"\nversion = {now + 1}\n", 1)
     (folder / f"ims_consent_v{now + 1}.toml").write_text(text, encoding="utf-8")
     app.extensions["intake_definitions"] = load_folder(folder)
+
+
+def test_a_new_consent_version_asks_for_both_again(app, doctor, tmp_path):
+    user = make_treatable()
+    assert services.gate(_patient(user)).open
+    _publish_next_version(app, tmp_path)
+    assert services.gate(_patient(user)).missing == ["consent"]
+    consents.sign(_patient(user), consents.current_consent(), user.name, "en",
+                  consents.Client("127.0.0.1", "test"))
+    db.session.commit()
+    # The old version's discussion does not carry over to the new signature.
+    assert services.gate(_patient(user)).missing == ["consent_discussion"]
+    discuss_consent(user, by=doctor)
+    assert services.gate(_patient(user)).open
 
 
 def test_a_withdrawal_settled_long_ago_leaves_a_new_version_as_anyone_s(app, doctor,
