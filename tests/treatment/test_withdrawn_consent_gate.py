@@ -96,22 +96,32 @@ def test_a_correction_into_the_withdrawal_is_refused_whatever_the_reason(app, do
     assert db.session.get(TreatmentSession, session.id).corrections == []
 
 
+def _recorded_before_the_fix(user, doctor, treated_at, overridden: list[str]):
+    """A session stored as the portal recorded it before these checks were told apart."""
+    old = TreatmentSession(patient_id=user.patient.id, recorded_by_id=doctor.id,
+                           treated_at=treated_at, regions=[REGION], status="recorded",
+                           corrections=[], created_at=clock.now(), updated_at=clock.now(),
+                           rating_opens_at=clock.now(), override_gates=overridden,
+                           override_reason=REASON)
+    db.session.add(old)
+    db.session.commit()
+    return old
+
+
+def _correct_notes(session, doctor, treated_at) -> None:
+    services.correct_session(session, doctor, services.SessionInput(
+        treated_at=treated_at, regions=[REGION], notes="Upper trapezius too."),
+        "Forgot a note.")
+
+
 def test_a_session_overridden_before_the_fix_keeps_its_notes_correctable(app, doctor):
     """A session recorded after a withdrawal with a reason, before withdrawals were told
     apart, holds "consent" in its override: correcting its notes (its time kept) stays
     possible; moving it is refused."""
     user, _session = _withdrawn()
     treated_at = (clock.now() - timedelta(minutes=30)).replace(second=0, microsecond=0)
-    old = TreatmentSession(patient_id=user.patient.id, recorded_by_id=doctor.id,
-                           treated_at=treated_at, regions=[REGION], status="recorded",
-                           corrections=[], created_at=clock.now(), updated_at=clock.now(),
-                           rating_opens_at=clock.now(), override_gates=["consent"],
-                           override_reason=REASON)
-    db.session.add(old)
-    db.session.commit()
-    services.correct_session(old, doctor, services.SessionInput(
-        treated_at=treated_at, regions=[REGION], notes="Upper trapezius too."),
-        "Forgot a note.")
+    old = _recorded_before_the_fix(user, doctor, treated_at, ["consent"])
+    _correct_notes(old, doctor, treated_at)
     assert old.notes == "Upper trapezius too."
 
 
@@ -179,15 +189,7 @@ def test_a_session_whose_rediscussion_was_overridden_before_keeps_its_notes_corr
     db.session.commit()
     clock.advance(minutes=5)
     treated_at = clock.now().replace(second=0, microsecond=0)
-    old = TreatmentSession(patient_id=user.patient.id, recorded_by_id=doctor.id,
-                           treated_at=treated_at, regions=[REGION], status="recorded",
-                           corrections=[], created_at=clock.now(), updated_at=clock.now(),
-                           rating_opens_at=clock.now(), override_gates=["consent_discussion"],
-                           override_reason=REASON)
-    db.session.add(old)
-    db.session.commit()
+    old = _recorded_before_the_fix(user, doctor, treated_at, ["consent_discussion"])
     clock.advance(minutes=5)
-    services.correct_session(old, doctor, services.SessionInput(
-        treated_at=treated_at, regions=[REGION], notes="Upper trapezius too."),
-        "Forgot a note.")
+    _correct_notes(old, doctor, treated_at)
     assert old.notes == "Upper trapezius too."
